@@ -1,0 +1,144 @@
+# kmem -- the illumos kernel memory allocator, hosted and freestanding.
+#
+#   make demo      build and run the demo (the main job)
+#   make test      every test: unit, model, stress, under release, ASan+UBSan
+#                  and TSan builds, valgrind, the freestanding link test and
+#                  the man page lint
+#   make bench     benchmarks against glibc, jemalloc, tcmalloc and mimalloc
+#   make install PREFIX=DIR
+#
+# MODE=release|debug|asan|tsan selects a build; objects go to build/$(MODE).
+
+MODE	?= release
+PREFIX	?= /usr/local
+CC	?= cc
+BUILD	:= build/$(MODE)
+VERSION	:= 0.1.0
+
+WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASE	:= -std=c11 -g -fno-common -fPIC $(WARN) -Iinclude -Iplatform
+ifeq ($(MODE),release)
+OPT	:= -O2 -DKMEM_DEBUG_LEVEL=0
+else ifeq ($(MODE),debug)
+OPT	:= -O1 -DKMEM_DEBUG_LEVEL=2
+else ifeq ($(MODE),asan)
+OPT	:= -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	   -fno-sanitize-recover=undefined -DKMEM_DEBUG_LEVEL=1
+SANLD	:= -fsanitize=address,undefined
+else ifeq ($(MODE),tsan)
+OPT	:= -O1 -fsanitize=thread -DKMEM_DEBUG_LEVEL=1
+SANLD	:= -fsanitize=thread
+else
+$(error unknown MODE $(MODE))
+endif
+
+CORE_SRC := $(sort $(wildcard src/*/*.c))
+PLAT_SRC := platform/posix/posix.c
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+PLAT_OBJ := $(PLAT_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ	 := $(CORE_OBJ) $(PLAT_OBJ)
+HEADERS	 := $(wildcard include/kmem/*.h platform/*.h platform/posix/*.h \
+	    src/*/*.h)
+
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(BUILD)/tests/kmem_test
+
+.PHONY: all lib demo test test-unit test-build check-freestanding lint-man \
+	bench install clean
+
+all: lib
+lib: $(BUILD)/libkmem.a $(BUILD)/libkmem.so
+
+# The core is freestanding C11: no libc headers, no hosted assumptions.
+$(BUILD)/src/%.o: src/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) -ffreestanding -Iplatform/posix -c $< -o $@
+
+$(BUILD)/platform/%.o: platform/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) -Iplatform/posix -c $< -o $@
+
+$(BUILD)/libkmem.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libkmem.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(SANLD) -lpthread
+
+$(BUILD)/tests/%.o: tests/%.c $(HEADERS) tests/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) -Iplatform/posix -D_GNU_SOURCE -c $< -o $@
+
+$(TEST_BIN): $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o) $(BUILD)/tests/harness.o \
+	    $(BUILD)/libkmem.a
+	$(CC) -o $@ $^ $(SANLD) -lpthread
+
+test-build: $(TEST_BIN)
+
+# Run the suite of one build (MODE=...).
+test-unit: $(TEST_BIN)
+	$(TEST_BIN)
+
+# Everything, as CI runs it.
+test:
+	$(MAKE) MODE=release test-unit
+	$(MAKE) MODE=asan test-unit
+	$(MAKE) MODE=tsan test-unit
+	$(MAKE) MODE=debug test-unit
+	$(MAKE) MODE=release test-valgrind
+	$(MAKE) check-freestanding
+	$(MAKE) lint-man
+
+test-valgrind: $(TEST_BIN)
+	valgrind --quiet --error-exitcode=99 --leak-check=no \
+	    $(TEST_BIN) --quick
+
+# The core compiled as a kernel would compile it, then its undefined
+# symbols checked against the platform contract plus memcpy and friends.
+FS_BUILD := build/freestanding
+check-freestanding:
+	@rm -rf $(FS_BUILD) && mkdir -p $(FS_BUILD)
+	@for f in $(CORE_SRC); do \
+	    $(CC) -std=c11 -O2 $(WARN) -ffreestanding -fno-stack-protector \
+		-fno-pic -nostdinc -isystem $$($(CC) -print-file-name=include) \
+		-Iinclude -Iplatform -Iplatform/freestanding \
+		-c $$f -o $(FS_BUILD)/$$(echo $$f | tr / _).o || exit 1; \
+	done
+	ld -r -o $(FS_BUILD)/kmem_core.o $(FS_BUILD)/*.o
+	nm -u $(FS_BUILD)/kmem_core.o | awk '{print $$2}' | sort > $(FS_BUILD)/undefined.txt
+	@sort platform/allowlist.txt > $(FS_BUILD)/allowed.txt
+	@extra=$$(comm -23 $(FS_BUILD)/undefined.txt $(FS_BUILD)/allowed.txt); \
+	if [ -n "$$extra" ]; then \
+	    echo "freestanding: symbols outside the platform contract:"; \
+	    echo "$$extra"; exit 1; \
+	fi; \
+	echo "freestanding: core links against the contract only" \
+	    "($$(wc -l < $(FS_BUILD)/undefined.txt) symbols)"
+
+lint-man:
+	@command -v mandoc >/dev/null || { echo "mandoc missing: apt-get install mandoc"; exit 1; }
+	mandoc -Tlint -W warning man/*.[0-9]
+	@echo "man pages: lint clean"
+
+demo: $(BUILD)/examples/demo
+	$(BUILD)/examples/demo
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libkmem.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) -D_GNU_SOURCE -o $@ $< $(BUILD)/libkmem.a $(SANLD) -lpthread
+
+bench:
+	$(MAKE) -C bench run
+
+install: $(BUILD)/libkmem.a $(BUILD)/libkmem.so
+	install -d $(DESTDIR)$(PREFIX)/include/kmem $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/share/man/man9
+	install -m 644 include/kmem/*.h $(DESTDIR)$(PREFIX)/include/kmem/
+	install -m 644 $(BUILD)/libkmem.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libkmem.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 man/*.9 $(DESTDIR)$(PREFIX)/share/man/man9/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    kmem.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/kmem.pc
+
+clean:
+	rm -rf build

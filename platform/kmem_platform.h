@@ -1,0 +1,102 @@
+/*
+ * kmem platform contract.
+ *
+ * Everything the core (src/) needs from the machine it runs on, and nothing
+ * more.  The core includes only this header and the freestanding C headers;
+ * a platform is one directory under platform/ that implements the functions
+ * below and supplies <kmem_plat_inline.h> for the two hot-path helpers.
+ *
+ * Preconditions, stated once for every function here:
+ *  - sizes and addresses passed to the page functions are multiples of
+ *    kmem_plat_pagesize() and non-zero;
+ *  - none of these functions calls back into kmem (they must not allocate
+ *    through kmem_alloc or malloc when kmem is the process allocator);
+ *  - functions that may block say so; everything else is safe to call with
+ *    kmem's own locks held.
+ *
+ * Functions the core provides to the host are at the end of this file.
+ */
+#ifndef KMEM_PLATFORM_H
+#define KMEM_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/* Size of a page: the quantum of the root arena.  A power of two. */
+size_t kmem_plat_pagesize(void);
+
+/* Number of CPUs that may run kmem code at once (sizes per-CPU tables). */
+unsigned kmem_plat_ncpus(void);
+
+/*
+ * Map `size` bytes of fresh, zero-filled, read-write memory aligned to at
+ * least a page.  Returns NULL when the machine has no more.  Never blocks.
+ */
+void *kmem_plat_map(size_t size);
+
+/* Give a mapping (or a page-aligned part of one) back to the machine. */
+void kmem_plat_unmap(void *addr, size_t size);
+
+/*
+ * The contents of [addr, addr+size) are no longer needed: the platform may
+ * drop the physical pages behind it (they read back as zero) while keeping
+ * the addresses valid.  A no-op is a correct implementation.
+ */
+void kmem_plat_discard(void *addr, size_t size);
+
+/*
+ * Futex-style waiting, used by kmem's own locks and condition variables.
+ * kmem_plat_wait blocks while *addr == expected; it may return spuriously.
+ * kmem_plat_wake wakes one waiter (all == false) or every waiter on addr.
+ * A platform without a scheduler may make wait a pause and wake a no-op.
+ */
+void kmem_plat_wait(uint32_t *addr, uint32_t expected);
+void kmem_plat_wake(uint32_t *addr, bool all);
+
+/* Let another thread run (a hint; a no-op is correct). */
+void kmem_plat_yield(void);
+
+/*
+ * Heavy side of the asymmetric barrier that protects per-CPU (per-thread)
+ * magazines; see the theory statement in src/magazine/magazine.c.  When it
+ * returns, every thread that runs kmem code has executed a full memory
+ * barrier since the call began.  Hosted: membarrier(2).  Kernel: a
+ * cross-call to every CPU, or nothing on a uniprocessor.
+ */
+void kmem_plat_barrier_all(void);
+
+/* Monotonic time in nanoseconds. */
+uint64_t kmem_plat_now_ns(void);
+
+/* Write text to the console or error stream.  Never allocates. */
+void kmem_plat_write(const char *text, size_t len);
+
+/* Stop the system (kernel) or the process (hosted); msg says why. */
+_Noreturn void kmem_plat_panic(const char *msg);
+
+/*
+ * The option string for kmem_init() when kmem sets itself up on first use:
+ * KMEM_OPTIONS in hosted builds, the kernel command line elsewhere.  May
+ * return NULL.
+ */
+const char *kmem_plat_options(void);
+
+/*
+ * The "self" slot: one pointer per thread (hosted) or per CPU (kernel) that
+ * the core owns.  kmem_plat_self_set() stores it; in hosted builds it also
+ * arranges for kmem_thread_exit(self) to be called when the thread ends.
+ * kmem_plat_self_enter() / kmem_plat_self_exit() come from
+ * <kmem_plat_inline.h>: enter returns the slot's value and, in a kernel,
+ * disables preemption until the matching exit.
+ */
+void kmem_plat_self_set(void *self);
+
+#include <kmem_plat_inline.h>
+
+/* ---- Provided by the core, called by the host ---- */
+
+/* A thread that called kmem_plat_self_set() is exiting. */
+void kmem_thread_exit(void *self);
+
+#endif /* KMEM_PLATFORM_H */

@@ -1,0 +1,178 @@
+/*
+ * The hosted (Linux user space) platform: the contract of
+ * platform/kmem_platform.h on mmap, futexes, membarrier and POSIX threads.
+ * Nothing here allocates through malloc, so kmem can be the process's
+ * malloc.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kmem_platform.h"
+
+_Thread_local void *kmem_plat_tls_self __attribute__((tls_model("initial-exec")));
+
+static size_t posix_pagesize;
+static pthread_key_t posix_exit_key;
+static pthread_once_t posix_exit_once = PTHREAD_ONCE_INIT;
+
+size_t
+kmem_plat_pagesize(void)
+{
+	if (posix_pagesize == 0)
+		posix_pagesize = (size_t)sysconf(_SC_PAGESIZE);
+	return (posix_pagesize);
+}
+
+unsigned
+kmem_plat_ncpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return (n > 0 ? (unsigned)n : 1);
+}
+
+void *
+kmem_plat_map(size_t size)
+{
+	void *va = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return (va == MAP_FAILED ? NULL : va);
+}
+
+void
+kmem_plat_unmap(void *addr, size_t size)
+{
+	(void)munmap(addr, size);
+}
+
+void
+kmem_plat_discard(void *addr, size_t size)
+{
+	(void)madvise(addr, size, MADV_DONTNEED);
+}
+
+void
+kmem_plat_wait(uint32_t *addr, uint32_t expected)
+{
+	(void)syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, NULL,
+	    NULL, 0);
+}
+
+void
+kmem_plat_wake(uint32_t *addr, bool all)
+{
+	(void)syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, all ? INT32_MAX : 1,
+	    NULL, NULL, 0);
+}
+
+void
+kmem_plat_yield(void)
+{
+	(void)sched_yield();
+}
+
+/*
+ * membarrier(2) with MEMBARRIER_CMD_PRIVATE_EXPEDITED interrupts every CPU
+ * running a thread of this process, which is exactly the heavy barrier the
+ * magazine handshake needs.  Where it is missing (old kernels, some
+ * sandboxes), changing the protection of a page this process has touched
+ * forces a TLB shootdown on the same CPUs, with the same effect.
+ */
+enum { MB_UNKNOWN, MB_EXPEDITED, MB_MPROTECT };
+static int posix_barrier_kind = MB_UNKNOWN;
+static char *posix_barrier_page;
+
+void
+kmem_plat_barrier_all(void)
+{
+	int kind = __atomic_load_n(&posix_barrier_kind, __ATOMIC_ACQUIRE);
+
+	if (kind == MB_UNKNOWN) {
+		kind = syscall(SYS_membarrier,
+		    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0 ?
+		    MB_EXPEDITED : MB_MPROTECT;
+		if (kind == MB_MPROTECT && posix_barrier_page == NULL)
+			posix_barrier_page = kmem_plat_map(kmem_plat_pagesize());
+		__atomic_store_n(&posix_barrier_kind, kind, __ATOMIC_RELEASE);
+	}
+	if (kind == MB_EXPEDITED &&
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) == 0)
+		return;
+	if (posix_barrier_page != NULL) {
+		size_t page = kmem_plat_pagesize();
+		__atomic_store_n(posix_barrier_page, 1, __ATOMIC_SEQ_CST);
+		(void)mprotect(posix_barrier_page, page, PROT_READ);
+		(void)mprotect(posix_barrier_page, page, PROT_READ | PROT_WRITE);
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+uint64_t
+kmem_plat_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+}
+
+void
+kmem_plat_write(const char *text, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(STDERR_FILENO, text, len);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			return;
+		}
+		text += n;
+		len -= (size_t)n;
+	}
+}
+
+_Noreturn void
+kmem_plat_panic(const char *msg)
+{
+	size_t n = 0;
+	while (msg[n] != '\0')
+		n++;
+	kmem_plat_write(msg, n);
+	kmem_plat_write("\n", 1);
+	abort();
+}
+
+const char *
+kmem_plat_options(void)
+{
+	return (getenv("KMEM_OPTIONS"));
+}
+
+static void
+posix_thread_exit(void *self)
+{
+	kmem_plat_tls_self = NULL;
+	kmem_thread_exit(self);
+}
+
+static void
+posix_exit_key_create(void)
+{
+	(void)pthread_key_create(&posix_exit_key, posix_thread_exit);
+}
+
+void
+kmem_plat_self_set(void *self)
+{
+	kmem_plat_tls_self = self;
+	(void)pthread_once(&posix_exit_once, posix_exit_key_create);
+	(void)pthread_setspecific(posix_exit_key, self);
+}

@@ -1,0 +1,249 @@
+/*
+ * Base helpers shared by every layer of the core: power-of-two arithmetic,
+ * bit scans, atomics, intrusive lists, assertions and the prefix for
+ * internal symbols.  Freestanding: only the compiler's headers.
+ */
+#ifndef KMEM_BASE_H
+#define KMEM_BASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include "kmem_platform.h"
+
+#define KMEM_LIKELY(x)		__builtin_expect(!!(x), 1)
+#define KMEM_UNLIKELY(x)	__builtin_expect(!!(x), 0)
+#define KMEM_CACHE_LINE		64
+#define KMEM_NOINLINE		__attribute__((noinline))
+
+/* ---- power-of-two arithmetic (illumos sysmacros names) ---- */
+#define P2ALIGN(x, a)		((x) & -(a))
+#define P2PHASE(x, a)		((x) & ((a) - 1))
+#define P2NPHASE(x, a)		(-(x) & ((a) - 1))
+#define P2ROUNDUP(x, a)		(-(-(x) & -(a)))
+#define P2END(x, a)		(-(~(x) & -(a)))
+#define P2CROSS(x, y, a)	(((x) ^ (y)) > (a) - 1)
+#define IS_P2(x)		(((x) & ((x) - 1)) == 0)
+
+/* Index of the highest set bit, counting from 1; highbit(0) == 0. */
+static inline int
+highbit(uint64_t x)
+{
+	return (x == 0 ? 0 : 64 - __builtin_clzll(x));
+}
+
+/* Index of the lowest set bit, counting from 1; lowbit(0) == 0. */
+static inline int
+lowbit(uint64_t x)
+{
+	return (x == 0 ? 0 : __builtin_ctzll(x) + 1);
+}
+
+static inline size_t
+kmem_min(size_t a, size_t b)
+{
+	return (a < b ? a : b);
+}
+
+static inline size_t
+kmem_max(size_t a, size_t b)
+{
+	return (a > b ? a : b);
+}
+
+/* ---- atomics: thin names over the compiler builtins ---- */
+#define kmem_load_relaxed(p)	__atomic_load_n((p), __ATOMIC_RELAXED)
+#define kmem_load_acquire(p)	__atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define kmem_store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define kmem_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define kmem_fetch_add(p, v)	__atomic_fetch_add((p), (v), __ATOMIC_ACQ_REL)
+#define kmem_exchange(p, v)	__atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+#define kmem_cas(p, e, v)	__atomic_compare_exchange_n((p), (e), (v), \
+				    false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)
+#define kmem_compiler_barrier()	__atomic_signal_fence(__ATOMIC_SEQ_CST)
+
+/* Tell the CPU we are spinning. */
+static inline void
+kmem_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ __volatile__("pause");
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * A counter written by one thread only and read by any: a relaxed
+ * load-and-store pair, not a read-modify-write, so it costs what a plain
+ * increment costs.
+ */
+static inline void
+kmem_counter_add(uint64_t *p, uint64_t v)
+{
+	kmem_store_relaxed(p, kmem_load_relaxed(p) + v);
+}
+
+/* ---- intrusive doubly linked lists (circular, with a head node) ---- */
+typedef struct kmem_list {
+	struct kmem_list *next;
+	struct kmem_list *prev;
+} kmem_list_t;
+
+#define KMEM_CONTAINER(p, type, member) \
+	((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+static inline void
+kmem_list_init(kmem_list_t *h)
+{
+	h->next = h->prev = h;
+}
+
+static inline bool
+kmem_list_empty(const kmem_list_t *h)
+{
+	return (h->next == h);
+}
+
+static inline void
+kmem_list_insert_after(kmem_list_t *at, kmem_list_t *n)
+{
+	n->prev = at;
+	n->next = at->next;
+	at->next->prev = n;
+	at->next = n;
+}
+
+static inline void
+kmem_list_insert_head(kmem_list_t *h, kmem_list_t *n)
+{
+	kmem_list_insert_after(h, n);
+}
+
+static inline void
+kmem_list_insert_tail(kmem_list_t *h, kmem_list_t *n)
+{
+	kmem_list_insert_after(h->prev, n);
+}
+
+static inline void
+kmem_list_remove(kmem_list_t *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->next = n->prev = n;
+}
+
+/* ---- locks and condition variables (src/base/lock.c) ---- */
+
+/* A mutex in one word: 0 free, 1 held, 2 held with waiters. */
+typedef struct kmem_lock {
+	uint32_t lk_state;
+} kmem_lock_t;
+
+typedef struct kmem_cv {
+	uint32_t cv_seq;
+} kmem_cv_t;
+
+#define KMEM_LOCK_INIT	{ 0 }
+#define KMEM_CV_INIT	{ 0 }
+
+void kmem_lock_enter_slow(kmem_lock_t *lk);
+void kmem_lock_exit_slow(kmem_lock_t *lk);
+
+static inline void
+kmem_lock_init(kmem_lock_t *lk)
+{
+	lk->lk_state = 0;
+}
+
+static inline bool
+kmem_lock_tryenter(kmem_lock_t *lk)
+{
+	uint32_t free_state = 0;
+	return (kmem_cas(&lk->lk_state, &free_state, 1));
+}
+
+static inline void
+kmem_lock_enter(kmem_lock_t *lk)
+{
+	if (!kmem_lock_tryenter(lk))
+		kmem_lock_enter_slow(lk);
+}
+
+static inline void
+kmem_lock_exit(kmem_lock_t *lk)
+{
+	if (kmem_exchange(&lk->lk_state, 0) == 2)
+		kmem_lock_exit_slow(lk);
+}
+
+static inline bool
+kmem_lock_held(kmem_lock_t *lk)
+{
+	return (kmem_load_relaxed(&lk->lk_state) != 0);
+}
+
+void kmem_cv_init(kmem_cv_t *cv);
+void kmem_cv_wait(kmem_cv_t *cv, kmem_lock_t *lk);
+void kmem_cv_signal(kmem_cv_t *cv);
+void kmem_cv_broadcast(kmem_cv_t *cv);
+
+/* ---- formatted output without libc (src/base/fmt.c) ---- */
+
+/* Supports %s %c %d %u %x %p %% with l/ll/z modifiers, widths and '-'. */
+int kmem_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap);
+int kmem_snprintf(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A line sink: printers hand each finished line to one of these. */
+typedef void kmem_print_fn(void *arg, const char *line);
+void kmem_print_console(void *arg, const char *line);
+void kmem_printf(kmem_print_fn *pr, void *arg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+size_t kmem_strlen(const char *s);
+int kmem_strcmp(const char *a, const char *b);
+void kmem_strlcpy(char *dst, const char *src, size_t len);
+
+/* ---- assertions ---- */
+
+/*
+ * Three levels, as in the guide: VERIFY always runs; ASSERT runs in debug
+ * builds (KMEM_DEBUG_LEVEL >= 1); ASSERT_EXPENSIVE runs validators on every
+ * operation (KMEM_DEBUG_LEVEL >= 2).  A failure never allocates.
+ */
+_Noreturn void kmem_assert_failed(const char *expr, const char *file,
+    int line);
+
+#ifndef KMEM_DEBUG_LEVEL
+#define KMEM_DEBUG_LEVEL 0
+#endif
+
+#define VERIFY(e) \
+	((void)(KMEM_LIKELY(e) ? 0 : (kmem_assert_failed(#e, __FILE__, __LINE__), 0)))
+#if KMEM_DEBUG_LEVEL >= 1
+#define ASSERT(e)	VERIFY(e)
+#else
+#define ASSERT(e)	((void)0)
+#endif
+#if KMEM_DEBUG_LEVEL >= 2
+#define ASSERT_EXPENSIVE(e) VERIFY(e)
+#else
+#define ASSERT_EXPENSIVE(e) ((void)0)
+#endif
+
+/* Report a fatal misuse (bad arguments from a client) and stop. */
+_Noreturn void kmem_panic(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+/* Report a problem and go on. */
+void kmem_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- memory primitives the core may use (the compiler emits them too) ---- */
+void *memcpy(void *restrict dst, const void *restrict src, size_t n);
+void *memset(void *dst, int c, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+
+#endif /* KMEM_BASE_H */

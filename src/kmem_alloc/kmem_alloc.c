@@ -1,0 +1,329 @@
+/*
+ * kmem_alloc: general-purpose allocation on top of object caches.
+ *
+ * Theory of operation
+ * -------------------
+ * Size classes.  kmem_alloc(size) is served by the cache kmem_alloc_N for
+ * the smallest class N >= size (the illumos tables: 8-byte steps at first,
+ * then classes spaced so that internal fragmentation stays under about
+ * 12.5%, up to 4096; then 8K, 12K, 16K and 8K steps up to 128K).  Two
+ * lookup tables indexed by (size-1) >> 3 and (size-1) >> 12 find the cache
+ * in constant time.  Larger requests go to the kmem_oversize arena.  The
+ * caller passes the size to kmem_free(), so no header is needed and a
+ * buffer's cache is found from the size alone.
+ *
+ * Alignment.  Every class is aligned to its largest power-of-two divisor,
+ * at most 64 bytes for classes that are not powers of two: at least
+ * 8 bytes (double word), 16 for every multiple of 16, and power-of-two
+ * classes are naturally aligned (a 4096-byte buffer on a 4096 boundary).
+ *
+ * Arenas.  heap (the root, importing from the platform in chunks of
+ * KMEM_HEAP_CHUNK) feeds kmem_metadata (kmem's own structures, no quantum
+ * caches, so bootstrap never recurses), kmem_default (slabs of every
+ * cache, quantum-cached up to 8 pages, so most slab allocations never take
+ * the arena lock), and kmem_oversize.
+ *
+ * Start-up.  kmem_init() builds the arenas and the internal caches in
+ * dependency order: metadata arena, the cache of caches (static), slab and
+ * bufctl caches, magazine caches, then the quantum-cached default arena and
+ * the kmem_alloc_N caches.  Magazines are switched on last.  Hosted builds
+ * call it on first use with the platform's option string; a kernel calls it
+ * explicitly.  Initialisation is serialised by kmem_init_lock.
+ */
+#include "../magazine/magazine_impl.h"
+
+#define KMEM_ALLOC_SMALL_MAX	4096
+#define KMEM_BIG_MAXBUF		131072
+#define KMEM_HEAP_CHUNK		(1024 * 1024)
+#define KMEM_DEFAULT_QCACHE_PAGES 8
+
+vmem_t *kmem_default_arena;
+vmem_t *kmem_oversize_arena;
+vmem_t *kmem_heap_arena;
+
+static const size_t kmem_alloc_sizes[] = {
+	8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256,
+	320, 384, 448, 512, 640, 768, 896, 1152, 1344, 1600, 2048, 2688, 4096,
+};
+static const size_t kmem_big_alloc_sizes[] = {
+	8192, 12288, 16384, 24576, 32768, 40960, 49152, 57344, 65536, 73728,
+	81920, 90112, 98304, 106496, 114688, 122880, 131072,
+};
+
+static kmem_cache_t *kmem_alloc_table[KMEM_ALLOC_SMALL_MAX >> 3];
+static kmem_cache_t *kmem_big_alloc_table[KMEM_BIG_MAXBUF >> 12];
+
+static kmem_lock_t kmem_init_lock = KMEM_LOCK_INIT;
+static bool kmem_ready;
+static bool kmem_opt_nomagazines;
+
+/* ---- the root arena's import from the platform ---- */
+
+static void *
+heap_import(vmem_t *src, size_t *sizep, size_t align, int vmflag)
+{
+	size_t page = kmem_plat_pagesize();
+	size_t size = P2ROUNDUP(kmem_max(*sizep, KMEM_HEAP_CHUNK), page);
+
+	(void)src;
+	(void)align;
+	(void)vmflag;
+	void *va = kmem_plat_map(size);
+	if (va != NULL)
+		*sizep = size;
+	return (va);
+}
+
+static void
+heap_release(vmem_t *src, void *va, size_t size)
+{
+	(void)src;
+	kmem_plat_unmap(va, size);
+}
+
+/* ---- vmem's quantum caches are kmem caches: the hooks vmem calls ---- */
+
+static void *
+qcache_create(const char *name, size_t size, size_t align, size_t slabsize,
+    vmem_t *vmp)
+{
+	return (kmem_cache_create_slab(name, size, align, NULL, NULL, NULL, NULL,
+	    vmp, KMC_QCACHE | KMC_NOTOUCH, slabsize));
+}
+
+static void *
+qcache_alloc(void *cache, int vmflag)
+{
+	return (kmem_cache_alloc(cache, vmflag));
+}
+
+static void
+qcache_free(void *cache, void *buf)
+{
+	kmem_cache_free(cache, buf);
+}
+
+static void
+qcache_destroy(void *cache)
+{
+	kmem_cache_destroy(cache);
+}
+
+/*
+ * An arena ran dry: give back what caches hold.  Issue 3's memory budget
+ * makes this richer; for now every cache is reaped once.
+ */
+static void
+qcache_reclaim(vmem_t *vmp, int vmflag)
+{
+	(void)vmp;
+	(void)vmflag;
+	if (kmem_ready)
+		kmem_reap();
+}
+
+static const vmem_qcache_ops_t kmem_qcache_ops = {
+	qcache_create, qcache_alloc, qcache_free, qcache_destroy,
+	qcache_reclaim,
+};
+
+/* ---- options ---- */
+
+/*
+ * Parse "name[=value],...".  Unknown names are reported and ignored.
+ * Options of later layers (debugging, the memory budget) join this table.
+ */
+static void
+kmem_options_parse(const char *opts)
+{
+	const char *p = opts;
+
+	while (p != NULL && *p != '\0') {
+		char name[32];
+		size_t n = 0;
+		while (*p != '\0' && *p != ',' && *p != '=' &&
+		    n + 1 < sizeof (name))
+			name[n++] = *p++;
+		name[n] = '\0';
+		while (*p != '\0' && *p != ',')
+			p++;		/* values: none are taken yet */
+		if (*p == ',')
+			p++;
+		if (n == 0)
+			continue;
+		if (kmem_strcmp(name, "nomagazines") == 0)
+			kmem_opt_nomagazines = true;
+		else
+			kmem_warn("option '%s' not recognized", name);
+	}
+}
+
+/* ---- start-up ---- */
+
+static int
+kmem_alloc_caches_create(void)
+{
+	size_t prev = 0;
+
+	for (size_t i = 0; i < sizeof (kmem_alloc_sizes) / sizeof (size_t) +
+	    sizeof (kmem_big_alloc_sizes) / sizeof (size_t); i++) {
+		size_t nsmall = sizeof (kmem_alloc_sizes) / sizeof (size_t);
+		size_t size = i < nsmall ? kmem_alloc_sizes[i] :
+		    kmem_big_alloc_sizes[i - nsmall];
+		size_t align = (size_t)1 << (lowbit(size) - 1);
+		char name[KMEM_CACHE_NAMELEN + 1];
+
+		if (!IS_P2(size) && align > 64)
+			align = 64;
+		kmem_snprintf(name, sizeof (name), "kmem_alloc_%zu", size);
+		kmem_cache_t *cp = kmem_cache_create_slab(name, size, align,
+		    NULL, NULL, NULL, NULL, kmem_default_arena,
+		    KMC_KMEM_ALLOC | (kmem_opt_nomagazines ? KMC_NOMAGAZINE : 0),
+		    0);
+		if (cp == NULL)
+			return (-1);
+		if (size <= KMEM_ALLOC_SMALL_MAX) {
+			for (size_t s = prev; s < size; s += 8)
+				kmem_alloc_table[s >> 3] = cp;
+		} else {
+			for (size_t s = kmem_max(prev, KMEM_ALLOC_SMALL_MAX);
+			    s < size; s += 4096)
+				kmem_big_alloc_table[s >> 12] = cp;
+		}
+		prev = size;
+	}
+	return (0);
+}
+
+static int
+kmem_init_locked(const char *options)
+{
+	size_t page = kmem_plat_pagesize();
+	int nomag = 0;
+
+	kmem_options_parse(options);
+	if (kmem_opt_nomagazines)
+		nomag = KMC_NOMAGAZINE;
+	kmem_heap_arena = vmem_xcreate("heap", NULL, 0, page, heap_import,
+	    heap_release, NULL, 0, VM_SLEEP);
+	kmem_metadata_arena = vmem_create("kmem_metadata", NULL, 0, page,
+	    vmem_alloc, vmem_free, kmem_heap_arena, 0, VMC_NO_QCACHE);
+	if (kmem_heap_arena == NULL || kmem_metadata_arena == NULL)
+		return (-1);
+	kmem_cache_bootstrap();
+	kmem_slab_cache = kmem_cache_create_slab("kmem_slab_cache",
+	    sizeof (kmem_slab_t), 0, NULL, NULL, NULL, NULL,
+	    kmem_metadata_arena, nomag, 0);
+	kmem_bufctl_cache = kmem_cache_create_slab("kmem_bufctl_cache",
+	    sizeof (kmem_bufctl_t), 0, NULL, NULL, NULL, NULL,
+	    kmem_metadata_arena, nomag, 0);
+	kmem_cpu_record_cache = kmem_cache_create_slab("kmem_cpu_cache",
+	    sizeof (kmem_cpu_t), KMEM_CACHE_LINE, NULL, NULL, NULL, NULL,
+	    kmem_metadata_arena, KMC_NOMAGAZINE, 0);
+	if (kmem_slab_cache == NULL || kmem_bufctl_cache == NULL ||
+	    kmem_cpu_record_cache == NULL)
+		return (-1);
+	for (int i = 0; i < kmem_nmagtype; i++) {
+		kmem_magtype_t *mtp = &kmem_magtype[i];
+		char name[KMEM_CACHE_NAMELEN + 1];
+		kmem_snprintf(name, sizeof (name), "kmem_magazine_%d",
+		    mtp->mt_magsize);
+		mtp->mt_cache = kmem_cache_create_slab(name,
+		    (size_t)(mtp->mt_magsize + 2) * sizeof (void *),
+		    mtp->mt_align, NULL, NULL, NULL, NULL, kmem_metadata_arena,
+		    KMC_NOHASH | KMC_NOMAGAZINE, 0);
+		if (mtp->mt_cache == NULL)
+			return (-1);
+	}
+	vmem_qcache_ops_set(&kmem_qcache_ops);
+	kmem_default_arena = vmem_create("kmem_default", NULL, 0, page,
+	    vmem_alloc, vmem_free, kmem_heap_arena,
+	    KMEM_DEFAULT_QCACHE_PAGES * page, VM_SLEEP);
+	kmem_oversize_arena = vmem_create("kmem_oversize", NULL, 0, page,
+	    vmem_alloc, vmem_free, kmem_heap_arena, 0, VM_SLEEP);
+	if (kmem_default_arena == NULL || kmem_oversize_arena == NULL ||
+	    kmem_alloc_caches_create() != 0)
+		return (-1);
+	kmem_cpu_enabled = !kmem_opt_nomagazines;
+	return (0);
+}
+
+/*
+ * Set kmem up.  options is a comma-separated list (see kmem_init(9));
+ * NULL means the platform's (KMEM_OPTIONS in hosted builds).  Returns 0,
+ * or -1 if memory for kmem's own structures could not be had.
+ */
+int
+kmem_init(const char *options)
+{
+	int rc = 0;
+
+	kmem_lock_enter(&kmem_init_lock);
+	if (!kmem_load_acquire(&kmem_ready)) {
+		rc = kmem_init_locked(options != NULL ? options :
+		    kmem_plat_options());
+		if (rc == 0)
+			kmem_store_release(&kmem_ready, true);
+	}
+	kmem_lock_exit(&kmem_init_lock);
+	return (rc);
+}
+
+static KMEM_NOINLINE bool
+kmem_init_lazy(void)
+{
+	return (kmem_init(NULL) == 0);
+}
+
+static inline kmem_cache_t *
+kmem_alloc_cache(size_t size)
+{
+	size_t index = size - 1;
+
+	if (index < KMEM_ALLOC_SMALL_MAX)
+		return (kmem_alloc_table[index >> 3]);
+	if (index < KMEM_BIG_MAXBUF)
+		return (kmem_big_alloc_table[index >> 12]);
+	return (NULL);
+}
+
+void *
+kmem_alloc(size_t size, int kmflag)
+{
+	if (KMEM_UNLIKELY(!kmem_load_relaxed(&kmem_ready)) && !kmem_init_lazy())
+		return (NULL);
+	kmem_cache_t *cp = kmem_alloc_cache(size);
+	if (KMEM_LIKELY(cp != NULL))
+		return (kmem_cache_alloc(cp, kmflag));
+	if (size == 0)
+		return (NULL);
+	void *buf = vmem_alloc(kmem_oversize_arena, size, kmflag & VM_KMFLAGS);
+	if (buf == NULL && (kmflag & KM_PANIC))
+		kmem_panic("kmem_alloc(%zu): cannot satisfy mandatory "
+		    "allocation", size);
+	return (buf);
+}
+
+void *
+kmem_zalloc(size_t size, int kmflag)
+{
+	void *buf = kmem_alloc(size, kmflag);
+
+	if (buf != NULL)
+		memset(buf, 0, size);
+	return (buf);
+}
+
+void
+kmem_free(void *buf, size_t size)
+{
+	if (buf == NULL)
+		return;
+	kmem_cache_t *cp = kmem_alloc_cache(size);
+	if (KMEM_LIKELY(cp != NULL))
+		kmem_cache_free(cp, buf);
+	else if (size == 0)
+		kmem_panic("kmem_free(%p, 0): bad free: size 0", buf);
+	else
+		vmem_free(kmem_oversize_arena, buf, size);
+}

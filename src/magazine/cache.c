@@ -1,0 +1,192 @@
+/*
+ * Object cache life cycle: creation (layout by the slab layer, magazine
+ * type and per-CPU slot by this layer), destruction, reaping and the
+ * periodic update.  Caches are on kmem_cache_list, in creation order.
+ */
+#include "magazine_impl.h"
+
+kmem_lock_t kmem_cache_list_lock = KMEM_LOCK_INIT;
+kmem_list_t kmem_cache_list = { &kmem_cache_list, &kmem_cache_list };
+
+/* The cache of caches; its own structure is static. */
+static kmem_cache_t kmem_cache_cache_static;
+static kmem_cache_t *kmem_cache_cache;
+
+/* Bad arguments are a programming error: report and stop, as illumos. */
+static void
+cache_check_args(const char *name, size_t bufsize, size_t align, int cflags)
+{
+	if (name == NULL || bufsize == 0)
+		kmem_panic("kmem_cache_create: bad arguments (name %p, "
+		    "bufsize %zu)", (const void *)name, bufsize);
+	if (!IS_P2(align))
+		kmem_panic("kmem_cache_create: bad alignment %zu", align);
+	if ((cflags & (KMC_NOHASH | KMC_NOTOUCH)) ==
+	    (KMC_NOHASH | KMC_NOTOUCH))
+		kmem_panic("kmem_cache_create: '%s': KMC_NOHASH and "
+		    "KMC_NOTOUCH are exclusive", name);
+}
+
+static int
+cache_init(kmem_cache_t *cp, const char *name, size_t bufsize, size_t align,
+    kmem_constructor_t *ctor, kmem_destructor_t *dtor,
+    kmem_reclaim_t *reclaim, void *private, vmem_t *vmp, int cflags,
+    size_t slabsize)
+{
+	memset(cp, 0, sizeof (*cp));
+	kmem_strlcpy(cp->cache_name, name, sizeof (cp->cache_name));
+	if (vmp->vm_cflags & VMC_IDENTIFIER)
+		cflags |= KMC_NOTOUCH | KMC_IDENTIFIER;
+	if (align == 0)
+		align = KMEM_ALIGN;
+	if (align < KMEM_ALIGN && !(cflags & KMC_NOTOUCH))
+		align = KMEM_ALIGN;
+	cp->cache_bufsize = bufsize;
+	cp->cache_align = align;
+	cp->cache_cflags = cflags;
+	cp->cache_constructor = ctor;
+	cp->cache_destructor = dtor;
+	cp->cache_reclaim = reclaim;
+	cp->cache_private = private;
+	cp->cache_arena = vmp;
+	cp->cache_slabsize = slabsize;
+	if (cflags & KMC_NOMAGAZINE)
+		cp->cache_flags |= KMF_NOMAGAZINE;
+	kmem_lock_init(&cp->cache_depot_lock);
+	kmem_list_init(&cp->cache_link);
+	if (kmem_slab_cache_init(cp) != 0)
+		return (-1);
+
+	kmem_magtype_t *mtp = kmem_magtype;
+	while (cp->cache_chunksize <= mtp->mt_minbuf)
+		mtp++;
+	cp->cache_magtype = mtp;
+	if (!(cp->cache_flags & KMF_NOMAGAZINE) &&
+	    (cp->cache_cpu_index = kmem_cpu_index_alloc()) == 0)
+		cp->cache_flags |= KMF_NOMAGAZINE;
+
+	kmem_lock_enter(&kmem_cache_list_lock);
+	kmem_list_insert_tail(&kmem_cache_list, &cp->cache_link);
+	kmem_lock_exit(&kmem_cache_list_lock);
+	return (0);
+}
+
+/* Set up the cache of caches.  Called once by kmem_init(). */
+void
+kmem_cache_bootstrap(void)
+{
+	kmem_cache_cache = &kmem_cache_cache_static;
+	VERIFY(cache_init(kmem_cache_cache, "kmem_cache", sizeof (kmem_cache_t),
+	    KMEM_CACHE_LINE, NULL, NULL, NULL, NULL, kmem_metadata_arena,
+	    KMC_NOHASH | KMC_NOMAGAZINE, 0) == 0);
+}
+
+/* kmem_cache_create() with a preset slab size (quantum caches). */
+kmem_cache_t *
+kmem_cache_create_slab(const char *name, size_t bufsize, size_t align,
+    kmem_constructor_t *ctor, kmem_destructor_t *dtor,
+    kmem_reclaim_t *reclaim, void *private, vmem_t *vmp, int cflags,
+    size_t slabsize)
+{
+	cache_check_args(name, bufsize, align, cflags);
+	kmem_cache_t *cp = kmem_slab_alloc(kmem_cache_cache, KM_SLEEP);
+	if (cp == NULL)
+		return (NULL);
+	if (cache_init(cp, name, bufsize, align, ctor, dtor, reclaim, private,
+	    vmp, cflags, slabsize) != 0) {
+		kmem_slab_free(kmem_cache_cache, cp);
+		return (NULL);
+	}
+	return (cp);
+}
+
+kmem_cache_t *
+kmem_cache_create(const char *name, size_t bufsize, size_t align,
+    kmem_constructor_t *constructor, kmem_destructor_t *destructor,
+    kmem_reclaim_t *reclaim, void *private, vmem_t *vmp, int cflags)
+{
+	if (kmem_default_arena == NULL && kmem_init(NULL) != 0)
+		return (NULL);
+	return (kmem_cache_create_slab(name, bufsize, align, constructor,
+	    destructor, reclaim, private, vmp == NULL ? kmem_default_arena : vmp,
+	    cflags & ~(KMC_KMEM_ALLOC | KMC_IDENTIFIER), 0));
+}
+
+void
+kmem_cache_destroy(kmem_cache_t *cp)
+{
+	kmem_lock_enter(&kmem_cache_list_lock);
+	kmem_list_remove(&cp->cache_link);
+	kmem_lock_exit(&kmem_cache_list_lock);
+
+	kmem_cpu_purge(cp, NULL);
+	kmem_cpu_index_free(cp->cache_cpu_index);
+	if (!kmem_slab_cache_fini(cp)) {
+		kmem_warn("kmem_cache_destroy: '%s' (%p) not empty",
+		    cp->cache_name, (void *)cp);
+		return;		/* its slabs stay: they hold live buffers */
+	}
+	kmem_slab_free(kmem_cache_cache, cp);
+}
+
+/* Give back what a cache holds but does not need. */
+void
+kmem_cache_reap_now(kmem_cache_t *cp)
+{
+	if (cp->cache_reclaim != NULL)
+		cp->cache_reclaim(cp->cache_private);
+	kmem_depot_ws_zero(cp);
+	kmem_depot_ws_reap(cp);
+	kmem_slab_reap(cp);
+}
+
+void
+kmem_reap(void)
+{
+	kmem_lock_enter(&kmem_cache_list_lock);
+	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
+	    lp = lp->next)
+		kmem_cache_reap_now(KMEM_CONTAINER(lp, kmem_cache_t,
+		    cache_link));
+	kmem_lock_exit(&kmem_cache_list_lock);
+}
+
+/*
+ * The periodic update (every 15 seconds by default): rescale hash tables,
+ * start a new working-set interval and free the magazines that were idle
+ * for the whole last one, grow contended magazines.
+ */
+void
+kmem_update(void)
+{
+	kmem_lock_enter(&kmem_cache_list_lock);
+	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
+	    lp = lp->next) {
+		kmem_cache_t *cp = KMEM_CONTAINER(lp, kmem_cache_t, cache_link);
+		kmem_slab_hash_update(cp);
+		kmem_depot_ws_update(cp);
+		kmem_depot_ws_reap(cp);
+		kmem_magazine_resize(cp);
+	}
+	kmem_lock_exit(&kmem_cache_list_lock);
+	vmem_update();
+}
+
+const char *
+kmem_cache_name(kmem_cache_t *cp)
+{
+	return (cp->cache_name);
+}
+
+int
+kmem_cache_walk(int (*func)(kmem_cache_t *cp, void *arg), void *arg)
+{
+	int rc = 0;
+
+	kmem_lock_enter(&kmem_cache_list_lock);
+	for (kmem_list_t *lp = kmem_cache_list.next;
+	    lp != &kmem_cache_list && rc == 0; lp = lp->next)
+		rc = func(KMEM_CONTAINER(lp, kmem_cache_t, cache_link), arg);
+	kmem_lock_exit(&kmem_cache_list_lock);
+	return (rc);
+}

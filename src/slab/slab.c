@@ -1,0 +1,624 @@
+/*
+ * The slab layer: object caches carved out of vmem arenas.
+ *
+ * Theory of operation
+ * -------------------
+ * Concepts.  A cache hands out buffers of one size (bufsize), each in a
+ * chunk of cache_chunksize bytes that also holds whatever per-buffer state
+ * the cache needs.  Chunks live in slabs: pieces of the cache's arena of
+ * cache_slabsize bytes.  A slab's kmem_slab_t records which chunks are
+ * free; a bufctl tracks one free buffer.
+ *
+ * Two layouts (Bonwick 1994).  Small buffers (a chunk at most 1/8 of a
+ * page, and the cache may write to its buffers) use small slabs: one page
+ * whose kmem_slab_t sits at its end, found from any buffer by rounding the
+ * address; the bufctl is just a link word in the free chunk.  Everything
+ * else uses large slabs (KMF_HASH): the slab size is chosen so that at most
+ * 1/8 of it is wasted, kmem_slab_t and one external kmem_bufctl_t per chunk
+ * come from the kmem_slab_cache and kmem_bufctl_cache, and a hash table
+ * maps an allocated buffer back to its bufctl.  KMC_NOTOUCH caches (whose
+ * "buffers" may be no memory at all, e.g. identifiers) always use large
+ * slabs.  Slabs are coloured: each new slab starts its first chunk
+ * cache_align bytes further in, up to the slack the layout leaves, so that
+ * buffers of different slabs fall on different cache lines.
+ *
+ * Constructed state.  A constructor runs the first time a chunk leaves the
+ * slab layer; after that the buffer keeps its constructed state while it is
+ * free, in a magazine or in its slab, and the destructor runs only when the
+ * slab itself is destroyed.  So the link word of a free buffer must not
+ * overlap the object: caches with a constructor place it after the buffer
+ * (cache_bufctl), caches without one place it at offset 0.  A slab hands
+ * out chunks from slab_head (free, constructed), then slab_raw (never
+ * constructed: large-slab chunks not yet used, or chunks whose constructor
+ * failed), then, in small slabs, by bumping slab_bump through chunks never
+ * touched -- so creating a slab costs O(1) and touches no buffer memory.
+ *
+ * Slab lists.  Slabs with free chunks are on cache_partial, the rest on
+ * cache_complete.  Allocation takes the first partial slab.  A slab that
+ * gains a free chunk after being complete goes to the head (it is the
+ * fullest); a slab that becomes empty goes to the tail, and beyond
+ * KMEM_KEEP_EMPTY empty slabs it is destroyed at once, its memory returned
+ * to the arena.  kmem_slab_reap() destroys the empty slabs kept.
+ *
+ * Locking and context.  cache_lock protects the slab lists, the hash and
+ * the slab-layer statistics.  It is dropped around slab creation (which
+ * may sleep for memory with KM_SLEEP), constructors and destructors.
+ *
+ * Invariants (kmem_slab_is_valid(), kmem_cache_slabs_are_valid()).
+ *  1. For each slab: refcnt + free chunks (head + raw + never bumped) ==
+ *     chunks; every bufctl names a chunk of that slab.
+ *  2. A slab is on cache_complete iff it has no free chunk.
+ *  3. cache_buftotal and cache_bufslab equal the sums over all slabs of
+ *     chunks and free chunks; cache_nempty counts the empty slabs kept.
+ *  4. The hash holds exactly the allocated buffers of a KMF_HASH cache.
+ */
+#include "slab_impl.h"
+
+#define KMEM_KEEP_EMPTY	1
+
+kmem_cache_t *kmem_slab_cache;
+kmem_cache_t *kmem_bufctl_cache;
+vmem_t *kmem_metadata_arena;
+
+static size_t
+slab_small_size(const kmem_cache_t *cp)
+{
+	return (kmem_max(kmem_plat_pagesize(), cp->cache_arena->vm_quantum));
+}
+
+/* Choose chunk, slab and colour layout.  0 on success. */
+int
+kmem_slab_cache_init(kmem_cache_t *cp)
+{
+	size_t align = cp->cache_align;
+	size_t bufsize = cp->cache_bufsize;
+	size_t small = slab_small_size(cp);
+
+	kmem_lock_init(&cp->cache_lock);
+	kmem_list_init(&cp->cache_partial);
+	kmem_list_init(&cp->cache_complete);
+
+	if (cp->cache_cflags & KMC_NOTOUCH) {
+		cp->cache_chunksize = P2ROUNDUP(bufsize, align);
+	} else if (cp->cache_constructor != NULL) {
+		cp->cache_bufctl = P2ROUNDUP(bufsize, sizeof (void *));
+		cp->cache_chunksize = P2ROUNDUP(cp->cache_bufctl +
+		    sizeof (void *), align);
+	} else {
+		cp->cache_bufctl = 0;
+		cp->cache_chunksize = P2ROUNDUP(kmem_max(bufsize,
+		    sizeof (void *)), align);
+	}
+	size_t chunk = cp->cache_chunksize;
+
+	if ((cp->cache_cflags & KMC_NOHASH) ||
+	    (!(cp->cache_cflags & KMC_NOTOUCH) &&
+	    chunk <= small / KMEM_VOID_FRACTION)) {
+		size_t slabsize = small;
+		while (slabsize - sizeof (kmem_slab_t) < chunk)
+			slabsize *= 2;
+		cp->cache_slabsize = slabsize;
+		cp->cache_maxcolor = P2ALIGN((slabsize - sizeof (kmem_slab_t)) %
+		    chunk, align);
+		return (0);
+	}
+
+	cp->cache_flags |= KMF_HASH;
+	if (cp->cache_slabsize == 0) {	/* quantum caches preset it */
+		size_t q = kmem_max(cp->cache_arena->vm_quantum, align);
+		size_t best = 0, best_waste = 0;
+		for (size_t n = 1; n <= 8; n++) {
+			size_t s = P2ROUNDUP(chunk * n, q);
+			size_t waste = s - (s / chunk) * chunk;
+			if (best == 0 || waste * best < best_waste * s) {
+				best = s;
+				best_waste = waste;
+			}
+			if (waste == 0)
+				break;
+		}
+		cp->cache_slabsize = best;
+	}
+	cp->cache_maxcolor = P2ALIGN(cp->cache_slabsize -
+	    (cp->cache_slabsize / chunk) * chunk, align);
+	cp->cache_hash_table = vmem_alloc(kmem_metadata_arena,
+	    KMEM_HASH_INITIAL * sizeof (void *), VM_NOSLEEP);
+	if (cp->cache_hash_table == NULL)
+		return (-1);
+	memset(cp->cache_hash_table, 0, KMEM_HASH_INITIAL * sizeof (void *));
+	cp->cache_hash_mask = KMEM_HASH_INITIAL - 1;
+	cp->cache_hash_shift = highbit(chunk) - 1;
+	return (0);
+}
+
+static inline bool
+slab_is_small(const kmem_cache_t *cp)
+{
+	return (!(cp->cache_flags & KMF_HASH));
+}
+
+static inline kmem_slab_t *
+slab_of_small(const kmem_cache_t *cp, const void *buf)
+{
+	uintptr_t base = P2ALIGN((uintptr_t)buf, cp->cache_slabsize);
+	return ((kmem_slab_t *)(base + cp->cache_slabsize -
+	    sizeof (kmem_slab_t)));
+}
+
+static inline bool
+slab_has_free(const kmem_cache_t *cp, const kmem_slab_t *sp)
+{
+	return (sp->slab_head != NULL || sp->slab_raw != NULL ||
+	    (slab_is_small(cp) && sp->slab_bump < sp->slab_chunks));
+}
+
+static inline kmem_bufctl_t **
+slab_hash_bucket(const kmem_cache_t *cp, const void *buf)
+{
+	return (&cp->cache_hash_table[((uintptr_t)buf >> cp->cache_hash_shift) &
+	    cp->cache_hash_mask]);
+}
+
+/*
+ * Slabs come from vmem_alloc() (and so from the arena's quantum caches)
+ * unless the cache is itself a quantum cache, or its slabs need more than
+ * the arena's quantum alignment.
+ */
+static bool
+slab_needs_xalloc(const kmem_cache_t *cp)
+{
+	size_t q = cp->cache_arena->vm_quantum;
+
+	return ((cp->cache_cflags & KMC_QCACHE) || cp->cache_align > q ||
+	    (slab_is_small(cp) && cp->cache_slabsize > q));
+}
+
+static void *
+slab_mem_alloc(kmem_cache_t *cp, int kmflag)
+{
+	vmem_t *vmp = cp->cache_arena;
+	int vmflag = kmflag & VM_KMFLAGS;
+
+	if (slab_needs_xalloc(cp))
+		return (vmem_xalloc(vmp, cp->cache_slabsize,
+		    slab_is_small(cp) ? cp->cache_slabsize :
+		    kmem_max(cp->cache_align, vmp->vm_quantum), 0, 0, NULL, NULL,
+		    vmflag));
+	return (vmem_alloc(vmp, cp->cache_slabsize, vmflag));
+}
+
+static void
+slab_mem_free(kmem_cache_t *cp, void *mem)
+{
+	vmem_t *vmp = cp->cache_arena;
+
+	if (slab_needs_xalloc(cp))
+		vmem_xfree(vmp, mem, cp->cache_slabsize);
+	else
+		vmem_free(vmp, mem, cp->cache_slabsize);
+}
+
+static void
+slab_bufctls_free(kmem_bufctl_t *bcp)
+{
+	while (bcp != NULL) {
+		kmem_bufctl_t *next = bcp->bc_next;
+		kmem_cache_free(kmem_bufctl_cache, bcp);
+		bcp = next;
+	}
+}
+
+/* Make a new slab; no lock held. */
+static kmem_slab_t *
+slab_create(kmem_cache_t *cp, int kmflag)
+{
+	void *mem = slab_mem_alloc(cp, kmflag);
+	kmem_slab_t *sp;
+	size_t color;
+
+	if (mem == NULL)
+		return (NULL);
+	kmem_lock_enter(&cp->cache_lock);
+	color = cp->cache_color;
+	cp->cache_color = color + cp->cache_align > cp->cache_maxcolor ? 0 :
+	    color + cp->cache_align;
+	kmem_lock_exit(&cp->cache_lock);
+
+	if (slab_is_small(cp)) {
+		sp = slab_of_small(cp, mem);
+	} else if ((sp = kmem_cache_alloc(kmem_slab_cache, kmflag)) == NULL) {
+		slab_mem_free(cp, mem);
+		return (NULL);
+	}
+	memset(sp, 0, sizeof (*sp));
+	sp->slab_cache = cp;
+	sp->slab_mem = mem;
+	sp->slab_base = (char *)mem + color;
+	kmem_list_init(&sp->slab_link);
+	if (slab_is_small(cp)) {
+		sp->slab_chunks = (uint32_t)((cp->cache_slabsize -
+		    sizeof (kmem_slab_t) - color) / cp->cache_chunksize);
+		return (sp);
+	}
+	sp->slab_chunks = (uint32_t)((cp->cache_slabsize - color) /
+	    cp->cache_chunksize);
+	for (uint32_t i = sp->slab_chunks; i-- > 0; ) {
+		kmem_bufctl_t *bcp = kmem_cache_alloc(kmem_bufctl_cache, kmflag);
+		if (bcp == NULL) {
+			slab_bufctls_free(sp->slab_raw);
+			kmem_cache_free(kmem_slab_cache, sp);
+			slab_mem_free(cp, mem);
+			return (NULL);
+		}
+		bcp->bc_addr = sp->slab_base + i * cp->cache_chunksize;
+		bcp->bc_slab = sp;
+		bcp->bc_next = sp->slab_raw;
+		sp->slab_raw = bcp;
+	}
+	return (sp);
+}
+
+/* Destroy an unlinked slab: destructors, bufctls, memory.  No lock held. */
+static void
+slab_destroy(kmem_cache_t *cp, kmem_slab_t *sp)
+{
+	uint64_t ndtor = 0;
+
+	for (kmem_bufctl_t *bcp = sp->slab_head; bcp != NULL;
+	    bcp = bcp->bc_next) {
+		void *buf = slab_is_small(cp) ?
+		    (char *)bcp - cp->cache_bufctl : bcp->bc_addr;
+		/* The link lies outside the object: the destructor keeps it. */
+		if (cp->cache_destructor != NULL) {
+			cp->cache_destructor(buf, cp->cache_private);
+			ndtor++;
+		}
+	}
+	if (ndtor != 0)
+		kmem_fetch_add(&cp->cache_dtor_calls, ndtor);
+	if (!slab_is_small(cp)) {
+		slab_bufctls_free(sp->slab_head);
+		slab_bufctls_free(sp->slab_raw);
+		kmem_cache_free(kmem_slab_cache, sp);
+	}
+	slab_mem_free(cp, sp->slab_mem);
+}
+
+static void
+slab_hash_rescale(kmem_cache_t *cp, size_t nbuckets)
+{
+	size_t old_n = cp->cache_hash_mask + 1;
+	kmem_bufctl_t **old = cp->cache_hash_table;
+	kmem_bufctl_t **table = vmem_alloc(kmem_metadata_arena,
+	    nbuckets * sizeof (void *), VM_NOSLEEP);
+
+	if (table == NULL)
+		return;
+	memset(table, 0, nbuckets * sizeof (void *));
+	cp->cache_hash_table = table;
+	cp->cache_hash_mask = nbuckets - 1;
+	for (size_t i = 0; i < old_n; i++) {
+		kmem_bufctl_t *bcp = old[i];
+		while (bcp != NULL) {
+			kmem_bufctl_t *next = bcp->bc_next;
+			kmem_bufctl_t **bucket = slab_hash_bucket(cp,
+			    bcp->bc_addr);
+			bcp->bc_next = *bucket;
+			*bucket = bcp;
+			bcp = next;
+		}
+	}
+	cp->cache_hash_rescale++;
+	vmem_free(kmem_metadata_arena, old, old_n * sizeof (void *));
+}
+
+/* Periodic: size the hash to about one buffer per bucket. */
+void
+kmem_slab_hash_update(kmem_cache_t *cp)
+{
+	if (slab_is_small(cp))
+		return;
+	kmem_lock_enter(&cp->cache_lock);
+	size_t want = kmem_max(KMEM_HASH_INITIAL,
+	    (size_t)1 << (highbit(3 * cp->cache_buftotal + 4) - 2));
+	size_t have = cp->cache_hash_mask + 1;
+	if (want > 2 * have || 4 * want < have)
+		slab_hash_rescale(cp, want);
+	kmem_lock_exit(&cp->cache_lock);
+}
+
+/*
+ * Allocate a buffer from the slab layer, constructing it if it has never
+ * been constructed.  Returns NULL when no slab can be had or the
+ * constructor fails.
+ */
+void *
+kmem_slab_alloc(kmem_cache_t *cp, int kmflag)
+{
+	kmem_slab_t *sp;
+	kmem_bufctl_t *bcp;
+	bool construct = false;
+	void *buf;
+
+	kmem_lock_enter(&cp->cache_lock);
+	while (kmem_list_empty(&cp->cache_partial)) {
+		kmem_lock_exit(&cp->cache_lock);
+		sp = slab_create(cp, kmflag);
+		kmem_lock_enter(&cp->cache_lock);
+		if (sp == NULL) {
+			cp->cache_alloc_fail++;
+			kmem_lock_exit(&cp->cache_lock);
+			return (NULL);
+		}
+		kmem_list_insert_head(&cp->cache_partial, &sp->slab_link);
+		cp->cache_slab_create++;
+		cp->cache_buftotal += sp->slab_chunks;
+		cp->cache_bufslab += sp->slab_chunks;
+		cp->cache_nempty++;
+		if (cp->cache_buftotal > cp->cache_bufmax)
+			cp->cache_bufmax = cp->cache_buftotal;
+	}
+	sp = KMEM_CONTAINER(cp->cache_partial.next, kmem_slab_t, slab_link);
+	if ((bcp = sp->slab_head) != NULL) {
+		sp->slab_head = bcp->bc_next;
+		sp->slab_nhead--;
+		cp->cache_constructed_slab--;
+	} else if ((bcp = sp->slab_raw) != NULL) {
+		sp->slab_raw = bcp->bc_next;
+		construct = true;
+	} else {
+		ASSERT(slab_is_small(cp) && sp->slab_bump < sp->slab_chunks);
+		bcp = (kmem_bufctl_t *)(sp->slab_base + sp->slab_bump++ *
+		    cp->cache_chunksize + cp->cache_bufctl);
+		construct = true;
+	}
+	if (slab_is_small(cp)) {
+		buf = (char *)bcp - cp->cache_bufctl;
+	} else {
+		kmem_bufctl_t **bucket = slab_hash_bucket(cp, bcp->bc_addr);
+		buf = bcp->bc_addr;
+		bcp->bc_next = *bucket;
+		*bucket = bcp;
+		if (cp->cache_buftotal - cp->cache_bufslab >
+		    2 * (cp->cache_hash_mask + 1))
+			slab_hash_rescale(cp, 4 * (cp->cache_hash_mask + 1));
+	}
+	if (sp->slab_refcnt++ == 0)
+		cp->cache_nempty--;
+	cp->cache_bufslab--;
+	cp->cache_slab_alloc++;
+	if (!slab_has_free(cp, sp)) {
+		kmem_list_remove(&sp->slab_link);
+		kmem_list_insert_head(&cp->cache_complete, &sp->slab_link);
+	}
+	kmem_lock_exit(&cp->cache_lock);
+
+	if (construct && cp->cache_constructor != NULL) {
+		if (cp->cache_constructor(buf, cp->cache_private, kmflag) != 0) {
+			kmem_slab_free_raw(cp, buf);
+			kmem_lock_enter(&cp->cache_lock);
+			cp->cache_alloc_fail++;
+			kmem_lock_exit(&cp->cache_lock);
+			return (NULL);
+		}
+		kmem_fetch_add(&cp->cache_ctor_calls, 1);
+	}
+	return (buf);
+}
+
+/* Find buf's slab and bufctl; cache_lock held.  Panics on a bad address. */
+static kmem_slab_t *
+slab_lookup(kmem_cache_t *cp, void *buf, kmem_bufctl_t **bcpp)
+{
+	kmem_slab_t *sp;
+
+	if (slab_is_small(cp)) {
+		sp = slab_of_small(cp, buf);
+		uintptr_t off = (uintptr_t)buf - (uintptr_t)sp->slab_base;
+		if (sp->slab_cache != cp || (uintptr_t)buf <
+		    (uintptr_t)sp->slab_base || off % cp->cache_chunksize != 0 ||
+		    off / cp->cache_chunksize >= sp->slab_bump)
+			kmem_panic("kmem_cache_free(%s, %p): invalid free: "
+			    "buffer not in cache", cp->cache_name, buf);
+		*bcpp = (kmem_bufctl_t *)((char *)buf + cp->cache_bufctl);
+		return (sp);
+	}
+	kmem_bufctl_t **prev = slab_hash_bucket(cp, buf);
+	kmem_bufctl_t *bcp;
+	for (bcp = *prev; bcp != NULL; bcp = bcp->bc_next) {
+		cp->cache_hash_lookup_depth++;
+		if (bcp->bc_addr == buf)
+			break;
+		prev = &bcp->bc_next;
+	}
+	if (bcp == NULL)
+		kmem_panic("kmem_cache_free(%s, %p): invalid free: buffer not "
+		    "in cache", cp->cache_name, buf);
+	*prev = bcp->bc_next;
+	*bcpp = bcp;
+	return (bcp->bc_slab);
+}
+
+static void
+slab_free_common(kmem_cache_t *cp, void *buf, bool constructed)
+{
+	kmem_bufctl_t *bcp;
+
+	kmem_lock_enter(&cp->cache_lock);
+	kmem_slab_t *sp = slab_lookup(cp, buf, &bcp);
+	bool was_complete = !slab_has_free(cp, sp);
+
+	if (constructed || cp->cache_constructor == NULL) {
+		bcp->bc_next = sp->slab_head;
+		sp->slab_head = bcp;
+		sp->slab_nhead++;
+		cp->cache_constructed_slab++;
+	} else {
+		bcp->bc_next = sp->slab_raw;
+		sp->slab_raw = bcp;
+	}
+	cp->cache_bufslab++;
+	cp->cache_slab_free++;
+	if (--sp->slab_refcnt == 0) {
+		kmem_list_remove(&sp->slab_link);
+		if (cp->cache_nempty >= KMEM_KEEP_EMPTY) {
+			cp->cache_buftotal -= sp->slab_chunks;
+			cp->cache_bufslab -= sp->slab_chunks;
+			cp->cache_constructed_slab -= sp->slab_nhead;
+			cp->cache_slab_destroy++;
+			kmem_lock_exit(&cp->cache_lock);
+			slab_destroy(cp, sp);
+			return;
+		}
+		cp->cache_nempty++;
+		kmem_list_insert_tail(&cp->cache_partial, &sp->slab_link);
+	} else if (was_complete) {
+		kmem_list_remove(&sp->slab_link);
+		kmem_list_insert_head(&cp->cache_partial, &sp->slab_link);
+	}
+	kmem_lock_exit(&cp->cache_lock);
+}
+
+/* Return a constructed buffer to its slab. */
+void
+kmem_slab_free(kmem_cache_t *cp, void *buf)
+{
+	slab_free_common(cp, buf, true);
+}
+
+/* Return a buffer whose constructor failed. */
+void
+kmem_slab_free_raw(kmem_cache_t *cp, void *buf)
+{
+	slab_free_common(cp, buf, false);
+}
+
+/* Unlink every empty slab from cache_partial onto *list; cache_lock held. */
+static void
+slab_take_empty(kmem_cache_t *cp, kmem_list_t *list)
+{
+	kmem_list_t *lp = cp->cache_partial.next;
+
+	while (lp != &cp->cache_partial) {
+		kmem_slab_t *sp = KMEM_CONTAINER(lp, kmem_slab_t, slab_link);
+		lp = lp->next;
+		if (sp->slab_refcnt != 0)
+			continue;
+		kmem_list_remove(&sp->slab_link);
+		kmem_list_insert_tail(list, &sp->slab_link);
+		cp->cache_buftotal -= sp->slab_chunks;
+		cp->cache_bufslab -= sp->slab_chunks;
+		cp->cache_constructed_slab -= sp->slab_nhead;
+		cp->cache_nempty--;
+		cp->cache_slab_destroy++;
+	}
+}
+
+static void
+slab_destroy_list(kmem_cache_t *cp, kmem_list_t *list)
+{
+	while (!kmem_list_empty(list)) {
+		kmem_slab_t *sp = KMEM_CONTAINER(list->next, kmem_slab_t,
+		    slab_link);
+		kmem_list_remove(&sp->slab_link);
+		slab_destroy(cp, sp);
+	}
+}
+
+/* Destroy the empty slabs the cache keeps. */
+void
+kmem_slab_reap(kmem_cache_t *cp)
+{
+	kmem_list_t list;
+
+	kmem_list_init(&list);
+	kmem_lock_enter(&cp->cache_lock);
+	slab_take_empty(cp, &list);
+	kmem_lock_exit(&cp->cache_lock);
+	slab_destroy_list(cp, &list);
+}
+
+/*
+ * Tear down the slab layer of a cache being destroyed.  Returns false if
+ * buffers are still allocated; their slabs are then left alone (the client
+ * may still use them) and everything else is freed.
+ */
+bool
+kmem_slab_cache_fini(kmem_cache_t *cp)
+{
+	bool empty;
+
+	kmem_slab_reap(cp);
+	kmem_lock_enter(&cp->cache_lock);
+	empty = cp->cache_buftotal == 0;
+	kmem_lock_exit(&cp->cache_lock);
+	if (empty && cp->cache_hash_table != NULL)
+		vmem_free(kmem_metadata_arena, cp->cache_hash_table,
+		    (cp->cache_hash_mask + 1) * sizeof (void *));
+	return (empty);
+}
+
+static bool
+slab_bufctl_in_slab(const kmem_cache_t *cp, const kmem_slab_t *sp,
+    const kmem_bufctl_t *bcp)
+{
+	const char *buf = slab_is_small(cp) ?
+	    (const char *)bcp - cp->cache_bufctl : bcp->bc_addr;
+	size_t off = (size_t)(buf - sp->slab_base);
+
+	if (buf < sp->slab_base || off % cp->cache_chunksize != 0 ||
+	    off / cp->cache_chunksize >= sp->slab_chunks)
+		return (false);
+	return (slab_is_small(cp) || bcp->bc_slab == sp);
+}
+
+/* Invariant 1 for one slab.  cache_lock held. */
+bool
+kmem_slab_is_valid(kmem_cache_t *cp, kmem_slab_t *sp)
+{
+	uint32_t nhead = 0, nraw = 0;
+
+	if (sp->slab_cache != cp || sp->slab_chunks == 0)
+		return (false);
+	for (kmem_bufctl_t *bcp = sp->slab_head; bcp != NULL;
+	    bcp = bcp->bc_next, nhead++)
+		if (nhead > sp->slab_chunks || !slab_bufctl_in_slab(cp, sp, bcp))
+			return (false);
+	for (kmem_bufctl_t *bcp = sp->slab_raw; bcp != NULL;
+	    bcp = bcp->bc_next, nraw++)
+		if (nraw > sp->slab_chunks || !slab_bufctl_in_slab(cp, sp, bcp))
+			return (false);
+	uint32_t never = slab_is_small(cp) ? sp->slab_chunks - sp->slab_bump : 0;
+	return (nhead == sp->slab_nhead &&
+	    sp->slab_refcnt + nhead + nraw + never == sp->slab_chunks);
+}
+
+/* Invariants 1-3 for a whole cache. */
+bool
+kmem_cache_slabs_are_valid(kmem_cache_t *cp)
+{
+	uint64_t total = 0, free = 0, empty = 0, constructed = 0;
+	bool ok = true;
+
+	kmem_lock_enter(&cp->cache_lock);
+	for (int pass = 0; pass < 2 && ok; pass++) {
+		kmem_list_t *head = pass == 0 ? &cp->cache_partial :
+		    &cp->cache_complete;
+		for (kmem_list_t *lp = head->next; lp != head && ok;
+		    lp = lp->next) {
+			kmem_slab_t *sp = KMEM_CONTAINER(lp, kmem_slab_t,
+			    slab_link);
+			ok = kmem_slab_is_valid(cp, sp) &&
+			    slab_has_free(cp, sp) == (pass == 0);
+			total += sp->slab_chunks;
+			free += sp->slab_chunks - sp->slab_refcnt;
+			constructed += sp->slab_nhead;
+			empty += sp->slab_refcnt == 0;
+		}
+	}
+	ok = ok && total == cp->cache_buftotal && free == cp->cache_bufslab &&
+	    empty == cp->cache_nempty &&
+	    constructed == cp->cache_constructed_slab;
+	kmem_lock_exit(&cp->cache_lock);
+	return (ok);
+}

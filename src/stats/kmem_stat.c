@@ -1,0 +1,211 @@
+/*
+ * Cache statistics with the illumos kstat names, and the ::kmastat table.
+ *
+ * A snapshot gathers one cache's numbers from the three layers in lock
+ * order (records, depot, slab).  Owners keep running while it is taken,
+ * so figures that combine layers (buf_inuse) are exact only when the
+ * cache is quiet -- as with kstats in a live kernel.
+ */
+#include "../magazine/magazine_impl.h"
+
+typedef struct kmem_snapshot {
+	uint64_t	ks_alloc;
+	uint64_t	ks_free;
+	uint64_t	ks_cpu_rounds;
+	uint64_t	ks_depot_rounds;
+	uint64_t	ks_full;
+	uint64_t	ks_empty;
+	uint64_t	ks_magsize;
+	uint64_t	ks_depot_alloc;
+	uint64_t	ks_depot_free;
+	uint64_t	ks_depot_contention;
+	uint64_t	ks_reap;
+	uint64_t	ks_buftotal;
+	uint64_t	ks_bufslab;
+	uint64_t	ks_bufmax;
+	uint64_t	ks_constructed_slab;
+	uint64_t	ks_slab_create;
+	uint64_t	ks_slab_destroy;
+	uint64_t	ks_slab_alloc;
+	uint64_t	ks_slab_free;
+	uint64_t	ks_alloc_fail;
+	uint64_t	ks_hash_size;
+	uint64_t	ks_hash_lookup_depth;
+	uint64_t	ks_hash_rescale;
+} kmem_snapshot_t;
+
+static void
+kmem_snapshot(kmem_cache_t *cp, kmem_snapshot_t *ks)
+{
+	uint64_t alloc, free;
+
+	memset(ks, 0, sizeof (*ks));
+	ks->ks_cpu_rounds = kmem_cpu_rounds(cp, &alloc, &free);
+	kmem_lock_enter(&cp->cache_depot_lock);
+	ks->ks_magsize = (cp->cache_flags & KMF_NOMAGAZINE) ? 0 :
+	    (uint64_t)cp->cache_magtype->mt_magsize;
+	ks->ks_full = cp->cache_full.ml_total;
+	ks->ks_empty = cp->cache_empty.ml_total;
+	ks->ks_depot_rounds = ks->ks_full * ks->ks_magsize;
+	ks->ks_depot_alloc = cp->cache_depot_alloc;
+	ks->ks_depot_free = cp->cache_depot_free;
+	ks->ks_depot_contention = cp->cache_depot_contention;
+	ks->ks_reap = cp->cache_reap;
+	ks->ks_alloc = alloc + kmem_load_relaxed(&cp->cache_cpu_alloc);
+	ks->ks_free = free + kmem_load_relaxed(&cp->cache_cpu_free);
+	kmem_lock_exit(&cp->cache_depot_lock);
+	kmem_lock_enter(&cp->cache_lock);
+	ks->ks_buftotal = cp->cache_buftotal;
+	ks->ks_bufslab = cp->cache_bufslab;
+	ks->ks_bufmax = cp->cache_bufmax;
+	ks->ks_constructed_slab = cp->cache_constructed_slab;
+	ks->ks_slab_create = cp->cache_slab_create;
+	ks->ks_slab_destroy = cp->cache_slab_destroy;
+	ks->ks_slab_alloc = cp->cache_slab_alloc;
+	ks->ks_slab_free = cp->cache_slab_free;
+	ks->ks_alloc_fail = cp->cache_alloc_fail;
+	ks->ks_hash_size = (cp->cache_flags & KMF_HASH) ?
+	    cp->cache_hash_mask + 1 : 0;
+	ks->ks_hash_lookup_depth = cp->cache_hash_lookup_depth;
+	ks->ks_hash_rescale = cp->cache_hash_rescale;
+	kmem_lock_exit(&cp->cache_lock);
+}
+
+typedef struct kmem_named_stat {
+	const char	*n;
+	uint64_t	v;
+} kmem_named_stat_t;
+
+static uint64_t
+ks_inuse(const kmem_snapshot_t *ks)
+{
+	uint64_t avail = ks->ks_bufslab + ks->ks_cpu_rounds +
+	    ks->ks_depot_rounds;
+	return (ks->ks_buftotal > avail ? ks->ks_buftotal - avail : 0);
+}
+
+/*
+ * Returns the named statistic of cp.  Besides the illumos names listed in
+ * kmem_cache_stat(9), "ctor_calls", "dtor_calls" and "memory_inuse" are
+ * kept; an unknown name returns 0.
+ */
+uint64_t
+kmem_cache_stat(kmem_cache_t *cp, const char *name)
+{
+	kmem_snapshot_t ks;
+
+	kmem_snapshot(cp, &ks);
+	uint64_t constructed = ks.ks_cpu_rounds + ks.ks_depot_rounds +
+	    (cp->cache_constructor != NULL ? ks.ks_constructed_slab : 0);
+	const kmem_named_stat_t table[] = {
+		{ "buf_size", cp->cache_bufsize },
+		{ "align", cp->cache_align },
+		{ "chunk_size", cp->cache_chunksize },
+		{ "slab_size", cp->cache_slabsize },
+		{ "alloc", ks.ks_alloc },
+		{ "alloc_fail", ks.ks_alloc_fail },
+		{ "free", ks.ks_free },
+		{ "depot_alloc", ks.ks_depot_alloc },
+		{ "depot_free", ks.ks_depot_free },
+		{ "depot_contention", ks.ks_depot_contention },
+		{ "slab_alloc", ks.ks_slab_alloc },
+		{ "slab_free", ks.ks_slab_free },
+		{ "buf_constructed", constructed },
+		{ "buf_avail", ks.ks_bufslab + ks.ks_cpu_rounds +
+		    ks.ks_depot_rounds },
+		{ "buf_inuse", ks_inuse(&ks) },
+		{ "buf_total", ks.ks_buftotal },
+		{ "buf_max", ks.ks_bufmax },
+		{ "slab_create", ks.ks_slab_create },
+		{ "slab_destroy", ks.ks_slab_destroy },
+		{ "hash_size", ks.ks_hash_size },
+		{ "hash_lookup_depth", ks.ks_hash_lookup_depth },
+		{ "hash_rescale", ks.ks_hash_rescale },
+		{ "full_magazines", ks.ks_full },
+		{ "empty_magazines", ks.ks_empty },
+		{ "magazine_size", ks.ks_magsize },
+		{ "reap", ks.ks_reap },
+		{ "ctor_calls", kmem_load_relaxed(&cp->cache_ctor_calls) },
+		{ "dtor_calls", kmem_load_relaxed(&cp->cache_dtor_calls) },
+		{ "memory_inuse", (ks.ks_slab_create - ks.ks_slab_destroy) *
+		    cp->cache_slabsize },
+	};
+	for (size_t i = 0; i < sizeof (table) / sizeof (table[0]); i++)
+		if (kmem_strcmp(table[i].n, name) == 0)
+			return (table[i].v);
+	return (0);
+}
+
+typedef struct kmastat_arg {
+	kmem_print_fn	*ka_pr;
+	void		*ka_arg;
+	vmem_t		*ka_arena;	/* total only caches of this arena */
+	uint64_t	ka_mem;
+	uint64_t	ka_alloc;
+	uint64_t	ka_fail;
+} kmastat_arg_t;
+
+static int
+kmastat_cache(kmem_cache_t *cp, void *arg)
+{
+	kmastat_arg_t *ka = arg;
+	kmem_snapshot_t ks;
+
+	if (cp->cache_arena != ka->ka_arena)
+		return (0);
+	kmem_snapshot(cp, &ks);
+	uint64_t mem = (ks.ks_slab_create - ks.ks_slab_destroy) *
+	    cp->cache_slabsize;
+	kmem_printf(ka->ka_pr, ka->ka_arg, "%-25s %6zu %9lu %9lu %12lu %12lu "
+	    "%5lu", cp->cache_name, cp->cache_bufsize,
+	    (unsigned long)ks_inuse(&ks), (unsigned long)ks.ks_buftotal,
+	    (unsigned long)mem, (unsigned long)ks.ks_alloc,
+	    (unsigned long)ks.ks_alloc_fail);
+	ka->ka_mem += mem;
+	ka->ka_alloc += ks.ks_alloc;
+	ka->ka_fail += ks.ks_alloc_fail;
+	return (0);
+}
+
+static int
+kmastat_arena(vmem_t *vmp, void *arg)
+{
+	kmastat_arg_t *ka = arg;
+	kmastat_arg_t sub = { ka->ka_pr, ka->ka_arg, vmp, 0, 0, 0 };
+	char total[VMEM_NAMELEN + 16];
+
+	kmem_cache_walk(kmastat_cache, &sub);
+	if (sub.ka_alloc == 0 && sub.ka_mem == 0)
+		return (0);
+	kmem_snprintf(total, sizeof (total), "Total [%s]", vmp->vm_name);
+	kmem_printf(ka->ka_pr, ka->ka_arg, "%-25s %6s %9s %9s %12lu %12lu %5lu",
+	    total, "", "", "", (unsigned long)sub.ka_mem,
+	    (unsigned long)sub.ka_alloc, (unsigned long)sub.ka_fail);
+	kmem_printf(ka->ka_pr, ka->ka_arg, "%s", "------------------------- "
+	    "------ --------- --------- ------------ ------------ -----");
+	ka->ka_mem += sub.ka_mem;
+	ka->ka_alloc += sub.ka_alloc;
+	ka->ka_fail += sub.ka_fail;
+	return (0);
+}
+
+/* Print the ::kmastat table: caches grouped by arena, then the arenas. */
+void
+kmem_kmastat(void (*pr)(void *arg, const char *line), void *arg)
+{
+	kmastat_arg_t ka = { pr, arg, NULL, 0, 0, 0 };
+	const char *rule = "------------------------- ------ --------- "
+	    "--------- ------------ ------------ -----";
+
+	kmem_printf(pr, arg, "%-25s %6s %9s %9s %12s %12s %5s", "cache", "buf",
+	    "buf", "buf", "memory", "alloc", "alloc");
+	kmem_printf(pr, arg, "%-25s %6s %9s %9s %12s %12s %5s", "name", "size",
+	    "in use", "total", "in use", "succeed", "fail");
+	kmem_printf(pr, arg, "%s", rule);
+	vmem_arena_walk(kmastat_arena, &ka);
+	kmem_printf(pr, arg, "%-25s %6s %9s %9s %12lu %12lu %5lu", "Total", "",
+	    "", "", (unsigned long)ka.ka_mem, (unsigned long)ka.ka_alloc,
+	    (unsigned long)ka.ka_fail);
+	kmem_printf(pr, arg, "%s", "");
+	vmem_print(pr, arg);
+}

@@ -1,0 +1,764 @@
+/*
+ * vmem: a general-purpose resource allocator.
+ *
+ * Theory of operation
+ * -------------------
+ * Concepts.  An arena manages a set of integer ranges: addresses of memory,
+ * or identifiers that are no memory at all.  Its unit is the quantum (a
+ * power of two); every size, alignment and address it hands out is a
+ * multiple of it.  The ranges it manages are spans, which come either from
+ * vmem_add() or are imported on demand from a source (another arena, or a
+ * function that asks the platform for pages).  A span is cut into segments,
+ * each allocated or free.
+ *
+ * Data structures.  Every segment is on the arena list: a circular list in
+ * which each span marker is followed by the segments of that span in
+ * address order.  Spans follow one another in the order they were added,
+ * so adding a span is constant time and segments never coalesce across
+ * spans (an imported span must go back to its source whole).  A second
+ * link, next-of-kin, puts each free segment on one of 64 freelists --
+ * list n holds free segments of size [2^n, 2^(n+1)) -- and each allocated
+ * segment on a hash chain keyed by its start address.  A bitmap says which
+ * freelists are not empty.
+ *
+ * Allocation.  The default policy is instant fit: a request of size s is
+ * served from the first non-empty list whose segments are all at least s
+ * (list highbit(s)-1 if s is a power of two, else the one above), found
+ * with one bit scan, so allocation is constant time however many segments
+ * exist.  VM_BESTFIT searches from the list that may hold fits and takes
+ * the smallest fitting segment of the first list that has one; VM_FIRSTFIT
+ * takes the first fitting segment in that search; VM_NEXTFIT walks the
+ * arena list from a rotor, so identifiers are reused as late as possible.
+ * Constraints (align, phase, nocross, minaddr, maxaddr) are checked per
+ * segment; an instant-fit request with constraints that the guaranteed
+ * lists cannot meet falls back to the best-fit search.  The chosen free
+ * segment is split into at most three: free head, allocated middle, free
+ * tail.
+ *
+ * Free.  The hash gives the segment in constant time (the table grows as
+ * soon as chains average two, and vmem_update() shrinks it when idle); it
+ * is coalesced with free neighbours, and a span that becomes entirely free
+ * and was imported goes back to its source.
+ *
+ * Import, sleep, fail.  When nothing fits, an arena with a source imports
+ * a span large enough for the request under any alignment; if that fails,
+ * or there is no source, the allocation runs the reclaim hook once (kmem
+ * reaps its caches) unless it is VM_NOSLEEP|VM_NORMALPRI, then fails if
+ * VM_NOSLEEP, or waits on the arena's condition variable until a free.
+ *
+ * Quantum caches.  An arena created with qcache_max > 0 fronts the sizes
+ * quantum, 2*quantum, ... qcache_max with kmem object caches (reached
+ * through vmem_qcache_ops, set by kmem at start-up: vmem never calls up a
+ * layer directly).  Those allocations get kmem's per-CPU magazines and
+ * suffer no fragmentation; vmem_xalloc() and vmem_xfree() bypass them and
+ * must be paired.
+ *
+ * Locking and context.  One lock per arena, vm_lock, protects everything
+ * in it.  It is never held across calls to the source, the quantum caches
+ * or the reclaim hook, so arenas may import from each other in any tree
+ * shape.  Segment structures come from a per-arena reserve that is topped
+ * up before an operation begins (vmem_seg.c).  VM_SLEEP allocations may
+ * block; everything else never sleeps.
+ *
+ * Invariants (vmem_is_valid() in vmem_seg.c checks them).
+ *  1. The segments of each span tile it exactly, in address order.
+ *  2. No two adjacent segments of a span are both free.
+ *  3. Every free segment is on the freelist its size selects; the freemap
+ *     mirrors which freelists are non-empty.
+ *  4. The hash holds exactly the allocated segments, and the statistics
+ *     vk_mem_inuse and vk_mem_total equal the allocated and spanned bytes.
+ */
+#include "vmem_impl.h"
+
+int kmem_init(const char *options);
+
+kmem_lock_t vmem_list_lock = KMEM_LOCK_INIT;
+vmem_t *vmem_list;
+static const vmem_qcache_ops_t *vmem_qcache_ops;
+
+void
+vmem_qcache_ops_set(const vmem_qcache_ops_t *ops)
+{
+	vmem_qcache_ops = ops;
+}
+
+/* ---- arena list helpers (vm_lock held) ---- */
+
+static void
+vmem_arena_insert_after(vmem_seg_t *at, vmem_seg_t *vsp)
+{
+	vsp->vs_aprev = at;
+	vsp->vs_anext = at->vs_anext;
+	at->vs_anext->vs_aprev = vsp;
+	at->vs_anext = vsp;
+}
+
+static void
+vmem_arena_remove(vmem_seg_t *vsp)
+{
+	vsp->vs_aprev->vs_anext = vsp->vs_anext;
+	vsp->vs_anext->vs_aprev = vsp->vs_aprev;
+}
+
+/* Add a span and return its single free segment.  Reserve >= 2. */
+static vmem_seg_t *
+vmem_span_create(vmem_t *vmp, uintptr_t start, size_t size, bool import)
+{
+	vmem_seg_t *span = vmem_seg_get(vmp);
+	vmem_seg_t *vsp = vmem_seg_get(vmp);
+
+	span->vs_start = vsp->vs_start = start;
+	span->vs_end = vsp->vs_end = start + size;
+	span->vs_type = VMEM_SPAN;
+	span->vs_import = import;
+	vmem_arena_insert_after(vmp->vm_seg0.vs_aprev, span);
+	vmem_arena_insert_after(span, vsp);
+	vmem_freelist_insert(vmp, vsp);
+	vmp->vm_kstat.vk_mem_total += size;
+	if (import) {
+		vmp->vm_kstat.vk_mem_import += size;
+		vmp->vm_kstat.vk_import++;
+	}
+	return (vsp);
+}
+
+/*
+ * If free segment vsp is a whole imported span, unlink both and return the
+ * span's extent in *startp and *sizep so the caller can give it back to the
+ * source once vm_lock is dropped.
+ */
+static bool
+vmem_span_release(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t *startp,
+    size_t *sizep)
+{
+	vmem_seg_t *span = vsp->vs_aprev;
+
+	if (span->vs_type != VMEM_SPAN || !span->vs_import ||
+	    vs_size(span) != vs_size(vsp) || vmp->vm_source_free == NULL)
+		return (false);
+	*startp = span->vs_start;
+	*sizep = vs_size(span);
+	vmem_freelist_delete(vmp, vsp);
+	vmem_arena_remove(vsp);
+	vmem_arena_remove(span);
+	vmem_seg_put(vmp, vsp);
+	vmem_seg_put(vmp, span);
+	vmp->vm_kstat.vk_mem_total -= *sizep;
+	vmp->vm_kstat.vk_mem_import -= *sizep;
+	vmp->vm_kstat.vk_export++;
+	return (true);
+}
+
+/* ---- fitting ---- */
+
+typedef struct vmem_req {
+	size_t		vr_size;
+	size_t		vr_align;
+	size_t		vr_phase;
+	size_t		vr_nocross;
+	uintptr_t	vr_min;
+	uintptr_t	vr_max;		/* exclusive; 0 means no limit */
+	bool		vr_end;		/* VM_ENDALLOC: prefer high */
+	bool		vr_plain;	/* no constraint beyond the quantum */
+} vmem_req_t;
+
+/* Lowest (or highest) address in vsp that satisfies the request, or 0. */
+static uintptr_t
+vmem_fit(const vmem_req_t *r, const vmem_seg_t *vsp)
+{
+	uintptr_t start = kmem_max(vsp->vs_start, r->vr_min);
+	uintptr_t end = vsp->vs_end;
+	uintptr_t addr;
+
+	if (r->vr_max != 0 && r->vr_max < end)
+		end = r->vr_max;
+	if (start >= end || end - start < r->vr_size)
+		return (0);
+	if (!r->vr_end) {
+		addr = start + P2PHASE(r->vr_phase - start, r->vr_align);
+		if (r->vr_nocross != 0 &&
+		    P2CROSS(addr, addr + r->vr_size - 1, r->vr_nocross)) {
+			addr = P2ALIGN(addr + r->vr_size - 1, r->vr_nocross);
+			addr += P2PHASE(r->vr_phase - addr, r->vr_align);
+		}
+		if (addr < start || addr > end || end - addr < r->vr_size)
+			return (0);
+	} else {
+		addr = end - r->vr_size;
+		addr -= P2PHASE(addr - r->vr_phase, r->vr_align);
+		if (r->vr_nocross != 0 &&
+		    P2CROSS(addr, addr + r->vr_size - 1, r->vr_nocross)) {
+			addr = P2ALIGN(addr + r->vr_size - 1, r->vr_nocross) -
+			    r->vr_size;
+			addr -= P2PHASE(addr - r->vr_phase, r->vr_align);
+		}
+		if (addr < start || addr > end - r->vr_size)
+			return (0);
+	}
+	if (r->vr_nocross != 0 &&
+	    P2CROSS(addr, addr + r->vr_size - 1, r->vr_nocross))
+		return (0);
+	return (addr);
+}
+
+/* Search freelists from list `first` upwards; best picks the smallest. */
+static vmem_seg_t *
+vmem_search(vmem_t *vmp, const vmem_req_t *r, int first, bool best,
+    uintptr_t *addrp)
+{
+	uint64_t map = first >= VMEM_FREELISTS ? 0 :
+	    vmp->vm_freemap & ~(((uint64_t)1 << first) - 1);
+
+	while (map != 0) {
+		int n = lowbit(map) - 1;
+		vmem_seg_t *found = NULL;
+		map &= map - 1;
+		for (vmem_seg_t *vsp = vmp->vm_freelist[n]; vsp != NULL;
+		    vsp = vsp->vs_knext) {
+			vmp->vm_kstat.vk_search++;
+			uintptr_t addr = vmem_fit(r, vsp);
+			if (addr == 0)
+				continue;
+			if (found == NULL || vs_size(vsp) < vs_size(found)) {
+				found = vsp;
+				*addrp = addr;
+			}
+			if (!best)
+				break;
+		}
+		if (found != NULL)
+			return (found);
+	}
+	return (NULL);
+}
+
+static vmem_seg_t *
+vmem_find(vmem_t *vmp, const vmem_req_t *r, int vmflag, uintptr_t *addrp)
+{
+	int floor = vmem_freelist_index(r->vr_size);
+
+	if ((vmflag & (VM_BESTFIT | VM_FIRSTFIT)) == 0) {
+		/* Instant fit: lists whose every member is big enough. */
+		size_t need = r->vr_size;
+		if (r->vr_align > vmp->vm_quantum)
+			need += r->vr_align - vmp->vm_quantum;
+		int first = IS_P2(need) ? vmem_freelist_index(need) :
+		    vmem_freelist_index(need) + 1;
+		uint64_t map = first >= VMEM_FREELISTS ? 0 :
+		    vmp->vm_freemap & ~(((uint64_t)1 << first) - 1);
+		if (r->vr_plain && map != 0) {
+			vmem_seg_t *vsp = vmp->vm_freelist[lowbit(map) - 1];
+			vmp->vm_kstat.vk_search++;
+			*addrp = r->vr_end ? vsp->vs_end - r->vr_size :
+			    vsp->vs_start;
+			return (vsp);
+		}
+		vmem_seg_t *vsp = vmem_search(vmp, r, first, false, addrp);
+		if (vsp != NULL || first == floor)
+			return (vsp);
+		return (vmem_search(vmp, r, floor, true, addrp));
+	}
+	return (vmem_search(vmp, r, floor, (vmflag & VM_BESTFIT) != 0, addrp));
+}
+
+/* Next fit: walk the arena list from the rotor. */
+static vmem_seg_t *
+vmem_find_next(vmem_t *vmp, const vmem_req_t *r, uintptr_t *addrp)
+{
+	vmem_seg_t *rotor = &vmp->vm_rotor;
+
+	for (vmem_seg_t *vsp = rotor->vs_anext; vsp != rotor;
+	    vsp = vsp->vs_anext) {
+		if (vsp->vs_type != VMEM_FREE)
+			continue;
+		vmp->vm_kstat.vk_search++;
+		if ((*addrp = vmem_fit(r, vsp)) != 0)
+			return (vsp);
+	}
+	return (NULL);
+}
+
+/*
+ * Move the rotor to just after allocated segment vsp.  The rotor keeps the
+ * free segments on either side of it apart; once it leaves, they merge.
+ */
+static void
+vmem_rotor_move(vmem_t *vmp, vmem_seg_t *vsp)
+{
+	vmem_seg_t *rotor = &vmp->vm_rotor;
+	vmem_seg_t *prev = rotor->vs_aprev, *next = rotor->vs_anext;
+
+	vmem_arena_remove(rotor);
+	if (prev->vs_type == VMEM_FREE && next->vs_type == VMEM_FREE) {
+		vmem_freelist_delete(vmp, prev);
+		vmem_freelist_delete(vmp, next);
+		vmem_arena_remove(next);
+		prev->vs_end = next->vs_end;
+		vmem_seg_put(vmp, next);
+		vmem_freelist_insert(vmp, prev);
+	}
+	vmem_arena_insert_after(vsp, rotor);
+}
+
+/* Carve [addr, addr+size) out of free segment vsp.  Reserve >= 2. */
+static void
+vmem_seg_alloc(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t addr, size_t size)
+{
+	vmem_freelist_delete(vmp, vsp);
+	if (addr + size < vsp->vs_end) {
+		vmem_seg_t *tail = vmem_seg_get(vmp);
+		tail->vs_start = addr + size;
+		tail->vs_end = vsp->vs_end;
+		vmem_arena_insert_after(vsp, tail);
+		vmem_freelist_insert(vmp, tail);
+		vsp->vs_end = addr + size;
+	}
+	if (addr > vsp->vs_start) {
+		vmem_seg_t *head = vmem_seg_get(vmp);
+		head->vs_start = vsp->vs_start;
+		head->vs_end = addr;
+		vmem_arena_insert_after(vsp->vs_aprev, head);
+		vmem_freelist_insert(vmp, head);
+		vsp->vs_start = addr;
+	}
+	vmem_hash_insert(vmp, vsp);
+	vmp->vm_kstat.vk_mem_inuse += size;
+	vmp->vm_kstat.vk_alloc++;
+}
+
+/* Import a span big enough for r from the source.  vm_lock not held. */
+static bool
+vmem_import(vmem_t *vmp, const vmem_req_t *r, int vmflag, uintptr_t *startp,
+    size_t *sizep)
+{
+	size_t squantum = vmp->vm_source != NULL ?
+	    vmp->vm_source->vm_quantum : kmem_plat_pagesize();
+	size_t align = kmem_max(r->vr_align, squantum);
+	size_t size = P2ROUNDUP(r->vr_size + r->vr_phase, align);
+	void *va;
+
+	if (r->vr_align > squantum && !(vmp->vm_cflags & VMC_XALIGN))
+		size += r->vr_align - squantum;
+	size = P2ROUNDUP(kmem_max(size, vmp->vm_min_import), squantum);
+	if (size < r->vr_size)
+		return (false);		/* overflow */
+	vmflag &= VM_KMFLAGS;
+	if (vmp->vm_ximport) {
+		va = vmp->vm_source_alloc(vmp->vm_source, &size, align, vmflag);
+	} else {
+		vmem_alloc_t *afunc = (vmem_alloc_t *)(void *)vmp->vm_source_alloc;
+		va = afunc(vmp->vm_source, size, vmflag);
+	}
+	if (va == NULL)
+		return (false);
+	*startp = (uintptr_t)va;
+	*sizep = size;
+	return (true);
+}
+
+static void
+vmem_check_params(vmem_t *vmp, const vmem_req_t *r)
+{
+	size_t q = vmp->vm_quantum;
+
+	if (r->vr_size == 0)
+		kmem_panic("vmem_xalloc(%p, %zu, %zu, %zu, %zu): size == 0",
+		    (void *)vmp, r->vr_size, r->vr_align, r->vr_phase,
+		    r->vr_nocross);
+	if ((r->vr_align | r->vr_phase | r->vr_nocross) & (q - 1))
+		kmem_panic("vmem_xalloc(%p, %zu, %zu, %zu, %zu): parameters "
+		    "not vm_quantum aligned", (void *)vmp, r->vr_size,
+		    r->vr_align, r->vr_phase, r->vr_nocross);
+	if (!IS_P2(r->vr_align) || !IS_P2(r->vr_nocross) ||
+	    r->vr_phase >= r->vr_align ||
+	    (r->vr_max != 0 && r->vr_min >= r->vr_max) ||
+	    ((r->vr_min | r->vr_max) & (q - 1)))
+		kmem_panic("vmem_xalloc(%p, %zu, %zu, %zu, %zu, %p, %p): "
+		    "parameters inconsistent or invalid", (void *)vmp,
+		    r->vr_size, r->vr_align, r->vr_phase, r->vr_nocross,
+		    (void *)r->vr_min, (void *)r->vr_max);
+	if (r->vr_nocross != 0 &&
+	    r->vr_size + P2PHASE(r->vr_phase, r->vr_align) > r->vr_nocross)
+		kmem_panic("vmem_xalloc(%p, %zu, %zu, %zu, %zu): "
+		    "overconstrained allocation", (void *)vmp, r->vr_size,
+		    r->vr_align, r->vr_phase, r->vr_nocross);
+}
+
+void *
+vmem_xalloc(vmem_t *vmp, size_t size, size_t align, size_t phase,
+    size_t nocross, void *minaddr, void *maxaddr, int vmflag)
+{
+	vmem_req_t r = {
+		.vr_size = P2ROUNDUP(size, vmp->vm_quantum),
+		.vr_align = align == 0 ? vmp->vm_quantum : align,
+		.vr_phase = phase, .vr_nocross = nocross,
+		.vr_min = (uintptr_t)minaddr, .vr_max = (uintptr_t)maxaddr,
+		.vr_end = (vmflag & VM_ENDALLOC) != 0,
+	};
+	bool reclaimed = false;
+	uintptr_t addr = 0;
+
+	r.vr_plain = r.vr_align <= vmp->vm_quantum && phase == 0 &&
+	    nocross == 0 && r.vr_min == 0 && r.vr_max == 0;
+	if (size == 0 || r.vr_size < size)
+		r.vr_size = size;	/* let the checks report it */
+	vmem_check_params(vmp, &r);
+
+	kmem_lock_enter(&vmp->vm_lock);
+	for (;;) {
+		vmem_seg_t *vsp = NULL;
+		if (vmem_seg_reserve(vmp, VMEM_MINFREE)) {
+			vsp = (vmflag & VM_NEXTFIT) ?
+			    vmem_find_next(vmp, &r, &addr) :
+			    vmem_find(vmp, &r, vmflag, &addr);
+		}
+		if (vsp != NULL) {
+			vmem_seg_alloc(vmp, vsp, addr, r.vr_size);
+			if (vmflag & VM_NEXTFIT)
+				vmem_rotor_move(vmp, vsp);
+			break;
+		}
+		if (vmp->vm_source_alloc != NULL && vmp->vm_nsegfree >=
+		    VMEM_MINFREE) {
+			uintptr_t start;
+			size_t ssize;
+			kmem_lock_exit(&vmp->vm_lock);
+			bool ok = vmem_import(vmp, &r, vmflag, &start, &ssize);
+			kmem_lock_enter(&vmp->vm_lock);
+			if (ok && vmem_seg_reserve(vmp, VMEM_MINFREE)) {
+				vsp = vmem_span_create(vmp, start, ssize, true);
+				if ((addr = vmem_fit(&r, vsp)) != 0) {
+					vmem_seg_alloc(vmp, vsp, addr,
+					    r.vr_size);
+					break;
+				}
+				/* The span cannot meet the constraints. */
+				VERIFY(vmem_span_release(vmp, vsp, &start,
+				    &ssize));
+			}
+			if (ok) {
+				kmem_lock_exit(&vmp->vm_lock);
+				vmp->vm_source_free(vmp->vm_source,
+				    (void *)start, ssize);
+				kmem_lock_enter(&vmp->vm_lock);
+			}
+		}
+		if (!reclaimed && (vmflag & (VM_NOSLEEP | VM_NORMALPRI)) !=
+		    (VM_NOSLEEP | VM_NORMALPRI) && vmem_qcache_ops != NULL &&
+		    vmem_qcache_ops->qc_reclaim != NULL) {
+			reclaimed = true;
+			kmem_lock_exit(&vmp->vm_lock);
+			vmem_qcache_ops->qc_reclaim(vmp, vmflag);
+			kmem_lock_enter(&vmp->vm_lock);
+			continue;
+		}
+		if (vmflag & VM_NOSLEEP) {
+			vmp->vm_kstat.vk_fail++;
+			kmem_lock_exit(&vmp->vm_lock);
+			if (vmflag & VM_PANIC)
+				kmem_panic("vmem_xalloc(%p, %zu): cannot satisfy "
+				    "mandatory allocation", (void *)vmp, size);
+			return (NULL);
+		}
+		vmp->vm_kstat.vk_wait++;
+		vmp->vm_nwaiting++;
+		kmem_cv_wait(&vmp->vm_cv, &vmp->vm_lock);
+		vmp->vm_nwaiting--;
+	}
+	ASSERT_EXPENSIVE(vmem_is_valid(vmp));
+	kmem_lock_exit(&vmp->vm_lock);
+	return ((void *)addr);
+}
+
+void
+vmem_xfree(vmem_t *vmp, void *vaddr, size_t size)
+{
+	uintptr_t start;
+	size_t ssize;
+	bool release;
+
+	size = P2ROUNDUP(size, vmp->vm_quantum);
+	kmem_lock_enter(&vmp->vm_lock);
+	vmem_seg_t *vsp = vmem_hash_delete(vmp, (uintptr_t)vaddr, size);
+	vmp->vm_kstat.vk_mem_inuse -= size;
+	vmp->vm_kstat.vk_free++;
+
+	vmem_seg_t *next = vsp->vs_anext;
+	if (next->vs_type == VMEM_FREE) {
+		vmem_freelist_delete(vmp, next);
+		vmem_arena_remove(next);
+		vsp->vs_end = next->vs_end;
+		vmem_seg_put(vmp, next);
+	}
+	vmem_seg_t *prev = vsp->vs_aprev;
+	if (prev->vs_type == VMEM_FREE) {
+		vmem_freelist_delete(vmp, prev);
+		vmem_arena_remove(prev);
+		vsp->vs_start = prev->vs_start;
+		vmem_seg_put(vmp, prev);
+	}
+	vmem_freelist_insert(vmp, vsp);
+	release = vmem_span_release(vmp, vsp, &start, &ssize);
+	if (vmp->vm_nwaiting > 0)
+		kmem_cv_broadcast(&vmp->vm_cv);
+	ASSERT_EXPENSIVE(vmem_is_valid(vmp));
+	kmem_lock_exit(&vmp->vm_lock);
+	if (release)
+		vmp->vm_source_free(vmp->vm_source, (void *)start, ssize);
+}
+
+void *
+vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
+{
+	if (size - 1 < vmp->vm_qcache_max)
+		return (vmem_qcache_ops->qc_alloc(
+		    vmp->vm_qcache[(size - 1) >> vmp->vm_qshift],
+		    vmflag & VM_KMFLAGS));
+	return (vmem_xalloc(vmp, size, vmp->vm_quantum, 0, 0, NULL, NULL,
+	    vmflag));
+}
+
+void
+vmem_free(vmem_t *vmp, void *vaddr, size_t size)
+{
+	if (size - 1 < vmp->vm_qcache_max)
+		vmem_qcache_ops->qc_free(
+		    vmp->vm_qcache[(size - 1) >> vmp->vm_qshift], vaddr);
+	else
+		vmem_xfree(vmp, vaddr, size);
+}
+
+void *
+vmem_add(vmem_t *vmp, void *vaddr, size_t size, int vmflag)
+{
+	(void)vmflag;
+	if (vaddr == NULL || size == 0)
+		kmem_panic("vmem_add(%p, %p, %zu): bad arguments",
+		    (void *)vmp, vaddr, size);
+	if (P2PHASE((uintptr_t)vaddr | size, vmp->vm_quantum) != 0)
+		kmem_panic("vmem_add(%p, %p, %zu): misaligned", (void *)vmp,
+		    vaddr, size);
+	kmem_lock_enter(&vmp->vm_lock);
+	if (!vmem_seg_reserve(vmp, VMEM_MINFREE)) {
+		kmem_lock_exit(&vmp->vm_lock);
+		return (NULL);
+	}
+	vmem_span_create(vmp, (uintptr_t)vaddr, size, false);
+	if (vmp->vm_nwaiting > 0)
+		kmem_cv_broadcast(&vmp->vm_cv);
+	kmem_lock_exit(&vmp->vm_lock);
+	return (vaddr);
+}
+
+int
+vmem_contains(vmem_t *vmp, void *vaddr, size_t size)
+{
+	uintptr_t start = (uintptr_t)vaddr, end = start + size;
+	int found = 0;
+
+	kmem_lock_enter(&vmp->vm_lock);
+	for (vmem_seg_t *vsp = vmp->vm_seg0.vs_anext; vsp != &vmp->vm_seg0;
+	    vsp = vsp->vs_anext) {
+		if (vsp->vs_type == VMEM_SPAN && start >= vsp->vs_start &&
+		    end <= vsp->vs_end && end > start) {
+			found = 1;
+			break;
+		}
+	}
+	kmem_lock_exit(&vmp->vm_lock);
+	return (found);
+}
+
+void
+vmem_walk(vmem_t *vmp, int typemask,
+    void (*func)(void *arg, void *vaddr, size_t size), void *arg)
+{
+	kmem_lock_enter(&vmp->vm_lock);
+	if (!vmem_seg_reserve(vmp, VMEM_MINFREE + 1)) {
+		kmem_lock_exit(&vmp->vm_lock);
+		return;
+	}
+	vmem_seg_t *walker = vmem_seg_get(vmp);
+	walker->vs_type = VMEM_WALKER;
+	vmem_arena_insert_after(&vmp->vm_seg0, walker);
+	while (walker->vs_anext != &vmp->vm_seg0) {
+		vmem_seg_t *vsp = walker->vs_anext;
+		vmem_arena_remove(walker);
+		vmem_arena_insert_after(vsp, walker);
+		if (!(vsp->vs_type & typemask & (VMEM_ALLOC | VMEM_FREE |
+		    VMEM_SPAN)))
+			continue;
+		uintptr_t start = vsp->vs_start;
+		size_t size = vs_size(vsp);
+		if (typemask & VMEM_REENTRANT) {
+			kmem_lock_exit(&vmp->vm_lock);
+			func(arg, (void *)start, size);
+			kmem_lock_enter(&vmp->vm_lock);
+		} else {
+			func(arg, (void *)start, size);
+		}
+	}
+	vmem_arena_remove(walker);
+	vmem_seg_put(vmp, walker);
+	kmem_lock_exit(&vmp->vm_lock);
+}
+
+size_t
+vmem_size(vmem_t *vmp, int typemask)
+{
+	uint64_t size = 0;
+
+	if (typemask & VMEM_ALLOC)
+		size += kmem_load_relaxed(&vmp->vm_kstat.vk_mem_inuse);
+	if (typemask & VMEM_FREE)
+		size += kmem_load_relaxed(&vmp->vm_kstat.vk_mem_total) -
+		    kmem_load_relaxed(&vmp->vm_kstat.vk_mem_inuse);
+	return ((size_t)size);
+}
+
+/* ---- creation and destruction ---- */
+
+static vmem_t *
+vmem_create_common(const char *name, void *base, size_t size, size_t quantum,
+    vmem_ximport_t *afunc, bool ximport, vmem_free_t *ffunc, vmem_t *source,
+    size_t qcache_max, int vmflag)
+{
+	if (quantum == 0 || !IS_P2(quantum))
+		kmem_panic("vmem_create('%s'): quantum %zu is not a power of 2",
+		    name, quantum);
+	vmem_t *vmp = vmem_meta_alloc(sizeof (vmem_t));
+	if (vmp == NULL)
+		return (NULL);
+	memset(vmp, 0, sizeof (*vmp));
+	kmem_strlcpy(vmp->vm_name, name, sizeof (vmp->vm_name));
+	kmem_lock_init(&vmp->vm_lock);
+	kmem_cv_init(&vmp->vm_cv);
+	vmp->vm_cflags = vmflag & ~VM_KMFLAGS;
+	vmp->vm_quantum = quantum;
+	vmp->vm_qshift = highbit(quantum) - 1;
+	vmp->vm_source_alloc = afunc;
+	vmp->vm_ximport = ximport;
+	vmp->vm_source_free = ffunc;
+	vmp->vm_source = source;
+	vmp->vm_seg0.vs_anext = vmp->vm_seg0.vs_aprev = &vmp->vm_seg0;
+	vmp->vm_rotor.vs_type = VMEM_ROTOR;
+	vmem_arena_insert_after(&vmp->vm_seg0, &vmp->vm_rotor);
+	vmp->vm_hash_table = vmp->vm_hash0;
+	vmp->vm_hash_mask = VMEM_HASH_INITIAL - 1;
+	vmp->vm_hash_shift = highbit(vmp->vm_hash_mask);
+
+	if (vmflag & VMC_NO_QCACHE)
+		qcache_max = 0;
+	/*
+	 * Quantum caches are kmem caches: an arena that wants them before
+	 * kmem is up is kmem's first use (hosted builds set themselves up on
+	 * first use).  kmem_init() itself creates its quantum-cached arena
+	 * only after the hooks are in place, so this never recurses.
+	 */
+	if (qcache_max != 0 && vmem_qcache_ops == NULL)
+		(void)kmem_init(NULL);
+	qcache_max = P2ALIGN(kmem_min(qcache_max,
+	    (size_t)VMEM_NQCACHE_MAX << vmp->vm_qshift), quantum);
+	if (qcache_max != 0 && vmem_qcache_ops != NULL) {
+		size_t slabsize = vmem_qcache_slabsize(qcache_max);
+		for (size_t i = 0; i < (qcache_max >> vmp->vm_qshift); i++) {
+			char qname[VMEM_NAMELEN + 16];
+			size_t qsize = (i + 1) * quantum;
+			kmem_snprintf(qname, sizeof (qname), "%s_%zu", name,
+			    qsize);
+			vmp->vm_qcache[i] = vmem_qcache_ops->qc_create(qname,
+			    qsize, quantum, slabsize, vmp);
+			if (vmp->vm_qcache[i] == NULL) {
+				vmem_destroy(vmp);
+				return (NULL);
+			}
+			vmp->vm_qcache_max = qsize;
+		}
+	}
+	if (base != NULL || size != 0) {
+		if (vmem_add(vmp, base, size, vmflag) == NULL) {
+			vmem_destroy(vmp);
+			return (NULL);
+		}
+	}
+	kmem_lock_enter(&vmem_list_lock);
+	vmem_t **pp = &vmem_list;
+	while (*pp != NULL)
+		pp = &(*pp)->vm_next;
+	*pp = vmp;
+	kmem_lock_exit(&vmem_list_lock);
+	return (vmp);
+}
+
+vmem_t *
+vmem_create(const char *name, void *base, size_t size, size_t quantum,
+    vmem_alloc_t *afunc, vmem_free_t *ffunc, vmem_t *source,
+    size_t qcache_max, int vmflag)
+{
+	return (vmem_create_common(name, base, size, quantum,
+	    (vmem_ximport_t *)(void *)afunc, false, ffunc, source, qcache_max,
+	    vmflag));
+}
+
+vmem_t *
+vmem_xcreate(const char *name, void *base, size_t size, size_t quantum,
+    vmem_ximport_t *afunc, vmem_free_t *ffunc, vmem_t *source,
+    size_t qcache_max, int vmflag)
+{
+	return (vmem_create_common(name, base, size, quantum, afunc, true,
+	    ffunc, source, qcache_max, vmflag));
+}
+
+void
+vmem_destroy(vmem_t *vmp)
+{
+	kmem_lock_enter(&vmem_list_lock);
+	for (vmem_t **pp = &vmem_list; *pp != NULL; pp = &(*pp)->vm_next) {
+		if (*pp == vmp) {
+			*pp = vmp->vm_next;
+			break;
+		}
+	}
+	kmem_lock_exit(&vmem_list_lock);
+
+	for (int i = 0; i < VMEM_NQCACHE_MAX; i++)
+		if (vmp->vm_qcache[i] != NULL)
+			vmem_qcache_ops->qc_destroy(vmp->vm_qcache[i]);
+
+	uint64_t leaked = vmp->vm_kstat.vk_mem_inuse;
+	if (leaked != 0)
+		kmem_warn("vmem_destroy('%s'): leaked %lu %s", vmp->vm_name,
+		    (unsigned long)leaked, (vmp->vm_cflags & VMC_IDENTIFIER) ?
+		    "identifiers" : "bytes");
+
+	vmem_seg_t *vsp = vmp->vm_seg0.vs_anext;
+	while (vsp != &vmp->vm_seg0) {
+		vmem_seg_t *next = vsp->vs_anext;
+		if (vsp->vs_type == VMEM_SPAN && vsp->vs_import &&
+		    vmp->vm_source_free != NULL)
+			vmp->vm_source_free(vmp->vm_source,
+			    (void *)vsp->vs_start, vs_size(vsp));
+		if (vsp != &vmp->vm_rotor)
+			vmem_seg_put(vmp, vsp);
+		vsp = next;
+	}
+	vmem_seg_release_all(vmp);
+	vmem_hash_fini(vmp);
+	vmem_meta_free(vmp, sizeof (*vmp));
+}
+
+/* Shrink or grow each hash table to about one segment per bucket. */
+void
+vmem_update(void)
+{
+	kmem_lock_enter(&vmem_list_lock);
+	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next) {
+		kmem_lock_enter(&vmp->vm_lock);
+		size_t want = (size_t)1 << (highbit(3 * vmp->vm_nbusy + 4) - 2);
+		size_t have = vmp->vm_hash_mask + 1;
+		if (want > 2 * have || 4 * want < have)
+			vmem_hash_rescale(vmp, want);
+		kmem_lock_exit(&vmp->vm_lock);
+	}
+	kmem_lock_exit(&vmem_list_lock);
+}

@@ -1,0 +1,120 @@
+/*
+ * vmem internals.  Field prefixes: vm_ arena, vs_ segment, vk_ statistic.
+ *
+ * Lock order: vmem_list_lock -> vm_lock -> vmem_segpool lock (a leaf).
+ * vm_lock is never held across a call to the source arena, the quantum
+ * caches or the reclaim hook.
+ */
+#ifndef KMEM_VMEM_IMPL_H
+#define KMEM_VMEM_IMPL_H
+
+#include "../base/base.h"
+#include <kmem/vmem.h>
+
+#define VMEM_FREELISTS		64
+#define VMEM_HASH_INITIAL	16
+#define VMEM_NQCACHE_MAX	16
+#define VMEM_SEGS_PER_OP	4	/* worst case segments one operation uses */
+#define VMEM_MINFREE		(2 * VMEM_SEGS_PER_OP)
+
+/* Slab size of a quantum cache serving sizes up to qcache_max. */
+static inline size_t
+vmem_qcache_slabsize(size_t qcache_max)
+{
+	return (kmem_max((size_t)1 << highbit(3 * qcache_max), 64));
+}
+
+typedef struct vmem_seg {
+	uintptr_t	vs_start;
+	uintptr_t	vs_end;
+	struct vmem_seg	*vs_knext;	/* next of kin: hash chain or freelist */
+	struct vmem_seg	*vs_kprev;	/* freelist only */
+	struct vmem_seg	*vs_anext;	/* arena list, in span order */
+	struct vmem_seg	*vs_aprev;
+	uint8_t		vs_type;	/* VMEM_ALLOC, VMEM_FREE, VMEM_SPAN, ... */
+	uint8_t		vs_import;	/* span: imported from the source */
+} vmem_seg_t;
+
+static inline size_t
+vs_size(const vmem_seg_t *vsp)
+{
+	return (vsp->vs_end - vsp->vs_start);
+}
+
+/* Statistics: the illumos per-arena kstats. */
+typedef struct vmem_kstat {
+	uint64_t	vk_mem_inuse;	/* bytes allocated */
+	uint64_t	vk_mem_import;	/* bytes imported from the source */
+	uint64_t	vk_mem_total;	/* bytes in all spans */
+	uint64_t	vk_alloc;	/* successful allocations */
+	uint64_t	vk_free;	/* frees */
+	uint64_t	vk_wait;	/* allocations that waited */
+	uint64_t	vk_fail;	/* failed allocations */
+	uint64_t	vk_lookup;	/* hash chain steps on free */
+	uint64_t	vk_search;	/* freelist segments examined */
+	uint64_t	vk_import;	/* spans imported */
+	uint64_t	vk_export;	/* spans given back */
+} vmem_kstat_t;
+
+/* How vmem reaches the kmem caches that serve as its quantum caches. */
+typedef struct vmem_qcache_ops {
+	void	*(*qc_create)(const char *name, size_t size, size_t align,
+		    size_t slabsize, vmem_t *vmp);
+	void	*(*qc_alloc)(void *cache, int vmflag);
+	void	(*qc_free)(void *cache, void *buf);
+	void	(*qc_destroy)(void *cache);
+	void	(*qc_reclaim)(vmem_t *vmp, int vmflag);
+} vmem_qcache_ops_t;
+
+struct vmem {
+	char		vm_name[VMEM_NAMELEN + 1];
+	kmem_lock_t	vm_lock;
+	kmem_cv_t	vm_cv;		/* waiters for free space */
+	uint32_t	vm_nwaiting;
+	int		vm_cflags;
+	size_t		vm_quantum;
+	int		vm_qshift;
+	size_t		vm_qcache_max;
+	size_t		vm_min_import;
+	vmem_ximport_t	*vm_source_alloc;
+	vmem_free_t	*vm_source_free;
+	vmem_t		*vm_source;
+	bool		vm_ximport;	/* vm_source_alloc takes a size pointer */
+	vmem_seg_t	vm_seg0;	/* arena list head */
+	vmem_seg_t	vm_rotor;	/* next-fit position */
+	vmem_seg_t	*vm_freelist[VMEM_FREELISTS];
+	uint64_t	vm_freemap;	/* bit n: vm_freelist[n] not empty */
+	vmem_seg_t	**vm_hash_table;
+	size_t		vm_hash_mask;
+	int		vm_hash_shift;
+	size_t		vm_nbusy;	/* allocated segments (in the hash) */
+	vmem_seg_t	*vm_segfree;	/* this arena's segment reserve */
+	unsigned	vm_nsegfree;
+	void		*vm_qcache[VMEM_NQCACHE_MAX];
+	vmem_kstat_t	vm_kstat;
+	vmem_t		*vm_next;	/* all arenas */
+	vmem_seg_t	*vm_hash0[VMEM_HASH_INITIAL];
+};
+
+/* vmem_seg.c: segment supply, freelists, hash. */
+bool vmem_seg_reserve(vmem_t *vmp, unsigned n);
+vmem_seg_t *vmem_seg_get(vmem_t *vmp);
+void vmem_seg_put(vmem_t *vmp, vmem_seg_t *vsp);
+void vmem_seg_release_all(vmem_t *vmp);
+void vmem_freelist_insert(vmem_t *vmp, vmem_seg_t *vsp);
+void vmem_freelist_delete(vmem_t *vmp, vmem_seg_t *vsp);
+int vmem_freelist_index(size_t size);
+void vmem_hash_insert(vmem_t *vmp, vmem_seg_t *vsp);
+vmem_seg_t *vmem_hash_delete(vmem_t *vmp, uintptr_t addr, size_t size);
+void vmem_hash_rescale(vmem_t *vmp, size_t nbuckets);
+void vmem_hash_fini(vmem_t *vmp);
+void *vmem_meta_alloc(size_t size);
+void vmem_meta_free(void *p, size_t size);
+bool vmem_is_valid(vmem_t *vmp);
+
+/* vmem.c */
+extern kmem_lock_t vmem_list_lock;
+extern vmem_t *vmem_list;
+void vmem_qcache_ops_set(const vmem_qcache_ops_t *ops);
+
+#endif /* KMEM_VMEM_IMPL_H */

@@ -1,0 +1,313 @@
+/*
+ * vmem segment mechanics: where segment structures come from, the
+ * power-of-two freelists, and the hash of allocated segments.  The theory
+ * statement for vmem is at the top of vmem.c.
+ *
+ * Segment supply.  Segments are carved from pages mapped straight from the
+ * platform into one global pool (a leaf lock).  Each arena keeps a private
+ * reserve and tops it up to VMEM_MINFREE before an operation, so that once
+ * an operation has started under vm_lock it never runs out of segments
+ * half-way through a split.
+ */
+#include "vmem_impl.h"
+
+#define VMEM_SEG_CHUNK	(64 * 1024)
+
+static kmem_lock_t vmem_segpool_lock = KMEM_LOCK_INIT;
+static vmem_seg_t *vmem_segpool;
+
+void *
+vmem_meta_alloc(size_t size)
+{
+	return (kmem_plat_map(P2ROUNDUP(size, kmem_plat_pagesize())));
+}
+
+void
+vmem_meta_free(void *p, size_t size)
+{
+	kmem_plat_unmap(p, P2ROUNDUP(size, kmem_plat_pagesize()));
+}
+
+static bool
+vmem_segpool_refill(void)
+{
+	vmem_seg_t *chunk = vmem_meta_alloc(VMEM_SEG_CHUNK);
+	size_t n = VMEM_SEG_CHUNK / sizeof (vmem_seg_t);
+
+	if (chunk == NULL)
+		return (false);
+	for (size_t i = 0; i < n; i++) {
+		chunk[i].vs_knext = vmem_segpool;
+		vmem_segpool = &chunk[i];
+	}
+	return (true);
+}
+
+/* Top the arena's reserve up to n segments.  Called with vm_lock held. */
+bool
+vmem_seg_reserve(vmem_t *vmp, unsigned n)
+{
+	if (vmp->vm_nsegfree >= n)
+		return (true);
+	kmem_lock_enter(&vmem_segpool_lock);
+	while (vmp->vm_nsegfree < n) {
+		if (vmem_segpool == NULL && !vmem_segpool_refill())
+			break;
+		vmem_seg_t *vsp = vmem_segpool;
+		vmem_segpool = vsp->vs_knext;
+		vsp->vs_knext = vmp->vm_segfree;
+		vmp->vm_segfree = vsp;
+		vmp->vm_nsegfree++;
+	}
+	kmem_lock_exit(&vmem_segpool_lock);
+	return (vmp->vm_nsegfree >= n);
+}
+
+vmem_seg_t *
+vmem_seg_get(vmem_t *vmp)
+{
+	vmem_seg_t *vsp = vmp->vm_segfree;
+
+	VERIFY(vsp != NULL);
+	vmp->vm_segfree = vsp->vs_knext;
+	vmp->vm_nsegfree--;
+	memset(vsp, 0, sizeof (*vsp));
+	return (vsp);
+}
+
+void
+vmem_seg_put(vmem_t *vmp, vmem_seg_t *vsp)
+{
+	vsp->vs_type = 0;
+	vsp->vs_knext = vmp->vm_segfree;
+	vmp->vm_segfree = vsp;
+	vmp->vm_nsegfree++;
+}
+
+/* Give the arena's whole reserve back to the global pool. */
+void
+vmem_seg_release_all(vmem_t *vmp)
+{
+	kmem_lock_enter(&vmem_segpool_lock);
+	while (vmp->vm_segfree != NULL) {
+		vmem_seg_t *vsp = vmp->vm_segfree;
+		vmp->vm_segfree = vsp->vs_knext;
+		vsp->vs_knext = vmem_segpool;
+		vmem_segpool = vsp;
+	}
+	vmp->vm_nsegfree = 0;
+	kmem_lock_exit(&vmem_segpool_lock);
+}
+
+/* ---- freelists: vm_freelist[n] holds free segments of [2^n, 2^(n+1)) ---- */
+
+int
+vmem_freelist_index(size_t size)
+{
+	return (highbit(size) - 1);
+}
+
+void
+vmem_freelist_insert(vmem_t *vmp, vmem_seg_t *vsp)
+{
+	int n = vmem_freelist_index(vs_size(vsp));
+
+	vsp->vs_type = VMEM_FREE;
+	vsp->vs_kprev = NULL;
+	vsp->vs_knext = vmp->vm_freelist[n];
+	if (vsp->vs_knext != NULL)
+		vsp->vs_knext->vs_kprev = vsp;
+	vmp->vm_freelist[n] = vsp;
+	vmp->vm_freemap |= (uint64_t)1 << n;
+}
+
+void
+vmem_freelist_delete(vmem_t *vmp, vmem_seg_t *vsp)
+{
+	int n = vmem_freelist_index(vs_size(vsp));
+
+	ASSERT(vsp->vs_type == VMEM_FREE);
+	if (vsp->vs_kprev != NULL)
+		vsp->vs_kprev->vs_knext = vsp->vs_knext;
+	else
+		vmp->vm_freelist[n] = vsp->vs_knext;
+	if (vsp->vs_knext != NULL)
+		vsp->vs_knext->vs_kprev = vsp->vs_kprev;
+	if (vmp->vm_freelist[n] == NULL)
+		vmp->vm_freemap &= ~((uint64_t)1 << n);
+	vsp->vs_knext = vsp->vs_kprev = NULL;
+}
+
+/* ---- hash of allocated segments ---- */
+
+static inline vmem_seg_t **
+vmem_hash_bucket(vmem_t *vmp, uintptr_t addr)
+{
+	int s = vmp->vm_hash_shift;
+	uintptr_t h = (addr + (addr >> s) + (addr >> (2 * s))) >> vmp->vm_qshift;
+	return (&vmp->vm_hash_table[h & vmp->vm_hash_mask]);
+}
+
+void
+vmem_hash_insert(vmem_t *vmp, vmem_seg_t *vsp)
+{
+	vmem_seg_t **bucket = vmem_hash_bucket(vmp, vsp->vs_start);
+
+	vsp->vs_type = VMEM_ALLOC;
+	vsp->vs_knext = *bucket;
+	*bucket = vsp;
+	vmp->vm_nbusy++;
+	/* Grow as soon as chains average two: free stays constant time. */
+	if (vmp->vm_nbusy > 2 * (vmp->vm_hash_mask + 1))
+		vmem_hash_rescale(vmp, 4 * (vmp->vm_hash_mask + 1));
+}
+
+vmem_seg_t *
+vmem_hash_delete(vmem_t *vmp, uintptr_t addr, size_t size)
+{
+	vmem_seg_t **prev = vmem_hash_bucket(vmp, addr);
+	vmem_seg_t *vsp;
+
+	for (vsp = *prev; vsp != NULL; vsp = vsp->vs_knext) {
+		vmp->vm_kstat.vk_lookup++;
+		if (vsp->vs_start == addr)
+			break;
+		prev = &vsp->vs_knext;
+	}
+	if (vsp == NULL)
+		kmem_panic("vmem_hash_delete(%p, %lx, %zu): bad free",
+		    (void *)vmp, (unsigned long)addr, size);
+	if (vs_size(vsp) != size)
+		kmem_panic("vmem_hash_delete(%p, %lx, %zu): wrong size "
+		    "(expect %zu)", (void *)vmp, (unsigned long)addr, size,
+		    vs_size(vsp));
+	*prev = vsp->vs_knext;
+	vmp->vm_nbusy--;
+	return (vsp);
+}
+
+/*
+ * Move every allocated segment to a table of nbuckets (a power of two).
+ * If no memory can be had for the new table the old one stays: chains get
+ * longer, nothing breaks.
+ */
+void
+vmem_hash_rescale(vmem_t *vmp, size_t nbuckets)
+{
+	size_t old_n = vmp->vm_hash_mask + 1;
+	vmem_seg_t **old = vmp->vm_hash_table;
+	vmem_seg_t **table;
+
+	nbuckets = kmem_max(nbuckets, VMEM_HASH_INITIAL);
+	if (nbuckets == old_n)
+		return;
+	if (nbuckets == VMEM_HASH_INITIAL) {
+		table = vmp->vm_hash0;
+		memset(table, 0, sizeof (vmp->vm_hash0));
+	} else if ((table = vmem_meta_alloc(nbuckets * sizeof (void *))) ==
+	    NULL) {
+		return;
+	}
+	vmp->vm_hash_table = table;
+	vmp->vm_hash_mask = nbuckets - 1;
+	vmp->vm_hash_shift = highbit(vmp->vm_hash_mask);
+	for (size_t i = 0; i < old_n; i++) {
+		vmem_seg_t *vsp = old[i];
+		while (vsp != NULL) {
+			vmem_seg_t *next = vsp->vs_knext;
+			vmem_seg_t **bucket = vmem_hash_bucket(vmp, vsp->vs_start);
+			vsp->vs_knext = *bucket;
+			*bucket = vsp;
+			vsp = next;
+		}
+	}
+	if (old != vmp->vm_hash0)
+		vmem_meta_free(old, old_n * sizeof (void *));
+}
+
+void
+vmem_hash_fini(vmem_t *vmp)
+{
+	if (vmp->vm_hash_table != vmp->vm_hash0)
+		vmem_meta_free(vmp->vm_hash_table,
+		    (vmp->vm_hash_mask + 1) * sizeof (void *));
+	vmp->vm_hash_table = vmp->vm_hash0;
+	vmp->vm_hash_mask = VMEM_HASH_INITIAL - 1;
+}
+
+/*
+ * The arena's invariants, checked by kmem_verify() and expensive asserts.
+ * Called with vm_lock held.
+ *  1. The arena list is doubly linked and every span's segments are in
+ *     address order, contiguous, and lie inside the span.
+ *  2. No two adjacent segments of one span are both free (coalesced).
+ *  3. Every free segment is on the freelist its size selects, and the
+ *     freemap bit of every list is set exactly when the list is not empty.
+ *  4. The hash holds exactly the allocated segments; the byte counts of
+ *     allocated segments and spans match vk_mem_inuse and vk_mem_total.
+ */
+bool
+vmem_is_valid(vmem_t *vmp)
+{
+	uint64_t inuse = 0, total = 0, nfree = 0, nbusy = 0;
+	vmem_seg_t *span = NULL;
+	uintptr_t expect = 0;
+
+	for (vmem_seg_t *vsp = vmp->vm_seg0.vs_anext; vsp != &vmp->vm_seg0;
+	    vsp = vsp->vs_anext) {
+		if (vsp->vs_anext->vs_aprev != vsp)
+			return (false);
+		switch (vsp->vs_type) {
+		case VMEM_SPAN:
+			if (span != NULL && expect != span->vs_end)
+				return (false);
+			span = vsp;
+			expect = vsp->vs_start;
+			total += vs_size(vsp);
+			break;
+		case VMEM_ALLOC:
+		case VMEM_FREE:
+			if (span == NULL || vsp->vs_start != expect ||
+			    vsp->vs_end <= vsp->vs_start ||
+			    vsp->vs_end > span->vs_end)
+				return (false);
+			expect = vsp->vs_end;
+			if (vsp->vs_type == VMEM_ALLOC) {
+				inuse += vs_size(vsp);
+				nbusy++;
+			} else {
+				nfree++;
+				if (vsp->vs_anext->vs_type == VMEM_FREE)
+					return (false);
+			}
+			break;
+		default:	/* rotor, walker markers */
+			break;
+		}
+	}
+	if (span != NULL && expect != span->vs_end)
+		return (false);
+	for (int n = 0; n < VMEM_FREELISTS; n++) {
+		bool bit = (vmp->vm_freemap >> n) & 1;
+		if (bit != (vmp->vm_freelist[n] != NULL))
+			return (false);
+		for (vmem_seg_t *vsp = vmp->vm_freelist[n]; vsp != NULL;
+		    vsp = vsp->vs_knext) {
+			if (vsp->vs_type != VMEM_FREE ||
+			    vmem_freelist_index(vs_size(vsp)) != n)
+				return (false);
+			nfree--;
+		}
+	}
+	uint64_t nhashed = 0;
+	for (size_t i = 0; i <= vmp->vm_hash_mask; i++)
+		for (vmem_seg_t *vsp = vmp->vm_hash_table[i]; vsp != NULL;
+		    vsp = vsp->vs_knext) {
+			if (vsp->vs_type != VMEM_ALLOC)
+				return (false);
+			nhashed++;
+		}
+	return (nfree == 0 && nhashed == nbusy && nbusy == vmp->vm_nbusy &&
+	    inuse == vmp->vm_kstat.vk_mem_inuse &&
+	    total == vmp->vm_kstat.vk_mem_total);
+}

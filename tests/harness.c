@@ -1,0 +1,88 @@
+/*
+ * Test runner: runs every suite's tests (or those whose name starts with
+ * an argument), counts failed checks per test and prints the summary.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+extern const kt_suite_t vmem_suite, slab_suite, magazine_suite,
+    kmem_alloc_suite, stress_suite, stats_suite;
+
+static const kt_suite_t *const kt_suites[] = {
+	&vmem_suite, &slab_suite, &magazine_suite, &kmem_alloc_suite,
+	&stats_suite, &stress_suite,
+};
+
+bool kt_quick;
+static int kt_failed_checks;
+static const char *kt_current;
+
+bool
+kt_check(bool ok, const char *expr, const char *file, int line)
+{
+	if (!ok) {
+		kt_failed_checks++;
+		printf("  FAIL %s: %s:%d: %s\n", kt_current, file, line, expr);
+	}
+	return (ok);
+}
+
+bool
+kt_check_u(uint64_t a, uint64_t b, const char *op, bool ok, const char *ea,
+    const char *eb, const char *file, int line)
+{
+	if (!ok) {
+		kt_failed_checks++;
+		printf("  FAIL %s: %s:%d: %s %s %s (%llu %s %llu)\n", kt_current,
+		    file, line, ea, op, eb, (unsigned long long)a, op,
+		    (unsigned long long)b);
+	}
+	return (ok);
+}
+
+static bool
+selected(const char *name, int argc, char **argv)
+{
+	bool any = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-')
+			continue;
+		any = true;
+		if (strncmp(name, argv[i], strlen(argv[i])) == 0)
+			return (true);
+	}
+	return (!any);
+}
+
+int
+main(int argc, char **argv)
+{
+	int passed = 0, failed = 0;
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--quick") == 0)
+			kt_quick = true;
+	setvbuf(stdout, NULL, _IONBF, 0);
+	for (size_t s = 0; s < sizeof (kt_suites) / sizeof (kt_suites[0]); s++) {
+		for (size_t t = 0; t < kt_suites[s]->ks_count; t++) {
+			const kt_test_t *tp = &kt_suites[s]->ks_tests[t];
+			if (!selected(tp->kt_name, argc, argv))
+				continue;
+			kt_current = tp->kt_name;
+			int before = kt_failed_checks;
+			tp->kt_fn();
+			if (kt_failed_checks == before) {
+				passed++;
+				printf("ok   %s\n", tp->kt_name);
+			} else {
+				failed++;
+				printf("FAIL %s\n", tp->kt_name);
+			}
+		}
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return (failed > 125 ? 125 : failed);
+}

@@ -1,0 +1,53 @@
+/*
+ * kmem's test harness: a table of named tests per suite, checks that
+ * report both sides, the failure count as exit status and a closing
+ * "N passed, N failed" line.  No libc beyond stdio in the reporting.
+ */
+#ifndef KMEM_TEST_HARNESS_H
+#define KMEM_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct kt_test {
+	const char	*kt_name;	/* layer:area:case */
+	void		(*kt_fn)(void);
+} kt_test_t;
+
+typedef struct kt_suite {
+	const kt_test_t	*ks_tests;
+	size_t		ks_count;
+} kt_suite_t;
+
+#define KT_SUITE(name, ...)						\
+	static const kt_test_t name##_tests[] = { __VA_ARGS__ };	\
+	const kt_suite_t name = { name##_tests,				\
+	    sizeof (name##_tests) / sizeof (name##_tests[0]) }
+
+extern bool kt_quick;		/* --quick: fewer iterations (valgrind) */
+
+bool kt_check(bool ok, const char *expr, const char *file, int line);
+bool kt_check_u(uint64_t a, uint64_t b, const char *op, bool ok,
+    const char *ea, const char *eb, const char *file, int line);
+
+#define KT_CHECK(e)	kt_check((e), #e, __FILE__, __LINE__)
+#define KT_CMP_U(a, op, b) ({						\
+	uint64_t kt_a = (uint64_t)(a), kt_b = (uint64_t)(b);		\
+	kt_check_u(kt_a, kt_b, #op, kt_a op kt_b, #a, #b, __FILE__,	\
+	    __LINE__); })
+#define KT_EQ_U(a, b)	KT_CMP_U(a, ==, b)
+
+/* Deterministic pseudo-random numbers (xorshift64*). */
+static inline uint64_t
+kt_rand(uint64_t *state)
+{
+	uint64_t x = *state;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return (x * 0x2545F4914F6CDD1DULL);
+}
+
+#endif

@@ -1,0 +1,230 @@
+/*
+ * Magazine layer tests: reuse through magazines, the depot, cross-thread
+ * frees, thread exit, purges that take magazines from live threads,
+ * magazine growth under contention and working-set reaping.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include <kmem/kmem.h>
+#include "../src/magazine/magazine_impl.h"
+#include "harness.h"
+
+static void
+test_reuse(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_reuse", 64, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	void *a = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_cache_free(cp, a);
+	void *b = kmem_cache_alloc(cp, KM_SLEEP);
+	KT_CHECK(a == b);		/* last freed, first allocated */
+	kmem_cache_free(cp, b);
+	KT_EQ_U(kmem_cache_stat(cp, "alloc"), 2);
+	KT_EQ_U(kmem_cache_stat(cp, "free"), 2);
+	KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
+	KT_EQ_U(kmem_cache_stat(cp, "magazine_size"), 15);
+	kmem_cache_destroy(cp);
+}
+
+static void
+test_depot(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_depot", 64, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	enum { N = 200 };
+	void *bufs[N];
+	for (int i = 0; i < N; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	for (int i = 0; i < N; i++)
+		kmem_cache_free(cp, bufs[i]);
+	/* 200 frees of 15-round magazines: full ones went to the depot. */
+	uint64_t full = kmem_cache_stat(cp, "full_magazines");
+	KT_CHECK(full >= (N - 30) / 15);
+	KT_EQ_U(kmem_cache_stat(cp, "depot_free"), full);
+	for (int i = 0; i < N; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	KT_CHECK(kmem_cache_stat(cp, "depot_alloc") >= full);
+	KT_EQ_U(kmem_cache_stat(cp, "slab_alloc"), N);	/* no new slab use */
+	for (int i = 0; i < N; i++)
+		kmem_cache_free(cp, bufs[i]);
+	/* A reap frees the depot's magazines and the slabs they emptied. */
+	kmem_cache_reap_now(cp);
+	KT_EQ_U(kmem_cache_stat(cp, "full_magazines"), 0);
+	KT_EQ_U(kmem_cache_stat(cp, "empty_magazines"), 0);
+	KT_CHECK(kmem_cache_stat(cp, "reap") > 0);
+	KT_CHECK(kmem_cache_slabs_are_valid(cp));
+	kmem_cache_destroy(cp);
+}
+
+/* Working set: magazines idle for a whole interval are freed. */
+static void
+test_working_set(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_ws", 64, 0, NULL, NULL, NULL,
+	    NULL, NULL, 0);
+	void *bufs[300];
+	for (int i = 0; i < 300; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	for (int i = 0; i < 300; i++)
+		kmem_cache_free(cp, bufs[i]);
+	uint64_t full = kmem_cache_stat(cp, "full_magazines");
+	KT_CHECK(full > 0);
+	kmem_update();		/* interval 1 starts: nothing idle yet */
+	KT_EQ_U(kmem_cache_stat(cp, "full_magazines"), full);
+	kmem_update();		/* idle for a whole interval: freed */
+	KT_EQ_U(kmem_cache_stat(cp, "full_magazines"), 0);
+	kmem_cache_destroy(cp);
+}
+
+typedef struct xfer {
+	kmem_cache_t	*cp;
+	void		**bufs;
+	int		n;
+} xfer_t;
+
+static void *
+free_all(void *arg)
+{
+	xfer_t *x = arg;
+	for (int i = 0; i < x->n; i++)
+		kmem_cache_free(x->cp, x->bufs[i]);
+	return (NULL);
+}
+
+/* Buffers allocated here, freed by another thread that then exits. */
+static void
+test_cross_thread_exit(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_xthread", 128, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	enum { N = 500 };
+	void **bufs = malloc(N * sizeof (void *));
+	for (int i = 0; i < N; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	xfer_t x = { cp, bufs, N };
+	pthread_t t;
+	pthread_create(&t, NULL, free_all, &x);
+	pthread_join(t, NULL);
+	KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
+	KT_EQ_U(kmem_cache_stat(cp, "free"), N);
+	/* The exiting thread's full magazines went to the depot ... */
+	KT_CHECK(kmem_cache_stat(cp, "full_magazines") > 0);
+	/* ... and this thread gets them from there, not from slabs. */
+	uint64_t slab_alloc = kmem_cache_stat(cp, "slab_alloc");
+	for (int i = 0; i < N / 2; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	KT_EQ_U(kmem_cache_stat(cp, "slab_alloc"), slab_alloc);
+	for (int i = 0; i < N / 2; i++)
+		kmem_cache_free(cp, bufs[i]);
+	free(bufs);
+	kmem_cache_destroy(cp);
+}
+
+/* A live thread holds magazines; destroying the cache takes them back. */
+typedef struct holder {
+	kmem_cache_t	*cp;
+	pthread_barrier_t *bar;
+} holder_t;
+
+static uint64_t hold_ctor, hold_dtor;
+
+static int
+hold_ctor_fn(void *buf, void *priv, int flag)
+{
+	(void)buf, (void)priv, (void)flag;
+	__atomic_fetch_add(&hold_ctor, 1, __ATOMIC_RELAXED);
+	return (0);
+}
+
+static void
+hold_dtor_fn(void *buf, void *priv)
+{
+	(void)buf, (void)priv;
+	__atomic_fetch_add(&hold_dtor, 1, __ATOMIC_RELAXED);
+}
+
+static void *
+holder_main(void *arg)
+{
+	holder_t *h = arg;
+	void *bufs[40];
+	for (int i = 0; i < 40; i++)
+		bufs[i] = kmem_cache_alloc(h->cp, KM_SLEEP);
+	for (int i = 0; i < 40; i++)
+		kmem_cache_free(h->cp, bufs[i]);
+	pthread_barrier_wait(h->bar);	/* magazines loaded */
+	pthread_barrier_wait(h->bar);	/* cache destroyed */
+	return (NULL);
+}
+
+static void
+test_purge_live(void)
+{
+	pthread_barrier_t bar;
+	pthread_barrier_init(&bar, NULL, 2);
+	hold_ctor = hold_dtor = 0;
+	kmem_cache_t *cp = kmem_cache_create("t_purge", 96, 0, hold_ctor_fn,
+	    hold_dtor_fn, NULL, NULL, NULL, 0);
+	holder_t h = { cp, &bar };
+	pthread_t t;
+	pthread_create(&t, NULL, holder_main, &h);
+	pthread_barrier_wait(&bar);
+	KT_CHECK(kmem_cache_stat(cp, "buf_constructed") >= 40);
+	kmem_cache_destroy(cp);
+	KT_EQ_U(hold_dtor, hold_ctor);
+	KT_EQ_U(hold_ctor, 40);
+	pthread_barrier_wait(&bar);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&bar);
+}
+
+/* Depot contention makes the magazines grow at the next update. */
+static void
+test_resize(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_resize", 64, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	void *bufs[100];
+	for (int i = 0; i < 100; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	for (int i = 0; i < 100; i++)
+		kmem_cache_free(cp, bufs[i]);
+	KT_EQ_U(kmem_cache_stat(cp, "magazine_size"), 15);
+	kmem_lock_enter(&cp->cache_depot_lock);
+	cp->cache_depot_contention += 10;	/* as if threads collided */
+	kmem_lock_exit(&cp->cache_depot_lock);
+	kmem_update();
+	KT_EQ_U(kmem_cache_stat(cp, "magazine_size"), 31);
+	KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
+	for (int i = 0; i < 100; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	for (int i = 0; i < 100; i++)
+		kmem_cache_free(cp, bufs[i]);
+	KT_CHECK(kmem_cache_stat(cp, "full_magazines") >= 2);
+	KT_CHECK(kmem_cache_slabs_are_valid(cp));
+	kmem_cache_destroy(cp);
+}
+
+static void
+test_nomagazine(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_nomag", 64, 0, NULL, NULL,
+	    NULL, NULL, NULL, KMC_NOMAGAZINE);
+	for (int i = 0; i < 100; i++)
+		kmem_cache_free(cp, kmem_cache_alloc(cp, KM_SLEEP));
+	KT_EQ_U(kmem_cache_stat(cp, "magazine_size"), 0);
+	KT_EQ_U(kmem_cache_stat(cp, "slab_alloc"), 100);
+	KT_EQ_U(kmem_cache_stat(cp, "alloc"), 100);
+	kmem_cache_destroy(cp);
+}
+
+KT_SUITE(magazine_suite,
+	{ "magazine:cpu:reuse", test_reuse },
+	{ "magazine:depot:exchange-reap", test_depot },
+	{ "magazine:depot:working-set", test_working_set },
+	{ "magazine:thread:cross-free-exit", test_cross_thread_exit },
+	{ "magazine:purge:live-thread", test_purge_live },
+	{ "magazine:depot:resize", test_resize },
+	{ "magazine:cflags:nomagazine", test_nomagazine },
+);

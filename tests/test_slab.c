@@ -1,0 +1,229 @@
+/*
+ * Slab layer tests: layouts, constructed-state caching, constructor
+ * failure, colouring, NOTOUCH caches over identifiers, validators.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <kmem/kmem.h>
+#include "../src/magazine/magazine_impl.h"
+#include "harness.h"
+
+typedef struct obj {
+	uint64_t	magic;
+	uint64_t	payload[5];
+} obj_t;
+
+#define OBJ_MAGIC	0x0b1ec7ed0b1ec7edULL
+
+static uint64_t ctor_calls, dtor_calls;
+static int ctor_fail_after = -1;
+
+static int
+obj_ctor(void *buf, void *priv, int kmflag)
+{
+	(void)kmflag;
+	KT_CHECK(priv == &ctor_calls);
+	if (ctor_fail_after == 0)
+		return (-1);
+	if (ctor_fail_after > 0)
+		ctor_fail_after--;
+	((obj_t *)buf)->magic = OBJ_MAGIC;
+	__atomic_fetch_add(&ctor_calls, 1, __ATOMIC_RELAXED);
+	return (0);
+}
+
+static void
+obj_dtor(void *buf, void *priv)
+{
+	(void)priv;
+	KT_EQ_U(((obj_t *)buf)->magic, OBJ_MAGIC);
+	((obj_t *)buf)->magic = 0;
+	__atomic_fetch_add(&dtor_calls, 1, __ATOMIC_RELAXED);
+}
+
+static bool
+slabs_valid(kmem_cache_t *cp)
+{
+	return (kmem_cache_slabs_are_valid(cp));
+}
+
+static void
+test_layouts(void)
+{
+	kmem_cache_t *small = kmem_cache_create("t_small", 40, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	kmem_cache_t *large = kmem_cache_create("t_large", 3000, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	kmem_cache_t *nohash = kmem_cache_create("t_nohash", 1000, 0, NULL,
+	    NULL, NULL, NULL, NULL, KMC_NOHASH);
+
+	KT_EQ_U(kmem_cache_stat(small, "chunk_size"), 40);
+	KT_EQ_U(kmem_cache_stat(small, "slab_size"), 4096);
+	KT_EQ_U(kmem_cache_stat(small, "hash_size"), 0);
+	KT_CHECK(kmem_cache_stat(large, "hash_size") >= 64);
+	/* A large slab wastes at most 1/8. */
+	uint64_t ss = kmem_cache_stat(large, "slab_size");
+	uint64_t cs = kmem_cache_stat(large, "chunk_size");
+	KT_CHECK((ss - (ss / cs) * cs) * 8 <= ss);
+	KT_EQ_U(kmem_cache_stat(nohash, "hash_size"), 0);
+
+	kmem_cache_t *caches[] = { small, large, nohash };
+	for (int c = 0; c < 3; c++) {
+		void *bufs[300];
+		for (int i = 0; i < 300; i++) {
+			bufs[i] = kmem_cache_alloc(caches[c], KM_SLEEP);
+			memset(bufs[i], 0xa5, kmem_cache_stat(caches[c],
+			    "buf_size"));
+		}
+		KT_EQ_U(kmem_cache_stat(caches[c], "buf_inuse"), 300);
+		KT_CHECK(slabs_valid(caches[c]));
+		for (int i = 0; i < 300; i++)
+			kmem_cache_free(caches[c], bufs[i]);
+		KT_EQ_U(kmem_cache_stat(caches[c], "buf_inuse"), 0);
+		KT_CHECK(slabs_valid(caches[c]));
+		kmem_cache_destroy(caches[c]);
+	}
+}
+
+/* A buffer is constructed once and destroyed when its slab goes. */
+static void
+test_ctor_once(void)
+{
+	ctor_calls = dtor_calls = 0;
+	kmem_cache_t *cp = kmem_cache_create("t_ctor", sizeof (obj_t), 0,
+	    obj_ctor, obj_dtor, NULL, &ctor_calls, NULL, 0);
+	enum { N = 1000 };
+	obj_t **objs = malloc(N * sizeof (obj_t *));
+
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < N; i++) {
+			objs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+			KT_EQ_U(objs[i]->magic, OBJ_MAGIC);
+		}
+		for (int i = 0; i < N; i++)
+			kmem_cache_free(cp, objs[i]);
+	}
+	KT_EQ_U(ctor_calls, N);		/* not 5 * N */
+	KT_EQ_U(dtor_calls, 0);
+	KT_EQ_U(kmem_cache_stat(cp, "ctor_calls"), N);
+	KT_EQ_U(kmem_cache_stat(cp, "buf_constructed"), N);
+	kmem_cache_reap_now(cp);
+	/* Reaping destroys only slabs that are entirely free. */
+	KT_EQ_U(kmem_cache_stat(cp, "dtor_calls"), dtor_calls);
+	KT_CHECK(slabs_valid(cp));
+	kmem_cache_destroy(cp);
+	KT_EQ_U(dtor_calls, ctor_calls);
+	free(objs);
+}
+
+static void
+test_ctor_fail(void)
+{
+	ctor_calls = dtor_calls = 0;
+	kmem_cache_t *cp = kmem_cache_create("t_ctorfail", sizeof (obj_t), 0,
+	    obj_ctor, obj_dtor, NULL, &ctor_calls, NULL, KMC_NOMAGAZINE);
+	ctor_fail_after = 3;
+	void *a[3];
+	for (int i = 0; i < 3; i++)
+		a[i] = kmem_cache_alloc(cp, KM_NOSLEEP);
+	KT_CHECK(kmem_cache_alloc(cp, KM_NOSLEEP) == NULL);
+	KT_EQ_U(kmem_cache_stat(cp, "alloc_fail"), 1);
+	KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 3);
+	ctor_fail_after = -1;
+	void *b = kmem_cache_alloc(cp, KM_NOSLEEP);	/* the raw chunk again */
+	KT_CHECK(b != NULL && ((obj_t *)b)->magic == OBJ_MAGIC);
+	kmem_cache_free(cp, b);
+	for (int i = 0; i < 3; i++)
+		kmem_cache_free(cp, a[i]);
+	KT_CHECK(slabs_valid(cp));
+	kmem_cache_destroy(cp);
+	KT_EQ_U(ctor_calls, 4);
+	KT_EQ_U(dtor_calls, 4);
+}
+
+static void
+test_color_align(void)
+{
+	for (size_t align = 8; align <= 4096; align *= 2) {
+		kmem_cache_t *cp = kmem_cache_create("t_align", 100, align,
+		    NULL, NULL, NULL, NULL, NULL, KMC_NOMAGAZINE);
+		for (int i = 0; i < 50; i++) {
+			void *p = kmem_cache_alloc(cp, KM_SLEEP);
+			KT_EQ_U((uintptr_t)p % align, 0);
+			kmem_cache_free(cp, p);
+		}
+		kmem_cache_destroy(cp);
+	}
+	/* Successive slabs of a small-buffer cache start at different offsets. */
+	kmem_cache_t *cp = kmem_cache_create("t_color", 200, 64, NULL, NULL,
+	    NULL, NULL, NULL, KMC_NOMAGAZINE);
+	void *first[4];
+	int per_slab = (4096 - (int)sizeof (kmem_slab_t)) / 256;
+	void **all = malloc(sizeof (void *) * (size_t)(4 * per_slab));
+	for (int i = 0; i < 4 * per_slab; i++)
+		all[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	int distinct = 0;
+	for (int s = 0; s < 4; s++) {
+		first[s] = all[s * per_slab];
+		uintptr_t off = (uintptr_t)first[s] % 4096;
+		bool seen = false;
+		for (int t = 0; t < s; t++)
+			seen |= (uintptr_t)first[t] % 4096 == off;
+		distinct += !seen;
+	}
+	KT_CHECK(distinct >= 2);
+	for (int i = 0; i < 4 * per_slab; i++)
+		kmem_cache_free(cp, all[i]);
+	free(all);
+	kmem_cache_destroy(cp);
+}
+
+/* A cache over an identifier arena never touches its "buffers". */
+static void
+test_notouch_ids(void)
+{
+	vmem_t *ids = vmem_create("t_idspace", (void *)1, 100000, 1, NULL,
+	    NULL, NULL, 0, VMC_IDENTIFIER);
+	kmem_cache_t *cp = kmem_cache_create("t_idcache", 1, 1, NULL, NULL,
+	    NULL, NULL, ids, 0);
+	uintptr_t got[1000];
+	for (int i = 0; i < 1000; i++) {
+		got[i] = (uintptr_t)kmem_cache_alloc(cp, KM_SLEEP);
+		KT_CHECK(got[i] >= 1 && got[i] < 100001);
+	}
+	for (int i = 1; i < 1000; i++)
+		KT_CHECK(got[i] != got[i - 1]);
+	for (int i = 0; i < 1000; i++)
+		kmem_cache_free(cp, (void *)got[i]);
+	kmem_cache_destroy(cp);
+	KT_EQ_U(vmem_size(ids, VMEM_ALLOC), 0);
+	vmem_destroy(ids);
+}
+
+static int
+walk_find(kmem_cache_t *cp, void *arg)
+{
+	return (cp == arg);
+}
+
+static void
+test_destroy_not_empty(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_leaky", 64, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	void *p = kmem_cache_alloc(cp, KM_SLEEP);
+	KT_CHECK(kmem_cache_walk(walk_find, cp));
+	kmem_cache_destroy(cp);		/* warns: not empty */
+	KT_CHECK(!kmem_cache_walk(walk_find, cp));
+	memset(p, 0, 64);		/* its slab was kept for the client */
+}
+
+KT_SUITE(slab_suite,
+	{ "slab:layout:small-large-nohash", test_layouts },
+	{ "slab:ctor:constructed-once", test_ctor_once },
+	{ "slab:ctor:failure", test_ctor_fail },
+	{ "slab:layout:color-align", test_color_align },
+	{ "slab:notouch:identifiers", test_notouch_ids },
+	{ "slab:destroy:not-empty", test_destroy_not_empty },
+);

@@ -1,0 +1,83 @@
+/*
+ * Statistics tests: ::kmastat and ::vmem tables, walks that stop.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kmem/kmem.h>
+#include "harness.h"
+
+typedef struct capture {
+	char	*buf;
+	size_t	len;
+	int	lines;
+} capture_t;
+
+static void
+capture_line(void *arg, const char *line)
+{
+	capture_t *c = arg;
+	size_t n = strlen(line);
+	c->buf = realloc(c->buf, c->len + n + 2);
+	memcpy(c->buf + c->len, line, n);
+	c->buf[c->len + n] = '\n';
+	c->len += n + 1;
+	c->buf[c->len] = '\0';
+	c->lines++;
+}
+
+static void
+test_kmastat(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_statcache", 100, 0, NULL,
+	    NULL, NULL, NULL, NULL, 0);
+	void *p[10];
+	for (int i = 0; i < 10; i++)
+		p[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	capture_t c = { NULL, 0, 0 };
+	kmem_kmastat(capture_line, &c);
+	KT_CHECK(c.buf != NULL && c.lines > 40);
+	KT_CHECK(strstr(c.buf, "alloc") != NULL);
+	KT_CHECK(strstr(c.buf, "kmem_alloc_16 ") != NULL);
+	KT_CHECK(strstr(c.buf, "Total [kmem_default]") != NULL);
+	KT_CHECK(strstr(c.buf, "vmem name") != NULL);
+	KT_CHECK(strstr(c.buf, "kmem_oversize") != NULL);
+	char *line = strstr(c.buf, "t_statcache");
+	KT_CHECK(line != NULL);
+	if (line != NULL) {
+		unsigned long size = 0, inuse = 0;
+		KT_EQ_U(sscanf(line, "t_statcache %lu %lu", &size, &inuse), 2);
+		KT_EQ_U(size, 100);
+		KT_EQ_U(inuse, 10);
+	}
+	free(c.buf);
+	for (int i = 0; i < 10; i++)
+		kmem_cache_free(cp, p[i]);
+	kmem_cache_destroy(cp);
+}
+
+static int
+count_until(kmem_cache_t *cp, void *arg)
+{
+	(void)cp;
+	return (--*(int *)arg == 0);
+}
+
+static void
+test_walk_stops(void)
+{
+	int n = 3;
+	KT_EQ_U(kmem_cache_walk(count_until, &n), 1);
+	KT_EQ_U(n, 0);
+	kmem_cache_t *cp = kmem_cache_create("t_unknown", 8, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	KT_EQ_U(kmem_cache_stat(cp, "no_such_stat"), 0);
+	KT_EQ_U(kmem_cache_stat(cp, "buf_size"), 8);
+	kmem_cache_destroy(cp);
+}
+
+KT_SUITE(stats_suite,
+	{ "stats:kmastat:table", test_kmastat },
+	{ "stats:walk:stops", test_walk_stops },
+);
