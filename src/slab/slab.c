@@ -276,12 +276,13 @@ slab_destroy(kmem_cache_t *cp, kmem_slab_t *sp)
 	}
 	if (ndtor != 0)
 		kmem_fetch_add(&cp->cache_dtor_calls, ndtor);
+	void *mem = sp->slab_mem;
 	if (!slab_is_small(cp)) {
 		slab_bufctls_free(sp->slab_head);
 		slab_bufctls_free(sp->slab_raw);
 		kmem_cache_free(kmem_slab_cache, sp);
 	}
-	slab_mem_free(cp, sp->slab_mem);
+	slab_mem_free(cp, mem);
 }
 
 static void
