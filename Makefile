@@ -43,7 +43,7 @@ HEADERS	 := $(wildcard include/kmem/*.h platform/*.h platform/posix/*.h \
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(BUILD)/tests/kmem_test
 
-.PHONY: all lib demo test test-unit test-build check-freestanding lint-man \
+.PHONY: all lib deps demo test test-unit test-build check-freestanding lint-man \
 	bench install clean
 
 all: lib
@@ -79,8 +79,11 @@ test-build: $(TEST_BIN)
 test-unit: $(TEST_BIN)
 	$(TEST_BIN)
 
+deps:
+	@scripts/deps.sh test
+
 # Everything, as CI runs it.
-test:
+test: deps
 	$(MAKE) MODE=release test-unit
 	$(MAKE) MODE=asan test-unit
 	$(MAKE) MODE=tsan test-unit
@@ -120,7 +123,7 @@ lint-man:
 	mandoc -Tlint -W warning man/*.[0-9]
 	@echo "man pages: lint clean"
 
-demo: $(BUILD)/examples/demo
+demo: deps $(BUILD)/examples/demo
 	$(BUILD)/examples/demo
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libkmem.a

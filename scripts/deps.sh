@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install the Debian packages a target needs, if they are missing.
+#   scripts/deps.sh test    compilers, valgrind, mandoc
+#   scripts/deps.sh bench   + jemalloc, tcmalloc, mimalloc, python3-matplotlib
+set -eu
+need=()
+have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+pkgs=(gcc make binutils valgrind mandoc)
+if [ "${1:-test}" = bench ]; then
+	pkgs+=(libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev python3-matplotlib)
+fi
+for p in "${pkgs[@]}"; do have "$p" || need+=("$p"); done
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "missing Debian packages: ${need[*]} (run as root, or apt-get install them)" >&2
+	exit 1
+fi
+echo "installing: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -q "${need[@]}" >/dev/null 2>&1 || {
+	apt-get update -q >/dev/null && apt-get install -y -q "${need[@]}" >/dev/null
+}
