@@ -127,7 +127,7 @@ reaper_main(void *arg)
 	while (!__atomic_load_n(&stress_stop, __ATOMIC_ACQUIRE)) {
 		kmem_reap();
 		kmem_update();
-		kmem_cpu_purge(NULL, NULL);
+		kmem_cpu_purge_all();
 	}
 	return (NULL);
 }

@@ -293,8 +293,12 @@ kmem_alloc(size_t size, int kmflag)
 	if (KMEM_UNLIKELY(!kmem_load_relaxed(&kmem_ready)) && !kmem_init_lazy())
 		return (NULL);
 	kmem_cache_t *cp = kmem_alloc_cache(size);
-	if (KMEM_LIKELY(cp != NULL))
-		return (kmem_cache_alloc(cp, kmflag));
+	if (KMEM_LIKELY(cp != NULL)) {
+		void *buf = kmem_magazine_alloc(cp);
+		if (KMEM_LIKELY(buf != NULL))
+			return (buf);
+		return (kmem_cache_alloc_slow(cp, kmflag));
+	}
 	if (size == 0)
 		return (NULL);
 	void *buf = vmem_alloc(kmem_oversize_arena, size, kmflag & VM_KMFLAGS);
@@ -320,9 +324,10 @@ kmem_free(void *buf, size_t size)
 	if (buf == NULL)
 		return;
 	kmem_cache_t *cp = kmem_alloc_cache(size);
-	if (KMEM_LIKELY(cp != NULL))
-		kmem_cache_free(cp, buf);
-	else if (size == 0)
+	if (KMEM_LIKELY(cp != NULL)) {
+		if (KMEM_UNLIKELY(!kmem_magazine_free(cp, buf)))
+			kmem_cache_free_slow(cp, buf);
+	} else if (size == 0)
 		kmem_panic("kmem_free(%p, 0): bad free: size 0", buf);
 	else
 		vmem_free(kmem_oversize_arena, buf, size);

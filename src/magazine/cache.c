@@ -115,11 +115,14 @@ kmem_cache_create(const char *name, size_t bufsize, size_t align,
 void
 kmem_cache_destroy(kmem_cache_t *cp)
 {
+	/*
+	 * Purge while cp is still on the list, under the list lock: an exiting
+	 * thread then either flushes its slot of cp itself or is purged.
+	 */
 	kmem_lock_enter(&kmem_cache_list_lock);
+	kmem_cpu_purge(cp, NULL);
 	kmem_list_remove(&cp->cache_link);
 	kmem_lock_exit(&kmem_cache_list_lock);
-
-	kmem_cpu_purge(cp, NULL);
 	kmem_cpu_index_free(cp->cache_cpu_index);
 	if (!kmem_slab_cache_fini(cp)) {
 		kmem_warn("kmem_cache_destroy: '%s' (%p) not empty",

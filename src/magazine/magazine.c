@@ -88,31 +88,6 @@ kmem_magtype_t kmem_magtype[] = {
 };
 const int kmem_nmagtype = sizeof (kmem_magtype) / sizeof (kmem_magtype[0]);
 
-/* ---- the owner's side of the handshake ---- */
-
-static inline kmem_cpu_cache_t *
-kmem_cpu_begin(kmem_cpu_t *cpu, const kmem_cache_t *cp)
-{
-	uint32_t index = cp->cache_cpu_index;
-
-	if (KMEM_UNLIKELY(cpu == NULL || index >= cpu->cpu_ncc ||
-	    cpu->cpu_busy))
-		return (NULL);
-	kmem_store_relaxed(&cpu->cpu_busy, 1);
-	kmem_compiler_barrier();
-	if (KMEM_UNLIKELY(kmem_load_acquire(&cpu->cpu_stop))) {
-		kmem_store_release(&cpu->cpu_busy, 0);
-		return (NULL);
-	}
-	return (&cpu->cpu_cc[index]);
-}
-
-static inline void
-kmem_cpu_end(kmem_cpu_t *cpu)
-{
-	kmem_store_release(&cpu->cpu_busy, 0);
-}
-
 /* ---- depot ---- */
 
 static void
@@ -349,44 +324,76 @@ detached_destroy(kmem_cache_t *cp, kmem_magtype_t *mtp)
 	}
 }
 
+/* Take the depot's lists; the caller destroys them.  Records stopped. */
 static void
-depot_purge(kmem_cache_t *cp, kmem_magtype_t *mtp)
+depot_detach(kmem_cache_t *cp, kmem_magazine_t **fullp,
+    kmem_magazine_t **emptyp)
 {
-	kmem_magazine_t *full, *empty;
-
 	kmem_lock_enter(&cp->cache_depot_lock);
-	full = cp->cache_full.ml_list;
-	empty = cp->cache_empty.ml_list;
+	*fullp = cp->cache_full.ml_list;
+	*emptyp = cp->cache_empty.ml_list;
 	cp->cache_full = (kmem_maglist_t){ NULL, 0, 0, 0,
 	    cp->cache_full.ml_alloc };
 	cp->cache_empty = (kmem_maglist_t){ NULL, 0, 0, 0,
 	    cp->cache_empty.ml_alloc };
 	kmem_lock_exit(&cp->cache_depot_lock);
-	for (int pass = 0; pass < 2; pass++) {
-		kmem_magazine_t *mp = pass == 0 ? full : empty;
-		while (mp != NULL) {
-			kmem_magazine_t *next = mp->mag_next;
-			kmem_magazine_destroy(cp, mtp, mp,
-			    pass == 0 ? mtp->mt_magsize : 0);
-			mp = next;
-		}
+}
+
+static void
+maglist_destroy(kmem_cache_t *cp, kmem_magtype_t *mtp, kmem_magazine_t *mp,
+    int nrounds)
+{
+	while (mp != NULL) {
+		kmem_magazine_t *next = mp->mag_next;
+		kmem_magazine_destroy(cp, mtp, mp, nrounds);
+		mp = next;
 	}
+}
+
+/* What a purge took from one cache, destroyed once the records run again. */
+typedef struct purged {
+	kmem_magtype_t	*pu_magtype;
+	kmem_magazine_t	*pu_full;
+	kmem_magazine_t	*pu_empty;
+} purged_t;
+
+static void
+purge_take(kmem_cache_t *cp, kmem_magtype_t *new_magtype, purged_t *pu)
+{
+	depot_detach(cp, &pu->pu_full, &pu->pu_empty);
+	pu->pu_magtype = cp->cache_magtype;
+	if (new_magtype != NULL) {
+		kmem_lock_enter(&cp->cache_depot_lock);
+		cp->cache_magtype = new_magtype;
+		kmem_lock_exit(&cp->cache_depot_lock);
+	}
+}
+
+static void
+purge_destroy(kmem_cache_t *cp, purged_t *pu)
+{
+	detached_destroy(cp, pu->pu_magtype);
+	maglist_destroy(cp, pu->pu_magtype, pu->pu_full,
+	    pu->pu_magtype->mt_magsize);
+	maglist_destroy(cp, pu->pu_magtype, pu->pu_empty, 0);
 }
 
 /*
  * Return every magazine of cp (of every cache, if cp is NULL) -- in every
  * record and in the depot -- and their rounds to the slab layer.  With
- * new_magtype, cp's magazines change to that size.  Takes
- * kmem_cache_list_lock when cp is NULL; the caller must not hold it.
+ * new_magtype, cp's magazines change to that size.  Everything is taken
+ * while all records are stopped, so no record can mix magazine sizes or
+ * see a depot magazine of the old size.  The caller holds
+ * kmem_cache_list_lock.
  */
 void
 kmem_cpu_purge(kmem_cache_t *cp, kmem_magtype_t *new_magtype)
 {
 	kmem_cpu_t *self = kmem_plat_self_enter();
 	kmem_plat_self_exit();
+	purged_t one;
 
-	if (cp == NULL)
-		kmem_lock_enter(&kmem_cache_list_lock);
+	ASSERT(kmem_lock_held(&kmem_cache_list_lock));
 	kmem_lock_enter(&kmem_cpu_list_lock);
 	for (kmem_list_t *lp = kmem_cpu_list.next; lp != &kmem_cpu_list;
 	    lp = lp->next) {
@@ -403,18 +410,39 @@ kmem_cpu_purge(kmem_cache_t *cp, kmem_magtype_t *new_magtype)
 			kmem_plat_yield();
 		for (kmem_list_t *cl = kmem_cache_list.next;
 		    cl != &kmem_cache_list; cl = cl->next) {
-			kmem_cache_t *ccp_cache = cp != NULL ? cp :
+			kmem_cache_t *c = cp != NULL ? cp :
 			    KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
-			uint32_t index = ccp_cache->cache_cpu_index;
+			uint32_t index = c->cache_cpu_index;
 			if (index != 0 && index < cpu->cpu_ncc)
-				slot_detach(ccp_cache, &cpu->cpu_cc[index]);
+				slot_detach(c, &cpu->cpu_cc[index]);
 			if (cp != NULL)
 				break;
 		}
 	}
-	kmem_magtype_t *old_magtype = cp != NULL ? cp->cache_magtype : NULL;
-	if (cp != NULL && new_magtype != NULL)
-		cp->cache_magtype = new_magtype;
+	if (cp != NULL) {
+		purge_take(cp, new_magtype, &one);
+	} else {
+		/* Depot lists go on the detached list, with their counts. */
+		for (kmem_list_t *cl = kmem_cache_list.next;
+		    cl != &kmem_cache_list; cl = cl->next) {
+			kmem_cache_t *c = KMEM_CONTAINER(cl, kmem_cache_t,
+			    cache_link);
+			kmem_magazine_t *full, *empty;
+			depot_detach(c, &full, &empty);
+			int magsize = c->cache_magtype->mt_magsize;
+			for (int pass = 0; pass < 2; pass++) {
+				kmem_magazine_t *mp = pass == 0 ? full : empty;
+				while (mp != NULL) {
+					kmem_magazine_t *next = mp->mag_next;
+					mp->mag_rounds = pass == 0 ?
+					    (uintptr_t)magsize : 0;
+					mp->mag_next = c->cache_detached;
+					c->cache_detached = mp;
+					mp = next;
+				}
+			}
+		}
+	}
 	for (kmem_list_t *lp = kmem_cpu_list.next; lp != &kmem_cpu_list;
 	    lp = lp->next) {
 		kmem_cpu_t *cpu = KMEM_CONTAINER(lp, kmem_cpu_t, cpu_link);
@@ -423,18 +451,22 @@ kmem_cpu_purge(kmem_cache_t *cp, kmem_magtype_t *new_magtype)
 	kmem_lock_exit(&kmem_cpu_list_lock);
 
 	if (cp != NULL) {
-		detached_destroy(cp, old_magtype);
-		depot_purge(cp, old_magtype);
+		purge_destroy(cp, &one);
 		return;
 	}
 	for (kmem_list_t *cl = kmem_cache_list.next; cl != &kmem_cache_list;
 	    cl = cl->next) {
 		kmem_cache_t *c = KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
-		if (c->cache_magtype != NULL) {
-			detached_destroy(c, c->cache_magtype);
-			depot_purge(c, c->cache_magtype);
-		}
+		detached_destroy(c, c->cache_magtype);
 	}
+}
+
+/* Purge every cache's magazines (memory pressure, tests). */
+void
+kmem_cpu_purge_all(void)
+{
+	kmem_lock_enter(&kmem_cache_list_lock);
+	kmem_cpu_purge(NULL, NULL);
 	kmem_lock_exit(&kmem_cache_list_lock);
 }
 
@@ -555,9 +587,7 @@ cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
 		if (mp == NULL)
 			return (NULL);
 	}
-	kmem_store_relaxed(&ccp->cc_rounds, ccp->cc_rounds - 1);
-	kmem_counter_add(&ccp->cc_alloc, 1);
-	return (ccp->cc_loaded->mag_round[ccp->cc_rounds]);
+	return (kmem_magazine_pop(ccp));
 }
 
 /* Loaded magazine is full (or absent): swap or exchange.  Busy. */
@@ -593,19 +623,35 @@ cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf)
 		kmem_store_relaxed(&ccp->cc_rounds, 0);
 		kmem_store_relaxed(&ccp->cc_magsize, mtp->mt_magsize);
 	}
-	ccp->cc_loaded->mag_round[ccp->cc_rounds] = buf;
-	kmem_store_relaxed(&ccp->cc_rounds, ccp->cc_rounds + 1);
-	kmem_counter_add(&ccp->cc_free, 1);
+	kmem_magazine_push(ccp, buf);
 	return (true);
 }
 
-static KMEM_NOINLINE void *
-kmem_cache_alloc_miss(kmem_cache_t *cp, int kmflag, bool retry)
+/*
+ * The slow paths.  The fast paths (kmem_magazine_alloc/free in
+ * magazine_impl.h) found the loaded magazine empty (full), or could not
+ * use the record at all; try the swap and the depot, then the slab layer.
+ */
+KMEM_NOINLINE void *
+kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 {
-	if (retry && kmem_cpu_prepare(cp))
-		return (kmem_cache_alloc(cp, kmflag));
-	void *buf = kmem_slab_alloc(cp, kmflag);
-	if (buf == NULL) {
+	kmem_cpu_t *cpu = kmem_plat_self_enter();
+	kmem_cpu_cache_t *ccp = kmem_cpu_begin(cpu, cp);
+	void *buf;
+
+	if (ccp != NULL) {
+		buf = ccp->cc_rounds > 0 ? kmem_magazine_pop(ccp) :
+		    cpu_alloc_refill(cp, ccp);
+		kmem_cpu_end(cpu);
+		kmem_plat_self_exit();
+		if (buf != NULL)
+			return (buf);
+	} else {
+		kmem_plat_self_exit();
+		if (kmem_cpu_prepare(cp))
+			return (kmem_cache_alloc(cp, kmflag));
+	}
+	if ((buf = kmem_slab_alloc(cp, kmflag)) == NULL) {
 		if (kmflag & KM_PANIC)
 			kmem_panic("kmem_cache_alloc(%s): cannot satisfy "
 			    "mandatory allocation", cp->cache_name);
@@ -615,70 +661,46 @@ kmem_cache_alloc_miss(kmem_cache_t *cp, int kmflag, bool retry)
 	return (buf);
 }
 
-void *
-kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
+KMEM_NOINLINE void
+kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
 {
 	kmem_cpu_t *cpu = kmem_plat_self_enter();
 	kmem_cpu_cache_t *ccp = kmem_cpu_begin(cpu, cp);
-	void *buf;
 
-	if (KMEM_LIKELY(ccp != NULL)) {
-		if (KMEM_LIKELY(ccp->cc_rounds > 0)) {
-			int32_t rounds = ccp->cc_rounds - 1;
-			buf = ccp->cc_loaded->mag_round[rounds];
-			kmem_store_relaxed(&ccp->cc_rounds, rounds);
-			kmem_counter_add(&ccp->cc_alloc, 1);
-			kmem_cpu_end(cpu);
-			kmem_plat_self_exit();
-			return (buf);
-		}
-		buf = cpu_alloc_refill(cp, ccp);
+	if (ccp != NULL) {
+		bool done = ccp->cc_rounds < ccp->cc_magsize ?
+		    (kmem_magazine_push(ccp, buf), true) :
+		    cpu_free_refill(cp, ccp, buf);
 		kmem_cpu_end(cpu);
 		kmem_plat_self_exit();
-		if (buf != NULL)
-			return (buf);
-		return (kmem_cache_alloc_miss(cp, kmflag, false));
-	}
-	kmem_plat_self_exit();
-	return (kmem_cache_alloc_miss(cp, kmflag, true));
-}
-
-static KMEM_NOINLINE void
-kmem_cache_free_miss(kmem_cache_t *cp, void *buf, bool retry)
-{
-	if (retry && kmem_cpu_prepare(cp)) {
-		kmem_cache_free(cp, buf);
-		return;
+		if (done)
+			return;
+	} else {
+		kmem_plat_self_exit();
+		if (kmem_cpu_prepare(cp)) {
+			kmem_cache_free(cp, buf);
+			return;
+		}
 	}
 	kmem_fetch_add(&cp->cache_cpu_free, 1);
 	kmem_slab_free(cp, buf);
 }
 
+void *
+kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
+{
+	void *buf = kmem_magazine_alloc(cp);
+
+	if (KMEM_LIKELY(buf != NULL))
+		return (buf);
+	return (kmem_cache_alloc_slow(cp, kmflag));
+}
+
 void
 kmem_cache_free(kmem_cache_t *cp, void *buf)
 {
-	kmem_cpu_t *cpu = kmem_plat_self_enter();
-	kmem_cpu_cache_t *ccp = kmem_cpu_begin(cpu, cp);
-
-	if (KMEM_LIKELY(ccp != NULL)) {
-		int32_t rounds = ccp->cc_rounds;
-		if (KMEM_LIKELY(rounds < ccp->cc_magsize)) {
-			ccp->cc_loaded->mag_round[rounds] = buf;
-			kmem_store_relaxed(&ccp->cc_rounds, rounds + 1);
-			kmem_counter_add(&ccp->cc_free, 1);
-			kmem_cpu_end(cpu);
-			kmem_plat_self_exit();
-			return;
-		}
-		bool done = cpu_free_refill(cp, ccp, buf);
-		kmem_cpu_end(cpu);
-		kmem_plat_self_exit();
-		if (!done)
-			kmem_cache_free_miss(cp, buf, false);
-		return;
-	}
-	kmem_plat_self_exit();
-	kmem_cache_free_miss(cp, buf, true);
+	if (KMEM_UNLIKELY(!kmem_magazine_free(cp, buf)))
+		kmem_cache_free_slow(cp, buf);
 }
 
 /* Grow magazines of caches whose depot was contended (kmem_update()). */

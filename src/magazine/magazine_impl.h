@@ -37,12 +37,100 @@ void kmem_depot_ws_update(kmem_cache_t *cp);
 void kmem_depot_ws_reap(kmem_cache_t *cp);
 void kmem_depot_ws_zero(kmem_cache_t *cp);
 void kmem_cpu_purge(kmem_cache_t *cp, kmem_magtype_t *new_magtype);
+void kmem_cpu_purge_all(void);
 void kmem_magazine_resize(kmem_cache_t *cp);
 uint64_t kmem_cpu_rounds(kmem_cache_t *cp, uint64_t *allocp,
     uint64_t *freep);
 uint32_t kmem_cpu_index_alloc(void);
 void kmem_cpu_index_free(uint32_t index);
 
+
+/* ---- the fast paths, inlined into kmem_cache_* and kmem_alloc ---- */
+
+/* The owner's side of the handshake (see the theory statement). */
+static inline kmem_cpu_cache_t *
+kmem_cpu_begin(kmem_cpu_t *cpu, const kmem_cache_t *cp)
+{
+	uint32_t index = cp->cache_cpu_index;
+
+	if (KMEM_UNLIKELY(cpu == NULL || index >= cpu->cpu_ncc ||
+	    cpu->cpu_busy))
+		return (NULL);
+	kmem_store_relaxed(&cpu->cpu_busy, 1);
+	kmem_compiler_barrier();
+	if (KMEM_UNLIKELY(kmem_load_acquire(&cpu->cpu_stop))) {
+		kmem_store_release(&cpu->cpu_busy, 0);
+		return (NULL);
+	}
+	return (&cpu->cpu_cc[index]);
+}
+
+static inline void
+kmem_cpu_end(kmem_cpu_t *cpu)
+{
+	kmem_store_release(&cpu->cpu_busy, 0);
+}
+
+/* Take a round from the loaded magazine, which has one.  Busy. */
+static inline void *
+kmem_magazine_pop(kmem_cpu_cache_t *ccp)
+{
+	int32_t rounds = ccp->cc_rounds - 1;
+
+	kmem_store_relaxed(&ccp->cc_rounds, rounds);
+	kmem_counter_add(&ccp->cc_alloc, 1);
+	return (ccp->cc_loaded->mag_round[rounds]);
+}
+
+/* Put a round in the loaded magazine, which has room.  Busy. */
+static inline void
+kmem_magazine_push(kmem_cpu_cache_t *ccp, void *buf)
+{
+	int32_t rounds = ccp->cc_rounds;
+
+	ccp->cc_loaded->mag_round[rounds] = buf;
+	kmem_store_relaxed(&ccp->cc_rounds, rounds + 1);
+	kmem_counter_add(&ccp->cc_free, 1);
+}
+
+/* A round from this thread's loaded magazine, or NULL. */
+static inline void *
+kmem_magazine_alloc(kmem_cache_t *cp)
+{
+	kmem_cpu_t *cpu = kmem_plat_self_enter();
+	kmem_cpu_cache_t *ccp = kmem_cpu_begin(cpu, cp);
+	void *buf = NULL;
+
+	if (KMEM_LIKELY(ccp != NULL)) {
+		if (KMEM_LIKELY(ccp->cc_rounds > 0))
+			buf = kmem_magazine_pop(ccp);
+		kmem_cpu_end(cpu);
+	}
+	kmem_plat_self_exit();
+	return (buf);
+}
+
+/* Put buf in this thread's loaded magazine; false if it cannot. */
+static inline bool
+kmem_magazine_free(kmem_cache_t *cp, void *buf)
+{
+	kmem_cpu_t *cpu = kmem_plat_self_enter();
+	kmem_cpu_cache_t *ccp = kmem_cpu_begin(cpu, cp);
+	bool done = false;
+
+	if (KMEM_LIKELY(ccp != NULL)) {
+		if (KMEM_LIKELY(ccp->cc_rounds < ccp->cc_magsize)) {
+			kmem_magazine_push(ccp, buf);
+			done = true;
+		}
+		kmem_cpu_end(cpu);
+	}
+	kmem_plat_self_exit();
+	return (done);
+}
+
+void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag);
+void kmem_cache_free_slow(kmem_cache_t *cp, void *buf);
 
 /* cache.c */
 void kmem_cache_bootstrap(void);

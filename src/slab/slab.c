@@ -290,8 +290,9 @@ slab_hash_rescale(kmem_cache_t *cp, size_t nbuckets)
 {
 	size_t old_n = cp->cache_hash_mask + 1;
 	kmem_bufctl_t **old = cp->cache_hash_table;
+	/* Under cache_lock: no reclaim, which could need this very lock. */
 	kmem_bufctl_t **table = vmem_alloc(kmem_metadata_arena,
-	    nbuckets * sizeof (void *), VM_NOSLEEP);
+	    nbuckets * sizeof (void *), VM_NOSLEEP | VM_NORMALPRI);
 
 	if (table == NULL)
 		return;
