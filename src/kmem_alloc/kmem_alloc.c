@@ -50,8 +50,24 @@ static const size_t kmem_big_alloc_sizes[] = {
 	81920, 90112, 98304, 106496, 114688, 122880, 131072,
 };
 
-static kmem_cache_t *kmem_alloc_table[KMEM_ALLOC_SMALL_MAX >> 3];
-static kmem_cache_t *kmem_big_alloc_table[KMEM_BIG_MAXBUF >> 12];
+/*
+ * Until kmem_init() fills them, the size tables point at the null cache:
+ * it has no per-CPU slot, so the fast path always misses into
+ * kmem_alloc_miss(), which sets kmem up (libumem's trick) -- the fast path
+ * never tests whether kmem is initialised.
+ */
+static kmem_cache_t kmem_null_cache;
+#define NULL4	&kmem_null_cache, &kmem_null_cache, &kmem_null_cache, \
+		&kmem_null_cache
+#define NULL16	NULL4, NULL4, NULL4, NULL4
+#define NULL32	NULL16, NULL16
+static kmem_cache_t *kmem_alloc_table[KMEM_ALLOC_SMALL_MAX >> 3] = {
+	NULL32, NULL32, NULL32, NULL32, NULL32, NULL32, NULL32, NULL32,
+	NULL32, NULL32, NULL32, NULL32, NULL32, NULL32, NULL32, NULL32,
+};
+static kmem_cache_t *kmem_big_alloc_table[KMEM_BIG_MAXBUF >> 12] = {
+	NULL32,
+};
 
 static kmem_lock_t kmem_init_lock = KMEM_LOCK_INIT;
 static bool kmem_ready;
@@ -184,11 +200,12 @@ kmem_alloc_caches_create(void)
 			return (-1);
 		if (size <= KMEM_ALLOC_SMALL_MAX) {
 			for (size_t s = prev; s < size; s += 8)
-				kmem_alloc_table[s >> 3] = cp;
+				kmem_store_release(&kmem_alloc_table[s >> 3], cp);
 		} else {
 			for (size_t s = kmem_max(prev, KMEM_ALLOC_SMALL_MAX);
 			    s < size; s += 4096)
-				kmem_big_alloc_table[s >> 12] = cp;
+				kmem_store_release(&kmem_big_alloc_table[s >> 12],
+				    cp);
 		}
 		prev = size;
 	}
@@ -269,11 +286,9 @@ kmem_init(const char *options)
 	return (rc);
 }
 
-static KMEM_NOINLINE bool
-kmem_init_lazy(void)
-{
-	return (kmem_init(NULL) == 0);
-}
+_Static_assert(sizeof (kmem_alloc_table) == 512 * sizeof (void *) &&
+    sizeof (kmem_big_alloc_table) == 32 * sizeof (void *),
+    "size tables are fully initialised");
 
 static inline kmem_cache_t *
 kmem_alloc_cache(size_t size)
@@ -281,31 +296,49 @@ kmem_alloc_cache(size_t size)
 	size_t index = size - 1;
 
 	if (index < KMEM_ALLOC_SMALL_MAX)
-		return (kmem_alloc_table[index >> 3]);
+		return (kmem_load_acquire(&kmem_alloc_table[index >> 3]));
 	if (index < KMEM_BIG_MAXBUF)
-		return (kmem_big_alloc_table[index >> 12]);
+		return (kmem_load_acquire(&kmem_big_alloc_table[index >> 12]));
 	return (NULL);
 }
 
-void *
-kmem_alloc(size_t size, int kmflag)
+/* The fast path missed, or kmem is not set up yet. */
+static KMEM_NOINLINE void *
+kmem_alloc_miss(kmem_cache_t *cp, size_t size, int kmflag)
 {
-	if (KMEM_UNLIKELY(!kmem_load_relaxed(&kmem_ready)) && !kmem_init_lazy())
-		return (NULL);
-	kmem_cache_t *cp = kmem_alloc_cache(size);
-	if (KMEM_LIKELY(cp != NULL)) {
-		void *buf = kmem_magazine_alloc(cp);
-		if (KMEM_LIKELY(buf != NULL))
-			return (buf);
-		return (kmem_cache_alloc_slow(cp, kmflag));
+	if (cp == &kmem_null_cache) {
+		if (kmem_init(NULL) != 0)
+			return (NULL);
+		return (kmem_alloc(size, kmflag));
 	}
+	return (kmem_cache_alloc_slow(cp, kmflag));
+}
+
+static KMEM_NOINLINE void *
+kmem_alloc_oversize(size_t size, int kmflag)
+{
 	if (size == 0)
+		return (NULL);
+	if (!kmem_load_acquire(&kmem_ready) && kmem_init(NULL) != 0)
 		return (NULL);
 	void *buf = vmem_alloc(kmem_oversize_arena, size, kmflag & VM_KMFLAGS);
 	if (buf == NULL && (kmflag & KM_PANIC))
 		kmem_panic("kmem_alloc(%zu): cannot satisfy mandatory "
 		    "allocation", size);
 	return (buf);
+}
+
+void *
+kmem_alloc(size_t size, int kmflag)
+{
+	kmem_cache_t *cp = kmem_alloc_cache(size);
+	void *buf;
+
+	if (KMEM_UNLIKELY(cp == NULL))
+		return (kmem_alloc_oversize(size, kmflag));
+	if (KMEM_LIKELY(kmem_magazine_alloc(cp, &buf)))
+		return (buf);
+	return (kmem_alloc_miss(cp, size, kmflag));
 }
 
 void *

@@ -278,7 +278,7 @@ kmem_cpu_prepare(kmem_cache_t *cp)
 	 * holds the link and the size.
 	 */
 	old[0].cc_loaded = (kmem_magazine_t *)(void *)cpu->cpu_retired;
-	old[0].cc_alloc = old_n;
+	old[0].cc_free = old_n;
 	cpu->cpu_retired = old;
 	return (true);
 }
@@ -302,12 +302,10 @@ slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
 	}
 	ccp->cc_loaded = ccp->cc_ploaded = NULL;
 	kmem_store_relaxed(&ccp->cc_rounds, 0);
-	kmem_store_relaxed(&ccp->cc_prounds, 0);
-	kmem_store_relaxed(&ccp->cc_magsize, 0);
-	/* The slot may serve another cache next: move its counts to cp. */
-	kmem_fetch_add(&cp->cache_cpu_alloc, ccp->cc_alloc);
+	kmem_store_relaxed(&ccp->cc_prounds, (int16_t)0);
+	kmem_store_relaxed(&ccp->cc_magsize, (int16_t)0);
+	/* The slot may serve another cache next: move its count to cp. */
 	kmem_fetch_add(&cp->cache_cpu_free, ccp->cc_free);
-	kmem_store_relaxed(&ccp->cc_alloc, 0);
 	kmem_store_relaxed(&ccp->cc_free, 0);
 }
 
@@ -508,7 +506,6 @@ kmem_thread_exit(void *self)
 				mags[i] = NULL;
 			}
 		}
-		kmem_fetch_add(&cp->cache_cpu_alloc, ccp->cc_alloc);
 		kmem_fetch_add(&cp->cache_cpu_free, ccp->cc_free);
 		kmem_magtype_t *mtp = cp->cache_magtype;
 		kmem_lock_exit(&cp->cache_depot_lock);
@@ -522,19 +519,19 @@ kmem_thread_exit(void *self)
 	while (cpu->cpu_retired != NULL) {
 		kmem_cpu_cache_t *old = cpu->cpu_retired;
 		cpu->cpu_retired = (kmem_cpu_cache_t *)(void *)old[0].cc_loaded;
-		cpu_table_free(old, (uint32_t)old[0].cc_alloc);
+		cpu_table_free(old, (uint32_t)old[0].cc_free);
 	}
 	kmem_slab_free(kmem_cpu_record_cache, cpu);
 }
 
 /*
  * Rounds of cp held in records, for statistics; also sums the records'
- * alloc and free counts.  Racy by nature (owners run on), never unsafe.
+ * free counts.  Racy by nature (owners run on), never unsafe.
  */
 uint64_t
-kmem_cpu_rounds(kmem_cache_t *cp, uint64_t *allocp, uint64_t *freep)
+kmem_cpu_rounds(kmem_cache_t *cp, uint64_t *freep)
 {
-	uint64_t rounds = 0, alloc = 0, free = 0;
+	uint64_t rounds = 0, free = 0;
 	uint32_t index = cp->cache_cpu_index;
 
 	kmem_lock_enter(&kmem_cpu_list_lock);
@@ -546,11 +543,9 @@ kmem_cpu_rounds(kmem_cache_t *cp, uint64_t *allocp, uint64_t *freep)
 		kmem_cpu_cache_t *ccp = &kmem_load_acquire(&cpu->cpu_cc)[index];
 		rounds += (uint64_t)kmem_load_relaxed(&ccp->cc_rounds) +
 		    (uint64_t)kmem_load_relaxed(&ccp->cc_prounds);
-		alloc += kmem_load_relaxed(&ccp->cc_alloc);
 		free += kmem_load_relaxed(&ccp->cc_free);
 	}
 	kmem_lock_exit(&kmem_cpu_list_lock);
-	*allocp = alloc;
 	*freep = free;
 	return (rounds);
 }
@@ -565,8 +560,8 @@ cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
 		kmem_magazine_t *mp = ccp->cc_loaded;
 		ccp->cc_loaded = ccp->cc_ploaded;
 		ccp->cc_ploaded = mp;
-		kmem_store_relaxed(&ccp->cc_rounds, ccp->cc_prounds);
-		kmem_store_relaxed(&ccp->cc_prounds, 0);
+		kmem_store_relaxed(&ccp->cc_rounds, (int32_t)ccp->cc_prounds);
+		kmem_store_relaxed(&ccp->cc_prounds, (int16_t)0);
 	} else {
 		if (cp->cache_flags & KMF_NOMAGAZINE)
 			return (NULL);
@@ -577,11 +572,12 @@ cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
 			if (ccp->cc_ploaded != NULL)
 				maglist_push(&cp->cache_empty, ccp->cc_ploaded);
 			ccp->cc_ploaded = ccp->cc_loaded;
-			kmem_store_relaxed(&ccp->cc_prounds, ccp->cc_rounds);
+			kmem_store_relaxed(&ccp->cc_prounds,
+			    (int16_t)ccp->cc_rounds);
 			ccp->cc_loaded = mp;
 			kmem_store_relaxed(&ccp->cc_magsize,
-			    cp->cache_magtype->mt_magsize);
-			kmem_store_relaxed(&ccp->cc_rounds, ccp->cc_magsize);
+			    (int16_t)cp->cache_magtype->mt_magsize);
+			kmem_store_relaxed(&ccp->cc_rounds, (int32_t)ccp->cc_magsize);
 		}
 		kmem_lock_exit(&cp->cache_depot_lock);
 		if (mp == NULL)
@@ -598,7 +594,7 @@ cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf)
 		kmem_magazine_t *mp = ccp->cc_loaded;
 		ccp->cc_loaded = ccp->cc_ploaded;
 		ccp->cc_ploaded = mp;
-		kmem_store_relaxed(&ccp->cc_prounds, ccp->cc_rounds);
+		kmem_store_relaxed(&ccp->cc_prounds, (int16_t)ccp->cc_rounds);
 		kmem_store_relaxed(&ccp->cc_rounds, 0);
 	} else {
 		if (cp->cache_flags & KMF_NOMAGAZINE)
@@ -618,10 +614,10 @@ cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf)
 			kmem_lock_exit(&cp->cache_depot_lock);
 		}
 		ccp->cc_ploaded = ccp->cc_loaded;
-		kmem_store_relaxed(&ccp->cc_prounds, ccp->cc_rounds);
+		kmem_store_relaxed(&ccp->cc_prounds, (int16_t)ccp->cc_rounds);
 		ccp->cc_loaded = emp;
 		kmem_store_relaxed(&ccp->cc_rounds, 0);
-		kmem_store_relaxed(&ccp->cc_magsize, mtp->mt_magsize);
+		kmem_store_relaxed(&ccp->cc_magsize, (int16_t)mtp->mt_magsize);
 	}
 	kmem_magazine_push(ccp, buf);
 	return (true);
@@ -636,10 +632,10 @@ KMEM_NOINLINE void *
 kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 {
 	kmem_cpu_t *cpu = kmem_plat_self_enter();
-	kmem_cpu_cache_t *ccp = kmem_cpu_begin(cpu, cp);
+	kmem_cpu_cache_t *ccp;
 	void *buf;
 
-	if (ccp != NULL) {
+	if (kmem_cpu_begin(cpu, cp, &ccp)) {
 		buf = ccp->cc_rounds > 0 ? kmem_magazine_pop(ccp) :
 		    cpu_alloc_refill(cp, ccp);
 		kmem_cpu_end(cpu);
@@ -657,7 +653,6 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 			    "mandatory allocation", cp->cache_name);
 		return (NULL);
 	}
-	kmem_fetch_add(&cp->cache_cpu_alloc, 1);
 	return (buf);
 }
 
@@ -665,9 +660,9 @@ KMEM_NOINLINE void
 kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
 {
 	kmem_cpu_t *cpu = kmem_plat_self_enter();
-	kmem_cpu_cache_t *ccp = kmem_cpu_begin(cpu, cp);
+	kmem_cpu_cache_t *ccp;
 
-	if (ccp != NULL) {
+	if (kmem_cpu_begin(cpu, cp, &ccp)) {
 		bool done = ccp->cc_rounds < ccp->cc_magsize ?
 		    (kmem_magazine_push(ccp, buf), true) :
 		    cpu_free_refill(cp, ccp, buf);
@@ -689,9 +684,9 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
 void *
 kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 {
-	void *buf = kmem_magazine_alloc(cp);
+	void *buf;
 
-	if (KMEM_LIKELY(buf != NULL))
+	if (KMEM_LIKELY(kmem_magazine_alloc(cp, &buf)))
 		return (buf);
 	return (kmem_cache_alloc_slow(cp, kmflag));
 }

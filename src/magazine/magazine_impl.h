@@ -39,8 +39,7 @@ void kmem_depot_ws_zero(kmem_cache_t *cp);
 void kmem_cpu_purge(kmem_cache_t *cp, kmem_magtype_t *new_magtype);
 void kmem_cpu_purge_all(void);
 void kmem_magazine_resize(kmem_cache_t *cp);
-uint64_t kmem_cpu_rounds(kmem_cache_t *cp, uint64_t *allocp,
-    uint64_t *freep);
+uint64_t kmem_cpu_rounds(kmem_cache_t *cp, uint64_t *freep);
 uint32_t kmem_cpu_index_alloc(void);
 void kmem_cpu_index_free(uint32_t index);
 
@@ -48,21 +47,23 @@ void kmem_cpu_index_free(uint32_t index);
 /* ---- the fast paths, inlined into kmem_cache_* and kmem_alloc ---- */
 
 /* The owner's side of the handshake (see the theory statement). */
-static inline kmem_cpu_cache_t *
-kmem_cpu_begin(kmem_cpu_t *cpu, const kmem_cache_t *cp)
+static inline bool
+kmem_cpu_begin(kmem_cpu_t *cpu, const kmem_cache_t *cp,
+    kmem_cpu_cache_t **ccpp)
 {
 	uint32_t index = cp->cache_cpu_index;
 
 	if (KMEM_UNLIKELY(cpu == NULL || index >= cpu->cpu_ncc ||
 	    cpu->cpu_busy))
-		return (NULL);
+		return (false);
 	kmem_store_relaxed(&cpu->cpu_busy, 1);
 	kmem_compiler_barrier();
 	if (KMEM_UNLIKELY(kmem_load_acquire(&cpu->cpu_stop))) {
 		kmem_store_release(&cpu->cpu_busy, 0);
-		return (NULL);
+		return (false);
 	}
-	return (&cpu->cpu_cc[index]);
+	*ccpp = &cpu->cpu_cc[index];
+	return (true);
 }
 
 static inline void
@@ -78,7 +79,6 @@ kmem_magazine_pop(kmem_cpu_cache_t *ccp)
 	int32_t rounds = ccp->cc_rounds - 1;
 
 	kmem_store_relaxed(&ccp->cc_rounds, rounds);
-	kmem_counter_add(&ccp->cc_alloc, 1);
 	return (ccp->cc_loaded->mag_round[rounds]);
 }
 
@@ -93,21 +93,23 @@ kmem_magazine_push(kmem_cpu_cache_t *ccp, void *buf)
 	kmem_counter_add(&ccp->cc_free, 1);
 }
 
-/* A round from this thread's loaded magazine, or NULL. */
-static inline void *
-kmem_magazine_alloc(kmem_cache_t *cp)
+/* Take a round from this thread's loaded magazine; false if none. */
+static inline bool
+kmem_magazine_alloc(kmem_cache_t *cp, void **bufp)
 {
 	kmem_cpu_t *cpu = kmem_plat_self_enter();
-	kmem_cpu_cache_t *ccp = kmem_cpu_begin(cpu, cp);
-	void *buf = NULL;
+	kmem_cpu_cache_t *ccp;
+	bool done = false;
 
-	if (KMEM_LIKELY(ccp != NULL)) {
-		if (KMEM_LIKELY(ccp->cc_rounds > 0))
-			buf = kmem_magazine_pop(ccp);
+	if (KMEM_LIKELY(kmem_cpu_begin(cpu, cp, &ccp))) {
+		if (KMEM_LIKELY(ccp->cc_rounds > 0)) {
+			*bufp = kmem_magazine_pop(ccp);
+			done = true;
+		}
 		kmem_cpu_end(cpu);
 	}
 	kmem_plat_self_exit();
-	return (buf);
+	return (done);
 }
 
 /* Put buf in this thread's loaded magazine; false if it cannot. */
@@ -115,10 +117,10 @@ static inline bool
 kmem_magazine_free(kmem_cache_t *cp, void *buf)
 {
 	kmem_cpu_t *cpu = kmem_plat_self_enter();
-	kmem_cpu_cache_t *ccp = kmem_cpu_begin(cpu, cp);
+	kmem_cpu_cache_t *ccp;
 	bool done = false;
 
-	if (KMEM_LIKELY(ccp != NULL)) {
+	if (KMEM_LIKELY(kmem_cpu_begin(cpu, cp, &ccp))) {
 		if (KMEM_LIKELY(ccp->cc_rounds < ccp->cc_magsize)) {
 			kmem_magazine_push(ccp, buf);
 			done = true;

@@ -82,16 +82,18 @@ typedef struct kmem_magtype {
 } kmem_magtype_t;
 
 /* One cache's slot in a per-CPU (per-thread) record. */
+/* 32 bytes, so that finding a slot is one shift. */
 typedef struct kmem_cpu_cache {
 	kmem_magazine_t	*cc_loaded;	/* magazine in use */
 	kmem_magazine_t	*cc_ploaded;	/* previous: full or empty */
 	int32_t		cc_rounds;	/* rounds in cc_loaded */
-	int32_t		cc_prounds;	/* rounds in cc_ploaded */
-	int32_t		cc_magsize;	/* 0: slot not in use */
-	int32_t		cc_pad;
-	uint64_t	cc_alloc;	/* allocations served here */
-	uint64_t	cc_free;	/* frees served here */
+	int16_t		cc_prounds;	/* rounds in cc_ploaded */
+	int16_t		cc_magsize;	/* 0: slot not in use */
+	uint64_t	cc_free;	/* frees served here (allocations are */
+					/* derived: alloc = free + in use) */
 } kmem_cpu_cache_t;
+
+_Static_assert(sizeof (kmem_cpu_cache_t) == 32, "cpu cache slot size");
 
 struct kmem_cache {
 	/* Properties (constant after creation). */
@@ -146,8 +148,7 @@ struct kmem_cache {
 	uint64_t	cache_depot_free;
 	uint64_t	cache_reap;
 
-	/* Per-CPU layer: counts of records that went away. */
-	uint64_t	cache_cpu_alloc;
+	/* Per-CPU layer: frees not counted in live records. */
 	uint64_t	cache_cpu_free;
 	kmem_magazine_t	*cache_detached;	/* purge in progress */
 };

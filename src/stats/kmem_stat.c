@@ -34,13 +34,26 @@ typedef struct kmem_snapshot {
 	uint64_t	ks_hash_rescale;
 } kmem_snapshot_t;
 
+typedef struct kmem_named_stat {
+	const char	*n;
+	uint64_t	v;
+} kmem_named_stat_t;
+
+static uint64_t
+ks_inuse(const kmem_snapshot_t *ks)
+{
+	uint64_t avail = ks->ks_bufslab + ks->ks_cpu_rounds +
+	    ks->ks_depot_rounds;
+	return (ks->ks_buftotal > avail ? ks->ks_buftotal - avail : 0);
+}
+
 static void
 kmem_snapshot(kmem_cache_t *cp, kmem_snapshot_t *ks)
 {
-	uint64_t alloc, free;
+	uint64_t free;
 
 	memset(ks, 0, sizeof (*ks));
-	ks->ks_cpu_rounds = kmem_cpu_rounds(cp, &alloc, &free);
+	ks->ks_cpu_rounds = kmem_cpu_rounds(cp, &free);
 	kmem_lock_enter(&cp->cache_depot_lock);
 	ks->ks_magsize = (cp->cache_flags & KMF_NOMAGAZINE) ? 0 :
 	    (uint64_t)cp->cache_magtype->mt_magsize;
@@ -51,7 +64,6 @@ kmem_snapshot(kmem_cache_t *cp, kmem_snapshot_t *ks)
 	ks->ks_depot_free = cp->cache_depot_free;
 	ks->ks_depot_contention = cp->cache_depot_contention;
 	ks->ks_reap = cp->cache_reap;
-	ks->ks_alloc = alloc + kmem_load_relaxed(&cp->cache_cpu_alloc);
 	ks->ks_free = free + kmem_load_relaxed(&cp->cache_cpu_free);
 	kmem_lock_exit(&cp->cache_depot_lock);
 	kmem_lock_enter(&cp->cache_lock);
@@ -69,19 +81,8 @@ kmem_snapshot(kmem_cache_t *cp, kmem_snapshot_t *ks)
 	ks->ks_hash_lookup_depth = cp->cache_hash_lookup_depth;
 	ks->ks_hash_rescale = cp->cache_hash_rescale;
 	kmem_lock_exit(&cp->cache_lock);
-}
-
-typedef struct kmem_named_stat {
-	const char	*n;
-	uint64_t	v;
-} kmem_named_stat_t;
-
-static uint64_t
-ks_inuse(const kmem_snapshot_t *ks)
-{
-	uint64_t avail = ks->ks_bufslab + ks->ks_cpu_rounds +
-	    ks->ks_depot_rounds;
-	return (ks->ks_buftotal > avail ? ks->ks_buftotal - avail : 0);
+	/* Every allocated buffer was allocated and not yet freed. */
+	ks->ks_alloc = ks->ks_free + ks_inuse(ks);
 }
 
 /*

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Run kmem's benchmarks against glibc, jemalloc, tcmalloc and mimalloc in one
+invocation and write BENCHMARKS.md.
+
+Every measurement is the median of --repeat runs.  Peers are measured through
+the same binary with LD_PRELOAD; kmem through its own API in the same binary.
+Instruction counts (valgrind --tool=callgrind) give a figure that does not
+depend on machine noise.
+"""
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "out")
+LIBDIR = "/usr/lib/x86_64-linux-gnu"
+PEERS = [
+    ("glibc", None),
+    ("jemalloc", os.path.join(LIBDIR, "libjemalloc.so.2")),
+    ("tcmalloc", os.path.join(LIBDIR, "libtcmalloc_minimal.so.4")),
+    ("mimalloc", os.path.join(LIBDIR, "libmimalloc.so.2")),
+]
+KMEM = [("kmem_cache", "kmem_cache"), ("kmem_alloc", "kmem_alloc")]
+SIZES = [16, 64, 256, 1024, 4096]
+
+
+def run(cmd, preload=None):
+    env = dict(os.environ)
+    if preload:
+        env["LD_PRELOAD"] = preload
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return res.stdout
+
+
+def pairs(api, size, threads, workload, ops, preload, repeat):
+    times = []
+    for _ in range(repeat):
+        out = run([os.path.join(OUT, "bench_pairs"), api, str(size), str(threads),
+                   workload, str(ops)], preload)
+        times.append(float(out.split()[0]))
+    return statistics.median(times)
+
+
+def instructions(api, size, preload):
+    """Instructions per alloc+free pair, from two callgrind runs."""
+    counts = []
+    for ops in (100000, 200000):
+        outfile = os.path.join(OUT, "callgrind.out")
+        subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + outfile,
+                        os.path.join(OUT, "bench_pairs"), api, str(size), "1", "pair",
+                        str(ops)],
+                       env=dict(os.environ, **({"LD_PRELOAD": preload} if preload else {})),
+                       capture_output=True, text=True, check=True)
+        with open(outfile) as f:
+            for line in f:
+                if line.startswith("summary:") or line.startswith("totals:"):
+                    counts.append(int(line.split()[1]))
+                    break
+        os.unlink(outfile)
+    return (counts[1] - counts[0]) / 100000.0
+
+
+def fmt_ratio(peer, kmem):
+    return "%.2fx" % (peer / kmem)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.path.join(HERE, "..", "BENCHMARKS.md"))
+    ap.add_argument("--ops", type=int, default=5000000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    if args.quick:
+        args.ops, args.repeat = 500000, 1
+    for name, lib in PEERS:
+        if lib and not os.path.exists(lib):
+            sys.exit("missing %s (%s): run scripts/deps.sh bench" % (name, lib))
+
+    t0 = time.time()
+    results = {}  # (who, size, threads, workload) -> ns per pair
+    for workload in ("pair", "batch"):
+        for threads in (1, 2):
+            for size in SIZES:
+                for name, lib in PEERS:
+                    results[(name, size, threads, workload)] = pairs(
+                        "malloc", size, threads, workload, args.ops, lib, args.repeat)
+                for name, api in KMEM:
+                    results[(name, size, threads, workload)] = pairs(
+                        api, size, threads, workload, args.ops, None, args.repeat)
+                print("  %s %d thread(s) %5d bytes done" % (workload, threads, size),
+                      file=sys.stderr)
+
+    insns = {}
+    for name, lib in PEERS:
+        insns[name] = instructions("malloc", 64, lib)
+    for name, api in KMEM:
+        insns[name] = instructions(api, 64, None)
+
+    vmem_rows = [line.split() for line in
+                 run([os.path.join(OUT, "bench_vmem"), str(args.ops // 2)]).splitlines()]
+
+    lines = []
+    w = lines.append
+    w("# kmem benchmarks")
+    w("")
+    w("Written by `make bench` (`bench/run.py`) on %s, %s, %d CPUs; %s." % (
+        time.strftime("%Y-%m-%d"), platform.processor() or platform.machine(),
+        os.cpu_count(), "quick run" if args.quick else
+        "median of %d runs of %d pairs per thread" % (args.repeat, args.ops)))
+    w("Peers are the Debian packages, loaded with `LD_PRELOAD` into the same")
+    w("benchmark binary.  Times are wall-clock nanoseconds per alloc+free pair per")
+    w("thread; **ratios are peer time / kmem time, so above 1.00x kmem is faster**.")
+    w("The machine is shared and has 2 cores: treat differences under ~10% as noise;")
+    w("the instruction counts at the end do not depend on noise.")
+    w("")
+    for workload, desc in (("pair", "allocate, touch one byte, free"),
+                           ("batch", "allocate 1000, free them in reverse")):
+        for threads in (1, 2):
+            w("## `%s` workload (%s), %d thread%s" % (workload, desc, threads,
+                                                       "s" if threads > 1 else ""))
+            w("")
+            w("| size | kmem_cache | kmem_alloc | glibc | jemalloc | tcmalloc | mimalloc "
+              "| best peer / kmem_cache | best peer / kmem_alloc |")
+            w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+            for size in SIZES:
+                r = lambda who: results[(who, size, threads, workload)]
+                best = min(r(p) for p, _ in PEERS)
+                w("| %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s |" % (
+                    size, r("kmem_cache"), r("kmem_alloc"), r("glibc"), r("jemalloc"),
+                    r("tcmalloc"), r("mimalloc"), fmt_ratio(best, r("kmem_cache")),
+                    fmt_ratio(best, r("kmem_alloc"))))
+            w("")
+    w("## Scaling from 1 to 2 threads")
+    w("")
+    w("Throughput with 2 threads divided by throughput with 1 (ideal: 2.00; the")
+    w("target is 1.9).  Per-thread time is constant when scaling is perfect.")
+    w("")
+    w("| workload | size | kmem_cache | kmem_alloc | glibc | jemalloc | tcmalloc | mimalloc |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for workload in ("pair", "batch"):
+        for size in SIZES:
+            cells = []
+            for who in ("kmem_cache", "kmem_alloc", "glibc", "jemalloc", "tcmalloc",
+                        "mimalloc"):
+                one = results[(who, size, 1, workload)]
+                two = results[(who, size, 2, workload)]
+                cells.append("%.2f" % (2.0 * one / two))
+            w("| %s | %d | %s |" % (workload, size, " | ".join(cells)))
+    w("")
+    w("## Instructions per 64-byte alloc+free pair (callgrind)")
+    w("")
+    w("Includes the benchmark loop's own few instructions, the same for all.")
+    w("")
+    w("| kmem_cache | kmem_alloc | glibc | jemalloc | tcmalloc | mimalloc |")
+    w("|---:|---:|---:|---:|---:|---:|")
+    w("| %s |" % " | ".join("%.1f" % insns[n] for n in
+                           ("kmem_cache", "kmem_alloc", "glibc", "jemalloc", "tcmalloc",
+                            "mimalloc")))
+    w("")
+    w("## vmem: alloc+free time as the arena grows")
+    w("")
+    w("An identifier arena holds N allocated segments of 1-8 quanta with free gaps")
+    w("between them.  *steady*: free a random segment and allocate one of the same")
+    w("size; *pair*: allocate and free at once.  Target: flat within 20%.")
+    w("")
+    w("| segments allocated | steady ns | pair ns | segments in arena "
+      "| hash steps per free | freelist segments examined per alloc |")
+    w("|---:|---:|---:|---:|---:|---:|")
+    for n, steady, pair, segs, lookup, search in vmem_rows:
+        w("| %s | %s | %s | %s | %s | %s |" % (n, steady, pair, segs, lookup, search))
+    steadies = [float(r[1]) for r in vmem_rows]
+    pairs_ = [float(r[2]) for r in vmem_rows]
+    w("")
+    w("Largest / smallest: steady %.2fx, pair %.2fx." % (
+        max(steadies) / min(steadies), max(pairs_) / min(pairs_)))
+    w("")
+    w("Run time: %.0f s." % (time.time() - t0))
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("wrote %s" % args.out, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
