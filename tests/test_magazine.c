@@ -42,10 +42,12 @@ test_depot(void)
 	uint64_t full = kmem_cache_stat(cp, "full_magazines");
 	KT_CHECK(full >= (N - 30) / 15);
 	KT_EQ_U(kmem_cache_stat(cp, "depot_free"), full);
+	uint64_t slab_alloc = kmem_cache_stat(cp, "slab_alloc");
+	KT_CMP_U(slab_alloc, <=, N + 15);	/* filled a magazine at a time */
 	for (int i = 0; i < N; i++)
 		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
 	KT_CHECK(kmem_cache_stat(cp, "depot_alloc") >= full);
-	KT_EQ_U(kmem_cache_stat(cp, "slab_alloc"), N);	/* no new slab use */
+	KT_EQ_U(kmem_cache_stat(cp, "slab_alloc"), slab_alloc);	/* no slabs */
 	for (int i = 0; i < N; i++)
 		kmem_cache_free(cp, bufs[i]);
 	/* A reap frees the depot's magazines and the slabs they emptied. */
@@ -173,7 +175,7 @@ test_purge_live(void)
 	KT_CHECK(kmem_cache_stat(cp, "buf_constructed") >= 40);
 	kmem_cache_destroy(cp);
 	KT_EQ_U(hold_dtor, hold_ctor);
-	KT_EQ_U(hold_ctor, 40);
+	KT_CMP_U(hold_ctor, >=, 40);
 	pthread_barrier_wait(&bar);
 	pthread_join(t, NULL);
 	pthread_barrier_destroy(&bar);

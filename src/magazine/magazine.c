@@ -67,12 +67,21 @@
  */
 #include "magazine_impl.h"
 
-#define KMEM_DEPOT_CONTENTION	3
+#define KMEM_DEPOT_CONTENTION	3	/* per update interval: grow */
+#define KMEM_DEPOT_CONTENTION_NOW 256	/* since the last growth: grow now */
+#define KMEM_DEPOT_TRAFFIC_NOW	4096	/* exchanges since the last growth */
 
 kmem_lock_t kmem_cpu_list_lock = KMEM_LOCK_INIT;
 kmem_list_t kmem_cpu_list = { &kmem_cpu_list, &kmem_cpu_list };
 kmem_cache_t *kmem_cpu_record_cache;
 bool kmem_cpu_enabled;
+
+/*
+ * The record of a thread that is exiting: no slots, so whatever it frees
+ * on its way out (its own magazines' slabs, other libraries' destructors)
+ * goes to the slab layer instead of building a new record.
+ */
+static kmem_cpu_t kmem_cpu_dead;
 static vmem_t *kmem_cache_index_arena;
 
 kmem_magtype_t kmem_magtype[] = {
@@ -95,8 +104,33 @@ depot_lock(kmem_cache_t *cp)
 {
 	if (!kmem_lock_tryenter(&cp->cache_depot_lock)) {
 		kmem_lock_enter(&cp->cache_depot_lock);
-		cp->cache_depot_contention++;
+		kmem_store_relaxed(&cp->cache_depot_contention,
+		    cp->cache_depot_contention + 1);
 	}
+}
+
+/*
+ * Called from the slow paths with no lock held: if the depot has been
+ * contended a lot since magazines last grew, grow them now rather than at
+ * the next kmem_update().  The cache list lock is only tried, so this is
+ * safe from inside a purge or a thread exit that already holds it.
+ */
+static void
+magazine_grow_check(kmem_cache_t *cp)
+{
+	uint64_t traffic = kmem_load_relaxed(&cp->cache_depot_alloc) +
+	    kmem_load_relaxed(&cp->cache_depot_free);
+
+	if (kmem_load_relaxed(&cp->cache_depot_contention) -
+	    kmem_load_relaxed(&cp->cache_depot_contention_prev) <
+	    KMEM_DEPOT_CONTENTION_NOW &&
+	    traffic - kmem_load_relaxed(&cp->cache_depot_traffic_prev) <
+	    KMEM_DEPOT_TRAFFIC_NOW)
+		return;
+	if (!kmem_lock_tryenter(&kmem_cache_list_lock))
+		return;
+	kmem_magazine_resize(cp);
+	kmem_lock_exit(&kmem_cache_list_lock);
 }
 
 static kmem_magazine_t *
@@ -227,7 +261,8 @@ kmem_cpu_prepare(kmem_cache_t *cp)
 	kmem_cpu_t *cpu = kmem_plat_self_enter();
 	kmem_plat_self_exit();
 
-	if (!kmem_cpu_enabled || cp->cache_cpu_index == 0)
+	if (!kmem_cpu_enabled || cp->cache_cpu_index == 0 ||
+	    cpu == &kmem_cpu_dead)
 		return (false);
 	uint32_t n = 64;
 	while (n <= cp->cache_cpu_index)
@@ -477,8 +512,9 @@ kmem_thread_exit(void *self)
 {
 	kmem_cpu_t *cpu = self;
 
-	if (cpu == NULL)
+	if (cpu == NULL || cpu == &kmem_cpu_dead)
 		return;
+	kmem_plat_self_set(&kmem_cpu_dead);
 	kmem_lock_enter(&kmem_cache_list_lock);
 	kmem_lock_enter(&kmem_cpu_list_lock);
 	kmem_list_remove(&cpu->cpu_link);
@@ -499,7 +535,8 @@ kmem_thread_exit(void *self)
 				continue;
 			if (rounds[i] == magsize) {
 				maglist_push(&cp->cache_full, mags[i]);
-				cp->cache_depot_free++;
+				kmem_store_relaxed(&cp->cache_depot_free,
+				    cp->cache_depot_free + 1);
 				mags[i] = NULL;
 			} else if (rounds[i] == 0) {
 				maglist_push(&cp->cache_empty, mags[i]);
@@ -568,7 +605,8 @@ cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
 		depot_lock(cp);
 		kmem_magazine_t *mp = maglist_pop(&cp->cache_full);
 		if (mp != NULL) {
-			cp->cache_depot_alloc++;
+			kmem_store_relaxed(&cp->cache_depot_alloc,
+			    cp->cache_depot_alloc + 1);
 			if (ccp->cc_ploaded != NULL)
 				maglist_push(&cp->cache_empty, ccp->cc_ploaded);
 			ccp->cc_ploaded = ccp->cc_loaded;
@@ -610,7 +648,8 @@ cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf)
 		if (ccp->cc_ploaded != NULL) {
 			depot_lock(cp);
 			maglist_push(&cp->cache_full, ccp->cc_ploaded);
-			cp->cache_depot_free++;
+			kmem_store_relaxed(&cp->cache_depot_free,
+			    cp->cache_depot_free + 1);
 			kmem_lock_exit(&cp->cache_depot_lock);
 		}
 		ccp->cc_ploaded = ccp->cc_loaded;
@@ -628,6 +667,65 @@ cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf)
  * magazine_impl.h) found the loaded magazine empty (full), or could not
  * use the record at all; try the swap and the depot, then the slab layer.
  */
+/*
+ * The depot had no full magazine: fill one from the slab layer in a single
+ * batch (one acquisition of cache_lock instead of one per buffer) and load
+ * it.  Each thread so gets a run of neighbouring buffers of its own, which
+ * also keeps threads from sharing cache lines.  No lock held; may sleep
+ * (KM_SLEEP) and run constructors.  Returns a buffer, or NULL to let the
+ * caller take one buffer from the slab layer.
+ */
+static void *
+cpu_alloc_fill(kmem_cache_t *cp, int kmflag)
+{
+	kmem_lock_enter(&cp->cache_depot_lock);
+	kmem_magtype_t *mtp = cp->cache_magtype;
+	kmem_magazine_t *mp = maglist_pop(&cp->cache_empty);
+	kmem_lock_exit(&cp->cache_depot_lock);
+	if (mp == NULL &&
+	    (mp = kmem_slab_alloc(mtp->mt_cache, KM_NOSLEEP_LAZY)) == NULL)
+		return (NULL);
+	int n = kmem_slab_alloc_batch(cp, kmflag, mp->mag_round,
+	    mtp->mt_magsize);
+	if (n == 0) {
+		kmem_slab_free(mtp->mt_cache, mp);
+		return (NULL);
+	}
+
+	kmem_cpu_t *cpu = kmem_plat_self_enter();
+	kmem_cpu_cache_t *ccp;
+	void *buf = NULL;
+	if (kmem_cpu_begin(cpu, cp, &ccp)) {
+		/* Load it unless the slot changed meanwhile (or resized). */
+		if (ccp->cc_rounds == 0 && cp->cache_magtype == mtp &&
+		    (ccp->cc_magsize == 0 || ccp->cc_magsize == mtp->mt_magsize)) {
+			kmem_magazine_t *empty = ccp->cc_loaded;
+			if (empty != NULL && ccp->cc_ploaded == NULL) {
+				ccp->cc_ploaded = empty;
+				empty = NULL;
+			}
+			ccp->cc_loaded = mp;
+			kmem_store_relaxed(&ccp->cc_rounds, n);
+			kmem_store_relaxed(&ccp->cc_magsize,
+			    (int16_t)mtp->mt_magsize);
+			buf = kmem_magazine_pop(ccp);
+			mp = NULL;
+			if (empty != NULL) {
+				depot_lock(cp);
+				maglist_push(&cp->cache_empty, empty);
+				kmem_lock_exit(&cp->cache_depot_lock);
+			}
+		}
+		kmem_cpu_end(cpu);
+	}
+	kmem_plat_self_exit();
+	if (mp != NULL) {
+		buf = mp->mag_round[--n];
+		kmem_magazine_destroy(cp, mtp, mp, n);
+	}
+	return (buf);
+}
+
 KMEM_NOINLINE void *
 kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 {
@@ -640,13 +738,17 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 		    cpu_alloc_refill(cp, ccp);
 		kmem_cpu_end(cpu);
 		kmem_plat_self_exit();
-		if (buf != NULL)
+		if (cp->cache_flags & KMF_NOMAGAZINE)
+			goto slab;
+		magazine_grow_check(cp);
+		if (buf != NULL || (buf = cpu_alloc_fill(cp, kmflag)) != NULL)
 			return (buf);
 	} else {
 		kmem_plat_self_exit();
 		if (kmem_cpu_prepare(cp))
 			return (kmem_cache_alloc(cp, kmflag));
 	}
+slab:
 	if ((buf = kmem_slab_alloc(cp, kmflag)) == NULL) {
 		if (kmflag & KM_PANIC)
 			kmem_panic("kmem_cache_alloc(%s): cannot satisfy "
@@ -668,6 +770,8 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
 		    cpu_free_refill(cp, ccp, buf);
 		kmem_cpu_end(cpu);
 		kmem_plat_self_exit();
+		if (!(cp->cache_flags & KMF_NOMAGAZINE))
+			magazine_grow_check(cp);
 		if (done)
 			return;
 	} else {
@@ -698,7 +802,13 @@ kmem_cache_free(kmem_cache_t *cp, void *buf)
 		kmem_cache_free_slow(cp, buf);
 }
 
-/* Grow magazines of caches whose depot was contended (kmem_update()). */
+/*
+ * Grow the magazines of a cache whose depot was contended (illumos: more
+ * than KMEM_DEPOT_CONTENTION times in an update interval) or that moved
+ * KMEM_DEPOT_TRAFFIC_NOW magazines since the last growth: in user space a
+ * larger magazine costs little, and the working-set reaper gives idle ones
+ * back.  Caller holds kmem_cache_list_lock.
+ */
 void
 kmem_magazine_resize(kmem_cache_t *cp)
 {
@@ -709,9 +819,14 @@ kmem_magazine_resize(kmem_cache_t *cp)
 	kmem_lock_enter(&cp->cache_depot_lock);
 	uint64_t contention = cp->cache_depot_contention -
 	    cp->cache_depot_contention_prev;
-	cp->cache_depot_contention_prev = cp->cache_depot_contention;
+	uint64_t traffic = cp->cache_depot_alloc + cp->cache_depot_free;
+	bool busy_depot = traffic - cp->cache_depot_traffic_prev >=
+	    KMEM_DEPOT_TRAFFIC_NOW;
+	kmem_store_relaxed(&cp->cache_depot_contention_prev,
+	    cp->cache_depot_contention);
+	kmem_store_relaxed(&cp->cache_depot_traffic_prev, traffic);
 	kmem_lock_exit(&cp->cache_depot_lock);
-	if (contention > KMEM_DEPOT_CONTENTION &&
+	if ((contention > KMEM_DEPOT_CONTENTION || busy_depot) &&
 	    cp->cache_chunksize < mtp->mt_maxbuf &&
 	    mtp + 1 < kmem_magtype + kmem_nmagtype)
 		kmem_cpu_purge(cp, mtp + 1);

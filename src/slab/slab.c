@@ -330,49 +330,30 @@ kmem_slab_hash_update(kmem_cache_t *cp)
 }
 
 /*
- * Allocate a buffer from the slab layer, constructing it if it has never
- * been constructed.  Returns NULL when no slab can be had or the
- * constructor fails.
+ * Take one chunk from the first partial slab, which exists.  Sets
+ * *construct if the chunk has never been constructed.  cache_lock held.
  */
-void *
-kmem_slab_alloc(kmem_cache_t *cp, int kmflag)
+static void *
+slab_take(kmem_cache_t *cp, bool *construct)
 {
-	kmem_slab_t *sp;
+	kmem_slab_t *sp = KMEM_CONTAINER(cp->cache_partial.next, kmem_slab_t,
+	    slab_link);
 	kmem_bufctl_t *bcp;
-	bool construct = false;
 	void *buf;
 
-	kmem_lock_enter(&cp->cache_lock);
-	while (kmem_list_empty(&cp->cache_partial)) {
-		kmem_lock_exit(&cp->cache_lock);
-		sp = slab_create(cp, kmflag);
-		kmem_lock_enter(&cp->cache_lock);
-		if (sp == NULL) {
-			cp->cache_alloc_fail++;
-			kmem_lock_exit(&cp->cache_lock);
-			return (NULL);
-		}
-		kmem_list_insert_head(&cp->cache_partial, &sp->slab_link);
-		cp->cache_slab_create++;
-		cp->cache_buftotal += sp->slab_chunks;
-		cp->cache_bufslab += sp->slab_chunks;
-		cp->cache_nempty++;
-		if (cp->cache_buftotal > cp->cache_bufmax)
-			cp->cache_bufmax = cp->cache_buftotal;
-	}
-	sp = KMEM_CONTAINER(cp->cache_partial.next, kmem_slab_t, slab_link);
+	*construct = false;
 	if ((bcp = sp->slab_head) != NULL) {
 		sp->slab_head = bcp->bc_next;
 		sp->slab_nhead--;
 		cp->cache_constructed_slab--;
 	} else if ((bcp = sp->slab_raw) != NULL) {
 		sp->slab_raw = bcp->bc_next;
-		construct = true;
+		*construct = true;
 	} else {
 		ASSERT(slab_is_small(cp) && sp->slab_bump < sp->slab_chunks);
 		bcp = (kmem_bufctl_t *)(sp->slab_base + sp->slab_bump++ *
 		    cp->cache_chunksize + cp->cache_bufctl);
-		construct = true;
+		*construct = true;
 	}
 	if (slab_is_small(cp)) {
 		buf = (char *)bcp - cp->cache_bufctl;
@@ -393,19 +374,95 @@ kmem_slab_alloc(kmem_cache_t *cp, int kmflag)
 		kmem_list_remove(&sp->slab_link);
 		kmem_list_insert_head(&cp->cache_complete, &sp->slab_link);
 	}
-	kmem_lock_exit(&cp->cache_lock);
-
-	if (construct && cp->cache_constructor != NULL) {
-		if (cp->cache_constructor(buf, cp->cache_private, kmflag) != 0) {
-			kmem_slab_free_raw(cp, buf);
-			kmem_lock_enter(&cp->cache_lock);
-			cp->cache_alloc_fail++;
-			kmem_lock_exit(&cp->cache_lock);
-			return (NULL);
-		}
-		kmem_fetch_add(&cp->cache_ctor_calls, 1);
-	}
 	return (buf);
+}
+
+/* Make sure cache_partial is not empty; false if no slab can be had. */
+static bool
+slab_ensure_partial(kmem_cache_t *cp, int kmflag)
+{
+	while (kmem_list_empty(&cp->cache_partial)) {
+		kmem_lock_exit(&cp->cache_lock);
+		kmem_slab_t *sp = slab_create(cp, kmflag);
+		kmem_lock_enter(&cp->cache_lock);
+		if (sp == NULL) {
+			cp->cache_alloc_fail++;
+			return (false);
+		}
+		kmem_list_insert_head(&cp->cache_partial, &sp->slab_link);
+		cp->cache_slab_create++;
+		cp->cache_buftotal += sp->slab_chunks;
+		cp->cache_bufslab += sp->slab_chunks;
+		cp->cache_nempty++;
+		if (cp->cache_buftotal > cp->cache_bufmax)
+			cp->cache_bufmax = cp->cache_buftotal;
+	}
+	return (true);
+}
+
+/*
+ * Allocate up to n buffers from the slab layer under one acquisition of
+ * cache_lock (plus one per new slab), constructing those never
+ * constructed.  Returns how many it got: fewer than n if no more memory
+ * can be had (KM_NOSLEEP) or a constructor fails.
+ */
+int
+kmem_slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n)
+{
+	uint64_t construct_map = 0;	/* n <= 64 */
+	int got = 0;
+
+	ASSERT(n <= 64);
+	kmem_lock_enter(&cp->cache_lock);
+	while (got < n && slab_ensure_partial(cp, got == 0 ? kmflag :
+	    kmflag | KM_NOSLEEP | KM_NORMALPRI)) {
+		bool construct;
+		bufs[got] = slab_take(cp, &construct);
+		if (construct)
+			construct_map |= (uint64_t)1 << got;
+		got++;
+	}
+	kmem_lock_exit(&cp->cache_lock);
+	if (construct_map == 0 || cp->cache_constructor == NULL)
+		return (got);
+
+	/* Constructors run with no lock held; a failure ends the batch. */
+	int ok = 0;
+	for (int i = 0; i < got; i++) {
+		if (!((construct_map >> i) & 1) ||
+		    cp->cache_constructor(bufs[i], cp->cache_private,
+		    kmflag) == 0) {
+			if ((construct_map >> i) & 1)
+				kmem_fetch_add(&cp->cache_ctor_calls, 1);
+			bufs[ok++] = bufs[i];
+			continue;
+		}
+		kmem_slab_free_raw(cp, bufs[i]);
+		for (int j = i + 1; j < got; j++) {
+			if ((construct_map >> j) & 1)
+				kmem_slab_free_raw(cp, bufs[j]);
+			else
+				kmem_slab_free(cp, bufs[j]);
+		}
+		kmem_lock_enter(&cp->cache_lock);
+		cp->cache_alloc_fail++;
+		kmem_lock_exit(&cp->cache_lock);
+		break;
+	}
+	return (ok);
+}
+
+/*
+ * Allocate a buffer from the slab layer, constructing it if it has never
+ * been constructed.  Returns NULL when no slab can be had or the
+ * constructor fails.
+ */
+void *
+kmem_slab_alloc(kmem_cache_t *cp, int kmflag)
+{
+	void *buf;
+
+	return (kmem_slab_alloc_batch(cp, kmflag, &buf, 1) == 1 ? buf : NULL);
 }
 
 /* Find buf's slab and bufctl; cache_lock held.  Panics on a bad address. */

@@ -144,6 +144,7 @@ struct kmem_cache {
 	kmem_maglist_t	cache_empty;
 	uint64_t	cache_depot_contention;
 	uint64_t	cache_depot_contention_prev;
+	uint64_t	cache_depot_traffic_prev;	/* alloc + free at growth */
 	uint64_t	cache_depot_alloc;
 	uint64_t	cache_depot_free;
 	uint64_t	cache_reap;
@@ -156,6 +157,7 @@ struct kmem_cache {
 /* slab.c */
 int kmem_slab_cache_init(kmem_cache_t *cp);
 void *kmem_slab_alloc(kmem_cache_t *cp, int kmflag);
+int kmem_slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n);
 void kmem_slab_free(kmem_cache_t *cp, void *buf);
 void kmem_slab_free_raw(kmem_cache_t *cp, void *buf);
 bool kmem_slab_cache_fini(kmem_cache_t *cp);
