@@ -43,7 +43,7 @@ HEADERS	 := $(wildcard include/kmem/*.h platform/*.h platform/posix/*.h \
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(BUILD)/tests/kmem_test
 
-.PHONY: all lib deps demo test test-unit test-build check-freestanding lint-man \
+.PHONY: all lib deps demo test test-install test-unit test-build check-freestanding lint-man \
 	bench install clean
 
 all: lib
@@ -62,8 +62,9 @@ $(BUILD)/libkmem.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libkmem.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(SANLD) -lpthread
+$(BUILD)/libkmem.so: $(LIB_OBJ) platform/posix/libkmem.map
+	$(CC) -shared -Wl,-soname,libkmem.so -Wl,--version-script=platform/posix/libkmem.map \
+	    -o $@ $(LIB_OBJ) $(SANLD) -lpthread
 
 $(BUILD)/tests/%.o: tests/%.c $(HEADERS) tests/harness.h
 	@mkdir -p $(dir $@)
@@ -90,6 +91,7 @@ test: deps
 	$(MAKE) MODE=debug test-unit
 	$(MAKE) MODE=release test-valgrind
 	$(MAKE) check-freestanding
+	$(MAKE) test-install
 	$(MAKE) lint-man
 
 test-valgrind: $(TEST_BIN)
@@ -117,6 +119,20 @@ check-freestanding:
 	fi; \
 	echo "freestanding: core links against the contract only" \
 	    "($$(wc -l < $(FS_BUILD)/undefined.txt) symbols)"
+
+# make install into a scratch prefix, then build and run a client the way
+# a user would: with pkg-config, against the static and the shared library.
+INST := $(CURDIR)/build/install-test
+test-install:
+	@rm -rf $(INST)
+	$(MAKE) MODE=release install PREFIX=$(INST) >/dev/null
+	$(CC) -o $(INST)/client examples/client.c \
+	    $$(PKG_CONFIG_PATH=$(INST)/lib/pkgconfig pkg-config --cflags --libs kmem)
+	LD_LIBRARY_PATH=$(INST)/lib $(INST)/client
+	$(CC) -o $(INST)/client-static examples/client.c \
+	    $$(PKG_CONFIG_PATH=$(INST)/lib/pkgconfig pkg-config --cflags kmem) \
+	    $(INST)/lib/libkmem.a -lpthread
+	$(INST)/client-static
 
 lint-man:
 	@command -v mandoc >/dev/null || { echo "mandoc missing: apt-get install mandoc"; exit 1; }
