@@ -36,13 +36,22 @@ def run(cmd, preload=None):
     return res.stdout
 
 
-def pairs(api, size, threads, workload, ops, preload, repeat):
-    times = []
+def pairs_once(api, size, threads, workload, ops, preload):
+    out = run([os.path.join(OUT, "bench_pairs"), api, str(size), str(threads),
+               workload, str(ops)], preload)
+    return float(out.split()[0])
+
+
+def measure_config(size, threads, workload, ops, repeat):
+    """Median per allocator; the allocators take turns within each
+    repetition, so a burst of noise on the shared host hits them alike."""
+    who = [(name, "malloc", lib) for name, lib in PEERS] + \
+          [(name, api, None) for name, api in KMEM]
+    times = {name: [] for name, _, _ in who}
     for _ in range(repeat):
-        out = run([os.path.join(OUT, "bench_pairs"), api, str(size), str(threads),
-                   workload, str(ops)], preload)
-        times.append(float(out.split()[0]))
-    return statistics.median(times)
+        for name, api, lib in who:
+            times[name].append(pairs_once(api, size, threads, workload, ops, lib))
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def instructions(api, size, preload):
@@ -86,12 +95,9 @@ def main():
     for workload in ("pair", "batch"):
         for threads in (1, 2):
             for size in SIZES:
-                for name, lib in PEERS:
-                    results[(name, size, threads, workload)] = pairs(
-                        "malloc", size, threads, workload, args.ops, lib, args.repeat)
-                for name, api in KMEM:
-                    results[(name, size, threads, workload)] = pairs(
-                        api, size, threads, workload, args.ops, None, args.repeat)
+                med = measure_config(size, threads, workload, args.ops, args.repeat)
+                for name, t in med.items():
+                    results[(name, size, threads, workload)] = t
                 print("  %s %d thread(s) %5d bytes done" % (workload, threads, size),
                       file=sys.stderr)
 
@@ -111,7 +117,7 @@ def main():
     w("Written by `make bench` (`bench/run.py`) on %s, %s, %d CPUs; %s." % (
         time.strftime("%Y-%m-%d"), platform.processor() or platform.machine(),
         os.cpu_count(), "quick run" if args.quick else
-        "median of %d runs of %d pairs per thread" % (args.repeat, args.ops)))
+        "median of %d interleaved runs of %d pairs per thread" % (args.repeat, args.ops)))
     w("Peers are the Debian packages, loaded with `LD_PRELOAD` into the same")
     w("benchmark binary.  Times are wall-clock nanoseconds per alloc+free pair per")
     w("thread; **ratios are peer time / kmem time, so above 1.00x kmem is faster**.")

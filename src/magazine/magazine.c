@@ -67,23 +67,6 @@
  */
 #include "magazine_impl.h"
 
-#define KMEM_DEPOT_CONTENTION	3	/* per update interval: grow */
-#define KMEM_DEPOT_CONTENTION_NOW 256	/* since the last growth: grow now */
-#define KMEM_DEPOT_TRAFFIC_NOW	4096	/* exchanges since the last growth */
-
-kmem_lock_t kmem_cpu_list_lock = KMEM_LOCK_INIT;
-kmem_list_t kmem_cpu_list = { &kmem_cpu_list, &kmem_cpu_list };
-kmem_cache_t *kmem_cpu_record_cache;
-bool kmem_cpu_enabled;
-
-/*
- * The record of a thread that is exiting: no slots, so whatever it frees
- * on its way out (its own magazines' slabs, other libraries' destructors)
- * goes to the slab layer instead of building a new record.
- */
-static kmem_cpu_t kmem_cpu_dead;
-static vmem_t *kmem_cache_index_arena;
-
 kmem_magtype_t kmem_magtype[] = {
 	{ 1,	8,	3200,	65536,	NULL },
 	{ 3,	16,	256,	32768,	NULL },
@@ -97,497 +80,6 @@ kmem_magtype_t kmem_magtype[] = {
 };
 const int kmem_nmagtype = sizeof (kmem_magtype) / sizeof (kmem_magtype[0]);
 
-/* ---- depot ---- */
-
-static void
-depot_lock(kmem_cache_t *cp)
-{
-	if (!kmem_lock_tryenter(&cp->cache_depot_lock)) {
-		kmem_lock_enter(&cp->cache_depot_lock);
-		kmem_store_relaxed(&cp->cache_depot_contention,
-		    cp->cache_depot_contention + 1);
-	}
-}
-
-/*
- * Called from the slow paths with no lock held: if the depot has been
- * contended a lot since magazines last grew, grow them now rather than at
- * the next kmem_update().  The cache list lock is only tried, so this is
- * safe from inside a purge or a thread exit that already holds it.
- */
-static void
-magazine_grow_check(kmem_cache_t *cp)
-{
-	uint64_t traffic = kmem_load_relaxed(&cp->cache_depot_alloc) +
-	    kmem_load_relaxed(&cp->cache_depot_free);
-
-	if (kmem_load_relaxed(&cp->cache_depot_contention) -
-	    kmem_load_relaxed(&cp->cache_depot_contention_prev) <
-	    KMEM_DEPOT_CONTENTION_NOW &&
-	    traffic - kmem_load_relaxed(&cp->cache_depot_traffic_prev) <
-	    KMEM_DEPOT_TRAFFIC_NOW)
-		return;
-	if (!kmem_lock_tryenter(&kmem_cache_list_lock))
-		return;
-	kmem_magazine_resize(cp);
-	kmem_lock_exit(&kmem_cache_list_lock);
-}
-
-static kmem_magazine_t *
-maglist_pop(kmem_maglist_t *mlp)
-{
-	kmem_magazine_t *mp = mlp->ml_list;
-
-	if (mp != NULL) {
-		mlp->ml_list = mp->mag_next;
-		if (--mlp->ml_total < mlp->ml_min)
-			mlp->ml_min = mlp->ml_total;
-		mlp->ml_alloc++;
-	}
-	return (mp);
-}
-
-static void
-maglist_push(kmem_maglist_t *mlp, kmem_magazine_t *mp)
-{
-	mp->mag_next = mlp->ml_list;
-	mlp->ml_list = mp;
-	mlp->ml_total++;
-}
-
-/* Free a magazine and return its rounds to the slab layer. */
-void
-kmem_magazine_destroy(kmem_cache_t *cp, kmem_magtype_t *mtp,
-    kmem_magazine_t *mp, int nrounds)
-{
-	for (int i = 0; i < nrounds; i++)
-		kmem_slab_free(cp, mp->mag_round[i]);
-	kmem_slab_free(mtp->mt_cache, mp);
-}
-
-/* Start a new interval: what stays below ml_min until the next is idle. */
-void
-kmem_depot_ws_update(kmem_cache_t *cp)
-{
-	kmem_lock_enter(&cp->cache_depot_lock);
-	cp->cache_full.ml_reaplimit = cp->cache_full.ml_min;
-	cp->cache_full.ml_min = cp->cache_full.ml_total;
-	cp->cache_empty.ml_reaplimit = cp->cache_empty.ml_min;
-	cp->cache_empty.ml_min = cp->cache_empty.ml_total;
-	kmem_lock_exit(&cp->cache_depot_lock);
-}
-
-/* Make every depot magazine reapable. */
-void
-kmem_depot_ws_zero(kmem_cache_t *cp)
-{
-	kmem_lock_enter(&cp->cache_depot_lock);
-	cp->cache_full.ml_reaplimit = cp->cache_full.ml_total;
-	cp->cache_full.ml_min = cp->cache_full.ml_total;
-	cp->cache_empty.ml_reaplimit = cp->cache_empty.ml_total;
-	cp->cache_empty.ml_min = cp->cache_empty.ml_total;
-	kmem_lock_exit(&cp->cache_depot_lock);
-}
-
-/* Free the magazines that were idle for a whole interval. */
-void
-kmem_depot_ws_reap(kmem_cache_t *cp)
-{
-	for (int full = 1; full >= 0; full--) {
-		kmem_maglist_t *mlp = full ? &cp->cache_full : &cp->cache_empty;
-		for (;;) {
-			kmem_lock_enter(&cp->cache_depot_lock);
-			kmem_magtype_t *mtp = cp->cache_magtype;
-			kmem_magazine_t *mp = NULL;
-			if (mlp->ml_reaplimit > 0 && mlp->ml_min > 0) {
-				mp = maglist_pop(mlp);
-				mlp->ml_reaplimit--;
-				cp->cache_reap++;
-			}
-			kmem_lock_exit(&cp->cache_depot_lock);
-			if (mp == NULL)
-				break;
-			kmem_magazine_destroy(cp, mtp, mp,
-			    full ? mtp->mt_magsize : 0);
-		}
-	}
-}
-
-/* ---- per-CPU records ---- */
-
-uint32_t
-kmem_cpu_index_alloc(void)
-{
-	if (kmem_cache_index_arena == NULL)
-		kmem_cache_index_arena = vmem_create("kmem_cache_index",
-		    (void *)1, 65535, 1, NULL, NULL, NULL, 0,
-		    VMC_IDENTIFIER | VM_NOSLEEP);
-	if (kmem_cache_index_arena == NULL)
-		return (0);
-	return ((uint32_t)(uintptr_t)vmem_alloc(kmem_cache_index_arena, 1,
-	    VM_NOSLEEP | VM_FIRSTFIT));
-}
-
-void
-kmem_cpu_index_free(uint32_t index)
-{
-	if (index != 0)
-		vmem_free(kmem_cache_index_arena, (void *)(uintptr_t)index, 1);
-}
-
-static kmem_cpu_cache_t *
-cpu_table_alloc(uint32_t n)
-{
-	kmem_cpu_cache_t *cc = vmem_alloc(kmem_metadata_arena,
-	    n * sizeof (kmem_cpu_cache_t), VM_NOSLEEP | VM_NORMALPRI);
-	if (cc != NULL)
-		memset(cc, 0, n * sizeof (kmem_cpu_cache_t));
-	return (cc);
-}
-
-static void
-cpu_table_free(kmem_cpu_cache_t *cc, uint32_t n)
-{
-	vmem_free(kmem_metadata_arena, cc, n * sizeof (kmem_cpu_cache_t));
-}
-
-/*
- * Make sure this thread (CPU) has a record with a slot for cp.  Returns
- * true if it changed anything, so the caller may retry the fast path.
- */
-static bool
-kmem_cpu_prepare(kmem_cache_t *cp)
-{
-	kmem_cpu_t *cpu = kmem_plat_self_enter();
-	kmem_plat_self_exit();
-
-	if (!kmem_cpu_enabled || cp->cache_cpu_index == 0 ||
-	    cpu == &kmem_cpu_dead)
-		return (false);
-	uint32_t n = 64;
-	while (n <= cp->cache_cpu_index)
-		n *= 2;
-	if (cpu == NULL) {
-		cpu = kmem_slab_alloc(kmem_cpu_record_cache, KM_NOSLEEP_LAZY);
-		if (cpu == NULL)
-			return (false);
-		memset(cpu, 0, sizeof (*cpu));
-		if ((cpu->cpu_cc = cpu_table_alloc(n)) == NULL) {
-			kmem_slab_free(kmem_cpu_record_cache, cpu);
-			return (false);
-		}
-		cpu->cpu_ncc = n;
-		kmem_lock_enter(&kmem_cpu_list_lock);
-		kmem_list_insert_tail(&kmem_cpu_list, &cpu->cpu_link);
-		kmem_lock_exit(&kmem_cpu_list_lock);
-		kmem_plat_self_set(cpu);
-		return (true);
-	}
-	if (cp->cache_cpu_index < cpu->cpu_ncc || cpu->cpu_busy)
-		return (false);
-	kmem_cpu_cache_t *cc = cpu_table_alloc(n), *old = cpu->cpu_cc;
-	uint32_t old_n = cpu->cpu_ncc;
-	if (cc == NULL)
-		return (false);
-	/* Swap tables inside a busy section, unless a purger holds us. */
-	bool ok = kmem_plat_self_enter() == cpu;
-	if (ok) {
-		kmem_store_relaxed(&cpu->cpu_busy, 1);
-		kmem_compiler_barrier();
-		ok = !kmem_load_acquire(&cpu->cpu_stop);
-		if (ok) {
-			memcpy(cc, old, old_n * sizeof (kmem_cpu_cache_t));
-			kmem_store_release(&cpu->cpu_cc, cc);
-			kmem_store_release(&cpu->cpu_ncc, n);
-		}
-		kmem_cpu_end(cpu);
-	}
-	kmem_plat_self_exit();
-	if (!ok) {
-		cpu_table_free(cc, n);
-		return (false);
-	}
-	/*
-	 * Statistics readers may still be looking at the old table: retire
-	 * it until the thread exits.  Slot 0 is never used by a cache, so it
-	 * holds the link and the size.
-	 */
-	old[0].cc_loaded = (kmem_magazine_t *)(void *)cpu->cpu_retired;
-	old[0].cc_free = old_n;
-	cpu->cpu_retired = old;
-	return (true);
-}
-
-/*
- * Take one slot's magazines off it, onto cp->cache_detached, and reset it.
- * The slot's owner is stopped (or gone).
- */
-static void
-slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
-{
-	if (ccp->cc_loaded != NULL) {
-		ccp->cc_loaded->mag_rounds = (uintptr_t)ccp->cc_rounds;
-		ccp->cc_loaded->mag_next = cp->cache_detached;
-		cp->cache_detached = ccp->cc_loaded;
-	}
-	if (ccp->cc_ploaded != NULL) {
-		ccp->cc_ploaded->mag_rounds = (uintptr_t)ccp->cc_prounds;
-		ccp->cc_ploaded->mag_next = cp->cache_detached;
-		cp->cache_detached = ccp->cc_ploaded;
-	}
-	ccp->cc_loaded = ccp->cc_ploaded = NULL;
-	kmem_store_relaxed(&ccp->cc_rounds, 0);
-	kmem_store_relaxed(&ccp->cc_prounds, (int16_t)0);
-	kmem_store_relaxed(&ccp->cc_magsize, (int16_t)0);
-	/* The slot may serve another cache next: move its count to cp. */
-	kmem_fetch_add(&cp->cache_cpu_free, ccp->cc_free);
-	kmem_store_relaxed(&ccp->cc_free, 0);
-}
-
-static void
-detached_destroy(kmem_cache_t *cp, kmem_magtype_t *mtp)
-{
-	kmem_magazine_t *mp = cp->cache_detached;
-
-	cp->cache_detached = NULL;
-	while (mp != NULL) {
-		kmem_magazine_t *next = mp->mag_next;
-		kmem_magazine_destroy(cp, mtp, mp, (int)mp->mag_rounds);
-		mp = next;
-	}
-}
-
-/* Take the depot's lists; the caller destroys them.  Records stopped. */
-static void
-depot_detach(kmem_cache_t *cp, kmem_magazine_t **fullp,
-    kmem_magazine_t **emptyp)
-{
-	kmem_lock_enter(&cp->cache_depot_lock);
-	*fullp = cp->cache_full.ml_list;
-	*emptyp = cp->cache_empty.ml_list;
-	cp->cache_full = (kmem_maglist_t){ NULL, 0, 0, 0,
-	    cp->cache_full.ml_alloc };
-	cp->cache_empty = (kmem_maglist_t){ NULL, 0, 0, 0,
-	    cp->cache_empty.ml_alloc };
-	kmem_lock_exit(&cp->cache_depot_lock);
-}
-
-static void
-maglist_destroy(kmem_cache_t *cp, kmem_magtype_t *mtp, kmem_magazine_t *mp,
-    int nrounds)
-{
-	while (mp != NULL) {
-		kmem_magazine_t *next = mp->mag_next;
-		kmem_magazine_destroy(cp, mtp, mp, nrounds);
-		mp = next;
-	}
-}
-
-/* What a purge took from one cache, destroyed once the records run again. */
-typedef struct purged {
-	kmem_magtype_t	*pu_magtype;
-	kmem_magazine_t	*pu_full;
-	kmem_magazine_t	*pu_empty;
-} purged_t;
-
-static void
-purge_take(kmem_cache_t *cp, kmem_magtype_t *new_magtype, purged_t *pu)
-{
-	depot_detach(cp, &pu->pu_full, &pu->pu_empty);
-	pu->pu_magtype = cp->cache_magtype;
-	if (new_magtype != NULL) {
-		kmem_lock_enter(&cp->cache_depot_lock);
-		cp->cache_magtype = new_magtype;
-		kmem_lock_exit(&cp->cache_depot_lock);
-	}
-}
-
-static void
-purge_destroy(kmem_cache_t *cp, purged_t *pu)
-{
-	detached_destroy(cp, pu->pu_magtype);
-	maglist_destroy(cp, pu->pu_magtype, pu->pu_full,
-	    pu->pu_magtype->mt_magsize);
-	maglist_destroy(cp, pu->pu_magtype, pu->pu_empty, 0);
-}
-
-/*
- * Return every magazine of cp (of every cache, if cp is NULL) -- in every
- * record and in the depot -- and their rounds to the slab layer.  With
- * new_magtype, cp's magazines change to that size.  Everything is taken
- * while all records are stopped, so no record can mix magazine sizes or
- * see a depot magazine of the old size.  The caller holds
- * kmem_cache_list_lock.
- */
-void
-kmem_cpu_purge(kmem_cache_t *cp, kmem_magtype_t *new_magtype)
-{
-	kmem_cpu_t *self = kmem_plat_self_enter();
-	kmem_plat_self_exit();
-	purged_t one;
-
-	ASSERT(kmem_lock_held(&kmem_cache_list_lock));
-	kmem_lock_enter(&kmem_cpu_list_lock);
-	for (kmem_list_t *lp = kmem_cpu_list.next; lp != &kmem_cpu_list;
-	    lp = lp->next) {
-		kmem_cpu_t *cpu = KMEM_CONTAINER(lp, kmem_cpu_t, cpu_link);
-		kmem_store_relaxed(&cpu->cpu_stop, 1);
-	}
-	kmem_plat_barrier_all();
-	for (kmem_list_t *lp = kmem_cpu_list.next; lp != &kmem_cpu_list;
-	    lp = lp->next) {
-		kmem_cpu_t *cpu = KMEM_CONTAINER(lp, kmem_cpu_t, cpu_link);
-		if (cpu == self && cpu->cpu_busy)
-			continue;	/* our own interrupted operation */
-		while (kmem_load_acquire(&cpu->cpu_busy))
-			kmem_plat_yield();
-		for (kmem_list_t *cl = kmem_cache_list.next;
-		    cl != &kmem_cache_list; cl = cl->next) {
-			kmem_cache_t *c = cp != NULL ? cp :
-			    KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
-			uint32_t index = c->cache_cpu_index;
-			if (index != 0 && index < cpu->cpu_ncc)
-				slot_detach(c, &cpu->cpu_cc[index]);
-			if (cp != NULL)
-				break;
-		}
-	}
-	if (cp != NULL) {
-		purge_take(cp, new_magtype, &one);
-	} else {
-		/* Depot lists go on the detached list, with their counts. */
-		for (kmem_list_t *cl = kmem_cache_list.next;
-		    cl != &kmem_cache_list; cl = cl->next) {
-			kmem_cache_t *c = KMEM_CONTAINER(cl, kmem_cache_t,
-			    cache_link);
-			kmem_magazine_t *full, *empty;
-			depot_detach(c, &full, &empty);
-			int magsize = c->cache_magtype->mt_magsize;
-			for (int pass = 0; pass < 2; pass++) {
-				kmem_magazine_t *mp = pass == 0 ? full : empty;
-				while (mp != NULL) {
-					kmem_magazine_t *next = mp->mag_next;
-					mp->mag_rounds = pass == 0 ?
-					    (uintptr_t)magsize : 0;
-					mp->mag_next = c->cache_detached;
-					c->cache_detached = mp;
-					mp = next;
-				}
-			}
-		}
-	}
-	for (kmem_list_t *lp = kmem_cpu_list.next; lp != &kmem_cpu_list;
-	    lp = lp->next) {
-		kmem_cpu_t *cpu = KMEM_CONTAINER(lp, kmem_cpu_t, cpu_link);
-		kmem_store_release(&cpu->cpu_stop, 0);
-	}
-	kmem_lock_exit(&kmem_cpu_list_lock);
-
-	if (cp != NULL) {
-		purge_destroy(cp, &one);
-		return;
-	}
-	for (kmem_list_t *cl = kmem_cache_list.next; cl != &kmem_cache_list;
-	    cl = cl->next) {
-		kmem_cache_t *c = KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
-		detached_destroy(c, c->cache_magtype);
-	}
-}
-
-/* Purge every cache's magazines (memory pressure, tests). */
-void
-kmem_cpu_purge_all(void)
-{
-	kmem_lock_enter(&kmem_cache_list_lock);
-	kmem_cpu_purge(NULL, NULL);
-	kmem_lock_exit(&kmem_cache_list_lock);
-}
-
-/*
- * A thread is exiting: its full and empty magazines go to the depots,
- * partly filled ones back to the slabs, its counts to the caches.
- */
-void
-kmem_thread_exit(void *self)
-{
-	kmem_cpu_t *cpu = self;
-
-	if (cpu == NULL || cpu == &kmem_cpu_dead)
-		return;
-	kmem_plat_self_set(&kmem_cpu_dead);
-	kmem_lock_enter(&kmem_cache_list_lock);
-	kmem_lock_enter(&kmem_cpu_list_lock);
-	kmem_list_remove(&cpu->cpu_link);
-	kmem_lock_exit(&kmem_cpu_list_lock);
-	for (kmem_list_t *cl = kmem_cache_list.next; cl != &kmem_cache_list;
-	    cl = cl->next) {
-		kmem_cache_t *cp = KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
-		uint32_t index = cp->cache_cpu_index;
-		if (index == 0 || index >= cpu->cpu_ncc)
-			continue;
-		kmem_cpu_cache_t *ccp = &cpu->cpu_cc[index];
-		kmem_magazine_t *mags[2] = { ccp->cc_loaded, ccp->cc_ploaded };
-		int rounds[2] = { ccp->cc_rounds, ccp->cc_prounds };
-		int magsize = ccp->cc_magsize;
-		depot_lock(cp);
-		for (int i = 0; i < 2; i++) {
-			if (mags[i] == NULL)
-				continue;
-			if (rounds[i] == magsize) {
-				maglist_push(&cp->cache_full, mags[i]);
-				kmem_store_relaxed(&cp->cache_depot_free,
-				    cp->cache_depot_free + 1);
-				mags[i] = NULL;
-			} else if (rounds[i] == 0) {
-				maglist_push(&cp->cache_empty, mags[i]);
-				mags[i] = NULL;
-			}
-		}
-		kmem_fetch_add(&cp->cache_cpu_free, ccp->cc_free);
-		kmem_magtype_t *mtp = cp->cache_magtype;
-		kmem_lock_exit(&cp->cache_depot_lock);
-		for (int i = 0; i < 2; i++)
-			if (mags[i] != NULL)
-				kmem_magazine_destroy(cp, mtp, mags[i],
-				    rounds[i]);
-	}
-	kmem_lock_exit(&kmem_cache_list_lock);
-	cpu_table_free(cpu->cpu_cc, cpu->cpu_ncc);
-	while (cpu->cpu_retired != NULL) {
-		kmem_cpu_cache_t *old = cpu->cpu_retired;
-		cpu->cpu_retired = (kmem_cpu_cache_t *)(void *)old[0].cc_loaded;
-		cpu_table_free(old, (uint32_t)old[0].cc_free);
-	}
-	kmem_slab_free(kmem_cpu_record_cache, cpu);
-}
-
-/*
- * Rounds of cp held in records, for statistics; also sums the records'
- * free counts.  Racy by nature (owners run on), never unsafe.
- */
-uint64_t
-kmem_cpu_rounds(kmem_cache_t *cp, uint64_t *freep)
-{
-	uint64_t rounds = 0, free = 0;
-	uint32_t index = cp->cache_cpu_index;
-
-	kmem_lock_enter(&kmem_cpu_list_lock);
-	for (kmem_list_t *lp = kmem_cpu_list.next; lp != &kmem_cpu_list && index;
-	    lp = lp->next) {
-		kmem_cpu_t *cpu = KMEM_CONTAINER(lp, kmem_cpu_t, cpu_link);
-		if (index >= kmem_load_acquire(&cpu->cpu_ncc))
-			continue;
-		kmem_cpu_cache_t *ccp = &kmem_load_acquire(&cpu->cpu_cc)[index];
-		rounds += (uint64_t)kmem_load_relaxed(&ccp->cc_rounds) +
-		    (uint64_t)kmem_load_relaxed(&ccp->cc_prounds);
-		free += kmem_load_relaxed(&ccp->cc_free);
-	}
-	kmem_lock_exit(&kmem_cpu_list_lock);
-	*freep = free;
-	return (rounds);
-}
-
-/* ---- allocation and free ---- */
 
 /* Loaded magazine is empty: swap or exchange with the depot.  Busy. */
 static void *
@@ -602,13 +94,13 @@ cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
 	} else {
 		if (cp->cache_flags & KMF_NOMAGAZINE)
 			return (NULL);
-		depot_lock(cp);
-		kmem_magazine_t *mp = maglist_pop(&cp->cache_full);
+		kmem_depot_lock(cp);
+		kmem_magazine_t *mp = kmem_maglist_pop(&cp->cache_full);
 		if (mp != NULL) {
 			kmem_store_relaxed(&cp->cache_depot_alloc,
 			    cp->cache_depot_alloc + 1);
 			if (ccp->cc_ploaded != NULL)
-				maglist_push(&cp->cache_empty, ccp->cc_ploaded);
+				kmem_maglist_push(&cp->cache_empty, ccp->cc_ploaded);
 			ccp->cc_ploaded = ccp->cc_loaded;
 			kmem_store_relaxed(&ccp->cc_prounds,
 			    (int16_t)ccp->cc_rounds);
@@ -637,17 +129,17 @@ cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf)
 	} else {
 		if (cp->cache_flags & KMF_NOMAGAZINE)
 			return (false);
-		depot_lock(cp);
+		kmem_depot_lock(cp);
 		kmem_magtype_t *mtp = cp->cache_magtype;
-		kmem_magazine_t *emp = maglist_pop(&cp->cache_empty);
+		kmem_magazine_t *emp = kmem_maglist_pop(&cp->cache_empty);
 		kmem_lock_exit(&cp->cache_depot_lock);
 		if (emp == NULL &&
 		    (emp = kmem_slab_alloc(mtp->mt_cache, KM_NOSLEEP_LAZY)) ==
 		    NULL)
 			return (false);
 		if (ccp->cc_ploaded != NULL) {
-			depot_lock(cp);
-			maglist_push(&cp->cache_full, ccp->cc_ploaded);
+			kmem_depot_lock(cp);
+			kmem_maglist_push(&cp->cache_full, ccp->cc_ploaded);
 			kmem_store_relaxed(&cp->cache_depot_free,
 			    cp->cache_depot_free + 1);
 			kmem_lock_exit(&cp->cache_depot_lock);
@@ -680,7 +172,7 @@ cpu_alloc_fill(kmem_cache_t *cp, int kmflag)
 {
 	kmem_lock_enter(&cp->cache_depot_lock);
 	kmem_magtype_t *mtp = cp->cache_magtype;
-	kmem_magazine_t *mp = maglist_pop(&cp->cache_empty);
+	kmem_magazine_t *mp = kmem_maglist_pop(&cp->cache_empty);
 	kmem_lock_exit(&cp->cache_depot_lock);
 	if (mp == NULL &&
 	    (mp = kmem_slab_alloc(mtp->mt_cache, KM_NOSLEEP_LAZY)) == NULL)
@@ -711,8 +203,8 @@ cpu_alloc_fill(kmem_cache_t *cp, int kmflag)
 			buf = kmem_magazine_pop(ccp);
 			mp = NULL;
 			if (empty != NULL) {
-				depot_lock(cp);
-				maglist_push(&cp->cache_empty, empty);
+				kmem_depot_lock(cp);
+				kmem_maglist_push(&cp->cache_empty, empty);
 				kmem_lock_exit(&cp->cache_depot_lock);
 			}
 		}
@@ -740,7 +232,7 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 		kmem_plat_self_exit();
 		if (cp->cache_flags & KMF_NOMAGAZINE)
 			goto slab;
-		magazine_grow_check(cp);
+		kmem_magazine_grow_check(cp);
 		if (buf != NULL || (buf = cpu_alloc_fill(cp, kmflag)) != NULL)
 			return (buf);
 	} else {
@@ -771,7 +263,7 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
 		kmem_cpu_end(cpu);
 		kmem_plat_self_exit();
 		if (!(cp->cache_flags & KMF_NOMAGAZINE))
-			magazine_grow_check(cp);
+			kmem_magazine_grow_check(cp);
 		if (done)
 			return;
 	} else {
@@ -802,32 +294,3 @@ kmem_cache_free(kmem_cache_t *cp, void *buf)
 		kmem_cache_free_slow(cp, buf);
 }
 
-/*
- * Grow the magazines of a cache whose depot was contended (illumos: more
- * than KMEM_DEPOT_CONTENTION times in an update interval) or that moved
- * KMEM_DEPOT_TRAFFIC_NOW magazines since the last growth: in user space a
- * larger magazine costs little, and the working-set reaper gives idle ones
- * back.  Caller holds kmem_cache_list_lock.
- */
-void
-kmem_magazine_resize(kmem_cache_t *cp)
-{
-	kmem_magtype_t *mtp = cp->cache_magtype;
-
-	if (mtp == NULL || (cp->cache_flags & KMF_NOMAGAZINE))
-		return;
-	kmem_lock_enter(&cp->cache_depot_lock);
-	uint64_t contention = cp->cache_depot_contention -
-	    cp->cache_depot_contention_prev;
-	uint64_t traffic = cp->cache_depot_alloc + cp->cache_depot_free;
-	bool busy_depot = traffic - cp->cache_depot_traffic_prev >=
-	    KMEM_DEPOT_TRAFFIC_NOW;
-	kmem_store_relaxed(&cp->cache_depot_contention_prev,
-	    cp->cache_depot_contention);
-	kmem_store_relaxed(&cp->cache_depot_traffic_prev, traffic);
-	kmem_lock_exit(&cp->cache_depot_lock);
-	if ((contention > KMEM_DEPOT_CONTENTION || busy_depot) &&
-	    cp->cache_chunksize < mtp->mt_maxbuf &&
-	    mtp + 1 < kmem_magtype + kmem_nmagtype)
-		kmem_cpu_purge(cp, mtp + 1);
-}

@@ -44,6 +44,42 @@ uint32_t kmem_cpu_index_alloc(void);
 void kmem_cpu_index_free(uint32_t index);
 
 
+/* ---- depot lists (cache_depot_lock) ---- */
+
+static inline void
+kmem_depot_lock(kmem_cache_t *cp)
+{
+	if (!kmem_lock_tryenter(&cp->cache_depot_lock)) {
+		kmem_lock_enter(&cp->cache_depot_lock);
+		kmem_store_relaxed(&cp->cache_depot_contention,
+		    cp->cache_depot_contention + 1);
+	}
+}
+
+
+static inline kmem_magazine_t *
+kmem_maglist_pop(kmem_maglist_t *mlp)
+{
+	kmem_magazine_t *mp = mlp->ml_list;
+
+	if (mp != NULL) {
+		mlp->ml_list = mp->mag_next;
+		if (--mlp->ml_total < mlp->ml_min)
+			mlp->ml_min = mlp->ml_total;
+		mlp->ml_alloc++;
+	}
+	return (mp);
+}
+
+static inline void
+kmem_maglist_push(kmem_maglist_t *mlp, kmem_magazine_t *mp)
+{
+	mp->mag_next = mlp->ml_list;
+	mlp->ml_list = mp;
+	mlp->ml_total++;
+}
+
+
 /* ---- the fast paths, inlined into kmem_cache_* and kmem_alloc ---- */
 
 /* The owner's side of the handshake (see the theory statement). */
@@ -132,6 +168,8 @@ kmem_magazine_free(kmem_cache_t *cp, void *buf)
 }
 
 void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag);
+bool kmem_cpu_prepare(kmem_cache_t *cp);
+void kmem_magazine_grow_check(kmem_cache_t *cp);
 void kmem_cache_free_slow(kmem_cache_t *cp, void *buf);
 
 /* cache.c */
