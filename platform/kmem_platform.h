@@ -29,6 +29,9 @@ size_t kmem_plat_pagesize(void);
 /* Number of CPUs that may run kmem code at once (sizes per-CPU tables). */
 unsigned kmem_plat_ncpus(void);
 
+/* Bytes of memory in the machine: the default memory budget. */
+size_t kmem_plat_physmem(void);
+
 /*
  * Map `size` bytes of fresh, zero-filled, read-write memory aligned to at
  * least a page.  Returns NULL when the machine has no more.  Never blocks.
@@ -56,6 +59,20 @@ void kmem_plat_wake(uint32_t *addr, bool all);
 
 /* Let another thread run (a hint; a no-op is correct). */
 void kmem_plat_yield(void);
+
+/*
+ * false when the caller runs in a context that must not block (an
+ * interrupt handler in a kernel): a KM_SLEEP allocation that would have to
+ * wait there is reported as an error instead of hanging.
+ */
+bool kmem_plat_may_sleep(void);
+
+/*
+ * Call fn every interval_ns nanoseconds from a context that may sleep (a
+ * background thread in hosted builds).  Returns false if the platform has
+ * no such facility; the kernel then calls kmem_update() itself.
+ */
+bool kmem_plat_periodic(void (*fn)(void), uint64_t interval_ns);
 
 /*
  * Heavy side of the asymmetric barrier that protects per-CPU (per-thread)

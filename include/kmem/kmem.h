@@ -68,6 +68,22 @@ void kmem_update(void);
 void kmem_reap(void);
 void kmem_cache_reap_now(kmem_cache_t *cp);
 
+/* The memory budget (kmem_physmem(9)). */
+typedef struct kmem_memstat {
+	size_t		ms_physmem;	/* the budget */
+	size_t		ms_reserve;	/* of which only KM_PUSHPAGE may use */
+	size_t		ms_mapped;	/* drawn from the platform now */
+	size_t		ms_peak;	/* the most ever drawn */
+	size_t		ms_inuse;	/* in buffers allocated to clients */
+	size_t		ms_cached;	/* in free buffers caches keep */
+	size_t		ms_arena_free;	/* free space in kmem's arenas */
+	uint64_t	ms_fail;	/* requests the budget refused */
+} kmem_memstat_t;
+
+int kmem_physmem_set(size_t bytes);
+size_t kmem_physmem(void);
+void kmem_memstat(kmem_memstat_t *ms);
+
 /* The arenas kmem draws from (NULL before kmem_init()). */
 extern vmem_t *kmem_default_arena;
 extern vmem_t *kmem_oversize_arena;

@@ -40,6 +40,88 @@ kmem_plat_ncpus(void)
 	return (n > 0 ? (unsigned)n : 1);
 }
 
+size_t
+kmem_plat_physmem(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES);
+	return (pages > 0 ? (size_t)pages * kmem_plat_pagesize() : SIZE_MAX);
+}
+
+/*
+ * Hosted code that must not block (a signal handler, a real-time loop)
+ * brackets itself with kmem_posix_nosleep_enter()/exit(); a KM_SLEEP
+ * allocation that would wait inside is reported instead of hanging.
+ */
+static _Thread_local unsigned posix_nosleep_depth;
+
+void kmem_posix_nosleep_enter(void);
+void kmem_posix_nosleep_exit(void);
+
+void
+kmem_posix_nosleep_enter(void)
+{
+	posix_nosleep_depth++;
+}
+
+void
+kmem_posix_nosleep_exit(void)
+{
+	posix_nosleep_depth--;
+}
+
+bool
+kmem_plat_may_sleep(void)
+{
+	return (posix_nosleep_depth == 0);
+}
+
+typedef struct posix_periodic {
+	void		(*pp_fn)(void);
+	uint64_t	pp_interval;
+} posix_periodic_t;
+
+static posix_periodic_t posix_periodic_arg;
+
+static void *
+posix_periodic_main(void *arg)
+{
+	posix_periodic_t *pp = arg;
+	struct timespec ts = {
+		.tv_sec = (time_t)(pp->pp_interval / 1000000000u),
+		.tv_nsec = (long)(pp->pp_interval % 1000000000u),
+	};
+	for (;;) {
+		while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+			;
+		ts.tv_sec = (time_t)(pp->pp_interval / 1000000000u);
+		ts.tv_nsec = (long)(pp->pp_interval % 1000000000u);
+		pp->pp_fn();
+	}
+	return (NULL);
+}
+
+bool
+kmem_plat_periodic(void (*fn)(void), uint64_t interval_ns)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	sigset_t all, old;
+
+	posix_periodic_arg.pp_fn = fn;
+	posix_periodic_arg.pp_interval = interval_ns;
+	if (pthread_attr_init(&attr) != 0)
+		return (false);
+	(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* The maintenance thread takes no signals meant for the program. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&tid, &attr, posix_periodic_main,
+	    &posix_periodic_arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return (rc == 0);
+}
+
 void *
 kmem_plat_map(size_t size)
 {

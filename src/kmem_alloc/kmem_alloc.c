@@ -72,9 +72,12 @@ static kmem_cache_t *kmem_big_alloc_table[KMEM_BIG_MAXBUF >> 12] = {
 static kmem_lock_t kmem_init_lock = KMEM_LOCK_INIT;
 static bool kmem_ready;
 static bool kmem_opt_nomagazines;
+static uint64_t kmem_opt_reap_interval = 15;	/* seconds; 0: none */
+static bool kmem_periodic_started;
 
 /* ---- the root arena's import from the platform ---- */
 
+/* Chunks of at least KMEM_HEAP_CHUNK, or exactly what fits the budget. */
 static void *
 heap_import(vmem_t *src, size_t *sizep, size_t align, int vmflag)
 {
@@ -83,8 +86,11 @@ heap_import(vmem_t *src, size_t *sizep, size_t align, int vmflag)
 
 	(void)src;
 	(void)align;
-	(void)vmflag;
-	void *va = kmem_plat_map(size);
+	void *va = vmem_pages_map(size, vmflag);
+	if (va == NULL && size > P2ROUNDUP(*sizep, page)) {
+		size = P2ROUNDUP(*sizep, page);
+		va = vmem_pages_map(size, vmflag);
+	}
 	if (va != NULL)
 		*sizep = size;
 	return (va);
@@ -94,7 +100,31 @@ static void
 heap_release(vmem_t *src, void *va, size_t size)
 {
 	(void)src;
-	kmem_plat_unmap(va, size);
+	vmem_pages_unmap(va, size);
+}
+
+static void
+release_cb(void *arg, void *va, size_t size)
+{
+	(void)arg;
+	kmem_plat_discard(va, size);
+}
+
+/*
+ * Let the platform drop the pages behind free space in kmem's memory
+ * arenas (hosted: madvise(MADV_DONTNEED)): the resident set shrinks while
+ * the addresses stay ready for reuse.  Whole free spans of the heap have
+ * already gone back (munmap) when they became free.
+ */
+void
+kmem_release_free_pages(void)
+{
+	vmem_t *arenas[] = { kmem_default_arena, kmem_oversize_arena,
+	    kmem_heap_arena };
+
+	for (size_t i = 0; i < sizeof (arenas) / sizeof (arenas[0]); i++)
+		if (arenas[i] != NULL)
+			vmem_walk(arenas[i], VMEM_FREE, release_cb, NULL);
 }
 
 /* ---- vmem's quantum caches are kmem caches: the hooks vmem calls ---- */
@@ -125,29 +155,59 @@ qcache_destroy(void *cache)
 	kmem_cache_destroy(cache);
 }
 
-/*
- * An arena ran dry: give back what caches hold.  Issue 3's memory budget
- * makes this richer; for now every cache is reaped once.
- */
+/* An arena ran dry: give back what caches hold (vmem_xalloc's reclaim). */
 static void
-qcache_reclaim(vmem_t *vmp, int vmflag)
+hook_reclaim(int vmflag)
 {
-	(void)vmp;
-	(void)vmflag;
-	if (kmem_ready)
-		kmem_reap();
+	if (kmem_load_acquire(&kmem_ready))
+		kmem_reclaim(vmflag);
 }
 
-static const vmem_qcache_ops_t kmem_qcache_ops = {
+/* Someone waits for memory: every free goes to the slab layer. */
+static void
+hook_wait(bool begin)
+{
+	kmem_cpu_bypass(begin);
+}
+
+static const vmem_hooks_t kmem_vmem_hooks = {
 	qcache_create, qcache_alloc, qcache_free, qcache_destroy,
-	qcache_reclaim,
+	hook_reclaim, hook_wait,
 };
 
 /* ---- options ---- */
 
+/* A size with an optional k, m, g or t suffix; false if malformed. */
+static bool
+parse_size(const char *s, uint64_t *vp)
+{
+	uint64_t v = 0;
+
+	if (*s < '0' || *s > '9')
+		return (false);
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return (false);
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	int shift = 0;
+	switch (*s) {
+	case 'k': case 'K': shift = 10; s++; break;
+	case 'm': case 'M': shift = 20; s++; break;
+	case 'g': case 'G': shift = 30; s++; break;
+	case 't': case 'T': shift = 40; s++; break;
+	default: break;
+	}
+	if (*s != '\0' || (shift != 0 && v > (UINT64_MAX >> shift)))
+		return (false);
+	*vp = v << shift;
+	return (true);
+}
+
 /*
- * Parse "name[=value],...".  Unknown names are reported and ignored.
- * Options of later layers (debugging, the memory budget) join this table.
+ * Parse "name[=value],...": nomagazines, physmem=SIZE,
+ * reap_interval=SECONDS.  Unknown names and bad values are reported and
+ * ignored.
  */
 static void
 kmem_options_parse(const char *opts)
@@ -155,22 +215,45 @@ kmem_options_parse(const char *opts)
 	const char *p = opts;
 
 	while (p != NULL && *p != '\0') {
-		char name[32];
-		size_t n = 0;
-		while (*p != '\0' && *p != ',' && *p != '=' &&
-		    n + 1 < sizeof (name))
-			name[n++] = *p++;
+		char name[32], value[32];
+		size_t n = 0, v = 0;
+		while (*p != '\0' && *p != ',' && *p != '=')
+			if (n + 1 < sizeof (name))
+				name[n++] = *p++;
+			else
+				p++;
 		name[n] = '\0';
+		bool has_value = *p == '=';
+		if (has_value)
+			p++;
 		while (*p != '\0' && *p != ',')
-			p++;		/* values: none are taken yet */
+			if (v + 1 < sizeof (value))
+				value[v++] = *p++;
+			else
+				p++;
+		value[v] = '\0';
 		if (*p == ',')
 			p++;
 		if (n == 0)
 			continue;
-		if (kmem_strcmp(name, "nomagazines") == 0)
+		uint64_t num;
+		if (kmem_strcmp(name, "nomagazines") == 0 && !has_value) {
 			kmem_opt_nomagazines = true;
-		else
+		} else if (kmem_strcmp(name, "physmem") == 0) {
+			if (has_value && parse_size(value, &num) && num != 0)
+				(void)kmem_physmem_set((size_t)num);
+			else
+				kmem_warn("option physmem: '%s' is not a size",
+				    value);
+		} else if (kmem_strcmp(name, "reap_interval") == 0) {
+			if (has_value && parse_size(value, &num))
+				kmem_opt_reap_interval = num;
+			else
+				kmem_warn("option reap_interval: '%s' is not a "
+				    "number", value);
+		} else {
 			kmem_warn("option '%s' not recognized", name);
+		}
 	}
 }
 
@@ -252,7 +335,7 @@ kmem_init_locked(const char *options)
 		if (mtp->mt_cache == NULL)
 			return (-1);
 	}
-	vmem_qcache_ops_set(&kmem_qcache_ops);
+	vmem_hooks_set(&kmem_vmem_hooks);
 	kmem_default_arena = vmem_create("kmem_default", NULL, 0, page,
 	    vmem_alloc, vmem_free, kmem_heap_arena,
 	    KMEM_DEFAULT_QCACHE_PAGES * page, VM_SLEEP);
@@ -282,7 +365,14 @@ kmem_init(const char *options)
 		if (rc == 0)
 			kmem_store_release(&kmem_ready, true);
 	}
+	bool start = rc == 0 && !kmem_periodic_started &&
+	    kmem_opt_reap_interval != 0;
+	kmem_periodic_started |= start;
 	kmem_lock_exit(&kmem_init_lock);
+	/* After the lock: starting a thread may itself allocate. */
+	if (start)
+		(void)kmem_plat_periodic(kmem_update,
+		    kmem_opt_reap_interval * 1000000000u);
 	return (rc);
 }
 
@@ -349,6 +439,50 @@ kmem_zalloc(size_t size, int kmflag)
 	if (buf != NULL)
 		memset(buf, 0, size);
 	return (buf);
+}
+
+/* Where kmem's memory is: the budget, what clients hold, what is cached. */
+typedef struct memstat_arg {
+	uint64_t	ma_inuse;
+	uint64_t	ma_cached;
+} memstat_arg_t;
+
+static int
+memstat_cache(kmem_cache_t *cp, void *arg)
+{
+	memstat_arg_t *ma = arg;
+
+	if (cp->cache_cflags & KMC_NOTOUCH)
+		return (0);	/* identifiers or quantum caches: no memory */
+	ma->ma_inuse += kmem_cache_stat(cp, "buf_inuse") * cp->cache_bufsize;
+	ma->ma_cached += kmem_cache_stat(cp, "buf_avail") *
+	    cp->cache_chunksize;
+	return (0);
+}
+
+void
+kmem_memstat(kmem_memstat_t *ms)
+{
+	memstat_arg_t ma = { 0, 0 };
+	size_t budget, reserve, mapped, peak;
+	uint64_t fail;
+
+	memset(ms, 0, sizeof (*ms));
+	vmem_pages_stat(&budget, &reserve, &mapped, &peak, &fail);
+	ms->ms_physmem = budget;
+	ms->ms_reserve = reserve;
+	ms->ms_mapped = mapped;
+	ms->ms_peak = peak;
+	ms->ms_fail = fail;
+	if (!kmem_load_acquire(&kmem_ready))
+		return;
+	kmem_cache_walk(memstat_cache, &ma);
+	ms->ms_inuse = (size_t)ma.ma_inuse +
+	    vmem_size(kmem_oversize_arena, VMEM_ALLOC);
+	ms->ms_cached = (size_t)ma.ma_cached;
+	ms->ms_arena_free = vmem_size(kmem_heap_arena, VMEM_FREE) +
+	    vmem_size(kmem_default_arena, VMEM_FREE) +
+	    vmem_size(kmem_oversize_arena, VMEM_FREE);
 }
 
 void

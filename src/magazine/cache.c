@@ -89,12 +89,12 @@ kmem_cache_create_slab(const char *name, size_t bufsize, size_t align,
     size_t slabsize)
 {
 	cache_check_args(name, bufsize, align, cflags);
-	kmem_cache_t *cp = kmem_slab_alloc(kmem_cache_cache, KM_SLEEP);
+	kmem_cache_t *cp = kmem_cache_alloc(kmem_cache_cache, KM_SLEEP);
 	if (cp == NULL)
 		return (NULL);
 	if (cache_init(cp, name, bufsize, align, ctor, dtor, reclaim, private,
 	    vmp, cflags, slabsize) != 0) {
-		kmem_slab_free(kmem_cache_cache, cp);
+		kmem_cache_free(kmem_cache_cache, cp);
 		return (NULL);
 	}
 	return (cp);
@@ -129,35 +129,79 @@ kmem_cache_destroy(kmem_cache_t *cp)
 		    cp->cache_name, (void *)cp);
 		return;		/* its slabs stay: they hold live buffers */
 	}
-	kmem_slab_free(kmem_cache_cache, cp);
+	kmem_cache_free(kmem_cache_cache, cp);
 }
 
-/* Give back what a cache holds but does not need. */
+/*
+ * Give back what a cache holds but does not need: its client's reclaim
+ * callback runs, every thread's magazines and the depot go back to the
+ * slabs, and empty slabs go back to the arena.  Constructed objects are
+ * destroyed exactly once, when their slab goes.
+ */
 void
 kmem_cache_reap_now(kmem_cache_t *cp)
 {
 	if (cp->cache_reclaim != NULL)
 		cp->cache_reclaim(cp->cache_private);
-	kmem_depot_ws_zero(cp);
-	kmem_depot_ws_reap(cp);
+	kmem_lock_enter(&kmem_cache_list_lock);
+	kmem_cpu_purge(cp, NULL);
+	kmem_lock_exit(&kmem_cache_list_lock);
+	kmem_lock_enter(&cp->cache_depot_lock);
+	cp->cache_reap++;
+	kmem_lock_exit(&cp->cache_depot_lock);
 	kmem_slab_reap(cp);
 }
 
+/*
+ * Memory is short: the same for every cache.  Called by allocations that
+ * failed (KM_NOSLEEP, KM_SLEEP; never KM_NOSLEEP_LAZY) and by vmem when an
+ * arena runs dry.  One reclaim runs at a time; a KM_NOSLEEP caller that
+ * finds one running does not wait for it.
+ */
+static kmem_lock_t kmem_reclaim_lock = KMEM_LOCK_INIT;
+
+void
+kmem_reclaim(int kmflag)
+{
+	if (kmflag & KM_NOSLEEP) {
+		if (!kmem_lock_tryenter(&kmem_reclaim_lock))
+			return;
+	} else {
+		kmem_lock_enter(&kmem_reclaim_lock);
+	}
+	kmem_lock_enter(&kmem_cache_list_lock);
+	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
+	    lp = lp->next) {
+		kmem_cache_t *cp = KMEM_CONTAINER(lp, kmem_cache_t, cache_link);
+		if (cp->cache_reclaim != NULL)
+			cp->cache_reclaim(cp->cache_private);
+	}
+	kmem_cpu_purge(NULL, NULL);
+	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
+	    lp = lp->next) {
+		kmem_cache_t *cp = KMEM_CONTAINER(lp, kmem_cache_t, cache_link);
+		kmem_lock_enter(&cp->cache_depot_lock);
+		cp->cache_reap++;
+		kmem_lock_exit(&cp->cache_depot_lock);
+		kmem_slab_reap(cp);
+	}
+	kmem_lock_exit(&kmem_cache_list_lock);
+	kmem_lock_exit(&kmem_reclaim_lock);
+}
+
+/* Reclaim everything, then let the platform drop the free pages. */
 void
 kmem_reap(void)
 {
-	kmem_lock_enter(&kmem_cache_list_lock);
-	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
-	    lp = lp->next)
-		kmem_cache_reap_now(KMEM_CONTAINER(lp, kmem_cache_t,
-		    cache_link));
-	kmem_lock_exit(&kmem_cache_list_lock);
+	kmem_reclaim(KM_SLEEP);
+	kmem_release_free_pages();
 }
 
 /*
  * The periodic update (every 15 seconds by default): rescale hash tables,
  * start a new working-set interval and free the magazines that were idle
- * for the whole last one, grow contended magazines.
+ * for the whole last one, grow contended magazines, and let the platform
+ * drop the pages of free arena space.
  */
 void
 kmem_update(void)
@@ -173,6 +217,7 @@ kmem_update(void)
 	}
 	kmem_lock_exit(&kmem_cache_list_lock);
 	vmem_update();
+	kmem_release_free_pages();
 }
 
 const char *

@@ -17,6 +17,7 @@ bool kmem_cpu_enabled;
  */
 static kmem_cpu_t kmem_cpu_dead;
 static vmem_t *kmem_cache_index_arena;
+static bool kmem_cpu_bypassing;	/* kmem_cpu_list_lock */
 
 uint32_t
 kmem_cpu_index_alloc(void)
@@ -81,6 +82,8 @@ kmem_cpu_prepare(kmem_cache_t *cp)
 		}
 		cpu->cpu_ncc = n;
 		kmem_lock_enter(&kmem_cpu_list_lock);
+		if (kmem_cpu_bypassing)
+			cpu->cpu_stop = KMEM_CPU_STOP_BYPASS;
 		kmem_list_insert_tail(&kmem_cpu_list, &cpu->cpu_link);
 		kmem_lock_exit(&kmem_cpu_list_lock);
 		kmem_plat_self_set(cpu);
@@ -234,7 +237,8 @@ kmem_cpu_purge(kmem_cache_t *cp, kmem_magtype_t *new_magtype)
 	for (kmem_list_t *lp = kmem_cpu_list.next; lp != &kmem_cpu_list;
 	    lp = lp->next) {
 		kmem_cpu_t *cpu = KMEM_CONTAINER(lp, kmem_cpu_t, cpu_link);
-		kmem_store_relaxed(&cpu->cpu_stop, 1);
+		kmem_store_relaxed(&cpu->cpu_stop,
+		    cpu->cpu_stop | KMEM_CPU_STOP_PURGE);
 	}
 	kmem_plat_barrier_all();
 	for (kmem_list_t *lp = kmem_cpu_list.next; lp != &kmem_cpu_list;
@@ -282,7 +286,8 @@ kmem_cpu_purge(kmem_cache_t *cp, kmem_magtype_t *new_magtype)
 	for (kmem_list_t *lp = kmem_cpu_list.next; lp != &kmem_cpu_list;
 	    lp = lp->next) {
 		kmem_cpu_t *cpu = KMEM_CONTAINER(lp, kmem_cpu_t, cpu_link);
-		kmem_store_release(&cpu->cpu_stop, 0);
+		kmem_store_release(&cpu->cpu_stop,
+		    cpu->cpu_stop & ~KMEM_CPU_STOP_PURGE);
 	}
 	kmem_lock_exit(&kmem_cpu_list_lock);
 
@@ -295,6 +300,29 @@ kmem_cpu_purge(kmem_cache_t *cp, kmem_magtype_t *new_magtype)
 		kmem_cache_t *c = KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
 		detached_destroy(c, c->cache_magtype);
 	}
+}
+
+/*
+ * While anyone waits for memory, every record bypasses its magazines, so
+ * that every free reaches the slab layer (and wakes the waiters) and no
+ * buffer hides in a thread's cache.  Turning it on also purges what the
+ * magazines hold.
+ */
+void
+kmem_cpu_bypass(bool on)
+{
+	kmem_lock_enter(&kmem_cpu_list_lock);
+	kmem_cpu_bypassing = on;
+	for (kmem_list_t *lp = kmem_cpu_list.next; lp != &kmem_cpu_list;
+	    lp = lp->next) {
+		kmem_cpu_t *cpu = KMEM_CONTAINER(lp, kmem_cpu_t, cpu_link);
+		kmem_store_release(&cpu->cpu_stop, on ?
+		    cpu->cpu_stop | KMEM_CPU_STOP_BYPASS :
+		    cpu->cpu_stop & ~KMEM_CPU_STOP_BYPASS);
+	}
+	kmem_lock_exit(&kmem_cpu_list_lock);
+	if (on)
+		kmem_cpu_purge_all();
 }
 
 /* Purge every cache's magazines (memory pressure, tests). */

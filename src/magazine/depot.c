@@ -31,18 +31,6 @@ kmem_depot_ws_update(kmem_cache_t *cp)
 	kmem_lock_exit(&cp->cache_depot_lock);
 }
 
-/* Make every depot magazine reapable. */
-void
-kmem_depot_ws_zero(kmem_cache_t *cp)
-{
-	kmem_lock_enter(&cp->cache_depot_lock);
-	cp->cache_full.ml_reaplimit = cp->cache_full.ml_total;
-	cp->cache_full.ml_min = cp->cache_full.ml_total;
-	cp->cache_empty.ml_reaplimit = cp->cache_empty.ml_total;
-	cp->cache_empty.ml_min = cp->cache_empty.ml_total;
-	kmem_lock_exit(&cp->cache_depot_lock);
-}
-
 /* Free the magazines that were idle for a whole interval. */
 void
 kmem_depot_ws_reap(kmem_cache_t *cp)

@@ -218,8 +218,12 @@ cpu_alloc_fill(kmem_cache_t *cp, int kmflag)
 	return (buf);
 }
 
-KMEM_NOINLINE void *
-kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
+/*
+ * One attempt through the magazine and slab layers; never sleeps for
+ * memory.  Sets *ctor_failed when the reason for NULL is a constructor.
+ */
+static void *
+cache_alloc_attempt(kmem_cache_t *cp, int kmflag, bool *ctor_failed)
 {
 	kmem_cpu_t *cpu = kmem_plat_self_enter();
 	kmem_cpu_cache_t *ccp;
@@ -230,24 +234,77 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 		    cpu_alloc_refill(cp, ccp);
 		kmem_cpu_end(cpu);
 		kmem_plat_self_exit();
-		if (cp->cache_flags & KMF_NOMAGAZINE)
-			goto slab;
-		kmem_magazine_grow_check(cp);
-		if (buf != NULL || (buf = cpu_alloc_fill(cp, kmflag)) != NULL)
-			return (buf);
+		if (!(cp->cache_flags & KMF_NOMAGAZINE)) {
+			kmem_magazine_grow_check(cp);
+			if (buf != NULL ||
+			    (buf = cpu_alloc_fill(cp, kmflag)) != NULL)
+				return (buf);
+		}
 	} else {
 		kmem_plat_self_exit();
 		if (kmem_cpu_prepare(cp))
-			return (kmem_cache_alloc(cp, kmflag));
+			return (cache_alloc_attempt(cp, kmflag, ctor_failed));
 	}
-slab:
-	if ((buf = kmem_slab_alloc(cp, kmflag)) == NULL) {
+	int n = kmem_slab_alloc_batch(cp, kmflag, &buf, 1);
+	*ctor_failed = n < 0;
+	return (n == 1 ? buf : NULL);
+}
+
+/*
+ * Memory is short.  KM_NOSLEEP reclaims (reclaim callbacks, every
+ * magazine, empty slabs) and tries again; KM_NOSLEEP_LAZY gives up at
+ * once; KM_SLEEP reclaims, then waits for memory to be freed anywhere and
+ * tries again each time, until it succeeds.
+ */
+static KMEM_NOINLINE void *
+cache_alloc_pressure(kmem_cache_t *cp, int kmflag)
+{
+	bool ctor_failed = false;
+	void *buf = NULL;
+
+	if ((kmflag & KM_NOSLEEP_LAZY) != KM_NOSLEEP_LAZY) {
+		kmem_reclaim(kmflag);
+		buf = cache_alloc_attempt(cp, kmflag, &ctor_failed);
+	}
+	if (buf == NULL && !ctor_failed && !(kmflag & KM_NOSLEEP)) {
+		if (!kmem_plat_may_sleep()) {
+			kmem_warn("kmem_cache_alloc(%s): KM_SLEEP allocation in "
+			    "a context that cannot sleep", cp->cache_name);
+		} else {
+			uint64_t gen;
+			vmem_memwait_enter(&gen);
+			while ((buf = cache_alloc_attempt(cp, kmflag,
+			    &ctor_failed)) == NULL && !ctor_failed)
+				vmem_memwait_sleep(&gen);
+			vmem_memwait_exit();
+		}
+	}
+	if (buf == NULL) {
+		kmem_lock_enter(&cp->cache_lock);
+		cp->cache_alloc_fail++;
+		kmem_lock_exit(&cp->cache_lock);
 		if (kmflag & KM_PANIC)
 			kmem_panic("kmem_cache_alloc(%s): cannot satisfy "
 			    "mandatory allocation", cp->cache_name);
-		return (NULL);
 	}
 	return (buf);
+}
+
+KMEM_NOINLINE void *
+kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
+{
+	bool ctor_failed = false;
+	void *buf = cache_alloc_attempt(cp, kmflag, &ctor_failed);
+
+	if (KMEM_LIKELY(buf != NULL))
+		return (buf);
+	if (ctor_failed) {
+		kmem_lock_enter(&cp->cache_lock);
+		cp->cache_alloc_fail++;
+		kmem_lock_exit(&cp->cache_lock);
+		return (NULL);
+	}
+	return (cache_alloc_pressure(cp, kmflag));
 }
 
 KMEM_NOINLINE void

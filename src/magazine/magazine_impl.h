@@ -12,9 +12,14 @@
  * indexed by cache_cpu_index.  cpu_busy and cpu_stop implement the
  * asymmetric handshake between the owner and a purger.
  */
+/* Bits of cpu_stop: while any is set, the owner does not use its slots. */
+#define KMEM_CPU_STOP_PURGE	0x1	/* a purger owns the slots */
+#define KMEM_CPU_STOP_BYPASS	0x2	/* someone waits for memory */
+
 typedef struct kmem_cpu {
 	uint32_t	cpu_busy;	/* owner is using its slots */
-	uint32_t	cpu_stop;	/* a purger owns the slots */
+	uint32_t	cpu_stop;	/* KMEM_CPU_STOP_*; written under */
+					/* kmem_cpu_list_lock */
 	uint32_t	cpu_ncc;	/* slots in cpu_cc */
 	uint32_t	cpu_pad;
 	kmem_cpu_cache_t *cpu_cc;
@@ -35,9 +40,9 @@ void kmem_magazine_destroy(kmem_cache_t *cp, kmem_magtype_t *mtp,
     kmem_magazine_t *mp, int nrounds);
 void kmem_depot_ws_update(kmem_cache_t *cp);
 void kmem_depot_ws_reap(kmem_cache_t *cp);
-void kmem_depot_ws_zero(kmem_cache_t *cp);
 void kmem_cpu_purge(kmem_cache_t *cp, kmem_magtype_t *new_magtype);
 void kmem_cpu_purge_all(void);
+void kmem_cpu_bypass(bool on);
 void kmem_magazine_resize(kmem_cache_t *cp);
 uint64_t kmem_cpu_rounds(kmem_cache_t *cp, uint64_t *freep);
 uint32_t kmem_cpu_index_alloc(void);
@@ -173,6 +178,10 @@ void kmem_magazine_grow_check(kmem_cache_t *cp);
 void kmem_cache_free_slow(kmem_cache_t *cp, void *buf);
 
 /* cache.c */
+void kmem_reclaim(int kmflag);
+
+/* kmem_alloc.c */
+void kmem_release_free_pages(void);
 void kmem_cache_bootstrap(void);
 kmem_cache_t *kmem_cache_create_slab(const char *name, size_t bufsize,
     size_t align, kmem_constructor_t *ctor, kmem_destructor_t *dtor,

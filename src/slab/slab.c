@@ -173,11 +173,16 @@ slab_needs_xalloc(const kmem_cache_t *cp)
 	    (slab_is_small(cp) && cp->cache_slabsize > q));
 }
 
+/*
+ * Slab memory never sleeps or reclaims inside vmem: when it cannot be had,
+ * kmem_cache_alloc() decides whether to reclaim, fail or wait, and then
+ * retries from the top (a freed buffer may serve as well as a new slab).
+ */
 static void *
 slab_mem_alloc(kmem_cache_t *cp, int kmflag)
 {
 	vmem_t *vmp = cp->cache_arena;
-	int vmflag = kmflag & VM_KMFLAGS;
+	int vmflag = (kmflag & VM_PUSHPAGE) | VM_NOSLEEP | VM_NORMALPRI;
 
 	if (slab_needs_xalloc(cp))
 		return (vmem_xalloc(vmp, cp->cache_slabsize,
@@ -224,9 +229,10 @@ slab_create(kmem_cache_t *cp, int kmflag)
 	    color + cp->cache_align;
 	kmem_lock_exit(&cp->cache_lock);
 
+	int metaflag = (kmflag & KM_PUSHPAGE) | KM_NOSLEEP_LAZY;
 	if (slab_is_small(cp)) {
 		sp = slab_of_small(cp, mem);
-	} else if ((sp = kmem_cache_alloc(kmem_slab_cache, kmflag)) == NULL) {
+	} else if ((sp = kmem_cache_alloc(kmem_slab_cache, metaflag)) == NULL) {
 		slab_mem_free(cp, mem);
 		return (NULL);
 	}
@@ -243,7 +249,8 @@ slab_create(kmem_cache_t *cp, int kmflag)
 	sp->slab_chunks = (uint32_t)((cp->cache_slabsize - color) /
 	    cp->cache_chunksize);
 	for (uint32_t i = sp->slab_chunks; i-- > 0; ) {
-		kmem_bufctl_t *bcp = kmem_cache_alloc(kmem_bufctl_cache, kmflag);
+		kmem_bufctl_t *bcp = kmem_cache_alloc(kmem_bufctl_cache,
+		    metaflag);
 		if (bcp == NULL) {
 			slab_bufctls_free(sp->slab_raw);
 			kmem_cache_free(kmem_slab_cache, sp);
@@ -385,10 +392,8 @@ slab_ensure_partial(kmem_cache_t *cp, int kmflag)
 		kmem_lock_exit(&cp->cache_lock);
 		kmem_slab_t *sp = slab_create(cp, kmflag);
 		kmem_lock_enter(&cp->cache_lock);
-		if (sp == NULL) {
-			cp->cache_alloc_fail++;
+		if (sp == NULL)
 			return (false);
-		}
 		kmem_list_insert_head(&cp->cache_partial, &sp->slab_link);
 		cp->cache_slab_create++;
 		cp->cache_buftotal += sp->slab_chunks;
@@ -404,7 +409,8 @@ slab_ensure_partial(kmem_cache_t *cp, int kmflag)
  * Allocate up to n buffers from the slab layer under one acquisition of
  * cache_lock (plus one per new slab), constructing those never
  * constructed.  Returns how many it got: fewer than n if no more memory
- * can be had (KM_NOSLEEP) or a constructor fails.
+ * can be had or a constructor fails; -1 if a constructor failed before any
+ * buffer could be had (so the caller does not wait for memory in vain).
  */
 int
 kmem_slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n)
@@ -444,10 +450,7 @@ kmem_slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n)
 			else
 				kmem_slab_free(cp, bufs[j]);
 		}
-		kmem_lock_enter(&cp->cache_lock);
-		cp->cache_alloc_fail++;
-		kmem_lock_exit(&cp->cache_lock);
-		break;
+		return (ok == 0 ? -1 : ok);
 	}
 	return (ok);
 }
@@ -520,7 +523,8 @@ slab_free_common(kmem_cache_t *cp, void *buf, bool constructed)
 	cp->cache_slab_free++;
 	if (--sp->slab_refcnt == 0) {
 		kmem_list_remove(&sp->slab_link);
-		if (cp->cache_nempty >= KMEM_KEEP_EMPTY) {
+		/* Keep no empty slab while anyone waits for memory. */
+		if (cp->cache_nempty >= KMEM_KEEP_EMPTY || vmem_memwait_active()) {
 			cp->cache_buftotal -= sp->slab_chunks;
 			cp->cache_bufslab -= sp->slab_chunks;
 			cp->cache_constructed_slab -= sp->slab_nhead;
@@ -536,6 +540,7 @@ slab_free_common(kmem_cache_t *cp, void *buf, bool constructed)
 		kmem_list_insert_head(&cp->cache_partial, &sp->slab_link);
 	}
 	kmem_lock_exit(&cp->cache_lock);
+	vmem_memwait_signal();		/* a buffer is free for a waiter */
 }
 
 /* Return a constructed buffer to its slab. */

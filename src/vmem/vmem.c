@@ -41,14 +41,18 @@
  * and was imported goes back to its source.
  *
  * Import, sleep, fail.  When nothing fits, an arena with a source imports
- * a span large enough for the request under any alignment; if that fails,
- * or there is no source, the allocation runs the reclaim hook once (kmem
- * reaps its caches) unless it is VM_NOSLEEP|VM_NORMALPRI, then fails if
- * VM_NOSLEEP, or waits on the arena's condition variable until a free.
+ * a span large enough for the request under any alignment (the root arena
+ * imports pages from the platform, within the memory budget: vmem_pages.c);
+ * if that fails, or there is no source, the allocation runs the reclaim
+ * hook once (kmem reaps its caches) unless it is VM_NOSLEEP|VM_NORMALPRI,
+ * then fails if VM_NOSLEEP, or else waits until some memory or resource is
+ * freed anywhere and tries again (vmem_memwait_*: no polling, no lost
+ * wake-up).  A VM_SLEEP allocation in a context that the platform says
+ * cannot sleep is reported and fails instead of hanging.
  *
  * Quantum caches.  An arena created with qcache_max > 0 fronts the sizes
  * quantum, 2*quantum, ... qcache_max with kmem object caches (reached
- * through vmem_qcache_ops, set by kmem at start-up: vmem never calls up a
+ * through vmem_hooks, set by kmem at start-up: vmem never calls up a
  * layer directly).  Those allocations get kmem's per-CPU magazines and
  * suffer no fragmentation; vmem_xalloc() and vmem_xfree() bypass them and
  * must be paired.
@@ -74,12 +78,19 @@ int kmem_init(const char *options);
 
 kmem_lock_t vmem_list_lock = KMEM_LOCK_INIT;
 vmem_t *vmem_list;
-static const vmem_qcache_ops_t *vmem_qcache_ops;
+static const vmem_hooks_t *vmem_hooks;
 
 void
-vmem_qcache_ops_set(const vmem_qcache_ops_t *ops)
+vmem_hooks_set(const vmem_hooks_t *hooks)
 {
-	vmem_qcache_ops = ops;
+	vmem_hooks = hooks;
+}
+
+void
+vmem_hook_wait(bool begin)
+{
+	if (vmem_hooks != NULL && vmem_hooks->vh_wait != NULL)
+		vmem_hooks->vh_wait(begin);
 }
 
 /* ---- arena list helpers (vm_lock held) ---- */
@@ -395,7 +406,8 @@ vmem_xalloc(vmem_t *vmp, size_t size, size_t align, size_t phase,
 		.vr_min = (uintptr_t)minaddr, .vr_max = (uintptr_t)maxaddr,
 		.vr_end = (vmflag & VM_ENDALLOC) != 0,
 	};
-	bool reclaimed = false;
+	bool reclaimed = false, waiting = false;
+	uint64_t gen = 0;
 	uintptr_t addr = 0;
 
 	r.vr_plain = r.vr_align <= vmp->vm_quantum && phase == 0 &&
@@ -444,29 +456,43 @@ vmem_xalloc(vmem_t *vmp, size_t size, size_t align, size_t phase,
 			}
 		}
 		if (!reclaimed && (vmflag & (VM_NOSLEEP | VM_NORMALPRI)) !=
-		    (VM_NOSLEEP | VM_NORMALPRI) && vmem_qcache_ops != NULL &&
-		    vmem_qcache_ops->qc_reclaim != NULL) {
+		    (VM_NOSLEEP | VM_NORMALPRI) && vmem_hooks != NULL &&
+		    vmem_hooks->vh_reclaim != NULL) {
 			reclaimed = true;
 			kmem_lock_exit(&vmp->vm_lock);
-			vmem_qcache_ops->qc_reclaim(vmp, vmflag);
+			vmem_hooks->vh_reclaim(vmflag);
 			kmem_lock_enter(&vmp->vm_lock);
 			continue;
 		}
-		if (vmflag & VM_NOSLEEP) {
+		if ((vmflag & VM_NOSLEEP) || !kmem_plat_may_sleep()) {
 			vmp->vm_kstat.vk_fail++;
 			kmem_lock_exit(&vmp->vm_lock);
+			if (waiting)
+				vmem_memwait_exit();
+			if (!(vmflag & VM_NOSLEEP))
+				kmem_warn("vmem_xalloc('%s', %zu): VM_SLEEP "
+				    "allocation in a context that cannot sleep",
+				    vmp->vm_name, size);
 			if (vmflag & VM_PANIC)
 				kmem_panic("vmem_xalloc(%p, %zu): cannot satisfy "
 				    "mandatory allocation", (void *)vmp, size);
 			return (NULL);
 		}
-		vmp->vm_kstat.vk_wait++;
-		vmp->vm_nwaiting++;
-		kmem_cv_wait(&vmp->vm_cv, &vmp->vm_lock);
-		vmp->vm_nwaiting--;
+		/* Register first, try once more, then sleep (vmem_pages.c). */
+		kmem_lock_exit(&vmp->vm_lock);
+		if (!waiting) {
+			vmem_memwait_enter(&gen);
+			waiting = true;
+		} else {
+			vmp->vm_kstat.vk_wait++;
+			vmem_memwait_sleep(&gen);
+		}
+		kmem_lock_enter(&vmp->vm_lock);
 	}
 	ASSERT_EXPENSIVE(vmem_is_valid(vmp));
 	kmem_lock_exit(&vmp->vm_lock);
+	if (waiting)
+		vmem_memwait_exit();
 	return ((void *)addr);
 }
 
@@ -499,19 +525,18 @@ vmem_xfree(vmem_t *vmp, void *vaddr, size_t size)
 	}
 	vmem_freelist_insert(vmp, vsp);
 	release = vmem_span_release(vmp, vsp, &start, &ssize);
-	if (vmp->vm_nwaiting > 0)
-		kmem_cv_broadcast(&vmp->vm_cv);
 	ASSERT_EXPENSIVE(vmem_is_valid(vmp));
 	kmem_lock_exit(&vmp->vm_lock);
 	if (release)
 		vmp->vm_source_free(vmp->vm_source, (void *)start, ssize);
+	vmem_memwait_signal();
 }
 
 void *
 vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
 {
 	if (size - 1 < vmp->vm_qcache_max)
-		return (vmem_qcache_ops->qc_alloc(
+		return (vmem_hooks->vh_qcache_alloc(
 		    vmp->vm_qcache[(size - 1) >> vmp->vm_qshift],
 		    vmflag & VM_KMFLAGS));
 	return (vmem_xalloc(vmp, size, vmp->vm_quantum, 0, 0, NULL, NULL,
@@ -522,7 +547,7 @@ void
 vmem_free(vmem_t *vmp, void *vaddr, size_t size)
 {
 	if (size - 1 < vmp->vm_qcache_max)
-		vmem_qcache_ops->qc_free(
+		vmem_hooks->vh_qcache_free(
 		    vmp->vm_qcache[(size - 1) >> vmp->vm_qshift], vaddr);
 	else
 		vmem_xfree(vmp, vaddr, size);
@@ -544,9 +569,8 @@ vmem_add(vmem_t *vmp, void *vaddr, size_t size, int vmflag)
 		return (NULL);
 	}
 	vmem_span_create(vmp, (uintptr_t)vaddr, size, false);
-	if (vmp->vm_nwaiting > 0)
-		kmem_cv_broadcast(&vmp->vm_cv);
 	kmem_lock_exit(&vmp->vm_lock);
+	vmem_memwait_signal();
 	return (vaddr);
 }
 
@@ -632,7 +656,6 @@ vmem_create_common(const char *name, void *base, size_t size, size_t quantum,
 	memset(vmp, 0, sizeof (*vmp));
 	kmem_strlcpy(vmp->vm_name, name, sizeof (vmp->vm_name));
 	kmem_lock_init(&vmp->vm_lock);
-	kmem_cv_init(&vmp->vm_cv);
 	vmp->vm_cflags = vmflag & ~VM_KMFLAGS;
 	vmp->vm_quantum = quantum;
 	vmp->vm_qshift = highbit(quantum) - 1;
@@ -655,18 +678,18 @@ vmem_create_common(const char *name, void *base, size_t size, size_t quantum,
 	 * first use).  kmem_init() itself creates its quantum-cached arena
 	 * only after the hooks are in place, so this never recurses.
 	 */
-	if (qcache_max != 0 && vmem_qcache_ops == NULL)
+	if (qcache_max != 0 && vmem_hooks == NULL)
 		(void)kmem_init(NULL);
 	qcache_max = P2ALIGN(kmem_min(qcache_max,
 	    (size_t)VMEM_NQCACHE_MAX << vmp->vm_qshift), quantum);
-	if (qcache_max != 0 && vmem_qcache_ops != NULL) {
+	if (qcache_max != 0 && vmem_hooks != NULL) {
 		size_t slabsize = vmem_qcache_slabsize(qcache_max);
 		for (size_t i = 0; i < (qcache_max >> vmp->vm_qshift); i++) {
 			char qname[VMEM_NAMELEN + 16];
 			size_t qsize = (i + 1) * quantum;
 			kmem_snprintf(qname, sizeof (qname), "%s_%zu", name,
 			    qsize);
-			vmp->vm_qcache[i] = vmem_qcache_ops->qc_create(qname,
+			vmp->vm_qcache[i] = vmem_hooks->vh_qcache_create(qname,
 			    qsize, quantum, slabsize, vmp);
 			if (vmp->vm_qcache[i] == NULL) {
 				vmem_destroy(vmp);
@@ -723,7 +746,7 @@ vmem_destroy(vmem_t *vmp)
 
 	for (int i = 0; i < VMEM_NQCACHE_MAX; i++)
 		if (vmp->vm_qcache[i] != NULL)
-			vmem_qcache_ops->qc_destroy(vmp->vm_qcache[i]);
+			vmem_hooks->vh_qcache_destroy(vmp->vm_qcache[i]);
 
 	uint64_t leaked = vmp->vm_kstat.vk_mem_inuse;
 	if (leaked != 0)

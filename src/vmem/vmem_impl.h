@@ -56,21 +56,24 @@ typedef struct vmem_kstat {
 	uint64_t	vk_export;	/* spans given back */
 } vmem_kstat_t;
 
-/* How vmem reaches the kmem caches that serve as its quantum caches. */
-typedef struct vmem_qcache_ops {
-	void	*(*qc_create)(const char *name, size_t size, size_t align,
-		    size_t slabsize, vmem_t *vmp);
-	void	*(*qc_alloc)(void *cache, int vmflag);
-	void	(*qc_free)(void *cache, void *buf);
-	void	(*qc_destroy)(void *cache);
-	void	(*qc_reclaim)(vmem_t *vmp, int vmflag);
-} vmem_qcache_ops_t;
+/*
+ * How vmem reaches the layer above it, set by kmem at start-up: the kmem
+ * caches that serve as quantum caches, reclaim when an arena runs dry, and
+ * the switch that sends every free to the slab layer while anyone waits.
+ */
+typedef struct vmem_hooks {
+	void	*(*vh_qcache_create)(const char *name, size_t size,
+		    size_t align, size_t slabsize, vmem_t *vmp);
+	void	*(*vh_qcache_alloc)(void *cache, int vmflag);
+	void	(*vh_qcache_free)(void *cache, void *buf);
+	void	(*vh_qcache_destroy)(void *cache);
+	void	(*vh_reclaim)(int vmflag);
+	void	(*vh_wait)(bool begin);
+} vmem_hooks_t;
 
 struct vmem {
 	char		vm_name[VMEM_NAMELEN + 1];
 	kmem_lock_t	vm_lock;
-	kmem_cv_t	vm_cv;		/* waiters for free space */
-	uint32_t	vm_nwaiting;
 	int		vm_cflags;
 	size_t		vm_quantum;
 	int		vm_qshift;
@@ -115,6 +118,18 @@ bool vmem_is_valid(vmem_t *vmp);
 /* vmem.c */
 extern kmem_lock_t vmem_list_lock;
 extern vmem_t *vmem_list;
-void vmem_qcache_ops_set(const vmem_qcache_ops_t *ops);
+void vmem_hooks_set(const vmem_hooks_t *hooks);
+void vmem_hook_wait(bool begin);
+
+/* vmem_pages.c: memory from the platform under the budget; waiting. */
+void *vmem_pages_map(size_t size, int vmflag);
+void vmem_pages_unmap(void *va, size_t size);
+void vmem_pages_stat(size_t *budgetp, size_t *reservep, size_t *mappedp,
+    size_t *peakp, uint64_t *failp);
+void vmem_memwait_enter(uint64_t *genp);
+void vmem_memwait_sleep(uint64_t *genp);
+void vmem_memwait_exit(void);
+void vmem_memwait_signal(void);
+bool vmem_memwait_active(void);
 
 #endif /* KMEM_VMEM_IMPL_H */

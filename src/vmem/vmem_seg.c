@@ -16,16 +16,18 @@
 static kmem_lock_t vmem_segpool_lock = KMEM_LOCK_INIT;
 static vmem_seg_t *vmem_segpool;
 
+/* vmem's own structures: counted in the budget, may use the reserve. */
 void *
 vmem_meta_alloc(size_t size)
 {
-	return (kmem_plat_map(P2ROUNDUP(size, kmem_plat_pagesize())));
+	return (vmem_pages_map(P2ROUNDUP(size, kmem_plat_pagesize()),
+	    VM_PUSHPAGE));
 }
 
 void
 vmem_meta_free(void *p, size_t size)
 {
-	kmem_plat_unmap(p, P2ROUNDUP(size, kmem_plat_pagesize()));
+	vmem_pages_unmap(p, P2ROUNDUP(size, kmem_plat_pagesize()));
 }
 
 static bool

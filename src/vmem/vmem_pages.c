@@ -1,0 +1,206 @@
+/*
+ * Memory from the platform, under a budget, and waiting for memory.
+ *
+ * The budget.  Every byte the core maps from the platform -- slabs,
+ * oversize buffers and kmem's own metadata alike -- is counted here
+ * against the budget (kmem_physmem(); the machine's memory by default,
+ * physmem=SIZE in the options, kmem_physmem_set() at run time).  The last
+ * VMEM_RESERVE_FRACTION of it is a reserve that only VM_PUSHPAGE
+ * (KM_PUSHPAGE) allocations and kmem's metadata may use, so that
+ * allocations which must not fail can still succeed at the limit.
+ *
+ * Waiting.  An allocation that may sleep and finds no memory registers as
+ * a waiter and then waits for the memory generation to change.  Anything
+ * that makes memory available (a vmem free, a free to a slab, an unmap, a
+ * larger budget) bumps the generation if anyone is waiting.  The free
+ * paths only read the waiter count, with no barrier: instead, a waiter
+ * issues the platform's heavy barrier after registering, so every free
+ * either happened before the waiter's next attempt (which then sees it) or
+ * sees the waiter and bumps the generation.  No wake-up is lost and no one
+ * polls.  While anyone waits, kmem's hooks make every free go to the slab
+ * layer (no per-CPU caching) so that freed buffers reach the waiters.
+ */
+#include "vmem_impl.h"
+#include <kmem/kmem.h>
+
+#define VMEM_RESERVE_FRACTION	64
+#define VMEM_RESERVE_MAX	(16 * 1024 * 1024)
+
+static struct {
+	kmem_lock_t	vp_lock;
+	size_t		vp_budget;	/* 0: not set yet (physmem) */
+	size_t		vp_mapped;	/* bytes mapped from the platform */
+	size_t		vp_peak;
+	uint64_t	vp_fail;	/* maps refused by the budget */
+} vmem_pages = { KMEM_LOCK_INIT, 0, 0, 0, 0 };
+
+static struct {
+	kmem_lock_t	mw_lock;
+	kmem_cv_t	mw_cv;
+	uint64_t	mw_gen;		/* bumped when memory may be available */
+	uint32_t	mw_waiters;
+	kmem_lock_t	mw_hook_lock;	/* orders the wait hook's on and off */
+	bool		mw_hook_on;
+} vmem_memwait_state = { KMEM_LOCK_INIT, KMEM_CV_INIT, 0, 0, KMEM_LOCK_INIT,
+    false };
+
+/* Switch the hook to match the waiter count, whoever comes last. */
+static void
+vmem_memwait_hook_sync(void)
+{
+	kmem_lock_enter(&vmem_memwait_state.mw_hook_lock);
+	bool want = vmem_memwait_active();
+	if (want != vmem_memwait_state.mw_hook_on) {
+		vmem_hook_wait(want);
+		vmem_memwait_state.mw_hook_on = want;
+	}
+	kmem_lock_exit(&vmem_memwait_state.mw_hook_lock);
+}
+
+static size_t
+vmem_budget_locked(void)
+{
+	if (vmem_pages.vp_budget == 0)
+		vmem_pages.vp_budget = kmem_plat_physmem();
+	return (vmem_pages.vp_budget);
+}
+
+static size_t
+vmem_reserve(size_t budget)
+{
+	return (kmem_min(budget / VMEM_RESERVE_FRACTION, VMEM_RESERVE_MAX));
+}
+
+/* Map size bytes (page multiple) if the budget allows; NULL otherwise. */
+void *
+vmem_pages_map(size_t size, int vmflag)
+{
+	kmem_lock_enter(&vmem_pages.vp_lock);
+	size_t budget = vmem_budget_locked();
+	size_t limit = (vmflag & VM_PUSHPAGE) ? budget :
+	    budget - vmem_reserve(budget);
+	if (size > limit || vmem_pages.vp_mapped > limit - size) {
+		vmem_pages.vp_fail++;
+		kmem_lock_exit(&vmem_pages.vp_lock);
+		return (NULL);
+	}
+	vmem_pages.vp_mapped += size;
+	if (vmem_pages.vp_mapped > vmem_pages.vp_peak)
+		vmem_pages.vp_peak = vmem_pages.vp_mapped;
+	kmem_lock_exit(&vmem_pages.vp_lock);
+
+	void *va = kmem_plat_map(size);
+	if (va == NULL) {
+		kmem_lock_enter(&vmem_pages.vp_lock);
+		vmem_pages.vp_mapped -= size;
+		vmem_pages.vp_fail++;
+		kmem_lock_exit(&vmem_pages.vp_lock);
+	}
+	return (va);
+}
+
+void
+vmem_pages_unmap(void *va, size_t size)
+{
+	kmem_plat_unmap(va, size);
+	kmem_lock_enter(&vmem_pages.vp_lock);
+	vmem_pages.vp_mapped -= size;
+	kmem_lock_exit(&vmem_pages.vp_lock);
+	vmem_memwait_signal();
+}
+
+int
+kmem_physmem_set(size_t bytes)
+{
+	if (bytes == 0)
+		return (-1);
+	kmem_lock_enter(&vmem_pages.vp_lock);
+	vmem_pages.vp_budget = bytes;
+	kmem_lock_exit(&vmem_pages.vp_lock);
+	vmem_memwait_signal();		/* a larger budget may satisfy waiters */
+	return (0);
+}
+
+size_t
+kmem_physmem(void)
+{
+	kmem_lock_enter(&vmem_pages.vp_lock);
+	size_t budget = vmem_budget_locked();
+	kmem_lock_exit(&vmem_pages.vp_lock);
+	return (budget);
+}
+
+void
+vmem_pages_stat(size_t *budgetp, size_t *reservep, size_t *mappedp,
+    size_t *peakp, uint64_t *failp)
+{
+	kmem_lock_enter(&vmem_pages.vp_lock);
+	*budgetp = vmem_budget_locked();
+	*reservep = vmem_reserve(*budgetp);
+	*mappedp = vmem_pages.vp_mapped;
+	*peakp = vmem_pages.vp_peak;
+	*failp = vmem_pages.vp_fail;
+	kmem_lock_exit(&vmem_pages.vp_lock);
+}
+
+/* ---- waiting for memory ---- */
+
+/*
+ * Become a waiter; *genp receives the generation to wait on.  The caller
+ * must try its allocation again before calling vmem_memwait_sleep().
+ */
+void
+vmem_memwait_enter(uint64_t *genp)
+{
+	kmem_lock_enter(&vmem_memwait_state.mw_lock);
+	uint32_t n = vmem_memwait_state.mw_waiters;
+	kmem_store_relaxed(&vmem_memwait_state.mw_waiters, n + 1);
+	bool first = n == 0;
+	*genp = vmem_memwait_state.mw_gen;
+	kmem_lock_exit(&vmem_memwait_state.mw_lock);
+	kmem_plat_barrier_all();
+	if (first)
+		vmem_memwait_hook_sync();
+}
+
+/* Sleep until the generation differs from *genp; update *genp. */
+void
+vmem_memwait_sleep(uint64_t *genp)
+{
+	kmem_lock_enter(&vmem_memwait_state.mw_lock);
+	while (vmem_memwait_state.mw_gen == *genp)
+		kmem_cv_wait(&vmem_memwait_state.mw_cv,
+		    &vmem_memwait_state.mw_lock);
+	*genp = vmem_memwait_state.mw_gen;
+	kmem_lock_exit(&vmem_memwait_state.mw_lock);
+}
+
+void
+vmem_memwait_exit(void)
+{
+	kmem_lock_enter(&vmem_memwait_state.mw_lock);
+	uint32_t n = vmem_memwait_state.mw_waiters - 1;
+	kmem_store_relaxed(&vmem_memwait_state.mw_waiters, n);
+	bool last = n == 0;
+	kmem_lock_exit(&vmem_memwait_state.mw_lock);
+	if (last)
+		vmem_memwait_hook_sync();
+}
+
+bool
+vmem_memwait_active(void)
+{
+	return (kmem_load_relaxed(&vmem_memwait_state.mw_waiters) != 0);
+}
+
+/* Memory may have become available: wake every waiter. */
+void
+vmem_memwait_signal(void)
+{
+	if (KMEM_LIKELY(!vmem_memwait_active()))
+		return;
+	kmem_lock_enter(&vmem_memwait_state.mw_lock);
+	vmem_memwait_state.mw_gen++;
+	kmem_cv_broadcast(&vmem_memwait_state.mw_cv);
+	kmem_lock_exit(&vmem_memwait_state.mw_lock);
+}
