@@ -155,8 +155,12 @@ kmem_cache_reap_now(kmem_cache_t *cp)
 /*
  * Memory is short: the same for every cache.  Called by allocations that
  * failed (KM_NOSLEEP, KM_SLEEP; never KM_NOSLEEP_LAZY) and by vmem when an
- * arena runs dry.  One reclaim runs at a time; a KM_NOSLEEP caller that
- * finds one running does not wait for it.
+ * arena runs dry.  While it runs, magazines are bypassed, so what the
+ * reclaim callbacks and slab destruction free goes straight to the slab
+ * layer; caches are reaped newest first, because a cache's slabs come from
+ * caches created before it (quantum caches, the slab and bufctl caches).
+ * One reclaim runs at a time; a KM_NOSLEEP caller that finds one running
+ * does not wait for it.
  */
 static kmem_lock_t kmem_reclaim_lock = KMEM_LOCK_INIT;
 
@@ -169,6 +173,7 @@ kmem_reclaim(int kmflag)
 	} else {
 		kmem_lock_enter(&kmem_reclaim_lock);
 	}
+	kmem_cpu_bypass(true);		/* and purge every magazine */
 	kmem_lock_enter(&kmem_cache_list_lock);
 	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
 	    lp = lp->next) {
@@ -176,9 +181,8 @@ kmem_reclaim(int kmflag)
 		if (cp->cache_reclaim != NULL)
 			cp->cache_reclaim(cp->cache_private);
 	}
-	kmem_cpu_purge(NULL, NULL);
-	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
-	    lp = lp->next) {
+	for (kmem_list_t *lp = kmem_cache_list.prev; lp != &kmem_cache_list;
+	    lp = lp->prev) {
 		kmem_cache_t *cp = KMEM_CONTAINER(lp, kmem_cache_t, cache_link);
 		kmem_lock_enter(&cp->cache_depot_lock);
 		cp->cache_reap++;
@@ -186,6 +190,7 @@ kmem_reclaim(int kmflag)
 		kmem_slab_reap(cp);
 	}
 	kmem_lock_exit(&kmem_cache_list_lock);
+	kmem_cpu_bypass(false);
 	kmem_lock_exit(&kmem_reclaim_lock);
 }
 

@@ -17,7 +17,7 @@ bool kmem_cpu_enabled;
  */
 static kmem_cpu_t kmem_cpu_dead;
 static vmem_t *kmem_cache_index_arena;
-static bool kmem_cpu_bypassing;	/* kmem_cpu_list_lock */
+static uint32_t kmem_cpu_bypassing;	/* kmem_cpu_list_lock */
 
 uint32_t
 kmem_cpu_index_alloc(void)
@@ -82,7 +82,7 @@ kmem_cpu_prepare(kmem_cache_t *cp)
 		}
 		cpu->cpu_ncc = n;
 		kmem_lock_enter(&kmem_cpu_list_lock);
-		if (kmem_cpu_bypassing)
+		if (kmem_cpu_bypassing != 0)
 			cpu->cpu_stop = KMEM_CPU_STOP_BYPASS;
 		kmem_list_insert_tail(&kmem_cpu_list, &cpu->cpu_link);
 		kmem_lock_exit(&kmem_cpu_list_lock);
@@ -303,18 +303,20 @@ kmem_cpu_purge(kmem_cache_t *cp, kmem_magtype_t *new_magtype)
 }
 
 /*
- * While anyone waits for memory, every record bypasses its magazines, so
- * that every free reaches the slab layer (and wakes the waiters) and no
- * buffer hides in a thread's cache.  Turning it on also purges what the
- * magazines hold.
+ * While anyone waits for memory or a reclaim runs, every record bypasses
+ * its magazines, so that every free reaches the slab layer (waking the
+ * waiters, emptying slabs) and no buffer hides in a thread's cache.  The
+ * switch is counted: on and off calls nest.  Turning it on also purges
+ * what the magazines hold.
  */
 void
 kmem_cpu_bypass(bool on)
 {
 	kmem_lock_enter(&kmem_cpu_list_lock);
-	kmem_cpu_bypassing = on;
-	for (kmem_list_t *lp = kmem_cpu_list.next; lp != &kmem_cpu_list;
-	    lp = lp->next) {
+	bool change = on ? kmem_cpu_bypassing++ == 0 :
+	    --kmem_cpu_bypassing == 0;
+	for (kmem_list_t *lp = kmem_cpu_list.next;
+	    change && lp != &kmem_cpu_list; lp = lp->next) {
 		kmem_cpu_t *cpu = KMEM_CONTAINER(lp, kmem_cpu_t, cpu_link);
 		kmem_store_release(&cpu->cpu_stop, on ?
 		    cpu->cpu_stop | KMEM_CPU_STOP_BYPASS :
