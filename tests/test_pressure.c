@@ -11,10 +11,8 @@
 #include <unistd.h>
 
 #include <kmem/kmem.h>
+#include <kmem/kmem_posix.h>
 #include "harness.h"
-
-void kmem_posix_nosleep_enter(void);
-void kmem_posix_nosleep_exit(void);
 
 static size_t saved_budget;
 

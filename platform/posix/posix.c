@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "kmem_platform.h"
+#include <kmem/kmem_posix.h>
 
 _Thread_local void *kmem_plat_tls_self __attribute__((tls_model("initial-exec")));
 
@@ -53,9 +54,6 @@ kmem_plat_physmem(void)
  * allocation that would wait inside is reported instead of hanging.
  */
 static _Thread_local unsigned posix_nosleep_depth;
-
-void kmem_posix_nosleep_enter(void);
-void kmem_posix_nosleep_exit(void);
 
 void
 kmem_posix_nosleep_enter(void)

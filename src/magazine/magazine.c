@@ -53,6 +53,15 @@
  * an interrupt, a destructor run from inside a magazine operation) uses
  * the slab layer directly.
  *
+ * Memory pressure.  cpu_stop has a second bit, KMEM_CPU_STOP_BYPASS, set on
+ * every record while anyone waits for memory or a reclaim runs: every free
+ * then reaches the slab layer, where it wakes the waiters, and no buffer
+ * hides in a thread's magazine.  When an allocation finds no memory,
+ * KM_NOSLEEP reclaims (reclaim callbacks, every magazine, empty slabs) and
+ * tries once more; KM_NOSLEEP_LAZY gives up at once; KM_SLEEP reclaims,
+ * then waits for memory to be freed anywhere (vmem_pages.c) and tries
+ * again, until it succeeds.
+ *
  * Locking and context.  Inside a busy section nothing sleeps: new
  * magazines are allocated KM_NOSLEEP_LAZY, and no constructor or client
  * callback runs.  cache_depot_lock protects the depot lists and their

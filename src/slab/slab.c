@@ -37,8 +37,13 @@
  * cache_complete.  Allocation takes the first partial slab.  A slab that
  * gains a free chunk after being complete goes to the head (it is the
  * fullest); a slab that becomes empty goes to the tail, and beyond
- * KMEM_KEEP_EMPTY empty slabs it is destroyed at once, its memory returned
- * to the arena.  kmem_slab_reap() destroys the empty slabs kept.
+ * KMEM_KEEP_EMPTY empty slabs -- or whenever anyone waits for memory -- it
+ * is destroyed at once, its memory returned to the arena.
+ * kmem_slab_reap() destroys the empty slabs kept.
+ *
+ * Memory.  The slab layer never sleeps or reclaims inside vmem; when no
+ * slab can be had it fails, and kmem_cache_alloc() decides (see
+ * magazine.c).  Every free to a slab wakes whoever waits for memory.
  *
  * Locking and context.  cache_lock protects the slab lists, the hash and
  * the slab-layer statistics.  It is dropped around slab creation (which

@@ -209,4 +209,15 @@ kmem_kmastat(void (*pr)(void *arg, const char *line), void *arg)
 	    (unsigned long)ka.ka_fail);
 	kmem_printf(pr, arg, "%s", "");
 	vmem_print(pr, arg);
+
+	kmem_memstat_t ms;
+	kmem_memstat(&ms);
+	kmem_printf(pr, arg, "%s", "");
+	kmem_printf(pr, arg, "memory budget (physmem) %14zu  reserve %12zu  "
+	    "refused %lu", ms.ms_physmem, ms.ms_reserve,
+	    (unsigned long)ms.ms_fail);
+	kmem_printf(pr, arg, "mapped now %14zu  peak %14zu  in use %14zu",
+	    ms.ms_mapped, ms.ms_peak, ms.ms_inuse);
+	kmem_printf(pr, arg, "cached in free buffers %14zu  free in arenas %14zu",
+	    ms.ms_cached, ms.ms_arena_free);
 }
