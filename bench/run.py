@@ -205,6 +205,9 @@ def main():
         w("| %s | %s |" % (name, " | ".join(vals)))
     w("")
     w("Run time: %.0f s." % (time.time() - t0))
+    w("")
+    with open(os.path.join(HERE, "analysis.md")) as f:
+        lines.extend(f.read().rstrip("\n").split("\n"))
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("wrote %s" % args.out, file=sys.stderr)
