@@ -380,13 +380,10 @@ _Static_assert(sizeof (kmem_alloc_table) == 512 * sizeof (void *) &&
     sizeof (kmem_big_alloc_table) == 32 * sizeof (void *),
     "size tables are fully initialised");
 
+/* The size tables for classes above KMEM_ALLOC_SMALL_MAX; NULL if none. */
 static inline kmem_cache_t *
-kmem_alloc_cache(size_t size)
+kmem_alloc_cache_big(size_t index)
 {
-	size_t index = size - 1;
-
-	if (index < KMEM_ALLOC_SMALL_MAX)
-		return (kmem_load_acquire(&kmem_alloc_table[index >> 3]));
 	if (index < KMEM_BIG_MAXBUF)
 		return (kmem_load_acquire(&kmem_big_alloc_table[index >> 12]));
 	return (NULL);
@@ -421,10 +418,13 @@ kmem_alloc_oversize(size_t size, int kmflag)
 void *
 kmem_alloc(size_t size, int kmflag)
 {
-	kmem_cache_t *cp = kmem_alloc_cache(size);
+	size_t index = size - 1;	/* size 0 wraps: oversize, NULL */
+	kmem_cache_t *cp;
 	void *buf;
 
-	if (KMEM_UNLIKELY(cp == NULL))
+	if (KMEM_LIKELY(index < KMEM_ALLOC_SMALL_MAX))
+		cp = kmem_load_acquire(&kmem_alloc_table[index >> 3]);
+	else if ((cp = kmem_alloc_cache_big(index)) == NULL)
 		return (kmem_alloc_oversize(size, kmflag));
 	if (KMEM_LIKELY(kmem_magazine_alloc(cp, &buf)))
 		return (buf);
@@ -485,17 +485,35 @@ kmem_memstat(kmem_memstat_t *ms)
 	    vmem_size(kmem_oversize_arena, VMEM_FREE);
 }
 
+static KMEM_NOINLINE void
+kmem_free_miss(kmem_cache_t *cp, void *buf, size_t size)
+{
+	if (cp == NULL) {
+		if (size == 0)
+			kmem_panic("kmem_free(%p, 0): bad free: size 0", buf);
+		vmem_free(kmem_oversize_arena, buf, size);
+		return;
+	}
+	if (cp == &kmem_null_cache)
+		kmem_panic("kmem_free(%p, %zu): invalid free: kmem is not "
+		    "initialised", buf, size);
+	kmem_cache_free_slow(cp, buf);
+}
+
 void
 kmem_free(void *buf, size_t size)
 {
+	size_t index = size - 1;
+	kmem_cache_t *cp;
+
 	if (buf == NULL)
 		return;
-	kmem_cache_t *cp = kmem_alloc_cache(size);
-	if (KMEM_LIKELY(cp != NULL)) {
-		if (KMEM_UNLIKELY(!kmem_magazine_free(cp, buf)))
-			kmem_cache_free_slow(cp, buf);
-	} else if (size == 0)
-		kmem_panic("kmem_free(%p, 0): bad free: size 0", buf);
-	else
-		vmem_free(kmem_oversize_arena, buf, size);
+	if (KMEM_LIKELY(index < KMEM_ALLOC_SMALL_MAX))
+		cp = kmem_load_acquire(&kmem_alloc_table[index >> 3]);
+	else if ((cp = kmem_alloc_cache_big(index)) == NULL)
+		goto miss;
+	if (KMEM_LIKELY(kmem_magazine_free(cp, buf)))
+		return;
+miss:
+	kmem_free_miss(cp, buf, size);
 }
