@@ -376,6 +376,12 @@ kmem_init(const char *options)
 	return (rc);
 }
 
+bool
+kmem_is_ready(void)
+{
+	return (kmem_load_acquire(&kmem_ready));
+}
+
 _Static_assert(sizeof (kmem_alloc_table) == 512 * sizeof (void *) &&
     sizeof (kmem_big_alloc_table) == 32 * sizeof (void *),
     "size tables are fully initialised");
@@ -439,50 +445,6 @@ kmem_zalloc(size_t size, int kmflag)
 	if (buf != NULL)
 		memset(buf, 0, size);
 	return (buf);
-}
-
-/* Where kmem's memory is: the budget, what clients hold, what is cached. */
-typedef struct memstat_arg {
-	uint64_t	ma_inuse;
-	uint64_t	ma_cached;
-} memstat_arg_t;
-
-static int
-memstat_cache(kmem_cache_t *cp, void *arg)
-{
-	memstat_arg_t *ma = arg;
-
-	if (cp->cache_cflags & KMC_NOTOUCH)
-		return (0);	/* identifiers or quantum caches: no memory */
-	ma->ma_inuse += kmem_cache_stat(cp, "buf_inuse") * cp->cache_bufsize;
-	ma->ma_cached += kmem_cache_stat(cp, "buf_avail") *
-	    cp->cache_chunksize;
-	return (0);
-}
-
-void
-kmem_memstat(kmem_memstat_t *ms)
-{
-	memstat_arg_t ma = { 0, 0 };
-	size_t budget, reserve, mapped, peak;
-	uint64_t fail;
-
-	memset(ms, 0, sizeof (*ms));
-	vmem_pages_stat(&budget, &reserve, &mapped, &peak, &fail);
-	ms->ms_physmem = budget;
-	ms->ms_reserve = reserve;
-	ms->ms_mapped = mapped;
-	ms->ms_peak = peak;
-	ms->ms_fail = fail;
-	if (!kmem_load_acquire(&kmem_ready))
-		return;
-	kmem_cache_walk(memstat_cache, &ma);
-	ms->ms_inuse = (size_t)ma.ma_inuse +
-	    vmem_size(kmem_oversize_arena, VMEM_ALLOC);
-	ms->ms_cached = (size_t)ma.ma_cached;
-	ms->ms_arena_free = vmem_size(kmem_heap_arena, VMEM_FREE) +
-	    vmem_size(kmem_default_arena, VMEM_FREE) +
-	    vmem_size(kmem_oversize_arena, VMEM_FREE);
 }
 
 static KMEM_NOINLINE void

@@ -181,7 +181,9 @@ void kmem_cache_free_slow(kmem_cache_t *cp, void *buf);
 void kmem_reclaim(int kmflag);
 
 /* kmem_alloc.c */
+extern vmem_t *kmem_heap_arena;
 void kmem_release_free_pages(void);
+bool kmem_is_ready(void);
 void kmem_cache_bootstrap(void);
 kmem_cache_t *kmem_cache_create_slab(const char *name, size_t bufsize,
     size_t align, kmem_constructor_t *ctor, kmem_destructor_t *dtor,

@@ -137,6 +137,52 @@ kmem_cache_stat(kmem_cache_t *cp, const char *name)
 	return (0);
 }
 
+/* Where kmem's memory is: the budget, what clients hold, what is cached. */
+typedef struct memstat_arg {
+	uint64_t	ma_inuse;
+	uint64_t	ma_cached;
+} memstat_arg_t;
+
+static int
+memstat_cache(kmem_cache_t *cp, void *arg)
+{
+	memstat_arg_t *ma = arg;
+	kmem_snapshot_t ks;
+
+	if (cp->cache_cflags & KMC_NOTOUCH)
+		return (0);	/* identifiers or quantum caches: no memory */
+	kmem_snapshot(cp, &ks);
+	ma->ma_inuse += ks_inuse(&ks) * cp->cache_bufsize;
+	ma->ma_cached += (ks.ks_bufslab + ks.ks_cpu_rounds +
+	    ks.ks_depot_rounds) * cp->cache_chunksize;
+	return (0);
+}
+
+void
+kmem_memstat(kmem_memstat_t *ms)
+{
+	memstat_arg_t ma = { 0, 0 };
+	size_t budget, reserve, mapped, peak;
+	uint64_t fail;
+
+	memset(ms, 0, sizeof (*ms));
+	vmem_pages_stat(&budget, &reserve, &mapped, &peak, &fail);
+	ms->ms_physmem = budget;
+	ms->ms_reserve = reserve;
+	ms->ms_mapped = mapped;
+	ms->ms_peak = peak;
+	ms->ms_fail = fail;
+	if (!kmem_is_ready())
+		return;
+	kmem_cache_walk(memstat_cache, &ma);
+	ms->ms_inuse = (size_t)ma.ma_inuse +
+	    vmem_size(kmem_oversize_arena, VMEM_ALLOC);
+	ms->ms_cached = (size_t)ma.ma_cached;
+	ms->ms_arena_free = vmem_size(kmem_heap_arena, VMEM_FREE) +
+	    vmem_size(kmem_default_arena, VMEM_FREE) +
+	    vmem_size(kmem_oversize_arena, VMEM_FREE);
+}
+
 typedef struct kmastat_arg {
 	kmem_print_fn	*ka_pr;
 	void		*ka_arg;
