@@ -75,6 +75,13 @@ bool kmem_plat_may_sleep(void);
 bool kmem_plat_periodic(void (*fn)(void), uint64_t interval_ns);
 
 /*
+ * Run prepare before the process forks, parent after in the parent, child
+ * after in the child (hosted: pthread_atfork(3)).  A kernel ignores this.
+ */
+void kmem_plat_atfork(void (*prepare)(void), void (*parent)(void),
+    void (*child)(void));
+
+/*
  * Heavy side of the asymmetric barrier that protects per-CPU (per-thread)
  * magazines; see the theory statement in src/magazine/magazine.c.  When it
  * returns, every thread that runs kmem code has executed a full memory

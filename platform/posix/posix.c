@@ -120,6 +120,13 @@ kmem_plat_periodic(void (*fn)(void), uint64_t interval_ns)
 	return (rc == 0);
 }
 
+void
+kmem_plat_atfork(void (*prepare)(void), void (*parent)(void),
+    void (*child)(void))
+{
+	(void)pthread_atfork(prepare, parent, child);
+}
+
 void *
 kmem_plat_map(size_t size)
 {

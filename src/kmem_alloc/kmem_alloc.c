@@ -74,6 +74,7 @@ static bool kmem_ready;
 static bool kmem_opt_nomagazines;
 static uint64_t kmem_opt_reap_interval = 15;	/* seconds; 0: none */
 static bool kmem_periodic_started;
+static bool kmem_host_started;		/* atfork handlers registered */
 
 /* ---- the root arena's import from the platform ---- */
 
@@ -349,6 +350,38 @@ kmem_init_locked(const char *options)
 }
 
 /*
+ * fork(2): every kmem and vmem lock is taken before, in lock order, so the
+ * child starts from consistent structures; the parent releases them; the
+ * child re-initialises them and keeps only its own per-thread record.  The
+ * child gets no maintenance thread: creating threads in the child of a
+ * multi-threaded process is not allowed before exec; it still reclaims
+ * under pressure and when it calls kmem_reap() or kmem_update().
+ */
+static void
+kmem_fork_prepare(void)
+{
+	kmem_lock_enter(&kmem_init_lock);
+	kmem_cache_fork(VMEM_FORK_PREPARE);
+	vmem_fork(VMEM_FORK_PREPARE);
+}
+
+static void
+kmem_fork_parent(void)
+{
+	vmem_fork(VMEM_FORK_PARENT);
+	kmem_cache_fork(VMEM_FORK_PARENT);
+	kmem_lock_exit(&kmem_init_lock);
+}
+
+static void
+kmem_fork_child(void)
+{
+	vmem_fork(VMEM_FORK_CHILD);
+	kmem_cache_fork(VMEM_FORK_CHILD);
+	kmem_lock_init(&kmem_init_lock);
+}
+
+/*
  * Set kmem up.  options is a comma-separated list (see kmem_init(9));
  * NULL means the platform's (KMEM_OPTIONS in hosted builds).  Returns 0,
  * or -1 if memory for kmem's own structures could not be had.
@@ -365,11 +398,15 @@ kmem_init(const char *options)
 		if (rc == 0)
 			kmem_store_release(&kmem_ready, true);
 	}
-	bool start = rc == 0 && !kmem_periodic_started &&
-	    kmem_opt_reap_interval != 0;
+	bool first = rc == 0 && !kmem_host_started;
+	kmem_host_started |= first;
+	bool start = first && kmem_opt_reap_interval != 0;
 	kmem_periodic_started |= start;
 	kmem_lock_exit(&kmem_init_lock);
-	/* After the lock: starting a thread may itself allocate. */
+	/* After the lock: these may allocate (through kmem, as malloc). */
+	if (first)
+		kmem_plat_atfork(kmem_fork_prepare, kmem_fork_parent,
+		    kmem_fork_child);
 	if (start)
 		(void)kmem_plat_periodic(kmem_update,
 		    kmem_opt_reap_interval * 1000000000u);

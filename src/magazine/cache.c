@@ -164,6 +164,44 @@ kmem_cache_reap_now(kmem_cache_t *cp)
  */
 static kmem_lock_t kmem_reclaim_lock = KMEM_LOCK_INIT;
 
+/* fork(2): the cache locks, in lock order, with the records' list. */
+void
+kmem_cache_fork(int phase)
+{
+	if (phase == VMEM_FORK_PREPARE) {
+		kmem_lock_enter(&kmem_reclaim_lock);
+		kmem_lock_enter(&kmem_cache_list_lock);
+		kmem_cpu_fork(phase);
+		for (kmem_list_t *lp = kmem_cache_list.next;
+		    lp != &kmem_cache_list; lp = lp->next) {
+			kmem_cache_t *cp = KMEM_CONTAINER(lp, kmem_cache_t,
+			    cache_link);
+			kmem_lock_enter(&cp->cache_depot_lock);
+			kmem_lock_enter(&cp->cache_lock);
+		}
+		return;
+	}
+	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
+	    lp = lp->next) {
+		kmem_cache_t *cp = KMEM_CONTAINER(lp, kmem_cache_t, cache_link);
+		if (phase == VMEM_FORK_PARENT) {
+			kmem_lock_exit(&cp->cache_lock);
+			kmem_lock_exit(&cp->cache_depot_lock);
+		} else {
+			kmem_lock_init(&cp->cache_lock);
+			kmem_lock_init(&cp->cache_depot_lock);
+		}
+	}
+	kmem_cpu_fork(phase);
+	if (phase == VMEM_FORK_PARENT) {
+		kmem_lock_exit(&kmem_cache_list_lock);
+		kmem_lock_exit(&kmem_reclaim_lock);
+	} else {
+		kmem_lock_init(&kmem_cache_list_lock);
+		kmem_lock_init(&kmem_reclaim_lock);
+	}
+}
+
 void
 kmem_reclaim(int kmflag)
 {

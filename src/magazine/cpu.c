@@ -420,3 +420,35 @@ kmem_cpu_rounds(kmem_cache_t *cp, uint64_t *freep)
 	return (rounds);
 }
 
+
+/*
+ * fork(2).  The child keeps only the forking thread's record: the others
+ * belong to threads that do not exist there (their magazines are lost to
+ * the child), and one of them may be frozen in a busy section, which would
+ * stall every later purge.
+ */
+void
+kmem_cpu_fork(int phase)
+{
+	if (phase == VMEM_FORK_PREPARE) {
+		kmem_lock_enter(&kmem_cpu_list_lock);
+		return;
+	}
+	if (phase == VMEM_FORK_PARENT) {
+		kmem_lock_exit(&kmem_cpu_list_lock);
+		return;
+	}
+	kmem_cpu_t *self = kmem_plat_self_enter();
+	kmem_plat_self_exit();
+	kmem_lock_init(&kmem_cpu_list_lock);
+	kmem_cpu_bypassing = 0;
+	kmem_list_t *lp = kmem_cpu_list.next;
+	while (lp != &kmem_cpu_list) {
+		kmem_cpu_t *cpu = KMEM_CONTAINER(lp, kmem_cpu_t, cpu_link);
+		lp = lp->next;
+		if (cpu != self)
+			kmem_list_remove(&cpu->cpu_link);
+		else
+			cpu->cpu_stop = 0;
+	}
+}

@@ -43,6 +43,8 @@ void kmem_depot_ws_reap(kmem_cache_t *cp);
 void kmem_cpu_purge(kmem_cache_t *cp, kmem_magtype_t *new_magtype);
 void kmem_cpu_purge_all(void);
 void kmem_cpu_bypass(bool on);
+void kmem_cpu_fork(int phase);
+void kmem_cache_fork(int phase);
 void kmem_magazine_resize(kmem_cache_t *cp);
 uint64_t kmem_cpu_rounds(kmem_cache_t *cp, uint64_t *freep);
 uint32_t kmem_cpu_index_alloc(void);

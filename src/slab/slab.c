@@ -64,6 +64,20 @@
 kmem_cache_t *kmem_slab_cache;
 kmem_cache_t *kmem_bufctl_cache;
 vmem_t *kmem_metadata_arena;
+kmem_slab_map_fn *kmem_slab_map_hook;
+
+/*
+ * Tell the hook (the malloc layer's page map) that a kmem_alloc slab's
+ * memory now belongs to cp, or (cp == NULL) no longer does.
+ */
+static inline void
+slab_map(kmem_cache_t *cp, void *mem, kmem_cache_t *owner)
+{
+	kmem_slab_map_fn *hook = kmem_load_acquire(&kmem_slab_map_hook);
+
+	if (hook != NULL && (cp->cache_cflags & KMC_KMEM_ALLOC))
+		hook(mem, cp->cache_slabsize, owner);
+}
 
 static size_t
 slab_small_size(const kmem_cache_t *cp)
@@ -242,6 +256,7 @@ slab_create(kmem_cache_t *cp, int kmflag)
 		return (NULL);
 	}
 	memset(sp, 0, sizeof (*sp));
+	slab_map(cp, mem, cp);
 	sp->slab_cache = cp;
 	sp->slab_mem = mem;
 	sp->slab_base = (char *)mem + color;
@@ -259,6 +274,7 @@ slab_create(kmem_cache_t *cp, int kmflag)
 		if (bcp == NULL) {
 			slab_bufctls_free(sp->slab_raw);
 			kmem_cache_free(kmem_slab_cache, sp);
+			slab_map(cp, mem, NULL);
 			slab_mem_free(cp, mem);
 			return (NULL);
 		}
@@ -294,6 +310,7 @@ slab_destroy(kmem_cache_t *cp, kmem_slab_t *sp)
 		slab_bufctls_free(sp->slab_raw);
 		kmem_cache_free(kmem_slab_cache, sp);
 	}
+	slab_map(cp, mem, NULL);
 	slab_mem_free(cp, mem);
 }
 

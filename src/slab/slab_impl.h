@@ -166,6 +166,14 @@ void kmem_slab_hash_update(kmem_cache_t *cp);
 bool kmem_slab_is_valid(kmem_cache_t *cp, kmem_slab_t *sp);
 bool kmem_cache_slabs_are_valid(kmem_cache_t *cp);
 
+/*
+ * Set by a layer that must find a kmem_alloc buffer's cache from its
+ * address alone (the malloc library): called with each kmem_alloc slab's
+ * memory when it is created (owner = its cache) and destroyed (NULL).
+ */
+typedef void kmem_slab_map_fn(void *mem, size_t size, kmem_cache_t *owner);
+extern kmem_slab_map_fn *kmem_slab_map_hook;
+
 /* Caches the slab layer itself allocates from (set up by kmem_init). */
 extern kmem_cache_t *kmem_slab_cache;
 extern kmem_cache_t *kmem_bufctl_cache;

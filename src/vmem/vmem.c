@@ -785,3 +785,34 @@ vmem_update(void)
 	}
 	kmem_lock_exit(&vmem_list_lock);
 }
+
+/*
+ * fork(2): take every vmem lock before, so the child finds consistent
+ * arenas; release them after in the parent; re-initialise them in the
+ * child, which has only the forking thread.  Order: the arena list, each
+ * arena, the segment pool, then vmem_pages.c's locks.
+ */
+void
+vmem_fork(int phase)
+{
+	if (phase == VMEM_FORK_PREPARE) {
+		kmem_lock_enter(&vmem_list_lock);
+		for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next)
+			kmem_lock_enter(&vmp->vm_lock);
+		kmem_lock_enter(vmem_segpool_lockp());
+		vmem_pages_fork(phase);
+		return;
+	}
+	vmem_pages_fork(phase);
+	if (phase == VMEM_FORK_PARENT) {
+		kmem_lock_exit(vmem_segpool_lockp());
+		for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next)
+			kmem_lock_exit(&vmp->vm_lock);
+		kmem_lock_exit(&vmem_list_lock);
+	} else {
+		kmem_lock_init(vmem_segpool_lockp());
+		for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next)
+			kmem_lock_init(&vmp->vm_lock);
+		kmem_lock_init(&vmem_list_lock);
+	}
+}

@@ -121,6 +121,14 @@ extern vmem_t *vmem_list;
 void vmem_hooks_set(const vmem_hooks_t *hooks);
 void vmem_hook_wait(bool begin);
 
+/* fork(2) support (vmem.c, vmem_pages.c, vmem_seg.c). */
+#define VMEM_FORK_PREPARE	0
+#define VMEM_FORK_PARENT	1
+#define VMEM_FORK_CHILD		2
+void vmem_fork(int phase);
+void vmem_pages_fork(int phase);
+kmem_lock_t *vmem_segpool_lockp(void);
+
 /* vmem_pages.c: memory from the platform under the budget; waiting. */
 void *vmem_pages_map(size_t size, int vmflag);
 void vmem_pages_unmap(void *va, size_t size);

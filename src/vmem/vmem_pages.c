@@ -204,3 +204,30 @@ vmem_memwait_signal(void)
 	kmem_cv_broadcast(&vmem_memwait_state.mw_cv);
 	kmem_lock_exit(&vmem_memwait_state.mw_lock);
 }
+
+/* ---- fork: the locks of this file, in order ---- */
+
+void
+vmem_pages_fork(int phase)
+{
+	kmem_lock_t *locks[] = { &vmem_memwait_state.mw_hook_lock,
+	    &vmem_memwait_state.mw_lock, &vmem_pages.vp_lock };
+	size_t n = sizeof (locks) / sizeof (locks[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		kmem_lock_t *lk = locks[phase == VMEM_FORK_PREPARE ? i :
+		    n - 1 - i];
+		if (phase == VMEM_FORK_PREPARE)
+			kmem_lock_enter(lk);
+		else if (phase == VMEM_FORK_PARENT)
+			kmem_lock_exit(lk);
+		else
+			kmem_lock_init(lk);
+	}
+	if (phase == VMEM_FORK_CHILD) {
+		/* The waiters were other threads: they are not in the child. */
+		vmem_memwait_state.mw_waiters = 0;
+		vmem_memwait_state.mw_hook_on = false;
+		kmem_cv_init(&vmem_memwait_state.mw_cv);
+	}
+}

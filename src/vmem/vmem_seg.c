@@ -45,6 +45,12 @@ vmem_segpool_refill(void)
 	return (true);
 }
 
+kmem_lock_t *
+vmem_segpool_lockp(void)
+{
+	return (&vmem_segpool_lock);
+}
+
 /* Top the arena's reserve up to n segments.  Called with vm_lock held. */
 bool
 vmem_seg_reserve(vmem_t *vmp, unsigned n)
