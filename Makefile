@@ -43,11 +43,25 @@ HEADERS	 := $(wildcard include/kmem/*.h platform/*.h platform/posix/*.h \
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(BUILD)/tests/kmem_test
 
-.PHONY: all lib deps demo test test-install test-unit test-build check-freestanding lint-man \
+.PHONY: all lib deps demo test test-install test-malloc test-unit test-build check-freestanding lint-man \
 	bench install clean
 
 all: lib
-lib: $(BUILD)/libkmem.a $(BUILD)/libkmem.so
+lib: $(BUILD)/libkmem.a $(BUILD)/libkmem.so $(BUILD)/libkmem_malloc.so
+
+# The malloc library: never let the compiler turn its own calls into
+# malloc or calloc calls.
+NOBUILTIN := -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-free \
+	     -fno-builtin-realloc -fno-tree-loop-distribute-patterns
+$(BUILD)/compat/%.o: compat/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) $(NOBUILTIN) -Iplatform/posix -c $< -o $@
+
+$(BUILD)/libkmem_malloc.so: $(LIB_OBJ) $(BUILD)/compat/malloc/malloc.o \
+	    compat/malloc/malloc.map
+	$(CC) -shared -Wl,-soname,libkmem_malloc.so \
+	    -Wl,--version-script=compat/malloc/malloc.map -o $@ $(LIB_OBJ) \
+	    $(BUILD)/compat/malloc/malloc.o $(SANLD) -lpthread
 
 # The core is freestanding C11: no libc headers, no hosted assumptions.
 $(BUILD)/src/%.o: src/%.c $(HEADERS)
@@ -91,12 +105,29 @@ test: deps
 	$(MAKE) MODE=debug test-unit
 	$(MAKE) MODE=release test-valgrind
 	$(MAKE) check-freestanding
+	$(MAKE) MODE=release test-malloc
 	$(MAKE) test-install
 	$(MAKE) lint-man
 
 test-valgrind: $(TEST_BIN)
 	valgrind --quiet --error-exitcode=99 --leak-check=no \
 	    $(TEST_BIN) --quick
+
+# The malloc library: its API tests, then real programs under LD_PRELOAD,
+# their output compared with a run on the C library's malloc.
+test-malloc: $(BUILD)/libkmem_malloc.so $(BUILD)/tests/malloc_api \
+	    $(BUILD)/tests/cxx_containers
+	LD_PRELOAD=$(CURDIR)/$(BUILD)/libkmem_malloc.so $(BUILD)/tests/malloc_api
+	tests/malloc/programs.sh $(CURDIR)/$(BUILD)/libkmem_malloc.so \
+	    $(BUILD)/tests/cxx_containers
+
+$(BUILD)/tests/malloc_api: tests/malloc/malloc_api.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O1 -g -D_GNU_SOURCE $(WARN) -Iinclude -o $@ $< -ldl -lpthread
+
+$(BUILD)/tests/cxx_containers: tests/malloc/cxx_containers.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -o $@ $< -lpthread
 
 # The core compiled as a kernel would compile it, then its undefined
 # symbols checked against the platform contract plus memcpy and friends.
@@ -151,11 +182,13 @@ bench:
 
 install: $(BUILD)/libkmem.a $(BUILD)/libkmem.so
 	install -d $(DESTDIR)$(PREFIX)/include/kmem $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-	    $(DESTDIR)$(PREFIX)/share/man/man9
+	    $(DESTDIR)$(PREFIX)/share/man/man9 $(DESTDIR)$(PREFIX)/share/man/man3
 	install -m 644 include/kmem/*.h $(DESTDIR)$(PREFIX)/include/kmem/
 	install -m 644 $(BUILD)/libkmem.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libkmem.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libkmem_malloc.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 man/*.9 $(DESTDIR)$(PREFIX)/share/man/man9/
+	install -m 644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    kmem.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/kmem.pc
 

@@ -432,6 +432,17 @@ kmem_alloc_cache_big(size_t index)
 	return (NULL);
 }
 
+/* The kmem_alloc_N cache that serves size bytes; NULL above 128 KiB. */
+kmem_cache_t *
+kmem_alloc_class(size_t size)
+{
+	size_t index = size - 1;
+
+	if (index < KMEM_ALLOC_SMALL_MAX)
+		return (kmem_load_acquire(&kmem_alloc_table[index >> 3]));
+	return (kmem_alloc_cache_big(index));
+}
+
 /* The fast path missed, or kmem is not set up yet. */
 static KMEM_NOINLINE void *
 kmem_alloc_miss(kmem_cache_t *cp, size_t size, int kmflag)

@@ -186,6 +186,7 @@ void kmem_reclaim(int kmflag);
 extern vmem_t *kmem_heap_arena;
 void kmem_release_free_pages(void);
 bool kmem_is_ready(void);
+kmem_cache_t *kmem_alloc_class(size_t size);
 void kmem_cache_bootstrap(void);
 kmem_cache_t *kmem_cache_create_slab(const char *name, size_t bufsize,
     size_t align, kmem_constructor_t *ctor, kmem_destructor_t *dtor,

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Real programs on kmem's malloc: each runs once on the C library's malloc
+# and once with LD_PRELOAD=libkmem_malloc.so; the outputs must match, and
+# the preloaded run must really have mapped the library.
+#   programs.sh /path/to/libkmem_malloc.so /path/to/cxx_containers
+set -u
+LIB=$1
+CXX_PROG=$2
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+pass=0
+fail=0
+
+compare() {	# name, command...
+	local name=$1
+	shift
+	local plain kmem
+	plain=$("$@" 2>&1)
+	local rc1=$?
+	kmem=$(LD_PRELOAD=$LIB "$@" 2>&1)
+	local rc2=$?
+	if [ "$plain" == "$kmem" ] && [ $rc1 -eq $rc2 ] && [ $rc1 -eq 0 ]; then
+		pass=$((pass + 1))
+		echo "ok   programs:$name"
+	else
+		fail=$((fail + 1))
+		echo "FAIL programs:$name (exit $rc1 vs $rc2)"
+		diff <(echo "$plain") <(echo "$kmem") | head -10
+	fi
+}
+
+# The library is really in the preloaded process.
+if LD_PRELOAD=$LIB grep -q libkmem_malloc /proc/self/maps; then
+	pass=$((pass + 1)); echo "ok   programs:preload-mapped"
+else
+	fail=$((fail + 1)); echo "FAIL programs:preload-mapped"
+fi
+
+# python3: threads allocating heavily (dicts, strings, lists).
+cat > "$WORK/alloc.py" <<'PY'
+import threading, hashlib
+def work(n, out):
+    d = {}
+    for i in range(120000):
+        d[i] = ("%d-%d" % (n, i)) * (i % 7 + 1)
+        if i % 3 == 0:
+            d.pop(i // 2, None)
+    lst = sorted(d.values(), key=len)
+    out[n] = hashlib.sha256("".join(lst[:5000]).encode()).hexdigest()
+out = {}
+ts = [threading.Thread(target=work, args=(n, out)) for n in range(4)]
+[t.start() for t in ts]; [t.join() for t in ts]
+for n in sorted(out): print(n, out[n])
+PY
+compare python3 python3 "$WORK/alloc.py"
+
+# perl: hashes and strings.
+compare perl perl -e 'my %h; for my $i (1..200000) { $h{$i} = "v" x ($i % 50); delete $h{$i/2} if $i % 3 == 0 } my $t = 0; $t += length($h{$_}) for keys %h; print scalar(keys %h), " $t\n"'
+
+# git on a small repository.
+git_run() {
+	local dir=$WORK/repo-$1
+	rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" || return 1
+	git init -q . && git config user.email t@example.com && git config user.name t
+	for i in $(seq 1 30); do seq "$i" 500 > "f$i"; done
+	git add . && git commit -qm "first" --date=2026-01-01T00:00:00Z
+	for i in $(seq 1 30 3); do echo changed >> "f$i"; done
+	git commit -qam "second" --date=2026-01-02T00:00:00Z
+	GIT_PAGER=cat git log --format='%s %T' && git diff --stat HEAD~1 && git gc -q && git count-objects
+}
+compare git git_run a
+
+# sort on a large file.
+awk 'BEGIN { srand(7); for (i = 0; i < 400000; i++) printf "%08d %s\n", int(rand() * 1e8), substr("abcdefghijklmnop", 1 + i % 16) }' > "$WORK/big.txt"
+compare sort sort -S 50M "$WORK/big.txt"
+
+# A C++ program on the standard containers, with threads.
+compare c++ "$CXX_PROG"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
