@@ -123,7 +123,8 @@ test-malloc: $(BUILD)/libkmem_malloc.so $(BUILD)/tests/malloc_api \
 
 $(BUILD)/tests/malloc_api: tests/malloc/malloc_api.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -O1 -g -D_GNU_SOURCE $(WARN) -Iinclude -o $@ $< -ldl -lpthread
+	$(CC) -std=c11 -O1 -g -fno-builtin -D_GNU_SOURCE $(WARN) -Iinclude -o $@ $< \
+	    -ldl -lpthread
 
 $(BUILD)/tests/cxx_containers: tests/malloc/cxx_containers.cc
 	@mkdir -p $(dir $@)

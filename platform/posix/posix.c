@@ -6,12 +6,14 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -239,10 +241,44 @@ kmem_plat_panic(const char *msg)
 	abort();
 }
 
+/*
+ * The options.  As the process's malloc, kmem may be set up before the C
+ * library's getenv() can see the environment (the dynamic linker
+ * allocates first); then it is read from /proc/self/environ, with system
+ * calls only.
+ */
+static char posix_environ_buf[32768];
+
+static const char *
+posix_environ_scan(const char *name)
+{
+	size_t len = strlen(name), n = 0;
+	int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return (NULL);
+	while (n < sizeof (posix_environ_buf) - 1) {
+		ssize_t r = read(fd, posix_environ_buf + n,
+		    sizeof (posix_environ_buf) - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	posix_environ_buf[n] = '\0';
+	for (size_t i = 0; i < n; i += strlen(posix_environ_buf + i) + 1)
+		if (strncmp(posix_environ_buf + i, name, len) == 0 &&
+		    posix_environ_buf[i + len] == '=')
+			return (posix_environ_buf + i + len + 1);
+	return (NULL);
+}
+
 const char *
 kmem_plat_options(void)
 {
-	return (getenv("KMEM_OPTIONS"));
+	const char *opts = getenv("KMEM_OPTIONS");
+
+	return (opts != NULL ? opts : posix_environ_scan("KMEM_OPTIONS"));
 }
 
 static void

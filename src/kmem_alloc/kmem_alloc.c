@@ -18,7 +18,7 @@
  * classes are naturally aligned (a 4096-byte buffer on a 4096 boundary).
  *
  * Arenas.  heap (the root, importing from the platform in chunks of
- * KMEM_HEAP_CHUNK) feeds kmem_metadata (kmem's own structures, no quantum
+ * KMEM_HEAP_CHUNK, and keeping free spans unless noretain) feeds kmem_metadata (kmem's own structures, no quantum
  * caches, so bootstrap never recurses), kmem_default (slabs of every
  * cache, quantum-cached up to 8 pages, so most slab allocations never take
  * the arena lock), and kmem_oversize.
@@ -73,6 +73,7 @@ static kmem_lock_t kmem_init_lock = KMEM_LOCK_INIT;
 static bool kmem_ready;
 static bool kmem_opt_nomagazines;
 static uint64_t kmem_opt_reap_interval = 15;	/* seconds; 0: none */
+static bool kmem_opt_noretain;
 static bool kmem_periodic_started;
 static bool kmem_host_started;		/* atfork handlers registered */
 
@@ -206,7 +207,7 @@ parse_size(const char *s, uint64_t *vp)
 }
 
 /*
- * Parse "name[=value],...": nomagazines, physmem=SIZE,
+ * Parse "name[=value],...": nomagazines, noretain, physmem=SIZE,
  * reap_interval=SECONDS.  Unknown names and bad values are reported and
  * ignored.
  */
@@ -240,6 +241,8 @@ kmem_options_parse(const char *opts)
 		uint64_t num;
 		if (kmem_strcmp(name, "nomagazines") == 0 && !has_value) {
 			kmem_opt_nomagazines = true;
+		} else if (kmem_strcmp(name, "noretain") == 0 && !has_value) {
+			kmem_opt_noretain = true;
 		} else if (kmem_strcmp(name, "physmem") == 0) {
 			if (has_value && parse_size(value, &num) && num != 0)
 				(void)kmem_physmem_set((size_t)num);
@@ -305,8 +308,15 @@ kmem_init_locked(const char *options)
 	kmem_options_parse(options);
 	if (kmem_opt_nomagazines)
 		nomag = KMC_NOMAGAZINE;
+	/*
+	 * The heap keeps spans that become free (retain): a large buffer
+	 * freed and asked for again reuses its pages instead of faulting in
+	 * new ones, and kmem_release_free_pages() hands the pages of idle
+	 * space back at every update and reap.  noretain unmaps free spans
+	 * at once (for a platform whose kmem_plat_discard() cannot).
+	 */
 	kmem_heap_arena = vmem_xcreate("heap", NULL, 0, page, heap_import,
-	    heap_release, NULL, 0, VM_SLEEP);
+	    kmem_opt_noretain ? heap_release : NULL, NULL, 0, VM_SLEEP);
 	kmem_metadata_arena = vmem_create("kmem_metadata", NULL, 0, page,
 	    vmem_alloc, vmem_free, kmem_heap_arena, 0, VMC_NO_QCACHE);
 	if (kmem_heap_arena == NULL || kmem_metadata_arena == NULL)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +175,109 @@ test_threads_fork(void)
 	    WEXITSTATUS(status) == 0);
 }
 
+static void *heap_arena;
+
+static int
+find_heap(void *vmp, void *arg)
+{
+	typedef const char *(*name_fn_t)(void *);
+	name_fn_t name = (name_fn_t)(uintptr_t)dlsym(RTLD_DEFAULT, "vmem_name");
+	(void)arg;
+	if (strcmp(name(vmp), "heap") == 0) {
+		heap_arena = vmp;
+		return (1);
+	}
+	return (0);
+}
+
+/*
+ * A large buffer freed and asked for again reuses its span: no new memory
+ * is mapped from the operating system, so no fresh pages are faulted in.
+ */
+static void
+test_large_reuse(void)
+{
+	typedef int (*vwalk_fn_t)(int (*)(void *, void *), void *);
+	typedef uint64_t (*vstat_fn_t)(void *, const char *);
+	vwalk_fn_t walk = (vwalk_fn_t)(uintptr_t)dlsym(RTLD_DEFAULT,
+	    "vmem_arena_walk");
+	vstat_fn_t stat = (vstat_fn_t)(uintptr_t)dlsym(RTLD_DEFAULT,
+	    "vmem_stat");
+	if (walk == NULL || stat == NULL || !walk(find_heap, NULL)) {
+		CHECK("large:reuses-spans", false);
+		return;
+	}
+	enum { SIZE = 64 << 20, ROUNDS = 10 };	/* larger than any before */
+	char *p = malloc(SIZE);
+	memset(p, 1, SIZE);
+	free(p);
+	uint64_t imports = stat(heap_arena, "import");
+	for (int i = 0; i < ROUNDS; i++) {
+		p = malloc(SIZE);
+		memset(p, i, SIZE);
+		free(p);
+	}
+	CHECK("large:reuses-spans", stat(heap_arena, "import") == imports);
+}
+
+/*
+ * libumem's portable port hashed pthread_self() onto per-CPU slots and put
+ * every glibc thread on one slot and one lock.  Here two threads doing
+ * malloc/free pairs never meet: the depot sees no contention.
+ */
+typedef uint64_t (*stat_fn_t)(void *, const char *);
+typedef int (*walk_fn_t)(int (*)(void *, void *), void *);
+static void *cache_64;
+
+static int
+find_64(void *cp, void *arg)
+{
+	typedef const char *(*name_fn_t)(void *);
+	name_fn_t name = (name_fn_t)(uintptr_t)dlsym(RTLD_DEFAULT,
+	    "kmem_cache_name");
+	(void)arg;
+	if (strcmp(name(cp), "kmem_alloc_64") == 0) {
+		cache_64 = cp;
+		return (1);
+	}
+	return (0);
+}
+
+static void *
+pairs(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 2000000; i++) {
+		void *p = malloc(64);
+		*(volatile char *)p = 1;
+		free(p);
+	}
+	return (NULL);
+}
+
+static void
+test_threads_share_nothing(void)
+{
+	walk_fn_t walk = (walk_fn_t)(uintptr_t)dlsym(RTLD_DEFAULT,
+	    "kmem_cache_walk");
+	stat_fn_t stat = (stat_fn_t)(uintptr_t)dlsym(RTLD_DEFAULT,
+	    "kmem_cache_stat");
+	if (walk == NULL || stat == NULL || !walk(find_64, NULL)) {
+		CHECK("threads:no-shared-slot", false);
+		return;
+	}
+	uint64_t contention = stat(cache_64, "depot_contention");
+	uint64_t depot = stat(cache_64, "depot_alloc");
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, pairs, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CHECK("threads:no-shared-slot",
+	    stat(cache_64, "depot_contention") == contention &&
+	    stat(cache_64, "depot_alloc") - depot < 10);
+}
+
 /* kmem, not the C library, served these requests. */
 static void
 test_is_kmem(void)
@@ -202,6 +306,8 @@ main(void)
 	test_memalign();
 	test_threads_fork();
 	test_is_kmem();
+	test_large_reuse();
+	test_threads_share_nothing();
 	printf("%d passed, %d failed\n", passed, failed);
 	return (failed != 0);
 }
