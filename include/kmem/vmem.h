@@ -32,6 +32,8 @@ extern "C" {
 #define VMC_IDENTIFIER	0x00040000	/* not backed by memory */
 #define VMC_XALLOC	0x00080000	/* internal: import with vmem_xalloc */
 #define VMC_XALIGN	0x00100000	/* import function honours alignment */
+#define VMC_RETAIN	0x00200000	/* keep free imported spans until */
+					/* vmem_release_spans() (kmem) */
 
 /* Segment types for vmem_walk() and vmem_size(). */
 #define VMEM_ALLOC	0x01
@@ -76,6 +78,8 @@ void vmem_print(void (*pr)(void *arg, const char *line), void *arg);
 
 /* Maintenance: rescale hash tables (called by kmem_update()). */
 void vmem_update(void);
+/* Give a VMC_RETAIN arena's entirely free imported spans back. */
+void vmem_release_spans(vmem_t *vmp);
 
 #ifdef __cplusplus
 }

@@ -309,14 +309,15 @@ kmem_init_locked(const char *options)
 	if (kmem_opt_nomagazines)
 		nomag = KMC_NOMAGAZINE;
 	/*
-	 * The heap keeps spans that become free (retain): a large buffer
+	 * The heap keeps spans that become free (VMC_RETAIN): a large buffer
 	 * freed and asked for again reuses its pages instead of faulting in
-	 * new ones, and kmem_release_free_pages() hands the pages of idle
-	 * space back at every update and reap.  noretain unmaps free spans
-	 * at once (for a platform whose kmem_plat_discard() cannot).
+	 * new ones.  kmem_update() hands the physical pages of idle space
+	 * back (kmem_release_free_pages()); kmem_reap() unmaps the free
+	 * spans too.  noretain unmaps them at once.
 	 */
 	kmem_heap_arena = vmem_xcreate("heap", NULL, 0, page, heap_import,
-	    kmem_opt_noretain ? heap_release : NULL, NULL, 0, VM_SLEEP);
+	    heap_release, NULL, 0, VM_SLEEP |
+	    (kmem_opt_noretain ? 0 : VMC_RETAIN));
 	kmem_metadata_arena = vmem_create("kmem_metadata", NULL, 0, page,
 	    vmem_alloc, vmem_free, kmem_heap_arena, 0, VMC_NO_QCACHE);
 	if (kmem_heap_arena == NULL || kmem_metadata_arena == NULL)

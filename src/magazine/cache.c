@@ -232,11 +232,15 @@ kmem_reclaim(int kmflag)
 	kmem_lock_exit(&kmem_reclaim_lock);
 }
 
-/* Reclaim everything, then let the platform drop the free pages. */
+/*
+ * Reclaim everything, unmap the heap's free spans, and let the platform
+ * drop the pages of what free space remains.
+ */
 void
 kmem_reap(void)
 {
 	kmem_reclaim(KM_SLEEP);
+	vmem_release_spans(kmem_heap_arena);
 	kmem_release_free_pages();
 }
 

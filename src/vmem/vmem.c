@@ -524,7 +524,8 @@ vmem_xfree(vmem_t *vmp, void *vaddr, size_t size)
 		vmem_seg_put(vmp, prev);
 	}
 	vmem_freelist_insert(vmp, vsp);
-	release = vmem_span_release(vmp, vsp, &start, &ssize);
+	release = !(vmp->vm_cflags & VMC_RETAIN) &&
+	    vmem_span_release(vmp, vsp, &start, &ssize);
 	ASSERT_EXPENSIVE(vmem_is_valid(vmp));
 	kmem_lock_exit(&vmp->vm_lock);
 	if (release)
@@ -768,6 +769,31 @@ vmem_destroy(vmem_t *vmp)
 	vmem_seg_release_all(vmp);
 	vmem_hash_fini(vmp);
 	vmem_meta_free(vmp, sizeof (*vmp));
+}
+
+/*
+ * Give back, to the source, every imported span of a VMC_RETAIN arena that
+ * is entirely free.  One span per pass under vm_lock; the source's free
+ * function runs with the lock dropped.
+ */
+void
+vmem_release_spans(vmem_t *vmp)
+{
+	for (;;) {
+		uintptr_t start = 0;
+		size_t size = 0;
+		bool found = false;
+		kmem_lock_enter(&vmp->vm_lock);
+		for (vmem_seg_t *vsp = vmp->vm_seg0.vs_anext;
+		    vsp != &vmp->vm_seg0 && !found; vsp = vsp->vs_anext)
+			if (vsp->vs_type == VMEM_FREE)
+				found = vmem_span_release(vmp, vsp, &start,
+				    &size);
+		kmem_lock_exit(&vmp->vm_lock);
+		if (!found)
+			return;
+		vmp->vm_source_free(vmp->vm_source, (void *)start, size);
+	}
 }
 
 /* Shrink or grow each hash table to about one segment per bucket. */
