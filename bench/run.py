@@ -204,6 +204,14 @@ def main():
     for name, vals in rss_rows:
         w("| %s | %s |" % (name, " | ".join(vals)))
     w("")
+    # The malloc suite (its own script: it plots with the system's
+    # matplotlib, which Debian installs for /usr/bin/python3).
+    py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    subprocess.run([py, os.path.join(HERE, "malloc_suite.py"),
+                    str(max(3, args.repeat // 2))], check=True)
+    with open(os.path.join(OUT, "malloc_suite.md")) as f:
+        lines.extend(f.read().rstrip("\n").split("\n"))
+    w("")
     w("Run time: %.0f s." % (time.time() - t0))
     w("")
     with open(os.path.join(HERE, "analysis.md")) as f:

@@ -62,7 +62,7 @@ size_t malloc_usable_size(void *buf);
 
 /* ---- the page map ---- */
 
-static uintptr_t *
+static inline uintptr_t *
 pm_leaf(uintptr_t pn, bool create)
 {
 	size_t ri = pn >> PM_LEAF_BITS;
@@ -95,14 +95,18 @@ pm_set(void *mem, size_t size, uintptr_t value)
 	}
 }
 
+/* The entry for buf's page: a cache, a tagged oversize length, or 0. */
 static inline uintptr_t
 pm_get(const void *buf)
 {
 	uintptr_t pn = (uintptr_t)buf >> pm_shift;
-	uintptr_t *leaf = pm_leaf(pn, false);
+	size_t ri = pn >> PM_LEAF_BITS;
 
-	return (leaf == NULL ? 0 :
-	    kmem_load_acquire(&leaf[pn & (PM_LEAF_ENTRIES - 1)]));
+	if (KMEM_UNLIKELY(ri >= PM_ROOT_ENTRIES))
+		return (0);
+	uintptr_t *leaf = kmem_load_acquire(&pm_root[ri]);
+	return (KMEM_LIKELY(leaf != NULL) ?
+	    kmem_load_acquire(&leaf[pn & (PM_LEAF_ENTRIES - 1)]) : 0);
 }
 
 static void
@@ -141,21 +145,40 @@ malloc_large(size_t size, size_t align)
 	return (buf);
 }
 
+static KMEM_NOINLINE void *
+malloc_slow(size_t size)
+{
+	void *buf;
+
+	if (!malloc_init())
+		return (NULL);
+	if (size <= MALLOC_SMALL_MAX)
+		buf = kmem_alloc(size == 0 ? MALLOC_ALIGN :
+		    P2ROUNDUP(size, MALLOC_ALIGN), KM_NOSLEEP);
+	else
+		buf = malloc_large(size, pm_page);
+	if (buf == NULL)
+		errno = ENOMEM;
+	return (buf);
+}
+
+/*
+ * The fast path: the size class's cache, then a round from this thread's
+ * magazine (magazine_impl.h), with no call in between.
+ */
 static inline void *
 malloc_impl(size_t size)
 {
 	void *buf;
 
-	if (KMEM_UNLIKELY(!kmem_load_acquire(&malloc_ready)) && !malloc_init())
-		return (NULL);
-	if (KMEM_LIKELY(size <= MALLOC_SMALL_MAX))
-		buf = kmem_alloc(size == 0 ? MALLOC_ALIGN :
-		    P2ROUNDUP(size, MALLOC_ALIGN), KM_NOSLEEP);
-	else
-		buf = malloc_large(size, pm_page);
-	if (KMEM_UNLIKELY(buf == NULL))
-		errno = ENOMEM;
-	return (buf);
+	if (KMEM_LIKELY(size - 1 < MALLOC_SMALL_MAX &&
+	    kmem_load_relaxed(&malloc_ready))) {
+		kmem_cache_t *cp = kmem_alloc_class(P2ROUNDUP(size,
+		    MALLOC_ALIGN));
+		if (KMEM_LIKELY(kmem_magazine_alloc(cp, &buf)))
+			return (buf);
+	}
+	return (malloc_slow(size));
 }
 
 static void *
@@ -219,13 +242,15 @@ malloc(size_t size)
 void
 free(void *buf)
 {
-	if (buf == NULL)
-		return;
 	uintptr_t v = pm_get(buf);
-	if (KMEM_LIKELY(v != 0 && !(v & 1)))
-		kmem_cache_free((kmem_cache_t *)v, buf);
-	else
+
+	if (KMEM_LIKELY(v != 0 && !(v & 1))) {
+		if (KMEM_LIKELY(kmem_magazine_free((kmem_cache_t *)v, buf)))
+			return;
+		kmem_cache_free_slow((kmem_cache_t *)v, buf);
+	} else if (buf != NULL) {
 		free_slow(buf, v);
+	}
 }
 
 void *

@@ -32,8 +32,6 @@
  */
 #include "../magazine/magazine_impl.h"
 
-#define KMEM_ALLOC_SMALL_MAX	4096
-#define KMEM_BIG_MAXBUF		131072
 #define KMEM_HEAP_CHUNK		(1024 * 1024)
 #define KMEM_DEFAULT_QCACHE_PAGES 8
 
@@ -61,11 +59,11 @@ static kmem_cache_t kmem_null_cache;
 		&kmem_null_cache
 #define NULL16	NULL4, NULL4, NULL4, NULL4
 #define NULL32	NULL16, NULL16
-static kmem_cache_t *kmem_alloc_table[KMEM_ALLOC_SMALL_MAX >> 3] = {
+kmem_cache_t *kmem_alloc_table[KMEM_ALLOC_SMALL_MAX >> 3] = {
 	NULL32, NULL32, NULL32, NULL32, NULL32, NULL32, NULL32, NULL32,
 	NULL32, NULL32, NULL32, NULL32, NULL32, NULL32, NULL32, NULL32,
 };
-static kmem_cache_t *kmem_big_alloc_table[KMEM_BIG_MAXBUF >> 12] = {
+kmem_cache_t *kmem_big_alloc_table[KMEM_BIG_MAXBUF >> 12] = {
 	NULL32,
 };
 
@@ -433,26 +431,6 @@ kmem_is_ready(void)
 _Static_assert(sizeof (kmem_alloc_table) == 512 * sizeof (void *) &&
     sizeof (kmem_big_alloc_table) == 32 * sizeof (void *),
     "size tables are fully initialised");
-
-/* The size tables for classes above KMEM_ALLOC_SMALL_MAX; NULL if none. */
-static inline kmem_cache_t *
-kmem_alloc_cache_big(size_t index)
-{
-	if (index < KMEM_BIG_MAXBUF)
-		return (kmem_load_acquire(&kmem_big_alloc_table[index >> 12]));
-	return (NULL);
-}
-
-/* The kmem_alloc_N cache that serves size bytes; NULL above 128 KiB. */
-kmem_cache_t *
-kmem_alloc_class(size_t size)
-{
-	size_t index = size - 1;
-
-	if (index < KMEM_ALLOC_SMALL_MAX)
-		return (kmem_load_acquire(&kmem_alloc_table[index >> 3]));
-	return (kmem_alloc_cache_big(index));
-}
 
 /* The fast path missed, or kmem is not set up yet. */
 static KMEM_NOINLINE void *

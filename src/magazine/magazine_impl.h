@@ -186,7 +186,32 @@ void kmem_reclaim(int kmflag);
 extern vmem_t *kmem_heap_arena;
 void kmem_release_free_pages(void);
 bool kmem_is_ready(void);
-kmem_cache_t *kmem_alloc_class(size_t size);
+
+/* The kmem_alloc size tables (kmem_alloc.c). */
+#define KMEM_ALLOC_SMALL_MAX	4096
+#define KMEM_BIG_MAXBUF		131072
+extern kmem_cache_t *kmem_alloc_table[KMEM_ALLOC_SMALL_MAX >> 3];
+extern kmem_cache_t *kmem_big_alloc_table[KMEM_BIG_MAXBUF >> 12];
+
+/* The size tables above KMEM_ALLOC_SMALL_MAX; NULL past them. */
+static inline kmem_cache_t *
+kmem_alloc_cache_big(size_t index)
+{
+	if (index < KMEM_BIG_MAXBUF)
+		return (kmem_load_acquire(&kmem_big_alloc_table[index >> 12]));
+	return (NULL);
+}
+
+/* The kmem_alloc_N cache that serves size bytes; NULL above 128 KiB. */
+static inline kmem_cache_t *
+kmem_alloc_class(size_t size)
+{
+	size_t index = size - 1;
+
+	if (KMEM_LIKELY(index < KMEM_ALLOC_SMALL_MAX))
+		return (kmem_load_acquire(&kmem_alloc_table[index >> 3]));
+	return (kmem_alloc_cache_big(index));
+}
 void kmem_cache_bootstrap(void);
 kmem_cache_t *kmem_cache_create_slab(const char *name, size_t bufsize,
     size_t align, kmem_constructor_t *ctor, kmem_destructor_t *dtor,

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""The malloc benchmark suite: every workload of malloc_bench on glibc,
+jemalloc, tcmalloc, mimalloc and kmem (libkmem_malloc.so), in one
+invocation, each under LD_PRELOAD.  Medians of interleaved runs; wall time,
+CPU time and peak resident memory; ratios to kmem; a PNG plot.
+
+Writes bench/out/malloc_suite.md (a section for BENCHMARKS.md) and
+bench/results/malloc_suite.png.
+"""
+import math
+import os
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "out")
+LIBDIR = "/usr/lib/x86_64-linux-gnu"
+KMEM = os.path.join(HERE, "..", "build", "release", "libkmem_malloc.so")
+ALLOCATORS = [
+    ("kmem", os.path.abspath(KMEM)),
+    ("glibc", None),
+    ("jemalloc", os.path.join(LIBDIR, "libjemalloc.so.2")),
+    ("tcmalloc", os.path.join(LIBDIR, "libtcmalloc_minimal.so.4")),
+    ("mimalloc", os.path.join(LIBDIR, "libmimalloc.so.2")),
+]
+WORKLOADS = ["server", "prodcons", "larson", "mixed", "realloc", "frag"]
+
+
+def run(workload, lib):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if lib:
+        env["LD_PRELOAD"] = lib
+    out = subprocess.run([os.path.join(OUT, "malloc_bench"), workload], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    wall, cpu, rss = (float(x) for x in out.split())
+    return wall, cpu, rss
+
+
+def main():
+    repeat = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    res = {}
+    for w in WORKLOADS:
+        samples = {name: [] for name, _ in ALLOCATORS}
+        for _ in range(repeat):
+            for name, lib in ALLOCATORS:
+                samples[name].append(run(w, lib))
+        for name, s in samples.items():
+            res[(w, name)] = tuple(statistics.median(x[i] for x in s) for i in range(3))
+        print("  malloc suite: %s done" % w, file=sys.stderr)
+
+    peers = [n for n, _ in ALLOCATORS if n != "kmem"]
+    lines = ["## The malloc suite: real-use workloads (`bench/malloc_bench.c`)", ""]
+    w_ = lines.append
+    w_("Each workload runs under `LD_PRELOAD` on every allocator, median of %d "
+       "interleaved runs." % repeat)
+    w_("Ratios are **peer / kmem** for time (above 1.00x kmem is faster) and "
+       "**kmem / best** for peak resident memory (the target is at most 1.10x).")
+    w_("")
+    w_("| workload | kmem wall s | kmem CPU s | kmem peak MiB | " +
+       " | ".join("%s wall" % p for p in peers) + " | peak RSS kmem / best |")
+    w_("|---|---:|---:|---:|" + "---:|" * len(peers) + "---:|")
+    geo = {p: [] for p in peers}
+    for w in WORKLOADS:
+        kw, kc, kr = res[(w, "kmem")]
+        cells = []
+        for p in peers:
+            pw = res[(w, p)][0]
+            geo[p].append(pw / kw)
+            cells.append("%.3f (%.2fx)" % (pw, pw / kw))
+        best_rss = min(res[(w, n)][2] for n, _ in ALLOCATORS)
+        w_("| %s | %.3f | %.3f | %.1f | %s | %.2fx |" % (
+            w, kw, kc, kr, " | ".join(cells), kr / best_rss))
+    w_("")
+    w_("Geometric mean of wall-time ratios (peer / kmem): " + ", ".join(
+        "%s %.2fx" % (p, math.exp(sum(math.log(x) for x in geo[p]) / len(geo[p])))
+        for p in peers) + ".")
+    w_("")
+    w_("Peak resident MiB per allocator:")
+    w_("")
+    w_("| workload | " + " | ".join(n for n, _ in ALLOCATORS) + " |")
+    w_("|---|" + "---:|" * len(ALLOCATORS))
+    for w in WORKLOADS:
+        w_("| %s | %s |" % (w, " | ".join("%.1f" % res[(w, n)][2] for n, _ in ALLOCATORS)))
+    w_("")
+    w_("![malloc suite](bench/results/malloc_suite.png)")
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(OUT, "malloc_suite.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing: no plot", file=sys.stderr)
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    names = [n for n, _ in ALLOCATORS]
+    width = 0.16
+    for k, metric, title in ((0, 0, "wall time, relative to kmem (lower is better)"),
+                             (1, 2, "peak resident memory, relative to kmem")):
+        ax = axes[k]
+        for j, n in enumerate(names):
+            vals = [res[(w, n)][metric] / res[(w, "kmem")][metric] for w in WORKLOADS]
+            ax.bar([i + (j - 2) * width for i in range(len(WORKLOADS))], vals, width,
+                   label=n)
+        ax.set_xticks(range(len(WORKLOADS)))
+        ax.set_xticklabels(WORKLOADS)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_title(title)
+        ax.set_yscale("log")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(HERE, "results", "malloc_suite.png"), dpi=90)
+
+
+if __name__ == "__main__":
+    main()
