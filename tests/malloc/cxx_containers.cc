@@ -9,6 +9,11 @@
 #include <unordered_map>
 #include <vector>
 
+// Allocated before main, by static constructors.
+static std::vector<std::string> early(1000, std::string(100, 'e'));
+static std::map<int, std::string> early_map = {{1, std::string(500, 'a')},
+    {2, std::string(5000, 'b')}};
+
 static long work(int seed) {
 	std::map<int, std::string> m;
 	std::unordered_map<std::string, std::vector<int>> u;
@@ -41,5 +46,6 @@ int main() {
 		t.join();
 	for (long r : results)
 		std::cout << r << "\n";
+	std::cout << early.size() + early[999].size() + early_map[2].size() << "\n";
 	return 0;
 }

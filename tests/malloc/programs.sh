@@ -36,9 +36,15 @@ else
 	fail=$((fail + 1)); echo "FAIL programs:preload-mapped"
 fi
 
-# python3: threads allocating heavily (dicts, strings, lists).
+# python3: threads allocating heavily (dicts, strings, lists), and C
+# extension modules loaded with dlopen (hashlib, sqlite3, json).
 cat > "$WORK/alloc.py" <<'PY'
-import threading, hashlib
+import threading, hashlib, sqlite3, json
+db = sqlite3.connect(":memory:")
+db.execute("create table t (k integer, v text)")
+db.executemany("insert into t values (?, ?)", ((i, "v" * (i % 300)) for i in range(20000)))
+print(db.execute("select count(*), sum(length(v)) from t").fetchone())
+print(len(json.dumps([{"k": i, "v": [i] * (i % 10)} for i in range(20000)])))
 def work(n, out):
     d = {}
     for i in range(120000):
