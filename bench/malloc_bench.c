@@ -44,24 +44,39 @@ touch(void *p, size_t n)
 	((volatile char *)p)[n - 1] = 1;
 }
 
-/* ---- server ---- */
-static void *
-server_thread(void *arg)
+/*
+ * A thread keeps a pool of 2000 objects and, ops times, replaces a random
+ * one with an object of size(seed) bytes.
+ */
+static void
+pool_churn(uint64_t seed, long ops, size_t (*size)(uint64_t *))
 {
-	static const size_t sizes[] = { 32, 64, 128, 256, 512 };
-	uint64_t seed = 1 + (uintptr_t)arg;
 	enum { POOL = 2000 };
 	void **pool = calloc(POOL, sizeof (void *));
-	for (long op = 0; op < 3000000; op++) {
+	for (long op = 0; op < ops; op++) {
 		int i = (int)(rnd(&seed) % POOL);
 		free(pool[i]);
-		size_t n = sizes[rnd(&seed) % 5];
+		size_t n = size(&seed);
 		pool[i] = malloc(n);
 		touch(pool[i], n);
 	}
 	for (int i = 0; i < POOL; i++)
 		free(pool[i]);
 	free(pool);
+}
+
+/* ---- server: a few sizes ---- */
+static size_t
+server_size(uint64_t *seed)
+{
+	static const size_t sizes[] = { 32, 64, 128, 256, 512 };
+	return (sizes[rnd(seed) % 5]);
+}
+
+static void *
+server_thread(void *arg)
+{
+	pool_churn(1 + (uintptr_t)arg, 3000000, server_size);
 	return (NULL);
 }
 
@@ -141,25 +156,19 @@ larson_thread(void *arg)
 	return (NULL);
 }
 
-/* ---- mixed ---- */
+/* ---- mixed: 8 bytes to 1 MiB, log-uniform ---- */
+static size_t
+mixed_size(uint64_t *seed)
+{
+	size_t n = (size_t)8 << (rnd(seed) % 18);
+	n += rnd(seed) % n;
+	return (n > (1 << 20) ? 1 << 20 : n);
+}
+
 static void *
 mixed_thread(void *arg)
 {
-	uint64_t seed = 31 + (uintptr_t)arg;
-	enum { POOL = 2000 };
-	void **pool = calloc(POOL, sizeof (void *));
-	for (long op = 0; op < 600000; op++) {
-		int i = (int)(rnd(&seed) % POOL);
-		free(pool[i]);
-		size_t n = (size_t)8 << (rnd(&seed) % 18);	/* 8 .. 1 MiB */
-		n += rnd(&seed) % n;
-		n = n > (1 << 20) ? 1 << 20 : n;
-		pool[i] = malloc(n);
-		touch(pool[i], n);
-	}
-	for (int i = 0; i < POOL; i++)
-		free(pool[i]);
-	free(pool);
+	pool_churn(31 + (uintptr_t)arg, 600000, mixed_size);
 	return (NULL);
 }
 
