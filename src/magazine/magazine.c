@@ -14,7 +14,13 @@
  * and two swaps in a row can never thrash the depot.  The slab layer sees
  * only depot misses.  Magazines start at a size chosen from the chunk size
  * (kmem_magtype[]) and grow to the next size when the depot lock was
- * contended more than KMEM_DEPOT_CONTENTION times in an update interval.
+ * contended more than KMEM_DEPOT_CONTENTION times in an update interval,
+ * as in illumos, and also at once, from a slow path, after 256 contended
+ * depot acquisitions or 4096 depot exchanges since the last growth
+ * (depot.c): in user space a bigger magazine costs little memory.  When the
+ * depot has no full magazine, a whole magazine is filled from the slab
+ * layer in one batch, so each thread gets a run of neighbouring buffers of
+ * its own (no cache line shared with another thread's buffers).
  *
  * Working set.  Each depot list tracks the lowest number of magazines it
  * held during the current interval; kmem_update() turns that into a reap
