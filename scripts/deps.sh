@@ -5,7 +5,7 @@
 set -eu
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
-pkgs=(gcc make binutils pkgconf valgrind mandoc)
+pkgs=(gcc g++ make binutils pkgconf valgrind mandoc git python3 perl)
 if [ "${1:-test}" = bench ]; then
 	pkgs+=(libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev python3-matplotlib)
 fi
