@@ -106,6 +106,9 @@ _Noreturn void kmem_plat_panic(const char *msg);
  */
 const char *kmem_plat_options(void);
 
+/* The debugging items (KMEM_DEBUG in hosted builds); may return NULL. */
+const char *kmem_plat_debug_options(void);
+
 /*
  * The "self" slot: one pointer per thread (hosted) or per CPU (kernel) that
  * the core owns.  kmem_plat_self_set() stores it; in hosted builds it also

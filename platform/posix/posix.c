@@ -273,12 +273,24 @@ posix_environ_scan(const char *name)
 	return (NULL);
 }
 
+static const char *
+posix_getenv(const char *name)
+{
+	const char *value = getenv(name);
+
+	return (value != NULL ? value : posix_environ_scan(name));
+}
+
 const char *
 kmem_plat_options(void)
 {
-	const char *opts = getenv("KMEM_OPTIONS");
+	return (posix_getenv("KMEM_OPTIONS"));
+}
 
-	return (opts != NULL ? opts : posix_environ_scan("KMEM_OPTIONS"));
+const char *
+kmem_plat_debug_options(void)
+{
+	return (posix_getenv("KMEM_DEBUG"));
 }
 
 static void

@@ -31,6 +31,7 @@
  * explicitly.  Initialisation is serialised by kmem_init_lock.
  */
 #include "../magazine/magazine_impl.h"
+#include "../debug/debug_impl.h"
 
 #define KMEM_HEAP_CHUNK		(1024 * 1024)
 #define KMEM_DEFAULT_QCACHE_PAGES 8
@@ -304,6 +305,7 @@ kmem_init_locked(const char *options)
 	int nomag = 0;
 
 	kmem_options_parse(options);
+	kmem_debug_parse(kmem_plat_debug_options());
 	if (kmem_opt_nomagazines)
 		nomag = KMC_NOMAGAZINE;
 	/*
@@ -321,15 +323,16 @@ kmem_init_locked(const char *options)
 	if (kmem_heap_arena == NULL || kmem_metadata_arena == NULL)
 		return (-1);
 	kmem_cache_bootstrap();
+	/* kmem's own caches are never guarded: they are not clients'. */
 	kmem_slab_cache = kmem_cache_create_slab("kmem_slab_cache",
 	    sizeof (kmem_slab_t), 0, NULL, NULL, NULL, NULL,
-	    kmem_metadata_arena, nomag, 0);
+	    kmem_metadata_arena, nomag | KMC_NODEBUG, 0);
 	kmem_bufctl_cache = kmem_cache_create_slab("kmem_bufctl_cache",
 	    sizeof (kmem_bufctl_t), 0, NULL, NULL, NULL, NULL,
-	    kmem_metadata_arena, nomag, 0);
+	    kmem_metadata_arena, nomag | KMC_NODEBUG, 0);
 	kmem_cpu_record_cache = kmem_cache_create_slab("kmem_cpu_cache",
 	    sizeof (kmem_cpu_t), KMEM_CACHE_LINE, NULL, NULL, NULL, NULL,
-	    kmem_metadata_arena, KMC_NOMAGAZINE, 0);
+	    kmem_metadata_arena, KMC_NOMAGAZINE | KMC_NODEBUG, 0);
 	if (kmem_slab_cache == NULL || kmem_bufctl_cache == NULL ||
 	    kmem_cpu_record_cache == NULL)
 		return (-1);
@@ -341,7 +344,7 @@ kmem_init_locked(const char *options)
 		mtp->mt_cache = kmem_cache_create_slab(name,
 		    (size_t)(mtp->mt_magsize + 2) * sizeof (void *),
 		    mtp->mt_align, NULL, NULL, NULL, NULL, kmem_metadata_arena,
-		    KMC_NOHASH | KMC_NOMAGAZINE, 0);
+		    KMC_NOHASH | KMC_NOMAGAZINE | KMC_NODEBUG, 0);
 		if (mtp->mt_cache == NULL)
 			return (-1);
 	}

@@ -52,6 +52,8 @@ cache_init(kmem_cache_t *cp, const char *name, size_t bufsize, size_t align,
 	cp->cache_slabsize = slabsize;
 	if (cflags & KMC_NOMAGAZINE)
 		cp->cache_flags |= KMF_NOMAGAZINE;
+	if (!(cflags & (KMC_NODEBUG | KMC_NOTOUCH)))
+		cp->cache_flags |= kmem_debug_flags;
 	kmem_lock_init(&cp->cache_depot_lock);
 	kmem_list_init(&cp->cache_link);
 	if (kmem_slab_cache_init(cp) != 0)
@@ -62,8 +64,11 @@ cache_init(kmem_cache_t *cp, const char *name, size_t bufsize, size_t align,
 		mtp++;
 	cp->cache_magtype = mtp;
 	if (!(cp->cache_flags & KMF_NOMAGAZINE) &&
-	    (cp->cache_cpu_index = kmem_cpu_index_alloc()) == 0)
+	    (cp->cache_slot = kmem_cpu_index_alloc()) == 0)
 		cp->cache_flags |= KMF_NOMAGAZINE;
+	/* Guarded caches check every transaction: no fast path for them. */
+	cp->cache_cpu_index = (cp->cache_flags & KMF_BUFTAG) ? UINT32_MAX :
+	    cp->cache_slot;
 
 	kmem_lock_enter(&kmem_cache_list_lock);
 	kmem_list_insert_tail(&kmem_cache_list, &cp->cache_link);
@@ -78,7 +83,7 @@ kmem_cache_bootstrap(void)
 	kmem_cache_cache = &kmem_cache_cache_static;
 	VERIFY(cache_init(kmem_cache_cache, "kmem_cache", sizeof (kmem_cache_t),
 	    KMEM_CACHE_LINE, NULL, NULL, NULL, NULL, kmem_metadata_arena,
-	    KMC_NOHASH | KMC_NOMAGAZINE, 0) == 0);
+	    KMC_NOHASH | KMC_NOMAGAZINE | KMC_NODEBUG, 0) == 0);
 }
 
 /* kmem_cache_create() with a preset slab size (quantum caches). */
@@ -123,7 +128,7 @@ kmem_cache_destroy(kmem_cache_t *cp)
 	kmem_cpu_purge(cp, NULL);
 	kmem_list_remove(&cp->cache_link);
 	kmem_lock_exit(&kmem_cache_list_lock);
-	kmem_cpu_index_free(cp->cache_cpu_index);
+	kmem_cpu_index_free(cp->cache_slot);
 	if (!kmem_slab_cache_fini(cp)) {
 		kmem_warn("kmem_cache_destroy: '%s' (%p) not empty",
 		    cp->cache_name, (void *)cp);

@@ -65,11 +65,11 @@ kmem_cpu_prepare(kmem_cache_t *cp)
 	kmem_cpu_t *cpu = kmem_plat_self_enter();
 	kmem_plat_self_exit();
 
-	if (!kmem_cpu_enabled || cp->cache_cpu_index == 0 ||
+	if (!kmem_cpu_enabled || cp->cache_slot == 0 ||
 	    cpu == &kmem_cpu_dead)
 		return (false);
 	uint32_t n = 64;
-	while (n <= cp->cache_cpu_index)
+	while (n <= cp->cache_slot)
 		n *= 2;
 	if (cpu == NULL) {
 		cpu = kmem_slab_alloc(kmem_cpu_record_cache, KM_NOSLEEP_LAZY);
@@ -89,7 +89,7 @@ kmem_cpu_prepare(kmem_cache_t *cp)
 		kmem_plat_self_set(cpu);
 		return (true);
 	}
-	if (cp->cache_cpu_index < cpu->cpu_ncc || cpu->cpu_busy)
+	if (cp->cache_slot < cpu->cpu_ncc || cpu->cpu_busy)
 		return (false);
 	kmem_cpu_cache_t *cc = cpu_table_alloc(n), *old = cpu->cpu_cc;
 	uint32_t old_n = cpu->cpu_ncc;
@@ -252,7 +252,7 @@ kmem_cpu_purge(kmem_cache_t *cp, kmem_magtype_t *new_magtype)
 		    cl != &kmem_cache_list; cl = cl->next) {
 			kmem_cache_t *c = cp != NULL ? cp :
 			    KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
-			uint32_t index = c->cache_cpu_index;
+			uint32_t index = c->cache_slot;
 			if (index != 0 && index < cpu->cpu_ncc)
 				slot_detach(c, &cpu->cpu_cc[index]);
 			if (cp != NULL)
@@ -355,7 +355,7 @@ kmem_thread_exit(void *self)
 	for (kmem_list_t *cl = kmem_cache_list.next; cl != &kmem_cache_list;
 	    cl = cl->next) {
 		kmem_cache_t *cp = KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
-		uint32_t index = cp->cache_cpu_index;
+		uint32_t index = cp->cache_slot;
 		if (index == 0 || index >= cpu->cpu_ncc)
 			continue;
 		kmem_cpu_cache_t *ccp = &cpu->cpu_cc[index];
@@ -402,7 +402,7 @@ uint64_t
 kmem_cpu_rounds(kmem_cache_t *cp, uint64_t *freep)
 {
 	uint64_t rounds = 0, free = 0;
-	uint32_t index = cp->cache_cpu_index;
+	uint32_t index = cp->cache_slot;
 
 	kmem_lock_enter(&kmem_cpu_list_lock);
 	for (kmem_list_t *lp = kmem_cpu_list.next; lp != &kmem_cpu_list && index;

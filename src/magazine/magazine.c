@@ -81,6 +81,7 @@
  *  3. While a purger holds a record stopped, its owner touches no slot.
  */
 #include "magazine_impl.h"
+#include "../debug/debug_impl.h"
 
 kmem_magtype_t kmem_magtype[] = {
 	{ 1,	8,	3200,	65536,	NULL },
@@ -202,7 +203,7 @@ cpu_alloc_fill(kmem_cache_t *cp, int kmflag)
 	kmem_cpu_t *cpu = kmem_plat_self_enter();
 	kmem_cpu_cache_t *ccp;
 	void *buf = NULL;
-	if (kmem_cpu_begin(cpu, cp, &ccp)) {
+	if (kmem_cpu_begin(cpu, cp->cache_slot, &ccp)) {
 		/* Load it unless the slot changed meanwhile (or resized). */
 		if (ccp->cc_rounds == 0 && cp->cache_magtype == mtp &&
 		    (ccp->cc_magsize == 0 || ccp->cc_magsize == mtp->mt_magsize)) {
@@ -244,7 +245,7 @@ cache_alloc_attempt(kmem_cache_t *cp, int kmflag, bool *ctor_failed)
 	kmem_cpu_cache_t *ccp;
 	void *buf;
 
-	if (kmem_cpu_begin(cpu, cp, &ccp)) {
+	if (kmem_cpu_begin(cpu, cp->cache_slot, &ccp)) {
 		buf = ccp->cc_rounds > 0 ? kmem_magazine_pop(ccp) :
 		    cpu_alloc_refill(cp, ccp);
 		kmem_cpu_end(cpu);
@@ -305,12 +306,28 @@ cache_alloc_pressure(kmem_cache_t *cp, int kmflag)
 	return (buf);
 }
 
+static void cache_free_body(kmem_cache_t *cp, void *buf);
+
+static void *
+cache_alloc_guarded(kmem_cache_t *cp, void *buf, int kmflag)
+{
+	if (buf == NULL || kmem_debug_alloc(cp, buf, kmflag) == 0)
+		return (buf);
+	cache_free_body(cp, buf);	/* the constructor failed; still free */
+	return (NULL);
+}
+
 KMEM_NOINLINE void *
 kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 {
 	bool ctor_failed = false;
 	void *buf = cache_alloc_attempt(cp, kmflag, &ctor_failed);
 
+	if (KMEM_UNLIKELY(cp->cache_flags & KMF_BUFTAG)) {
+		if (buf == NULL && !ctor_failed)
+			buf = cache_alloc_pressure(cp, kmflag);
+		return (cache_alloc_guarded(cp, buf, kmflag));
+	}
 	if (KMEM_LIKELY(buf != NULL))
 		return (buf);
 	if (ctor_failed) {
@@ -322,13 +339,14 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 	return (cache_alloc_pressure(cp, kmflag));
 }
 
-KMEM_NOINLINE void
-kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
+/* Put a free buffer in this thread's magazine, or in its slab. */
+static void
+cache_free_body(kmem_cache_t *cp, void *buf)
 {
 	kmem_cpu_t *cpu = kmem_plat_self_enter();
 	kmem_cpu_cache_t *ccp;
 
-	if (kmem_cpu_begin(cpu, cp, &ccp)) {
+	if (kmem_cpu_begin(cpu, cp->cache_slot, &ccp)) {
 		bool done = ccp->cc_rounds < ccp->cc_magsize ?
 		    (kmem_magazine_push(ccp, buf), true) :
 		    cpu_free_refill(cp, ccp, buf);
@@ -341,12 +359,20 @@ kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
 	} else {
 		kmem_plat_self_exit();
 		if (kmem_cpu_prepare(cp)) {
-			kmem_cache_free(cp, buf);
+			cache_free_body(cp, buf);
 			return;
 		}
 	}
 	kmem_fetch_add(&cp->cache_cpu_free, 1);
 	kmem_slab_free(cp, buf);
+}
+
+KMEM_NOINLINE void
+kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
+{
+	if (KMEM_UNLIKELY(cp->cache_flags & KMF_BUFTAG))
+		kmem_debug_free(cp, buf);	/* every free is checked */
+	cache_free_body(cp, buf);
 }
 
 void *

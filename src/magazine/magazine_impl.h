@@ -9,7 +9,7 @@
 
 /*
  * The record a thread (hosted) or CPU (kernel) keeps: one slot per cache,
- * indexed by cache_cpu_index.  cpu_busy and cpu_stop implement the
+ * indexed by cache_slot.  cpu_busy and cpu_stop implement the
  * asymmetric handshake between the owner and a purger.
  */
 /* Bits of cpu_stop: while any is set, the owner does not use its slots. */
@@ -90,12 +90,13 @@ kmem_maglist_push(kmem_maglist_t *mlp, kmem_magazine_t *mp)
 /* ---- the fast paths, inlined into kmem_cache_* and kmem_alloc ---- */
 
 /* The owner's side of the handshake (see the theory statement). */
+/*
+ * The fast paths pass cache_cpu_index (which makes guarded caches miss);
+ * the slow paths pass cache_slot.
+ */
 static inline bool
-kmem_cpu_begin(kmem_cpu_t *cpu, const kmem_cache_t *cp,
-    kmem_cpu_cache_t **ccpp)
+kmem_cpu_begin(kmem_cpu_t *cpu, uint32_t index, kmem_cpu_cache_t **ccpp)
 {
-	uint32_t index = cp->cache_cpu_index;
-
 	if (KMEM_UNLIKELY(cpu == NULL || index >= cpu->cpu_ncc ||
 	    cpu->cpu_busy))
 		return (false);
@@ -144,7 +145,7 @@ kmem_magazine_alloc(kmem_cache_t *cp, void **bufp)
 	kmem_cpu_cache_t *ccp;
 	bool done = false;
 
-	if (KMEM_LIKELY(kmem_cpu_begin(cpu, cp, &ccp))) {
+	if (KMEM_LIKELY(kmem_cpu_begin(cpu, cp->cache_cpu_index, &ccp))) {
 		if (KMEM_LIKELY(ccp->cc_rounds > 0)) {
 			*bufp = kmem_magazine_pop(ccp);
 			done = true;
@@ -163,7 +164,7 @@ kmem_magazine_free(kmem_cache_t *cp, void *buf)
 	kmem_cpu_cache_t *ccp;
 	bool done = false;
 
-	if (KMEM_LIKELY(kmem_cpu_begin(cpu, cp, &ccp))) {
+	if (KMEM_LIKELY(kmem_cpu_begin(cpu, cp->cache_cpu_index, &ccp))) {
 		if (KMEM_LIKELY(ccp->cc_rounds < ccp->cc_magsize)) {
 			kmem_magazine_push(ccp, buf);
 			done = true;

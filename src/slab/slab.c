@@ -58,6 +58,7 @@
  *  4. The hash holds exactly the allocated buffers of a KMF_HASH cache.
  */
 #include "slab_impl.h"
+#include "../debug/debug_impl.h"
 
 #define KMEM_KEEP_EMPTY	1
 
@@ -99,6 +100,13 @@ kmem_slab_cache_init(kmem_cache_t *cp)
 
 	if (cp->cache_cflags & KMC_NOTOUCH) {
 		cp->cache_chunksize = P2ROUNDUP(bufsize, align);
+	} else if (cp->cache_flags & KMF_BUFTAG) {
+		/* The buftag follows the buffer and holds the free link. */
+		cp->cache_buftag = P2ROUNDUP(bufsize, sizeof (uint64_t));
+		cp->cache_bufctl = cp->cache_buftag +
+		    offsetof(kmem_buftag_t, bt_link);
+		cp->cache_chunksize = P2ROUNDUP(cp->cache_buftag +
+		    sizeof (kmem_buftag_t), align);
 	} else if (cp->cache_constructor != NULL) {
 		cp->cache_bufctl = P2ROUNDUP(bufsize, sizeof (void *));
 		cp->cache_chunksize = P2ROUNDUP(cp->cache_bufctl +
@@ -148,6 +156,22 @@ kmem_slab_cache_init(kmem_cache_t *cp)
 	cp->cache_hash_mask = KMEM_HASH_INITIAL - 1;
 	cp->cache_hash_shift = highbit(chunk) - 1;
 	return (0);
+}
+
+/*
+ * The slab layer caches constructed state; guarded caches construct and
+ * destroy on every transaction instead (debug.c), so here they have none.
+ */
+static inline kmem_constructor_t *
+slab_ctor(const kmem_cache_t *cp)
+{
+	return ((cp->cache_flags & KMF_BUFTAG) ? NULL : cp->cache_constructor);
+}
+
+static inline kmem_destructor_t *
+slab_dtor(const kmem_cache_t *cp)
+{
+	return ((cp->cache_flags & KMF_BUFTAG) ? NULL : cp->cache_destructor);
 }
 
 static inline bool
@@ -297,7 +321,7 @@ slab_destroy(kmem_cache_t *cp, kmem_slab_t *sp)
 		void *buf = slab_is_small(cp) ?
 		    (char *)bcp - cp->cache_bufctl : bcp->bc_addr;
 		/* The link lies outside the object: the destructor keeps it. */
-		if (cp->cache_destructor != NULL) {
+		if (slab_dtor(cp) != NULL) {
 			cp->cache_destructor(buf, cp->cache_private);
 			ndtor++;
 		}
@@ -451,6 +475,12 @@ kmem_slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n)
 		got++;
 	}
 	kmem_lock_exit(&cp->cache_lock);
+	if (construct_map != 0 && (cp->cache_flags & KMF_BUFTAG)) {
+		for (int i = 0; i < got; i++)
+			if ((construct_map >> i) & 1)
+				kmem_debug_fresh(cp, bufs[i]);
+		return (got);
+	}
 	if (construct_map == 0 || cp->cache_constructor == NULL)
 		return (got);
 
@@ -532,7 +562,7 @@ slab_free_common(kmem_cache_t *cp, void *buf, bool constructed)
 	kmem_slab_t *sp = slab_lookup(cp, buf, &bcp);
 	bool was_complete = !slab_has_free(cp, sp);
 
-	if (constructed || cp->cache_constructor == NULL) {
+	if (constructed || slab_ctor(cp) == NULL) {
 		bcp->bc_next = sp->slab_head;
 		sp->slab_head = bcp;
 		sp->slab_nhead++;

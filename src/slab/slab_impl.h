@@ -19,8 +19,14 @@
 #include <kmem/kmem.h>
 
 /* Internal cache flags (KMF_*, illumos values). */
+#define KMF_DEADBEEF	0x00000002	/* free buffers filled and checked */
+#define KMF_REDZONE	0x00000004	/* guard word past each buffer */
 #define KMF_NOMAGAZINE	0x00000020	/* no per-CPU layer */
 #define KMF_HASH	0x00000200	/* large slabs: external bufctls, hash */
+#define KMF_BUFTAG	(KMF_DEADBEEF | KMF_REDZONE)
+
+/* Debug flags for caches created from now on (KMEM_DEBUG, debug.c). */
+extern int kmem_debug_flags;
 
 #define KMEM_VOID_FRACTION	8	/* never waste more than 1/8 of a slab */
 #define KMEM_HASH_INITIAL	64
@@ -103,6 +109,7 @@ struct kmem_cache {
 	size_t		cache_chunksize;
 	size_t		cache_slabsize;
 	size_t		cache_bufctl;	/* small slabs: link offset in chunk */
+	size_t		cache_buftag;	/* guarded caches: buftag offset */
 	size_t		cache_maxcolor;
 	int		cache_flags;	/* KMF_* */
 	int		cache_cflags;	/* KMC_* */
@@ -111,7 +118,10 @@ struct kmem_cache {
 	kmem_reclaim_t	*cache_reclaim;
 	void		*cache_private;
 	vmem_t		*cache_arena;
-	uint32_t	cache_cpu_index; /* slot in per-CPU records; 0: none */
+	uint32_t	cache_cpu_index; /* fast paths' slot: cache_slot, or */
+					/* UINT32_MAX to send every */
+					/* transaction to the slow path */
+	uint32_t	cache_slot;	/* slot in per-CPU records; 0: none */
 	kmem_list_t	cache_link;	/* kmem_cache_list */
 
 	/* Slab layer (cache_lock). */

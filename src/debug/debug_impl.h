@@ -1,0 +1,40 @@
+/*
+ * Debugging: buffer tags checked on every transaction.  See debug.c.
+ */
+#ifndef KMEM_DEBUG_IMPL_H
+#define KMEM_DEBUG_IMPL_H
+
+#include "../slab/slab_impl.h"
+
+#define KMEM_FREE_PATTERN	0xdeadbeefdeadbeefULL
+#define KMEM_UNINITIALIZED	0xbaddcafebaddcafeULL
+#define KMEM_REDZONE_PATTERN	0xfeedfacefeedfaceULL
+#define KMEM_BUFTAG_ALLOC	0xa110c8edUL
+#define KMEM_BUFTAG_FREE	0xf4eef4eeUL
+
+/* Follows each buffer of a guarded cache. */
+typedef struct kmem_buftag {
+	uint64_t	bt_redzone;	/* KMEM_REDZONE_PATTERN */
+	void		*bt_link;	/* free list link (small slabs) */
+	uintptr_t	bt_bxstat;	/* buffer address ^ ALLOC or ^ FREE */
+} kmem_buftag_t;
+
+/* Error classes, with the illumos numbering. */
+#define KMERR_MODIFIED	0	/* buffer modified after being freed */
+#define KMERR_REDZONE	1	/* redzone violation */
+#define KMERR_DUPFREE	2	/* buffer freed twice */
+#define KMERR_BADADDR	3	/* buffer not in cache */
+#define KMERR_BADBUFTAG	4	/* boundary tag corrupted */
+
+static inline kmem_buftag_t *
+kmem_buftag(const kmem_cache_t *cp, void *buf)
+{
+	return ((kmem_buftag_t *)(void *)((char *)buf + cp->cache_buftag));
+}
+
+void kmem_debug_fresh(kmem_cache_t *cp, void *buf);
+int kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag);
+void kmem_debug_free(kmem_cache_t *cp, void *buf);
+void kmem_debug_parse(const char *items);
+
+#endif /* KMEM_DEBUG_IMPL_H */

@@ -1,0 +1,221 @@
+/*
+ * Debugging (KMEM_DEBUG=guards): every kind of corruption the buffer tags
+ * catch is a death test -- a child commits the bug in a guarded cache, and
+ * the parent checks that it was stopped (SIGABRT) with the illumos
+ * message for that class, naming the cache.  Plus: noabort goes on, and
+ * correct use of a guarded cache raises no false alarm.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <kmem/kmem.h>
+#include "../src/debug/debug_impl.h"
+#include "harness.h"
+
+enum { GUARD_SIZE = 100 };	/* buftag at 104 */
+
+static kmem_cache_t *
+guarded_cache(const char *name, kmem_constructor_t *ctor,
+    kmem_destructor_t *dtor)
+{
+	int saved = kmem_debug_flags;
+	kmem_debug_flags = KMF_BUFTAG;
+	kmem_cache_t *cp = kmem_cache_create(name, GUARD_SIZE, 0, ctor, dtor,
+	    NULL, NULL, NULL, 0);
+	kmem_debug_flags = saved;
+	return (cp);
+}
+
+/* Run bug() in a child; return its stderr and how it ended. */
+static char *
+run_child(void (*bug)(void), int *statusp)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return (NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		close(fds[0]);
+		bug();
+		_exit(0);
+	}
+	close(fds[1]);
+	static char out[4096];
+	size_t n = 0;
+	ssize_t r;
+	while (n < sizeof (out) - 1 &&
+	    (r = read(fds[0], out + n, sizeof (out) - 1 - n)) > 0)
+		n += (size_t)r;
+	out[n] = '\0';
+	close(fds[0]);
+	waitpid(pid, statusp, 0);
+	return (out);
+}
+
+static void
+expect_death(void (*bug)(void), const char *message, const char *detail)
+{
+	int status = 0;
+	char *out = run_child(bug, &status);
+	KT_CHECK(out != NULL);
+	if (out == NULL)
+		return;
+	KT_CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+	KT_CHECK(strstr(out, "kernel memory allocator: ") != NULL);
+	if (!KT_CHECK(strstr(out, message) != NULL))
+		printf("    child said: %s\n", out);
+	KT_CHECK(strstr(out, "cache: t_guard") != NULL);
+	KT_CHECK(strstr(out, "heap corruption detected") != NULL);
+	if (detail != NULL)
+		KT_CHECK(strstr(out, detail) != NULL);
+}
+
+static void
+bug_modified(void)
+{
+	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
+	char *p = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_cache_free(cp, p);
+	p[40] = 1;				/* use after free */
+	(void)kmem_cache_alloc(cp, KM_SLEEP);	/* the same buffer again */
+}
+
+static void
+bug_redzone(void)
+{
+	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
+	char *p = kmem_cache_alloc(cp, KM_SLEEP);
+	memset(p, 0, GUARD_SIZE + 8);		/* 8 bytes too many */
+	kmem_cache_free(cp, p);
+}
+
+static void
+bug_dupfree(void)
+{
+	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
+	char *p = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_cache_free(cp, p);
+	kmem_cache_free(cp, p);
+}
+
+static void
+bug_buftag(void)
+{
+	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
+	char *p = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_buftag(cp, p)->bt_bxstat ^= 0x10;	/* a stray write into it */
+	kmem_cache_free(cp, p);
+}
+
+static void
+test_death_modified(void)
+{
+	expect_death(bug_modified, "buffer modified after being freed",
+	    "modification occurred at offset 0x28 (0xdeadbeefdeadbeef "
+	    "replaced by 0xdeadbeefdeadbe01)");
+}
+
+static void
+test_death_redzone(void)
+{
+	expect_death(bug_redzone, "redzone violation: write past end of buffer",
+	    NULL);
+}
+
+static void
+test_death_dupfree(void)
+{
+	expect_death(bug_dupfree, "duplicate free: buffer freed twice", NULL);
+}
+
+static void
+test_death_buftag(void)
+{
+	expect_death(bug_buftag, "boundary tag corrupted", NULL);
+}
+
+/* noabort: reported, and the program goes on. */
+static void
+bug_dupfree_noabort(void)
+{
+	kmem_debug_parse("noabort");
+	bug_dupfree();
+}
+
+static void
+test_noabort(void)
+{
+	int status = -1;
+	char *out = run_child(bug_dupfree_noabort, &status);
+	KT_CHECK(out != NULL && strstr(out, "duplicate free") != NULL);
+	KT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Correct use, with constructors and cross-thread frees: no alarm. */
+static uint64_t g_ctor, g_dtor;
+
+static int
+g_ctor_fn(void *buf, void *priv, int flag)
+{
+	(void)priv, (void)flag;
+	memset(buf, 0x11, GUARD_SIZE);
+	__atomic_fetch_add(&g_ctor, 1, __ATOMIC_RELAXED);
+	return (0);
+}
+
+static void
+g_dtor_fn(void *buf, void *priv)
+{
+	(void)priv;
+	if (((unsigned char *)buf)[GUARD_SIZE - 1] != 0x11)
+		abort();
+	__atomic_fetch_add(&g_dtor, 1, __ATOMIC_RELAXED);
+}
+
+static void *g_bufs[5000];
+
+static void *
+g_free_all(void *arg)
+{
+	kmem_cache_t *cp = arg;
+	for (int i = 0; i < 5000; i++)
+		kmem_cache_free(cp, g_bufs[i]);
+	return (NULL);
+}
+
+static void
+test_guarded_correct_use(void)
+{
+	g_ctor = g_dtor = 0;
+	kmem_cache_t *cp = guarded_cache("t_guard_ok", g_ctor_fn, g_dtor_fn);
+	KT_CHECK(kmem_cache_stat(cp, "chunk_size") >= GUARD_SIZE + 24);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 5000; i++) {
+			g_bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+			KT_EQ_U(((unsigned char *)g_bufs[i])[0], 0x11);
+		}
+		pthread_t t;
+		pthread_create(&t, NULL, g_free_all, cp);
+		pthread_join(t, NULL);
+	}
+	KT_EQ_U(g_ctor, 15000);			/* one per allocation */
+	KT_EQ_U(g_dtor, 15000);			/* one per free */
+	KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
+	kmem_cache_destroy(cp);
+	KT_EQ_U(g_dtor, g_ctor);
+}
+
+KT_SUITE(debug_suite,
+	{ "debug:death:modified-after-free", test_death_modified },
+	{ "debug:death:redzone", test_death_redzone },
+	{ "debug:death:duplicate-free", test_death_dupfree },
+	{ "debug:death:boundary-tag", test_death_buftag },
+	{ "debug:noabort:goes-on", test_noabort },
+	{ "debug:guards:correct-use", test_guarded_correct_use },
+);
