@@ -9,7 +9,8 @@
  * link the slab layer would otherwise keep in the buffer, and bt_bxstat,
  * the buffer's address XORed with 0xa110c8ed while it is allocated and
  * with 0xf4eef4ee while it is free.  A free buffer is filled with
- * 0xdeadbeef; an allocated one starts filled with 0xbaddcafe.
+ * 0xdeadbeef; an allocated one starts filled with 0xbaddcafe (the first
+ * KMEM_MAXVERIFY bytes of each).
  *
  * Every transaction is checked, whether a magazine or a slab serves it: a
  * guarded cache's fast-path slot index is UINT32_MAX, so its allocations
@@ -30,6 +31,19 @@
 
 int kmem_debug_flags;
 static bool kmem_debug_noabort;
+
+/*
+ * Bytes of each buffer filled and verified (illumos: kmem_maxverify): big
+ * buffers are checked at their start, where most stray writes land, so
+ * that the checks stay cheap enough to leave on.
+ */
+#define KMEM_MAXVERIFY	1024
+
+static inline size_t
+verify_words(const kmem_cache_t *cp)
+{
+	return (kmem_min(cp->cache_buftag, KMEM_MAXVERIFY) / sizeof (uint64_t));
+}
 
 static const char *const kmem_error_msg[] = {
 	"buffer modified after being freed",
@@ -56,7 +70,7 @@ static void
 fill(kmem_cache_t *cp, void *buf, uint64_t pattern)
 {
 	uint64_t *w = buf;
-	for (size_t i = 0; i < cp->cache_buftag / sizeof (uint64_t); i++)
+	for (size_t i = 0, n = verify_words(cp); i < n; i++)
 		w[i] = pattern;
 }
 
@@ -82,8 +96,7 @@ kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag)
 		kmem_error(KMERR_BADBUFTAG, cp, buf, NULL);
 	if (cp->cache_flags & KMF_DEADBEEF) {
 		uint64_t *w = buf;
-		for (size_t i = 0; i < cp->cache_buftag / sizeof (uint64_t);
-		    i++) {
+		for (size_t i = 0, n = verify_words(cp); i < n; i++) {
 			if (w[i] == KMEM_FREE_PATTERN)
 				continue;
 			kmem_snprintf(detail, sizeof (detail), "modification "
