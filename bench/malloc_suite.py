@@ -27,11 +27,13 @@ ALLOCATORS = [
 WORKLOADS = ["server", "prodcons", "larson", "mixed", "realloc", "frag"]
 
 
-def run(workload, lib):
+def run(workload, lib, extra_env=None):
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
+    env.pop("KMEM_DEBUG", None)
     if lib:
         env["LD_PRELOAD"] = lib
+    env.update(extra_env or {})
     out = subprocess.run([os.path.join(OUT, "malloc_bench"), workload], env=env,
                          capture_output=True, text=True, check=True).stdout
     wall, cpu, rss = (float(x) for x in out.split())
@@ -43,9 +45,12 @@ def main():
     res = {}
     for w in WORKLOADS:
         samples = {name: [] for name, _ in ALLOCATORS}
+        samples["kmem+guards"] = []
         for _ in range(repeat):
             for name, lib in ALLOCATORS:
                 samples[name].append(run(w, lib))
+            samples["kmem+guards"].append(run(w, ALLOCATORS[0][1],
+                                              {"KMEM_DEBUG": "guards"}))
         for name, s in samples.items():
             res[(w, name)] = tuple(statistics.median(x[i] for x in s) for i in range(3))
         print("  malloc suite: %s done" % w, file=sys.stderr)
@@ -83,6 +88,22 @@ def main():
     w_("|---|" + "---:|" * len(ALLOCATORS))
     for w in WORKLOADS:
         w_("| %s | %s |" % (w, " | ".join("%.1f" % res[(w, n)][2] for n, _ in ALLOCATORS)))
+    w_("")
+    w_("### The cost of debugging")
+    w_("")
+    w_("kmem with `KMEM_DEBUG=guards` (every malloc and free checks the buffer's")
+    w_("tag, redzone and free pattern; see `kmem_debug(9)`), against kmem without.")
+    w_("The target of issue 5 is at most 3x.")
+    w_("")
+    w_("| workload | kmem wall s | with guards wall s | cost |")
+    w_("|---|---:|---:|---:|")
+    costs = []
+    for w in WORKLOADS:
+        plain, guarded = res[(w, "kmem")][0], res[(w, "kmem+guards")][0]
+        costs.append(guarded / plain)
+        w_("| %s | %.3f | %.3f | %.2fx |" % (w, plain, guarded, guarded / plain))
+    w_("")
+    w_("Geometric mean: %.2fx." % math.exp(sum(math.log(c) for c in costs) / len(costs)))
     w_("")
     w_("![malloc suite](bench/results/malloc_suite.png)")
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
