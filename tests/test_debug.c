@@ -211,7 +211,84 @@ test_guarded_correct_use(void)
 	KT_EQ_U(g_dtor, g_ctor);
 }
 
+/* kmem_verify(): quiet on a healthy heap, loud on seeded damage. */
+typedef struct capture {
+	char	buf[65536];
+	size_t	len;
+} capture_t;
+
+static void
+capture_line(void *arg, const char *line)
+{
+	capture_t *c = arg;
+	size_t n = strlen(line);
+	if (c->len + n + 2 < sizeof (c->buf)) {
+		memcpy(c->buf + c->len, line, n);
+		c->buf[c->len + n] = '\n';
+		c->len += n + 1;
+		c->buf[c->len] = '\0';
+	}
+}
+
+static void
+test_verify_clean(void)
+{
+	static capture_t c;
+	c.len = 0;
+	kmem_cache_t *cp = guarded_cache("t_verify_ok", NULL, NULL);
+	void *p[200];
+	for (int i = 0; i < 200; i++)
+		p[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	for (int i = 0; i < 200; i += 2)
+		kmem_cache_free(cp, p[i]);
+	KT_EQ_U(kmem_verify(capture_line, &c), 0);
+	KT_CHECK(strstr(c.buf, "t_verify_ok") != NULL);
+	KT_CHECK(strstr(c.buf, "corrupt") == NULL);
+	for (int i = 1; i < 200; i += 2)
+		kmem_cache_free(cp, p[i]);
+	kmem_cache_destroy(cp);
+}
+
+static void
+test_verify_finds_damage(void)
+{
+	static capture_t c;
+	c.len = 0;
+	kmem_cache_t *cp = guarded_cache("t_verify_bad", NULL, NULL);
+	char *p[50];
+	for (int i = 0; i < 50; i++)
+		p[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	for (int i = 0; i < 50; i++)
+		kmem_cache_free(cp, p[i]);
+	uint64_t saved = *(uint64_t *)(void *)(p[3] + 16);
+	p[3][16] = 0x77;				/* write after free */
+	kmem_buftag(cp, p[7])->bt_redzone = 0;		/* and past the end */
+	KT_EQ_U(kmem_verify(capture_line, &c), 2);
+	KT_CHECK(strstr(c.buf, "(free) seems corrupted") != NULL);
+	KT_CHECK(strstr(c.buf, "(free) corrupt redzone pattern") != NULL);
+	KT_CHECK(strstr(c.buf, "t_verify_bad") != NULL &&
+	    strstr(c.buf, "2 corrupt buffers") != NULL);
+	*(uint64_t *)(void *)(p[3] + 16) = saved;	/* repair */
+	kmem_buftag(cp, p[7])->bt_redzone = KMEM_REDZONE_PATTERN;
+
+	/* Damage to a slab's bookkeeping is found too. */
+	void *q = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_slab_t *sp = KMEM_CONTAINER(cp->cache_partial.next, kmem_slab_t,
+	    slab_link);
+	sp->slab_nhead++;
+	c.len = 0;
+	KT_CMP_U(kmem_verify(capture_line, &c), >=, 1);
+	KT_CHECK(strstr(c.buf, "slab lists do not match") != NULL);
+	sp->slab_nhead--;
+	c.len = 0;
+	KT_EQ_U(kmem_verify(capture_line, &c), 0);	/* repaired */
+	kmem_cache_free(cp, q);
+	kmem_cache_destroy(cp);
+}
+
 KT_SUITE(debug_suite,
+	{ "debug:verify:clean", test_verify_clean },
+	{ "debug:verify:finds-damage", test_verify_finds_damage },
 	{ "debug:death:modified-after-free", test_death_modified },
 	{ "debug:death:redzone", test_death_redzone },
 	{ "debug:death:duplicate-free", test_death_dupfree },

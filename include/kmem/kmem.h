@@ -61,6 +61,7 @@ uint64_t kmem_cache_stat(kmem_cache_t *cp, const char *name);
 int kmem_cache_walk(int (*func)(kmem_cache_t *cp, void *arg), void *arg);
 const char *kmem_cache_name(kmem_cache_t *cp);
 void kmem_kmastat(void (*pr)(void *arg, const char *line), void *arg);
+int kmem_verify(void (*pr)(void *arg, const char *line), void *arg);
 
 /* Set-up and maintenance. */
 int kmem_init(const char *options);

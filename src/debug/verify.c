@@ -1,0 +1,130 @@
+/*
+ * kmem_verify(): check everything kmem can check, as the debugger's
+ * ::kmem_verify does, and report what is wrong.
+ *
+ * For every cache: the slab lists against their counters (invariants of
+ * slab.c); in guarded caches, every free buffer's tag, redzone and free
+ * pattern.  Per-thread magazines are purged first, so that every free
+ * buffer is in a slab or the depot.  For every arena: vmem's invariants.
+ * Prints one line per cache (clean, or how many corrupt buffers) and one
+ * per damaged buffer or arena; returns the number of problems.
+ */
+#include "debug_impl.h"
+#include "../magazine/magazine_impl.h"
+
+typedef struct verify_arg {
+	kmem_print_fn	*va_pr;
+	void		*va_arg;
+	int		va_problems;
+} verify_arg_t;
+
+/* One free buffer of a guarded cache; false if it is damaged. */
+static bool
+verify_free_buffer(verify_arg_t *va, kmem_cache_t *cp, void *buf)
+{
+	kmem_buftag_t *btp = kmem_buftag(cp, buf);
+	const char *what = NULL;
+	void *where = buf;
+
+	if (btp->bt_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_FREE)) {
+		what = "corrupt buftag";
+		where = &btp->bt_bxstat;
+	} else if (btp->bt_redzone != KMEM_REDZONE_PATTERN) {
+		what = "corrupt redzone pattern";
+		where = &btp->bt_redzone;
+	} else if (cp->cache_flags & KMF_DEADBEEF) {
+		uint64_t *w = buf;
+		size_t n = kmem_min(cp->cache_buftag, 1024) / sizeof (uint64_t);
+		for (size_t i = 0; i < n && what == NULL; i++)
+			if (w[i] != KMEM_FREE_PATTERN) {
+				what = "seems corrupted";
+				where = &w[i];
+			}
+	}
+	if (what == NULL)
+		return (true);
+	kmem_printf(va->va_pr, va->va_arg, "buffer %p (free) %s, at %p", buf,
+	    what, where);
+	return (false);
+}
+
+static int
+verify_cache(kmem_cache_t *cp, void *arg)
+{
+	verify_arg_t *va = arg;
+	int corrupt = 0;
+
+	if (!kmem_cache_slabs_are_valid(cp)) {
+		kmem_printf(va->va_pr, va->va_arg, "cache %s: slab lists do "
+		    "not match their counts", cp->cache_name);
+		va->va_problems++;
+	}
+	if (cp->cache_flags & KMF_BUFTAG) {
+		kmem_lock_enter(&cp->cache_lock);
+		for (int pass = 0; pass < 2; pass++) {
+			kmem_list_t *head = pass == 0 ? &cp->cache_partial :
+			    &cp->cache_complete;
+			for (kmem_list_t *lp = head->next; lp != head;
+			    lp = lp->next) {
+				kmem_slab_t *sp = KMEM_CONTAINER(lp,
+				    kmem_slab_t, slab_link);
+				for (kmem_bufctl_t *bcp = sp->slab_head;
+				    bcp != NULL; bcp = bcp->bc_next) {
+					void *buf = (cp->cache_flags &
+					    KMF_HASH) ? bcp->bc_addr :
+					    (char *)bcp - cp->cache_bufctl;
+					corrupt += !verify_free_buffer(va, cp,
+					    buf);
+				}
+			}
+		}
+		kmem_lock_exit(&cp->cache_lock);
+		kmem_lock_enter(&cp->cache_depot_lock);
+		int magsize = cp->cache_magtype->mt_magsize;
+		for (kmem_magazine_t *mp = cp->cache_full.ml_list; mp != NULL;
+		    mp = mp->mag_next)
+			for (int i = 0; i < magsize; i++)
+				corrupt += !verify_free_buffer(va, cp,
+				    mp->mag_round[i]);
+		kmem_lock_exit(&cp->cache_depot_lock);
+	}
+	if (corrupt != 0)
+		kmem_printf(va->va_pr, va->va_arg, "%-30s %p  %d corrupt "
+		    "buffers", cp->cache_name, (void *)cp, corrupt);
+	else
+		kmem_printf(va->va_pr, va->va_arg, "%-30s %p  clean",
+		    cp->cache_name, (void *)cp);
+	va->va_problems += corrupt;
+	return (0);
+}
+
+static int
+verify_arena(vmem_t *vmp, void *arg)
+{
+	verify_arg_t *va = arg;
+
+	kmem_lock_enter(&vmp->vm_lock);
+	bool ok = vmem_is_valid(vmp);
+	kmem_lock_exit(&vmp->vm_lock);
+	if (!ok) {
+		kmem_printf(va->va_pr, va->va_arg, "arena %s: segments do not "
+		    "match their lists, hash or counts", vmp->vm_name);
+		va->va_problems++;
+	}
+	return (0);
+}
+
+int
+kmem_verify(void (*pr)(void *arg, const char *line), void *arg)
+{
+	verify_arg_t va = { pr, arg, 0 };
+
+	if (!kmem_is_ready())
+		return (0);
+	kmem_cpu_purge_all();
+	kmem_printf(pr, arg, "%-30s %-14s  %s", "Cache Name", "Addr",
+	    "Cache Integrity");
+	kmem_cache_walk(verify_cache, &va);
+	vmem_arena_walk(verify_arena, &va);
+	return (va.va_problems);
+}
