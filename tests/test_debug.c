@@ -286,7 +286,41 @@ test_verify_finds_damage(void)
 	kmem_cache_destroy(cp);
 }
 
+/* Fault injection: exactly 1 KM_NOSLEEP allocation in N fails. */
+static void
+test_mtbf(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_mtbf", 64, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	void *p[400];
+	kmem_cache_mtbf(cp, 4);
+	int failed = 0;
+	for (int i = 0; i < 400; i++)
+		failed += (p[i] = kmem_cache_alloc(cp, KM_NOSLEEP)) == NULL;
+	KT_EQ_U(failed, 100);
+	KT_EQ_U(kmem_cache_stat(cp, "alloc_fail"), 100);
+	for (int i = 0; i < 400; i++)
+		if (p[i] != NULL)
+			kmem_cache_free(cp, p[i]);
+	failed = 0;
+	for (int i = 0; i < 400; i++) {		/* KM_SLEEP never fails */
+		p[i] = kmem_cache_alloc(cp, KM_SLEEP);
+		failed += p[i] == NULL;
+	}
+	KT_EQ_U(failed, 0);
+	for (int i = 0; i < 400; i++)
+		kmem_cache_free(cp, p[i]);
+	kmem_cache_mtbf(cp, 0);			/* and off again */
+	for (int i = 0; i < 400; i++)
+		failed += (p[i] = kmem_cache_alloc(cp, KM_NOSLEEP)) == NULL;
+	KT_EQ_U(failed, 0);
+	for (int i = 0; i < 400; i++)
+		kmem_cache_free(cp, p[i]);
+	kmem_cache_destroy(cp);
+}
+
 KT_SUITE(debug_suite,
+	{ "debug:mtbf:one-in-n", test_mtbf },
 	{ "debug:verify:clean", test_verify_clean },
 	{ "debug:verify:finds-damage", test_verify_finds_damage },
 	{ "debug:death:modified-after-free", test_death_modified },

@@ -55,6 +55,7 @@ kmem_cache_t *kmem_cache_create(const char *name, size_t bufsize,
 void kmem_cache_destroy(kmem_cache_t *cp);
 void *kmem_cache_alloc(kmem_cache_t *cp, int kmflag);
 void kmem_cache_free(kmem_cache_t *cp, void *buf);
+void kmem_cache_mtbf(kmem_cache_t *cp, unsigned mtbf);
 
 /* Statistics and walking (the data behind ::kmastat). */
 uint64_t kmem_cache_stat(kmem_cache_t *cp, const char *name);

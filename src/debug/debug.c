@@ -30,6 +30,7 @@
 #include "debug_impl.h"
 
 int kmem_debug_flags;
+uint32_t kmem_debug_mtbf;
 static bool kmem_debug_noabort;
 
 /*
@@ -145,7 +146,8 @@ kmem_debug_free(kmem_cache_t *cp, void *buf)
 
 /*
  * KMEM_DEBUG items (UMEM_DEBUG syntax): default and guards turn on the
- * buffer checks, noabort reports without stopping, verbose is accepted.
+ * buffer checks, mtbf=N fails 1 KM_NOSLEEP allocation in N, noabort
+ * reports without stopping, verbose is accepted.
  * The audit, contents, firewall and logging items are not implemented yet
  * and are reported as such.
  */
@@ -163,11 +165,19 @@ kmem_debug_parse(const char *items)
 			else
 				p++;
 		name[n] = '\0';
+		uint32_t value = 0;
+		bool has_value = *p == '=';
+		if (has_value)
+			p++;
+		for (; *p >= '0' && *p <= '9'; p++)
+			value = value * 10 + (uint32_t)(*p - '0');
 		while (*p != '\0' && *p != ',')
 			p++;
 		if (*p == ',')
 			p++;
-		if (kmem_strcmp(name, "default") == 0 ||
+		if (kmem_strcmp(name, "mtbf") == 0 && has_value)
+			kmem_debug_mtbf = value;
+		else if (kmem_strcmp(name, "default") == 0 ||
 		    kmem_strcmp(name, "guards") == 0)
 			kmem_debug_flags |= KMF_BUFTAG;
 		else if (kmem_strcmp(name, "noabort") == 0)

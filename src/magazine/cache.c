@@ -52,8 +52,10 @@ cache_init(kmem_cache_t *cp, const char *name, size_t bufsize, size_t align,
 	cp->cache_slabsize = slabsize;
 	if (cflags & KMC_NOMAGAZINE)
 		cp->cache_flags |= KMF_NOMAGAZINE;
-	if (!(cflags & (KMC_NODEBUG | KMC_NOTOUCH)))
+	if (!(cflags & (KMC_NODEBUG | KMC_NOTOUCH))) {
 		cp->cache_flags |= kmem_debug_flags;
+		cp->cache_mtbf = kmem_debug_mtbf;
+	}
 	kmem_lock_init(&cp->cache_depot_lock);
 	kmem_list_init(&cp->cache_link);
 	if (kmem_slab_cache_init(cp) != 0)
@@ -67,8 +69,7 @@ cache_init(kmem_cache_t *cp, const char *name, size_t bufsize, size_t align,
 	    (cp->cache_slot = kmem_cpu_index_alloc()) == 0)
 		cp->cache_flags |= KMF_NOMAGAZINE;
 	/* Guarded caches check every transaction: no fast path for them. */
-	cp->cache_cpu_index = (cp->cache_flags & KMF_BUFTAG) ? UINT32_MAX :
-	    cp->cache_slot;
+	cp->cache_cpu_index = kmem_cache_fast_index(cp);
 
 	kmem_lock_enter(&kmem_cache_list_lock);
 	kmem_list_insert_tail(&kmem_cache_list, &cp->cache_link);
@@ -270,6 +271,17 @@ kmem_update(void)
 	kmem_lock_exit(&kmem_cache_list_lock);
 	vmem_update();
 	kmem_release_free_pages();
+}
+
+/*
+ * Fault injection: make 1 KM_NOSLEEP allocation in mtbf fail (0: none), to
+ * exercise callers' error paths.  KM_SLEEP allocations never fail.
+ */
+void
+kmem_cache_mtbf(kmem_cache_t *cp, unsigned mtbf)
+{
+	kmem_store_relaxed(&cp->cache_mtbf, mtbf);
+	kmem_store_relaxed(&cp->cache_cpu_index, kmem_cache_fast_index(cp));
 }
 
 const char *

@@ -317,9 +317,26 @@ cache_alloc_guarded(kmem_cache_t *cp, void *buf, int kmflag)
 	return (NULL);
 }
 
+/* Fault injection (kmem_cache_mtbf()): is this allocation to fail? */
+static bool
+cache_alloc_inject(kmem_cache_t *cp, int kmflag)
+{
+	uint32_t mtbf = kmem_load_relaxed(&cp->cache_mtbf);
+
+	if (mtbf == 0 || !(kmflag & KM_NOSLEEP) ||
+	    (kmem_fetch_add(&cp->cache_mtbf_count, 1) + 1) % mtbf != 0)
+		return (false);
+	kmem_lock_enter(&cp->cache_lock);
+	cp->cache_alloc_fail++;
+	kmem_lock_exit(&cp->cache_lock);
+	return (true);
+}
+
 KMEM_NOINLINE void *
 kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 {
+	if (KMEM_UNLIKELY(cp->cache_mtbf != 0) && cache_alloc_inject(cp, kmflag))
+		return (NULL);
 	bool ctor_failed = false;
 	void *buf = cache_alloc_attempt(cp, kmflag, &ctor_failed);
 

@@ -145,7 +145,9 @@ kmem_magazine_alloc(kmem_cache_t *cp, void **bufp)
 	kmem_cpu_cache_t *ccp;
 	bool done = false;
 
-	if (KMEM_LIKELY(kmem_cpu_begin(cpu, cp->cache_cpu_index, &ccp))) {
+	uint32_t index = kmem_load_relaxed(&cp->cache_cpu_index);
+
+	if (KMEM_LIKELY(kmem_cpu_begin(cpu, index, &ccp))) {
 		if (KMEM_LIKELY(ccp->cc_rounds > 0)) {
 			*bufp = kmem_magazine_pop(ccp);
 			done = true;
@@ -164,7 +166,9 @@ kmem_magazine_free(kmem_cache_t *cp, void *buf)
 	kmem_cpu_cache_t *ccp;
 	bool done = false;
 
-	if (KMEM_LIKELY(kmem_cpu_begin(cpu, cp->cache_cpu_index, &ccp))) {
+	uint32_t index = kmem_load_relaxed(&cp->cache_cpu_index);
+
+	if (KMEM_LIKELY(kmem_cpu_begin(cpu, index, &ccp))) {
 		if (KMEM_LIKELY(ccp->cc_rounds < ccp->cc_magsize)) {
 			kmem_magazine_push(ccp, buf);
 			done = true;

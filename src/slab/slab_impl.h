@@ -27,6 +27,8 @@
 
 /* Debug flags for caches created from now on (KMEM_DEBUG, debug.c). */
 extern int kmem_debug_flags;
+extern uint32_t kmem_debug_mtbf;
+
 
 #define KMEM_VOID_FRACTION	8	/* never waste more than 1/8 of a slab */
 #define KMEM_HASH_INITIAL	64
@@ -122,6 +124,8 @@ struct kmem_cache {
 					/* UINT32_MAX to send every */
 					/* transaction to the slow path */
 	uint32_t	cache_slot;	/* slot in per-CPU records; 0: none */
+	uint32_t	cache_mtbf;	/* fail 1 KM_NOSLEEP alloc in this */
+	uint32_t	cache_mtbf_count;
 	kmem_list_t	cache_link;	/* kmem_cache_list */
 
 	/* Slab layer (cache_lock). */
@@ -163,6 +167,14 @@ struct kmem_cache {
 	uint64_t	cache_cpu_free;
 	kmem_magazine_t	*cache_detached;	/* purge in progress */
 };
+
+/* Guarded or fault-injected caches take the slow paths for everything. */
+static inline uint32_t
+kmem_cache_fast_index(const kmem_cache_t *cp)
+{
+	return ((cp->cache_flags & KMF_BUFTAG) || cp->cache_mtbf != 0 ?
+	    UINT32_MAX : cp->cache_slot);
+}
 
 /* slab.c */
 int kmem_slab_cache_init(kmem_cache_t *cp);
