@@ -85,7 +85,10 @@ $(BUILD)/tests/%.o: tests/%.c $(HEADERS) tests/harness.h
 	$(CC) $(BASE) $(OPT) -Iplatform/posix -D_GNU_SOURCE -c $< -o $@
 
 $(TEST_BIN): $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o) $(BUILD)/tests/harness.o \
-	    $(BUILD)/libkmem.a
+	    $(BUILD)/libkmem.a $(BUILD)/tests/kmem_debug_helper
+	$(CC) -o $@ $(filter %.o %.a,$^) $(SANLD) -lpthread
+
+$(BUILD)/tests/kmem_debug_helper: $(BUILD)/tests/debug_helper.o $(BUILD)/libkmem.a
 	$(CC) -o $@ $^ $(SANLD) -lpthread
 
 test-build: $(TEST_BIN)

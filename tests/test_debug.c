@@ -59,10 +59,12 @@ run_child(void (*bug)(void), int *statusp)
 }
 
 static void
-expect_death(void (*bug)(void), const char *message, const char *detail)
+expect_death_in(void (*bug)(void), const char *cache, const char *message,
+    const char *detail)
 {
 	int status = 0;
 	char *out = run_child(bug, &status);
+	char cachestr[64];
 	KT_CHECK(out != NULL);
 	if (out == NULL)
 		return;
@@ -70,10 +72,17 @@ expect_death(void (*bug)(void), const char *message, const char *detail)
 	KT_CHECK(strstr(out, "kernel memory allocator: ") != NULL);
 	if (!KT_CHECK(strstr(out, message) != NULL))
 		printf("    child said: %s\n", out);
-	KT_CHECK(strstr(out, "cache: t_guard") != NULL);
+	snprintf(cachestr, sizeof (cachestr), "cache: %s", cache);
+	KT_CHECK(strstr(out, cachestr) != NULL);
 	KT_CHECK(strstr(out, "heap corruption detected") != NULL);
 	if (detail != NULL)
 		KT_CHECK(strstr(out, detail) != NULL);
+}
+
+static void
+expect_death(void (*bug)(void), const char *message, const char *detail)
+{
+	expect_death_in(bug, "t_guard", message, detail);
 }
 
 static void
@@ -138,6 +147,43 @@ static void
 test_death_buftag(void)
 {
 	expect_death(bug_buftag, "boundary tag corrupted", NULL);
+}
+
+/*
+ * kmem_free with the wrong size: the kmem_alloc caches are guarded only in
+ * a process started with KMEM_DEBUG=guards, so run the helper that way.
+ */
+static const char *helper_bug;
+
+static void
+run_helper(void)
+{
+	char self[4096], path[4200];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof (self) - 1);
+	if (n <= 0)
+		_exit(3);
+	self[n] = '\0';
+	*strrchr(self, '/') = '\0';
+	snprintf(path, sizeof (path), "%s/kmem_debug_helper", self);
+	char *argv[] = { path, (char *)helper_bug, NULL };
+	char *envp[] = { "KMEM_DEBUG=guards", NULL };
+	execve(path, argv, envp);
+	_exit(4);
+}
+
+static void
+test_death_badsize(void)
+{
+	helper_bug = "size";
+	expect_death_in(run_helper, "kmem_alloc_112",
+	    "bad free: free size (110) != alloc size (100)", NULL);
+	helper_bug = "redzone";
+	expect_death_in(run_helper, "kmem_alloc_112",
+	    "redzone violation: write past end of buffer", NULL);
+	int status = -1;
+	helper_bug = "clean";
+	(void)run_child(run_helper, &status);
+	KT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 /* noabort: reported, and the program goes on. */
@@ -327,6 +373,7 @@ KT_SUITE(debug_suite,
 	{ "debug:death:redzone", test_death_redzone },
 	{ "debug:death:duplicate-free", test_death_dupfree },
 	{ "debug:death:boundary-tag", test_death_buftag },
+	{ "debug:death:bad-free-size", test_death_badsize },
 	{ "debug:noabort:goes-on", test_noabort },
 	{ "debug:guards:correct-use", test_guarded_correct_use },
 );

@@ -52,13 +52,19 @@ static const char *const kmem_error_msg[] = {
 	"duplicate free: buffer freed twice",
 	"invalid free: buffer not in cache",
 	"boundary tag corrupted",
+	"bufctl corrupted",
+	"buffer freed to wrong cache",
+	"bad free",
 };
 
 static void
 kmem_error(int type, kmem_cache_t *cp, void *buf, const char *detail)
 {
-	kmem_printf(NULL, NULL, "kernel memory allocator: %s",
-	    kmem_error_msg[type]);
+	kmem_printf(NULL, NULL, "kernel memory allocator: %s%s%s",
+	    kmem_error_msg[type], type == KMERR_BADSIZE ? ": " : "",
+	    type == KMERR_BADSIZE ? detail : "");
+	if (type == KMERR_BADSIZE)
+		detail = NULL;
 	if (detail != NULL)
 		kmem_printf(NULL, NULL, "%s", detail);
 	kmem_printf(NULL, NULL, "buffer=%p  bufctl=%p  cache: %s", buf,
@@ -123,6 +129,40 @@ kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag)
 	return (0);
 }
 
+/* kmem_alloc(size) took buf: remember the size, mark its end. */
+void
+kmem_debug_alloc_size(kmem_cache_t *cp, void *buf, size_t size)
+{
+	kmem_buftag(cp, buf)->bt_size = KMEM_SIZE_ENCODE(size);
+	if (size < cp->cache_buftag)
+		((uint8_t *)buf)[size] = KMEM_REDZONE_BYTE;
+}
+
+/* kmem_free(buf, size): the size must be the allocation's. */
+void
+kmem_debug_free_size(kmem_cache_t *cp, void *buf, size_t size)
+{
+	kmem_buftag_t *btp = kmem_buftag(cp, buf);
+	char detail[96];
+
+	if (btp->bt_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_ALLOC))
+		return;		/* kmem_debug_free() will say what is wrong */
+	if (btp->bt_size != KMEM_SIZE_ENCODE(size)) {
+		uint64_t was = (btp->bt_size - 1) / 251;
+		if ((btp->bt_size - 1) % 251 != 0) {
+			kmem_error(KMERR_BADBUFTAG, cp, buf, NULL);
+			return;
+		}
+		kmem_snprintf(detail, sizeof (detail), "free size (%zu) != "
+		    "alloc size (%lu)", size, (unsigned long)was);
+		kmem_error(KMERR_BADSIZE, cp, buf, detail);
+		return;
+	}
+	if (size < cp->cache_buftag &&
+	    ((uint8_t *)buf)[size] != KMEM_REDZONE_BYTE)
+		kmem_error(KMERR_REDZONE, cp, buf, NULL);
+}
+
 /* buf comes back: check it, destroy it, fill it, mark it free. */
 void
 kmem_debug_free(kmem_cache_t *cp, void *buf)
@@ -141,6 +181,7 @@ kmem_debug_free(kmem_cache_t *cp, void *buf)
 	}
 	if (cp->cache_flags & KMF_DEADBEEF)
 		fill(cp, buf, KMEM_FREE_PATTERN);
+	btp->bt_size = 0;
 	btp->bt_bxstat = (uintptr_t)buf ^ KMEM_BUFTAG_FREE;
 }
 

@@ -17,7 +17,12 @@ typedef struct kmem_buftag {
 	uint64_t	bt_redzone;	/* KMEM_REDZONE_PATTERN */
 	void		*bt_link;	/* free list link (small slabs) */
 	uintptr_t	bt_bxstat;	/* buffer address ^ ALLOC or ^ FREE */
+	uint64_t	bt_size;	/* kmem_alloc: KMEM_SIZE_ENCODE(size) */
 } kmem_buftag_t;
+
+/* kmem_alloc's size in the buftag, and its redzone byte (illumos). */
+#define KMEM_SIZE_ENCODE(x)	(251 * (uint64_t)(x) + 1)
+#define KMEM_REDZONE_BYTE	0xbb
 
 /* Error classes, with the illumos numbering. */
 #define KMERR_MODIFIED	0	/* buffer modified after being freed */
@@ -25,6 +30,7 @@ typedef struct kmem_buftag {
 #define KMERR_DUPFREE	2	/* buffer freed twice */
 #define KMERR_BADADDR	3	/* buffer not in cache */
 #define KMERR_BADBUFTAG	4	/* boundary tag corrupted */
+#define KMERR_BADSIZE	7	/* free size != alloc size */
 
 static inline kmem_buftag_t *
 kmem_buftag(const kmem_cache_t *cp, void *buf)
@@ -36,5 +42,7 @@ void kmem_debug_fresh(kmem_cache_t *cp, void *buf);
 int kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag);
 void kmem_debug_free(kmem_cache_t *cp, void *buf);
 void kmem_debug_parse(const char *items);
+void kmem_debug_alloc_size(kmem_cache_t *cp, void *buf, size_t size);
+void kmem_debug_free_size(kmem_cache_t *cp, void *buf, size_t size);
 
 #endif /* KMEM_DEBUG_IMPL_H */

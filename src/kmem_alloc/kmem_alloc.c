@@ -444,7 +444,10 @@ kmem_alloc_miss(kmem_cache_t *cp, size_t size, int kmflag)
 			return (NULL);
 		return (kmem_alloc(size, kmflag));
 	}
-	return (kmem_cache_alloc_slow(cp, kmflag));
+	void *buf = kmem_cache_alloc_slow(cp, kmflag);
+	if (buf != NULL && (cp->cache_flags & KMF_BUFTAG))
+		kmem_debug_alloc_size(cp, buf, size);
+	return (buf);
 }
 
 static KMEM_NOINLINE void *
@@ -499,6 +502,8 @@ kmem_free_miss(kmem_cache_t *cp, void *buf, size_t size)
 	if (cp == &kmem_null_cache)
 		kmem_panic("kmem_free(%p, %zu): invalid free: kmem is not "
 		    "initialised", buf, size);
+	if (cp->cache_flags & KMF_BUFTAG)
+		kmem_debug_free_size(cp, buf, size);
 	kmem_cache_free_slow(cp, buf);
 }
 
