@@ -23,7 +23,7 @@ else ifeq ($(MODE),debug)
 OPT	:= -O1 -DKMEM_DEBUG_LEVEL=2
 else ifeq ($(MODE),asan)
 OPT	:= -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
-	   -fno-sanitize-recover=undefined -DKMEM_DEBUG_LEVEL=1
+	   -fno-sanitize-recover=undefined -DKMEM_DEBUG_LEVEL=1 -DKMEM_TRACK_ASAN
 SANLD	:= -fsanitize=address,undefined
 else ifeq ($(MODE),tsan)
 OPT	:= -O1 -fsanitize=thread -DKMEM_DEBUG_LEVEL=1

@@ -15,6 +15,7 @@
 
 #include <kmem/kmem.h>
 #include "../src/debug/debug_impl.h"
+#include "../src/debug/track.h"
 #include "harness.h"
 
 enum { GUARD_SIZE = 100 };	/* buftag at 104 */
@@ -91,6 +92,7 @@ bug_modified(void)
 	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
 	char *p = kmem_cache_alloc(cp, KM_SLEEP);
 	kmem_cache_free(cp, p);
+	kmem_track_unpoison(p, GUARD_SIZE);	/* get past ASan, to kmem */
 	p[40] = 1;				/* use after free */
 	(void)kmem_cache_alloc(cp, KM_SLEEP);	/* the same buffer again */
 }
@@ -186,12 +188,21 @@ test_death_badsize(void)
 	KT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* noabort: reported, and the program goes on. */
+/*
+ * noabort: reported, and the program goes on; the buffer freed twice is
+ * not taken back twice, so it cannot be handed out twice.
+ */
 static void
 bug_dupfree_noabort(void)
 {
 	kmem_debug_parse("noabort");
-	bug_dupfree();
+	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
+	char *p = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_cache_free(cp, p);
+	kmem_cache_free(cp, p);
+	char *a = kmem_cache_alloc(cp, KM_SLEEP);
+	char *b = kmem_cache_alloc(cp, KM_SLEEP);
+	_exit(a == b ? 3 : 0);
 }
 
 static void
@@ -202,6 +213,32 @@ test_noabort(void)
 	KT_CHECK(out != NULL && strstr(out, "duplicate free") != NULL);
 	KT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
+
+#if defined(KMEM_TRACK_ASAN)
+/*
+ * With ASan tracking, a free buffer is poisoned while it waits in a
+ * magazine or slab, so ASan itself stops a use after free, in any cache,
+ * guarded or not.
+ */
+static void
+bug_asan_use_after_free(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_plain", 48, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	char *p = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_cache_free(cp, p);
+	((volatile char *)p)[8] = 1;
+}
+
+static void
+test_asan_tracking(void)
+{
+	int status = -1;
+	char *out = run_child(bug_asan_use_after_free, &status);
+	KT_CHECK(out != NULL && strstr(out, "use-after-poison") != NULL);
+	KT_CHECK(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
+}
+#endif
 
 /* Correct use, with constructors and cross-thread frees: no alarm. */
 static uint64_t g_ctor, g_dtor;
@@ -306,6 +343,7 @@ test_verify_finds_damage(void)
 		p[i] = kmem_cache_alloc(cp, KM_SLEEP);
 	for (int i = 0; i < 50; i++)
 		kmem_cache_free(cp, p[i]);
+	kmem_track_unpoison(p[3], 64);	/* the test's own write after free */
 	uint64_t saved = *(uint64_t *)(void *)(p[3] + 16);
 	p[3][16] = 0x77;				/* write after free */
 	kmem_buftag(cp, p[7])->bt_redzone = 0;		/* and past the end */
@@ -314,7 +352,9 @@ test_verify_finds_damage(void)
 	KT_CHECK(strstr(c.buf, "(free) corrupt redzone pattern") != NULL);
 	KT_CHECK(strstr(c.buf, "t_verify_bad") != NULL &&
 	    strstr(c.buf, "2 corrupt buffers") != NULL);
+	kmem_track_unpoison(p[3], 64);	/* kmem_verify poisoned it again */
 	*(uint64_t *)(void *)(p[3] + 16) = saved;	/* repair */
+	kmem_track_poison(p[3], 64);
 	kmem_buftag(cp, p[7])->bt_redzone = KMEM_REDZONE_PATTERN;
 
 	/* Damage to a slab's bookkeeping is found too. */
@@ -375,5 +415,8 @@ KT_SUITE(debug_suite,
 	{ "debug:death:boundary-tag", test_death_buftag },
 	{ "debug:death:bad-free-size", test_death_badsize },
 	{ "debug:noabort:goes-on", test_noabort },
+#if defined(KMEM_TRACK_ASAN)
+	{ "debug:asan:use-after-free", test_asan_tracking },
+#endif
 	{ "debug:guards:correct-use", test_guarded_correct_use },
 );

@@ -163,18 +163,27 @@ kmem_debug_free_size(kmem_cache_t *cp, void *buf, size_t size)
 		kmem_error(KMERR_REDZONE, cp, buf, NULL);
 }
 
-/* buf comes back: check it, destroy it, fill it, mark it free. */
-void
+/*
+ * buf comes back: check it, destroy it, fill it, mark it free.  false
+ * when buf cannot be trusted (freed twice, buftag or redzone damaged): it
+ * is reported and, under noabort, left out of the cache, as illumos does,
+ * rather than handed out again.
+ */
+bool
 kmem_debug_free(kmem_cache_t *cp, void *buf)
 {
 	kmem_buftag_t *btp = kmem_buftag(cp, buf);
 
-	if (btp->bt_bxstat == ((uintptr_t)buf ^ KMEM_BUFTAG_FREE))
-		kmem_error(KMERR_DUPFREE, cp, buf, NULL);
-	else if (btp->bt_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_ALLOC))
-		kmem_error(KMERR_BADBUFTAG, cp, buf, NULL);
-	if (btp->bt_redzone != KMEM_REDZONE_PATTERN)
+	if (btp->bt_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_ALLOC)) {
+		kmem_error(btp->bt_bxstat == ((uintptr_t)buf ^
+		    KMEM_BUFTAG_FREE) ? KMERR_DUPFREE : KMERR_BADBUFTAG, cp,
+		    buf, NULL);
+		return (false);
+	}
+	if (btp->bt_redzone != KMEM_REDZONE_PATTERN) {
 		kmem_error(KMERR_REDZONE, cp, buf, NULL);
+		return (false);
+	}
 	if (cp->cache_destructor != NULL) {
 		cp->cache_destructor(buf, cp->cache_private);
 		kmem_fetch_add(&cp->cache_dtor_calls, 1);
@@ -183,6 +192,7 @@ kmem_debug_free(kmem_cache_t *cp, void *buf)
 		fill(cp, buf, KMEM_FREE_PATTERN);
 	btp->bt_size = 0;
 	btp->bt_bxstat = (uintptr_t)buf ^ KMEM_BUFTAG_FREE;
+	return (true);
 }
 
 /*

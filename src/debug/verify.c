@@ -11,6 +11,7 @@
  */
 #include "debug_impl.h"
 #include "../magazine/magazine_impl.h"
+#include "track.h"
 
 typedef struct verify_arg {
 	kmem_print_fn	*va_pr;
@@ -26,6 +27,7 @@ verify_free_buffer(verify_arg_t *va, kmem_cache_t *cp, void *buf)
 	const char *what = NULL;
 	void *where = buf;
 
+	kmem_track_unpoison(buf, cp->cache_bufsize);	/* free: poisoned */
 	if (btp->bt_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_FREE)) {
 		what = "corrupt buftag";
 		where = &btp->bt_bxstat;
@@ -41,6 +43,7 @@ verify_free_buffer(verify_arg_t *va, kmem_cache_t *cp, void *buf)
 				where = &w[i];
 			}
 	}
+	kmem_track_poison(buf, cp->cache_bufsize);
 	if (what == NULL)
 		return (true);
 	kmem_printf(va->va_pr, va->va_arg, "buffer %p (free) %s, at %p", buf,

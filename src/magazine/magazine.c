@@ -302,6 +302,8 @@ cache_alloc_pressure(kmem_cache_t *cp, int kmflag)
 		if (kmflag & KM_PANIC)
 			kmem_panic("kmem_cache_alloc(%s): cannot satisfy "
 			    "mandatory allocation", cp->cache_name);
+	} else {
+		kmem_track_buf_alloc(cp, buf);
 	}
 	return (buf);
 }
@@ -339,6 +341,8 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 		return (NULL);
 	bool ctor_failed = false;
 	void *buf = cache_alloc_attempt(cp, kmflag, &ctor_failed);
+	if (buf != NULL)
+		kmem_track_buf_alloc(cp, buf);
 
 	if (KMEM_UNLIKELY(cp->cache_flags & KMF_BUFTAG)) {
 		if (buf == NULL && !ctor_failed)
@@ -363,6 +367,7 @@ cache_free_body(kmem_cache_t *cp, void *buf)
 	kmem_cpu_t *cpu = kmem_plat_self_enter();
 	kmem_cpu_cache_t *ccp;
 
+	kmem_track_buf_free(cp, buf);
 	if (kmem_cpu_begin(cpu, cp->cache_slot, &ccp)) {
 		bool done = ccp->cc_rounds < ccp->cc_magsize ?
 		    (kmem_magazine_push(ccp, buf), true) :
@@ -387,8 +392,9 @@ cache_free_body(kmem_cache_t *cp, void *buf)
 KMEM_NOINLINE void
 kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
 {
-	if (KMEM_UNLIKELY(cp->cache_flags & KMF_BUFTAG))
-		kmem_debug_free(cp, buf);	/* every free is checked */
+	if (KMEM_UNLIKELY(cp->cache_flags & KMF_BUFTAG) &&
+	    !kmem_debug_free(cp, buf))	/* every free is checked */
+		return;				/* reported; not taken back */
 	cache_free_body(cp, buf);
 }
 

@@ -6,6 +6,7 @@
 #define KMEM_MAGAZINE_IMPL_H
 
 #include "../slab/slab_impl.h"
+#include "../debug/track.h"
 
 /*
  * The record a thread (hosted) or CPU (kernel) keeps: one slot per cache,
@@ -137,6 +138,21 @@ kmem_magazine_push(kmem_cpu_cache_t *ccp, void *buf)
 	kmem_counter_add(&ccp->cc_free, 1);
 }
 
+/* A client's buffer leaves or enters the cache (track.h). */
+static inline void
+kmem_track_buf_alloc(const kmem_cache_t *cp, void *buf)
+{
+	if (!(cp->cache_cflags & KMC_NOTOUCH))
+		kmem_track_unpoison(buf, cp->cache_bufsize);
+}
+
+static inline void
+kmem_track_buf_free(const kmem_cache_t *cp, void *buf)
+{
+	if (!(cp->cache_cflags & KMC_NOTOUCH))
+		kmem_track_poison(buf, cp->cache_bufsize);
+}
+
 /* Take a round from this thread's loaded magazine; false if none. */
 static inline bool
 kmem_magazine_alloc(kmem_cache_t *cp, void **bufp)
@@ -155,6 +171,8 @@ kmem_magazine_alloc(kmem_cache_t *cp, void **bufp)
 		kmem_cpu_end(cpu);
 	}
 	kmem_plat_self_exit();
+	if (done)
+		kmem_track_buf_alloc(cp, *bufp);
 	return (done);
 }
 
@@ -170,6 +188,7 @@ kmem_magazine_free(kmem_cache_t *cp, void *buf)
 
 	if (KMEM_LIKELY(kmem_cpu_begin(cpu, index, &ccp))) {
 		if (KMEM_LIKELY(ccp->cc_rounds < ccp->cc_magsize)) {
+			kmem_track_buf_free(cp, buf);
 			kmem_magazine_push(ccp, buf);
 			done = true;
 		}

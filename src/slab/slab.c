@@ -59,6 +59,7 @@
  */
 #include "slab_impl.h"
 #include "../debug/debug_impl.h"
+#include "../debug/track.h"
 
 #define KMEM_KEEP_EMPTY	1
 
@@ -186,6 +187,39 @@ slab_of_small(const kmem_cache_t *cp, const void *buf)
 	uintptr_t base = P2ALIGN((uintptr_t)buf, cp->cache_slabsize);
 	return ((kmem_slab_t *)(base + cp->cache_slabsize -
 	    sizeof (kmem_slab_t)));
+}
+
+/*
+ * The link word of a small slab's free buffer lies inside the buffer when
+ * the cache has no constructor and no buftag; with ASan tracking
+ * (track.h) the buffer is poisoned, so the link is unpoisoned around every
+ * access and poisoned again while the buffer stays free.
+ */
+static inline bool
+slab_link_in_buffer(const kmem_cache_t *cp)
+{
+	return (slab_is_small(cp) && cp->cache_bufctl < cp->cache_bufsize);
+}
+
+static inline kmem_bufctl_t *
+slab_link_read(const kmem_cache_t *cp, kmem_bufctl_t *bcp)
+{
+	if (!slab_link_in_buffer(cp))
+		return (bcp->bc_next);
+	kmem_track_unpoison(bcp, sizeof (void *));
+	kmem_bufctl_t *next = bcp->bc_next;
+	kmem_track_poison(bcp, sizeof (void *));
+	return (next);
+}
+
+static inline void
+slab_link_write(const kmem_cache_t *cp, kmem_bufctl_t *bcp,
+    kmem_bufctl_t *next)
+{
+	kmem_track_unpoison(bcp, sizeof (void *));
+	bcp->bc_next = next;
+	if (slab_link_in_buffer(cp))
+		kmem_track_poison(bcp, sizeof (void *));
 }
 
 static inline bool
@@ -316,6 +350,8 @@ slab_destroy(kmem_cache_t *cp, kmem_slab_t *sp)
 {
 	uint64_t ndtor = 0;
 
+	/* Destructors may run, and the memory goes back clean. */
+	kmem_track_unpoison(sp->slab_mem, cp->cache_slabsize);
 	for (kmem_bufctl_t *bcp = sp->slab_head; bcp != NULL;
 	    bcp = bcp->bc_next) {
 		void *buf = slab_is_small(cp) ?
@@ -396,10 +432,12 @@ slab_take(kmem_cache_t *cp, bool *construct)
 
 	*construct = false;
 	if ((bcp = sp->slab_head) != NULL) {
+		kmem_track_unpoison(bcp, sizeof (void *));	/* it leaves */
 		sp->slab_head = bcp->bc_next;
 		sp->slab_nhead--;
 		cp->cache_constructed_slab--;
 	} else if ((bcp = sp->slab_raw) != NULL) {
+		kmem_track_unpoison(bcp, sizeof (void *));
 		sp->slab_raw = bcp->bc_next;
 		*construct = true;
 	} else {
@@ -563,12 +601,12 @@ slab_free_common(kmem_cache_t *cp, void *buf, bool constructed)
 	bool was_complete = !slab_has_free(cp, sp);
 
 	if (constructed || slab_ctor(cp) == NULL) {
-		bcp->bc_next = sp->slab_head;
+		slab_link_write(cp, bcp, sp->slab_head);
 		sp->slab_head = bcp;
 		sp->slab_nhead++;
 		cp->cache_constructed_slab++;
 	} else {
-		bcp->bc_next = sp->slab_raw;
+		slab_link_write(cp, bcp, sp->slab_raw);
 		sp->slab_raw = bcp;
 	}
 	cp->cache_bufslab++;
@@ -697,11 +735,11 @@ kmem_slab_is_valid(kmem_cache_t *cp, kmem_slab_t *sp)
 	if (sp->slab_cache != cp || sp->slab_chunks == 0)
 		return (false);
 	for (kmem_bufctl_t *bcp = sp->slab_head; bcp != NULL;
-	    bcp = bcp->bc_next, nhead++)
+	    bcp = slab_link_read(cp, bcp), nhead++)
 		if (nhead > sp->slab_chunks || !slab_bufctl_in_slab(cp, sp, bcp))
 			return (false);
 	for (kmem_bufctl_t *bcp = sp->slab_raw; bcp != NULL;
-	    bcp = bcp->bc_next, nraw++)
+	    bcp = slab_link_read(cp, bcp), nraw++)
 		if (nraw > sp->slab_chunks || !slab_bufctl_in_slab(cp, sp, bcp))
 			return (false);
 	uint32_t never = slab_is_small(cp) ? sp->slab_chunks - sp->slab_bump : 0;
