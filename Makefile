@@ -20,7 +20,7 @@ BASE	:= -std=c11 -g -fno-common -fPIC $(WARN) -Iinclude -Iplatform
 ifeq ($(MODE),release)
 OPT	:= -O2 -DKMEM_DEBUG_LEVEL=0
 else ifeq ($(MODE),debug)
-OPT	:= -O1 -DKMEM_DEBUG_LEVEL=2
+OPT	:= -O1 -DKMEM_DEBUG_LEVEL=2 -DKMEM_TRACK_VALGRIND
 else ifeq ($(MODE),asan)
 OPT	:= -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	   -fno-sanitize-recover=undefined -DKMEM_DEBUG_LEVEL=1 -DKMEM_TRACK_ASAN
@@ -107,6 +107,7 @@ test: deps
 	$(MAKE) MODE=tsan test-unit
 	$(MAKE) MODE=debug test-unit
 	$(MAKE) MODE=release test-valgrind
+	$(MAKE) MODE=debug test-valgrind
 	$(MAKE) check-freestanding
 	$(MAKE) MODE=release test-malloc
 	$(MAKE) test-install
@@ -115,6 +116,9 @@ test: deps
 test-valgrind: $(TEST_BIN)
 	valgrind --quiet --error-exitcode=99 --leak-check=no \
 	    $(TEST_BIN) --quick
+ifeq ($(MODE),debug)
+	tests/valgrind_tracking.sh $(BUILD)/tests/kmem_debug_helper
+endif
 
 # The malloc library: its API tests, then real programs under LD_PRELOAD,
 # their output compared with a run on the C library's malloc.

@@ -138,12 +138,19 @@ kmem_magazine_push(kmem_cpu_cache_t *ccp, void *buf)
 	kmem_counter_add(&ccp->cc_free, 1);
 }
 
-/* A client's buffer leaves or enters the cache (track.h). */
+/*
+ * A client's buffer leaves or enters the cache (track.h): constructed and
+ * pattern-filled buffers leave defined, others as garbage.
+ */
 static inline void
 kmem_track_buf_alloc(const kmem_cache_t *cp, void *buf)
 {
-	if (!(cp->cache_cflags & KMC_NOTOUCH))
+	if (cp->cache_cflags & KMC_NOTOUCH)
+		return;
+	if (cp->cache_constructor != NULL || (cp->cache_flags & KMF_DEADBEEF))
 		kmem_track_unpoison(buf, cp->cache_bufsize);
+	else
+		kmem_track_undefined(buf, cp->cache_bufsize);
 }
 
 static inline void
