@@ -151,6 +151,54 @@ test_death_buftag(void)
 	expect_death(bug_buftag, "boundary tag corrupted", NULL);
 }
 
+static void
+bug_wrong_cache(void)
+{
+	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
+	kmem_cache_t *other = guarded_cache("t_other", NULL, NULL);
+	kmem_cache_free(cp, kmem_cache_alloc(other, KM_SLEEP));
+}
+
+static void
+test_death_wrong_cache(void)
+{
+	expect_death(bug_wrong_cache, "buffer freed to wrong cache",
+	    "buffer was allocated from t_other,\ncaller attempting free to "
+	    "t_guard.");
+}
+
+static void
+bug_bad_base(void)
+{
+	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
+	char *p = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_cache_free(cp, p + 8);
+}
+
+static void
+test_death_bad_base(void)
+{
+	expect_death(bug_bad_base, "bad free: free address (", ") != alloc "
+	    "address (");
+}
+
+static _Alignas(4096) char not_kmem[4096];
+
+static void
+bug_not_in_cache(void)
+{
+	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
+	(void)kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_cache_free(cp, not_kmem + 64);
+}
+
+static void
+test_death_not_in_cache(void)
+{
+	expect_death(bug_not_in_cache, "invalid free: buffer not in cache",
+	    NULL);
+}
+
 /*
  * kmem_free with the wrong size: the kmem_alloc caches are guarded only in
  * a process started with KMEM_DEBUG=guards, so run the helper that way.
@@ -451,6 +499,9 @@ KT_SUITE(debug_suite,
 	{ "debug:death:duplicate-free", test_death_dupfree },
 	{ "debug:death:boundary-tag", test_death_buftag },
 	{ "debug:death:bad-free-size", test_death_badsize },
+	{ "debug:death:wrong-cache", test_death_wrong_cache },
+	{ "debug:death:bad-base", test_death_bad_base },
+	{ "debug:death:not-in-cache", test_death_not_in_cache },
 	{ "debug:noabort:goes-on", test_noabort },
 #if defined(KMEM_TRACK_VALGRIND)
 	{ "debug:valgrind:buffer-states", test_valgrind_tracking },

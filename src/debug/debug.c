@@ -55,22 +55,86 @@ static const char *const kmem_error_msg[] = {
 	"bufctl corrupted",
 	"buffer freed to wrong cache",
 	"bad free",
+	"bad free",
 };
+
+/*
+ * Report, then stop unless noabort.  The bad-free classes carry their
+ * detail on the first line ("bad free: free size (N) != alloc size (M)").
+ */
+static void
+kmem_error_at(int type, kmem_cache_t *cp, void *buf, const void *bufctl,
+    const char *detail)
+{
+	bool headline = (type == KMERR_BADSIZE || type == KMERR_BADBASE);
+
+	kmem_printf(NULL, NULL, "kernel memory allocator: %s%s%s",
+	    kmem_error_msg[type], headline ? ": " : "",
+	    headline ? detail : "");
+	if (!headline && detail != NULL)
+		kmem_printf(NULL, NULL, "%s", detail);
+	kmem_printf(NULL, NULL, "buffer=%p  bufctl=%p  cache: %s", buf, bufctl,
+	    cp->cache_name);
+	if (!kmem_debug_noabort)
+		kmem_plat_panic("kmem: heap corruption detected");
+}
 
 static void
 kmem_error(int type, kmem_cache_t *cp, void *buf, const char *detail)
 {
-	kmem_printf(NULL, NULL, "kernel memory allocator: %s%s%s",
-	    kmem_error_msg[type], type == KMERR_BADSIZE ? ": " : "",
-	    type == KMERR_BADSIZE ? detail : "");
-	if (type == KMERR_BADSIZE)
-		detail = NULL;
-	if (detail != NULL)
-		kmem_printf(NULL, NULL, "%s", detail);
-	kmem_printf(NULL, NULL, "buffer=%p  bufctl=%p  cache: %s", buf,
-	    kmem_buftag(cp, buf)->bt_link, cp->cache_name);
-	if (!kmem_debug_noabort)
-		kmem_plat_panic("kmem: heap corruption detected");
+	kmem_error_at(type, cp, buf, kmem_buftag(cp, buf)->bt_link, detail);
+}
+
+typedef struct owner_search {
+	const void	*os_addr;
+	kmem_cache_t	*os_cache;	/* out: the cache holding os_addr */
+	void		*os_chunk;	/* out: the chunk holding it */
+} owner_search_t;
+
+/*
+ * A slab's memory can itself be a buffer of another cache (a vmem quantum
+ * cache), so the cache with the smallest chunks that holds the address is
+ * the one it was allocated from.
+ */
+static int
+owner_search_cache(kmem_cache_t *cp, void *arg)
+{
+	owner_search_t *os = arg;
+	void *chunk;
+
+	if (kmem_slab_find(cp, os->os_addr, &chunk) != NULL &&
+	    (os->os_cache == NULL ||
+	    cp->cache_chunksize < os->os_cache->cache_chunksize)) {
+		os->os_cache = cp;
+		os->os_chunk = chunk;
+	}
+	return (0);
+}
+
+/*
+ * buf, freed to cp, is not one of cp's buffers: find which cache's slab
+ * holds it, if any, and say what the free did wrong (illumos' rules: not
+ * in any cache, in another cache, or not at the start of its buffer).
+ */
+static void
+kmem_error_bad_free(kmem_cache_t *cp, void *buf)
+{
+	owner_search_t os = { buf, NULL, NULL };
+	char detail[160];
+
+	kmem_cache_walk(owner_search_cache, &os);
+	if (os.os_cache == NULL) {
+		kmem_error_at(KMERR_BADADDR, cp, buf, NULL, NULL);
+	} else if (os.os_chunk != buf) {
+		kmem_snprintf(detail, sizeof (detail), "free address (%p) != "
+		    "alloc address (%p)", buf, os.os_chunk);
+		kmem_error_at(KMERR_BADBASE, os.os_cache, buf, NULL, detail);
+	} else {
+		kmem_snprintf(detail, sizeof (detail), "buffer was allocated "
+		    "from %s,\ncaller attempting free to %s.",
+		    os.os_cache->cache_name, cp->cache_name);
+		kmem_error_at(KMERR_BADCACHE, cp, buf, NULL, detail);
+	}
 }
 
 static void
@@ -165,7 +229,8 @@ kmem_debug_free_size(kmem_cache_t *cp, void *buf, size_t size)
 
 /*
  * buf comes back: check it, destroy it, fill it, mark it free.  false
- * when buf cannot be trusted (freed twice, buftag or redzone damaged): it
+ * when buf cannot be trusted (not one of cp's buffers, freed twice, buftag
+ * or redzone damaged): it
  * is reported and, under noabort, left out of the cache, as illumos does,
  * rather than handed out again.
  */
@@ -174,6 +239,10 @@ kmem_debug_free(kmem_cache_t *cp, void *buf)
 {
 	kmem_buftag_t *btp = kmem_buftag(cp, buf);
 
+	if (!kmem_slab_owns(cp, buf)) {
+		kmem_error_bad_free(cp, buf);
+		return (false);
+	}
 	if (btp->bt_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_ALLOC)) {
 		kmem_error(btp->bt_bxstat == ((uintptr_t)buf ^
 		    KMEM_BUFTAG_FREE) ? KMERR_DUPFREE : KMERR_BADBUFTAG, cp,

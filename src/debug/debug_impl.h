@@ -30,7 +30,9 @@ typedef struct kmem_buftag {
 #define KMERR_DUPFREE	2	/* buffer freed twice */
 #define KMERR_BADADDR	3	/* buffer not in cache */
 #define KMERR_BADBUFTAG	4	/* boundary tag corrupted */
+#define KMERR_BADCACHE	6	/* freed to another cache */
 #define KMERR_BADSIZE	7	/* free size != alloc size */
+#define KMERR_BADBASE	8	/* free address != alloc address */
 
 static inline kmem_buftag_t *
 kmem_buftag(const kmem_cache_t *cp, void *buf)

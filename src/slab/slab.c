@@ -558,6 +558,62 @@ kmem_slab_alloc(kmem_cache_t *cp, int kmflag)
 	return (kmem_slab_alloc_batch(cp, kmflag, &buf, 1) == 1 ? buf : NULL);
 }
 
+/*
+ * Is buf the first byte of a chunk of one of cp's slabs?  Constant time
+ * (the slab header at the end of buf's page, or the hash of allocated
+ * buffers): the debug layer asks on every free.
+ */
+bool
+kmem_slab_owns(kmem_cache_t *cp, const void *buf)
+{
+	if (slab_is_small(cp)) {
+		const kmem_slab_t *sp = slab_of_small(cp, buf);
+		uintptr_t off = (uintptr_t)buf - (uintptr_t)sp->slab_base;
+		return (sp->slab_cache == cp &&
+		    (uintptr_t)buf >= (uintptr_t)sp->slab_base &&
+		    off % cp->cache_chunksize == 0 &&
+		    off / cp->cache_chunksize < sp->slab_bump);
+	}
+	bool found = false;
+	kmem_lock_enter(&cp->cache_lock);
+	for (kmem_bufctl_t *bcp = *slab_hash_bucket(cp, buf); bcp != NULL &&
+	    !found; bcp = bcp->bc_next)
+		found = (bcp->bc_addr == buf);
+	kmem_lock_exit(&cp->cache_lock);
+	return (found);
+}
+
+/*
+ * The slab of cp whose chunks hold addr, with the chunk's first byte in
+ * *chunkp; NULL if no slab of cp holds addr.  A walk of the slab lists:
+ * for classifying a bad free, not for any fast path.
+ */
+kmem_slab_t *
+kmem_slab_find(kmem_cache_t *cp, const void *addr, void **chunkp)
+{
+	kmem_slab_t *found = NULL;
+
+	kmem_lock_enter(&cp->cache_lock);
+	for (int pass = 0; pass < 2 && found == NULL; pass++) {
+		kmem_list_t *head = pass == 0 ? &cp->cache_partial :
+		    &cp->cache_complete;
+		for (kmem_list_t *lp = head->next; lp != head && found == NULL;
+		    lp = lp->next) {
+			kmem_slab_t *sp = KMEM_CONTAINER(lp, kmem_slab_t,
+			    slab_link);
+			uintptr_t off = (uintptr_t)addr -
+			    (uintptr_t)sp->slab_base;
+			if (off >= (uintptr_t)sp->slab_chunks *
+			    cp->cache_chunksize)
+				continue;
+			*chunkp = sp->slab_base + off - off % cp->cache_chunksize;
+			found = sp;
+		}
+	}
+	kmem_lock_exit(&cp->cache_lock);
+	return (found);
+}
+
 /* Find buf's slab and bufctl; cache_lock held.  Panics on a bad address. */
 static kmem_slab_t *
 slab_lookup(kmem_cache_t *cp, void *buf, kmem_bufctl_t **bcpp)
