@@ -151,6 +151,53 @@ test_death_buftag(void)
 	expect_death(bug_buftag, "boundary tag corrupted", NULL);
 }
 
+static kmem_cache_t *
+lite_cache(void)
+{
+	int saved = kmem_debug_flags;
+	kmem_debug_flags = KMF_BUFTAG | KMF_LITE;
+	kmem_cache_t *cp = kmem_cache_create("t_guard", GUARD_SIZE, 0, NULL,
+	    NULL, NULL, NULL, NULL, 0);
+	kmem_debug_flags = saved;
+	return (cp);
+}
+
+static void
+bug_lite_modified(void)
+{
+	kmem_cache_t *cp = lite_cache();
+	char *p = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_cache_free(cp, p);
+	kmem_track_unpoison(p, GUARD_SIZE);
+	p[2] = 1;				/* in the first word */
+	(void)kmem_cache_alloc(cp, KM_SLEEP);
+}
+
+/*
+ * lite keeps the buftag, redzone and duplicate-free checks, and checks the
+ * free pattern in the first word only: a write further in goes unseen.
+ */
+static void
+test_lite(void)
+{
+	expect_death(bug_lite_modified, "buffer modified after being freed",
+	    "modification occurred at offset 0x0");
+	kmem_cache_t *cp = lite_cache();
+	KT_CHECK(kmem_cache_stat(cp, "buf_size") == GUARD_SIZE);
+	char *p = kmem_cache_alloc(cp, KM_SLEEP);
+	KT_EQ_U(kmem_buftag(cp, p)->bt_bxstat, (uintptr_t)p ^ KMEM_BUFTAG_ALLOC);
+	kmem_cache_free(cp, p);
+	kmem_track_unpoison(p, GUARD_SIZE);	/* the test's own use after free */
+	KT_EQ_U(*(uint64_t *)(void *)p, KMEM_FREE_PATTERN);
+	p[40] = 1;				/* past the first word */
+	kmem_track_poison(p, GUARD_SIZE);
+	char *q = kmem_cache_alloc(cp, KM_SLEEP);	/* not stopped */
+	KT_CHECK(q == p);
+	kmem_cache_free(cp, q);
+	kmem_cache_destroy(cp);
+	expect_death(bug_redzone, "redzone violation", NULL);
+}
+
 static void
 bug_wrong_cache(void)
 {
@@ -163,6 +210,30 @@ static void
 test_death_wrong_cache(void)
 {
 	expect_death(bug_wrong_cache, "buffer freed to wrong cache",
+	    "buffer was allocated from t_other,\ncaller attempting free to "
+	    "t_guard.");
+}
+
+/* The same between large (hashed) caches of one size. */
+static void
+bug_wrong_cache_large(void)
+{
+	kmem_debug_flags = KMF_BUFTAG;
+	kmem_cache_t *cp = kmem_cache_create("t_guard", 2000, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	kmem_cache_t *other = kmem_cache_create("t_other", 2000, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	kmem_debug_flags = 0;
+	void *p = kmem_cache_alloc(other, KM_SLEEP);
+	kmem_cache_free(other, kmem_cache_alloc(other, KM_SLEEP));
+	kmem_cache_free(cp, kmem_cache_alloc(cp, KM_SLEEP));
+	kmem_cache_free(cp, p);
+}
+
+static void
+test_death_wrong_cache_large(void)
+{
+	expect_death(bug_wrong_cache_large, "buffer freed to wrong cache",
 	    "buffer was allocated from t_other,\ncaller attempting free to "
 	    "t_guard.");
 }
@@ -500,6 +571,8 @@ KT_SUITE(debug_suite,
 	{ "debug:death:boundary-tag", test_death_buftag },
 	{ "debug:death:bad-free-size", test_death_badsize },
 	{ "debug:death:wrong-cache", test_death_wrong_cache },
+	{ "debug:death:wrong-cache-large", test_death_wrong_cache_large },
+	{ "debug:lite:first-word", test_lite },
 	{ "debug:death:bad-base", test_death_bad_base },
 	{ "debug:death:not-in-cache", test_death_not_in_cache },
 	{ "debug:noabort:goes-on", test_noabort },

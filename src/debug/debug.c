@@ -10,7 +10,9 @@
  * the buffer's address XORed with 0xa110c8ed while it is allocated and
  * with 0xf4eef4ee while it is free.  A free buffer is filled with
  * 0xdeadbeef; an allocated one starts filled with 0xbaddcafe (the first
- * KMEM_MAXVERIFY bytes of each).
+ * KMEM_MAXVERIFY bytes of each; only the first word under lite, KMF_LITE,
+ * which keeps the buftag, redzone, duplicate-free and bad-free checks and
+ * gives up most of the use-after-free check for speed).
  *
  * Every transaction is checked, whether a magazine or a slab serves it: a
  * guarded cache's fast-path slot index is UINT32_MAX, so its allocations
@@ -33,18 +35,6 @@ int kmem_debug_flags;
 uint32_t kmem_debug_mtbf;
 static bool kmem_debug_noabort;
 
-/*
- * Bytes of each buffer filled and verified (illumos: kmem_maxverify): big
- * buffers are checked at their start, where most stray writes land, so
- * that the checks stay cheap enough to leave on.
- */
-#define KMEM_MAXVERIFY	1024
-
-static inline size_t
-verify_words(const kmem_cache_t *cp)
-{
-	return (kmem_min(cp->cache_buftag, KMEM_MAXVERIFY) / sizeof (uint64_t));
-}
 
 static const char *const kmem_error_msg[] = {
 	"buffer modified after being freed",
@@ -123,7 +113,9 @@ kmem_error_bad_free(kmem_cache_t *cp, void *buf)
 	char detail[160];
 
 	kmem_cache_walk(owner_search_cache, &os);
-	if (os.os_cache == NULL) {
+	if (os.os_cache == cp && os.os_chunk == buf) {
+		kmem_error(KMERR_BADBUFTAG, cp, buf, NULL);	/* its own */
+	} else if (os.os_cache == NULL) {
 		kmem_error_at(KMERR_BADADDR, cp, buf, NULL, NULL);
 	} else if (os.os_chunk != buf) {
 		kmem_snprintf(detail, sizeof (detail), "free address (%p) != "
@@ -141,7 +133,7 @@ static void
 fill(kmem_cache_t *cp, void *buf, uint64_t pattern)
 {
 	uint64_t *w = buf;
-	for (size_t i = 0, n = verify_words(cp); i < n; i++)
+	for (size_t i = 0, n = kmem_verify_words(cp); i < n; i++)
 		w[i] = pattern;
 }
 
@@ -167,7 +159,7 @@ kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag)
 		kmem_error(KMERR_BADBUFTAG, cp, buf, NULL);
 	if (cp->cache_flags & KMF_DEADBEEF) {
 		uint64_t *w = buf;
-		for (size_t i = 0, n = verify_words(cp); i < n; i++) {
+		for (size_t i = 0, n = kmem_verify_words(cp); i < n; i++) {
 			if (w[i] == KMEM_FREE_PATTERN)
 				continue;
 			kmem_snprintf(detail, sizeof (detail), "modification "
@@ -239,14 +231,16 @@ kmem_debug_free(kmem_cache_t *cp, void *buf)
 {
 	kmem_buftag_t *btp = kmem_buftag(cp, buf);
 
-	if (!kmem_slab_owns(cp, buf)) {
+	bool allocated = btp->bt_bxstat == ((uintptr_t)buf ^ KMEM_BUFTAG_ALLOC);
+	bool freed = btp->bt_bxstat == ((uintptr_t)buf ^ KMEM_BUFTAG_FREE);
+
+	/* A pointer into the middle, another cache or nowhere: classify. */
+	if ((!allocated && !freed) || !kmem_slab_owns(cp, buf)) {
 		kmem_error_bad_free(cp, buf);
 		return (false);
 	}
-	if (btp->bt_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_ALLOC)) {
-		kmem_error(btp->bt_bxstat == ((uintptr_t)buf ^
-		    KMEM_BUFTAG_FREE) ? KMERR_DUPFREE : KMERR_BADBUFTAG, cp,
-		    buf, NULL);
+	if (freed) {
+		kmem_error(KMERR_DUPFREE, cp, buf, NULL);
 		return (false);
 	}
 	if (btp->bt_redzone != KMEM_REDZONE_PATTERN) {
@@ -300,6 +294,8 @@ kmem_debug_parse(const char *items)
 		else if (kmem_strcmp(name, "default") == 0 ||
 		    kmem_strcmp(name, "guards") == 0)
 			kmem_debug_flags |= KMF_BUFTAG;
+		else if (kmem_strcmp(name, "lite") == 0)
+			kmem_debug_flags |= KMF_BUFTAG | KMF_LITE;
 		else if (kmem_strcmp(name, "noabort") == 0)
 			kmem_debug_noabort = true;
 		else if (n != 0 && kmem_strcmp(name, "verbose") != 0)

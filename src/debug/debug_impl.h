@@ -34,6 +34,21 @@ typedef struct kmem_buftag {
 #define KMERR_BADSIZE	7	/* free size != alloc size */
 #define KMERR_BADBASE	8	/* free address != alloc address */
 
+/*
+ * Bytes of each buffer filled and verified (illumos: kmem_maxverify): big
+ * buffers are checked at their start, where most stray writes land, so
+ * that the checks stay cheap enough to leave on; lite checks one word.
+ */
+#define KMEM_MAXVERIFY	1024
+
+static inline size_t
+kmem_verify_words(const kmem_cache_t *cp)
+{
+	if (cp->cache_flags & KMF_LITE)
+		return (1);
+	return (kmem_min(cp->cache_buftag, KMEM_MAXVERIFY) / sizeof (uint64_t));
+}
+
 static inline kmem_buftag_t *
 kmem_buftag(const kmem_cache_t *cp, void *buf)
 {

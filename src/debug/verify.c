@@ -36,7 +36,7 @@ verify_free_buffer(verify_arg_t *va, kmem_cache_t *cp, void *buf)
 		where = &btp->bt_redzone;
 	} else if (cp->cache_flags & KMF_DEADBEEF) {
 		uint64_t *w = buf;
-		size_t n = kmem_min(cp->cache_buftag, 1024) / sizeof (uint64_t);
+		size_t n = kmem_verify_words(cp);
 		for (size_t i = 0; i < n && what == NULL; i++)
 			if (w[i] != KMEM_FREE_PATTERN) {
 				what = "seems corrupted";

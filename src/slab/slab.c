@@ -453,6 +453,8 @@ slab_take(kmem_cache_t *cp, bool *construct)
 		buf = bcp->bc_addr;
 		bcp->bc_next = *bucket;
 		*bucket = bcp;
+		if (cp->cache_flags & KMF_BUFTAG)	/* for kmem_slab_owns() */
+			kmem_buftag(cp, buf)->bt_link = bcp;
 		if (cp->cache_buftotal - cp->cache_bufslab >
 		    2 * (cp->cache_hash_mask + 1))
 			slab_hash_rescale(cp, 4 * (cp->cache_hash_mask + 1));
@@ -559,28 +561,27 @@ kmem_slab_alloc(kmem_cache_t *cp, int kmflag)
 }
 
 /*
- * Is buf the first byte of a chunk of one of cp's slabs?  Constant time
- * (the slab header at the end of buf's page, or the hash of allocated
- * buffers): the debug layer asks on every free.
+ * Is buf, whose buftag is sound, the first byte of a chunk of one of cp's
+ * guarded slabs?  Constant time and lock-free, for the debug layer asks on
+ * every free: a small slab's header lies at the end of buf's page; a large
+ * slab's buffer carries its bufctl in bt_link from slab_take() on.
  */
 bool
-kmem_slab_owns(kmem_cache_t *cp, const void *buf)
+kmem_slab_owns(kmem_cache_t *cp, void *buf)
 {
+	const kmem_slab_t *sp;
+
 	if (slab_is_small(cp)) {
-		const kmem_slab_t *sp = slab_of_small(cp, buf);
+		sp = slab_of_small(cp, buf);
 		uintptr_t off = (uintptr_t)buf - (uintptr_t)sp->slab_base;
 		return (sp->slab_cache == cp &&
 		    (uintptr_t)buf >= (uintptr_t)sp->slab_base &&
 		    off % cp->cache_chunksize == 0 &&
 		    off / cp->cache_chunksize < sp->slab_bump);
 	}
-	bool found = false;
-	kmem_lock_enter(&cp->cache_lock);
-	for (kmem_bufctl_t *bcp = *slab_hash_bucket(cp, buf); bcp != NULL &&
-	    !found; bcp = bcp->bc_next)
-		found = (bcp->bc_addr == buf);
-	kmem_lock_exit(&cp->cache_lock);
-	return (found);
+	const kmem_bufctl_t *bcp = kmem_buftag(cp, buf)->bt_link;
+	return (bcp != NULL && bcp->bc_addr == buf &&
+	    bcp->bc_slab->slab_cache == cp);
 }
 
 /*

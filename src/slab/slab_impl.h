@@ -22,6 +22,7 @@
 #define KMF_DEADBEEF	0x00000002	/* free buffers filled and checked */
 #define KMF_REDZONE	0x00000004	/* guard word past each buffer */
 #define KMF_NOMAGAZINE	0x00000020	/* no per-CPU layer */
+#define KMF_LITE	0x00000100	/* lite debugging: one pattern word */
 #define KMF_HASH	0x00000200	/* large slabs: external bufctls, hash */
 #define KMF_BUFTAG	(KMF_DEADBEEF | KMF_REDZONE)
 
@@ -186,7 +187,7 @@ bool kmem_slab_cache_fini(kmem_cache_t *cp);
 void kmem_slab_reap(kmem_cache_t *cp);
 void kmem_slab_hash_update(kmem_cache_t *cp);
 bool kmem_slab_is_valid(kmem_cache_t *cp, kmem_slab_t *sp);
-bool kmem_slab_owns(kmem_cache_t *cp, const void *buf);
+bool kmem_slab_owns(kmem_cache_t *cp, void *buf);
 kmem_slab_t *kmem_slab_find(kmem_cache_t *cp, const void *addr, void **chunkp);
 bool kmem_cache_slabs_are_valid(kmem_cache_t *cp);
 
