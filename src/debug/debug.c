@@ -24,10 +24,19 @@
  * survive the fill, so guarded caches construct on every allocation and
  * destroy on every free, as illumos does.
  *
- * A violation is reported with the illumos wording, naming the buffer and
- * its cache, and the process stops (kmem_plat_panic()) unless noabort.
+ * A free must also hand back one of the cache's own buffers: with a sound
+ * buftag, kmem_slab_owns() answers in constant time; otherwise, or if it
+ * says no, every cache's slabs are searched to tell a buffer of another
+ * cache, a pointer into the middle of a buffer and a pointer kmem never
+ * handed out apart.
  *
- * Locking: none; the checks touch only the buffer, which the caller owns.
+ * A violation is reported with the illumos wording, naming the buffer and
+ * its cache, and the process stops (kmem_plat_panic()) unless noabort;
+ * under noabort a buffer that cannot be trusted is not taken back.
+ *
+ * Locking: the checks touch only the buffer, which the caller owns; the
+ * search after a bad free takes kmem_cache_list_lock, then each cache's
+ * cache_lock.
  */
 #include "debug_impl.h"
 
@@ -260,7 +269,8 @@ kmem_debug_free(kmem_cache_t *cp, void *buf)
 
 /*
  * KMEM_DEBUG items (UMEM_DEBUG syntax): default and guards turn on the
- * buffer checks, mtbf=N fails 1 KM_NOSLEEP allocation in N, noabort
+ * buffer checks, lite the cheaper ones (one pattern word), mtbf=N fails 1
+ * KM_NOSLEEP allocation in N, noabort
  * reports without stopping, verbose is accepted.
  * The audit, contents, firewall and logging items are not implemented yet
  * and are reported as such.
