@@ -44,7 +44,6 @@ int kmem_debug_flags;
 uint32_t kmem_debug_mtbf;
 static bool kmem_debug_noabort;
 
-
 static const char *const kmem_error_msg[] = {
 	"buffer modified after being freed",
 	"redzone violation: write past end of buffer",
@@ -231,9 +230,8 @@ kmem_debug_free_size(kmem_cache_t *cp, void *buf, size_t size)
 /*
  * buf comes back: check it, destroy it, fill it, mark it free.  false
  * when buf cannot be trusted (not one of cp's buffers, freed twice, buftag
- * or redzone damaged): it
- * is reported and, under noabort, left out of the cache, as illumos does,
- * rather than handed out again.
+ * or redzone damaged): it is reported and, under noabort, left out of the
+ * cache, as illumos does, rather than handed out again.
  */
 bool
 kmem_debug_free(kmem_cache_t *cp, void *buf)

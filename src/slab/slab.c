@@ -189,10 +189,23 @@ slab_of_small(const kmem_cache_t *cp, const void *buf)
 	    sizeof (kmem_slab_t)));
 }
 
+/* Is buf the first byte of a chunk ever handed out of small slab sp? */
+static inline bool
+slab_small_holds(const kmem_cache_t *cp, const kmem_slab_t *sp,
+    const void *buf)
+{
+	uintptr_t off = (uintptr_t)buf - (uintptr_t)sp->slab_base;
+
+	return (sp->slab_cache == cp &&
+	    (uintptr_t)buf >= (uintptr_t)sp->slab_base &&
+	    off % cp->cache_chunksize == 0 &&
+	    off / cp->cache_chunksize < sp->slab_bump);
+}
+
 /*
  * The link word of a small slab's free buffer lies inside the buffer when
- * the cache has no constructor and no buftag; with ASan tracking
- * (track.h) the buffer is poisoned, so the link is unpoisoned around every
+ * the cache has no constructor and no buftag; with a memory checker's
+ * tracking (track.h) the buffer is poisoned, so the link is unpoisoned around every
  * access and poisoned again while the buffer stays free.
  */
 static inline bool
@@ -569,16 +582,8 @@ kmem_slab_alloc(kmem_cache_t *cp, int kmflag)
 bool
 kmem_slab_owns(kmem_cache_t *cp, void *buf)
 {
-	const kmem_slab_t *sp;
-
-	if (slab_is_small(cp)) {
-		sp = slab_of_small(cp, buf);
-		uintptr_t off = (uintptr_t)buf - (uintptr_t)sp->slab_base;
-		return (sp->slab_cache == cp &&
-		    (uintptr_t)buf >= (uintptr_t)sp->slab_base &&
-		    off % cp->cache_chunksize == 0 &&
-		    off / cp->cache_chunksize < sp->slab_bump);
-	}
+	if (slab_is_small(cp))
+		return (slab_small_holds(cp, slab_of_small(cp, buf), buf));
 	const kmem_bufctl_t *bcp = kmem_buftag(cp, buf)->bt_link;
 	return (bcp != NULL && bcp->bc_addr == buf &&
 	    bcp->bc_slab->slab_cache == cp);
@@ -623,10 +628,7 @@ slab_lookup(kmem_cache_t *cp, void *buf, kmem_bufctl_t **bcpp)
 
 	if (slab_is_small(cp)) {
 		sp = slab_of_small(cp, buf);
-		uintptr_t off = (uintptr_t)buf - (uintptr_t)sp->slab_base;
-		if (sp->slab_cache != cp || (uintptr_t)buf <
-		    (uintptr_t)sp->slab_base || off % cp->cache_chunksize != 0 ||
-		    off / cp->cache_chunksize >= sp->slab_bump)
+		if (!slab_small_holds(cp, sp, buf))
 			kmem_panic("kmem_cache_free(%s, %p): invalid free: "
 			    "buffer not in cache", cp->cache_name, buf);
 		*bcpp = (kmem_bufctl_t *)((char *)buf + cp->cache_bufctl);
