@@ -6,7 +6,6 @@
 #define KMEM_MAGAZINE_IMPL_H
 
 #include "../slab/slab_impl.h"
-#include "../debug/track.h"
 
 /*
  * The record a thread (hosted) or CPU (kernel) keeps: one slot per cache,

@@ -49,7 +49,8 @@
  * the slab-layer statistics.  It is dropped around slab creation (which
  * may sleep for memory with KM_SLEEP), constructors and destructors.
  *
- * Invariants (kmem_slab_is_valid(), kmem_cache_slabs_are_valid()).
+ * Invariants (kmem_slab_is_valid(), kmem_cache_slabs_are_valid(), in
+ * slab_check.c).
  *  1. For each slab: refcnt + free chunks (head + raw + never bumped) ==
  *     chunks; every bufctl names a chunk of that slab.
  *  2. A slab is on cache_complete iff it has no free chunk.
@@ -59,7 +60,6 @@
  */
 #include "slab_impl.h"
 #include "../debug/debug_impl.h"
-#include "../debug/track.h"
 
 #define KMEM_KEEP_EMPTY	1
 
@@ -173,80 +173,6 @@ static inline kmem_destructor_t *
 slab_dtor(const kmem_cache_t *cp)
 {
 	return ((cp->cache_flags & KMF_BUFTAG) ? NULL : cp->cache_destructor);
-}
-
-static inline bool
-slab_is_small(const kmem_cache_t *cp)
-{
-	return (!(cp->cache_flags & KMF_HASH));
-}
-
-static inline kmem_slab_t *
-slab_of_small(const kmem_cache_t *cp, const void *buf)
-{
-	uintptr_t base = P2ALIGN((uintptr_t)buf, cp->cache_slabsize);
-	return ((kmem_slab_t *)(base + cp->cache_slabsize -
-	    sizeof (kmem_slab_t)));
-}
-
-/* Is buf the first byte of a chunk ever handed out of small slab sp? */
-static inline bool
-slab_small_holds(const kmem_cache_t *cp, const kmem_slab_t *sp,
-    const void *buf)
-{
-	uintptr_t off = (uintptr_t)buf - (uintptr_t)sp->slab_base;
-
-	return (sp->slab_cache == cp &&
-	    (uintptr_t)buf >= (uintptr_t)sp->slab_base &&
-	    off % cp->cache_chunksize == 0 &&
-	    off / cp->cache_chunksize < sp->slab_bump);
-}
-
-/*
- * The link word of a small slab's free buffer lies inside the buffer when
- * the cache has no constructor and no buftag; with a memory checker's
- * tracking (track.h) the buffer is poisoned, so the link is unpoisoned around every
- * access and poisoned again while the buffer stays free.
- */
-static inline bool
-slab_link_in_buffer(const kmem_cache_t *cp)
-{
-	return (slab_is_small(cp) && cp->cache_bufctl < cp->cache_bufsize);
-}
-
-static inline kmem_bufctl_t *
-slab_link_read(const kmem_cache_t *cp, kmem_bufctl_t *bcp)
-{
-	if (!slab_link_in_buffer(cp))
-		return (bcp->bc_next);
-	kmem_track_unpoison(bcp, sizeof (void *));
-	kmem_bufctl_t *next = bcp->bc_next;
-	kmem_track_poison(bcp, sizeof (void *));
-	return (next);
-}
-
-static inline void
-slab_link_write(const kmem_cache_t *cp, kmem_bufctl_t *bcp,
-    kmem_bufctl_t *next)
-{
-	kmem_track_unpoison(bcp, sizeof (void *));
-	bcp->bc_next = next;
-	if (slab_link_in_buffer(cp))
-		kmem_track_poison(bcp, sizeof (void *));
-}
-
-static inline bool
-slab_has_free(const kmem_cache_t *cp, const kmem_slab_t *sp)
-{
-	return (sp->slab_head != NULL || sp->slab_raw != NULL ||
-	    (slab_is_small(cp) && sp->slab_bump < sp->slab_chunks));
-}
-
-static inline kmem_bufctl_t **
-slab_hash_bucket(const kmem_cache_t *cp, const void *buf)
-{
-	return (&cp->cache_hash_table[((uintptr_t)buf >> cp->cache_hash_shift) &
-	    cp->cache_hash_mask]);
 }
 
 /*
@@ -573,53 +499,6 @@ kmem_slab_alloc(kmem_cache_t *cp, int kmflag)
 	return (kmem_slab_alloc_batch(cp, kmflag, &buf, 1) == 1 ? buf : NULL);
 }
 
-/*
- * Is buf, whose buftag is sound, the first byte of a chunk of one of cp's
- * guarded slabs?  Constant time and lock-free, for the debug layer asks on
- * every free: a small slab's header lies at the end of buf's page; a large
- * slab's buffer carries its bufctl in bt_link from slab_take() on.
- */
-bool
-kmem_slab_owns(kmem_cache_t *cp, void *buf)
-{
-	if (slab_is_small(cp))
-		return (slab_small_holds(cp, slab_of_small(cp, buf), buf));
-	const kmem_bufctl_t *bcp = kmem_buftag(cp, buf)->bt_link;
-	return (bcp != NULL && bcp->bc_addr == buf &&
-	    bcp->bc_slab->slab_cache == cp);
-}
-
-/*
- * The slab of cp whose chunks hold addr, with the chunk's first byte in
- * *chunkp; NULL if no slab of cp holds addr.  A walk of the slab lists:
- * for classifying a bad free, not for any fast path.
- */
-kmem_slab_t *
-kmem_slab_find(kmem_cache_t *cp, const void *addr, void **chunkp)
-{
-	kmem_slab_t *found = NULL;
-
-	kmem_lock_enter(&cp->cache_lock);
-	for (int pass = 0; pass < 2 && found == NULL; pass++) {
-		kmem_list_t *head = pass == 0 ? &cp->cache_partial :
-		    &cp->cache_complete;
-		for (kmem_list_t *lp = head->next; lp != head && found == NULL;
-		    lp = lp->next) {
-			kmem_slab_t *sp = KMEM_CONTAINER(lp, kmem_slab_t,
-			    slab_link);
-			uintptr_t off = (uintptr_t)addr -
-			    (uintptr_t)sp->slab_base;
-			if (off >= (uintptr_t)sp->slab_chunks *
-			    cp->cache_chunksize)
-				continue;
-			*chunkp = sp->slab_base + off - off % cp->cache_chunksize;
-			found = sp;
-		}
-	}
-	kmem_lock_exit(&cp->cache_lock);
-	return (found);
-}
-
 /* Find buf's slab and bufctl; cache_lock held.  Panics on a bad address. */
 static kmem_slab_t *
 slab_lookup(kmem_cache_t *cp, void *buf, kmem_bufctl_t **bcpp)
@@ -769,69 +648,4 @@ kmem_slab_cache_fini(kmem_cache_t *cp)
 		vmem_free(kmem_metadata_arena, cp->cache_hash_table,
 		    (cp->cache_hash_mask + 1) * sizeof (void *));
 	return (empty);
-}
-
-static bool
-slab_bufctl_in_slab(const kmem_cache_t *cp, const kmem_slab_t *sp,
-    const kmem_bufctl_t *bcp)
-{
-	const char *buf = slab_is_small(cp) ?
-	    (const char *)bcp - cp->cache_bufctl : bcp->bc_addr;
-	size_t off = (size_t)(buf - sp->slab_base);
-
-	if (buf < sp->slab_base || off % cp->cache_chunksize != 0 ||
-	    off / cp->cache_chunksize >= sp->slab_chunks)
-		return (false);
-	return (slab_is_small(cp) || bcp->bc_slab == sp);
-}
-
-/* Invariant 1 for one slab.  cache_lock held. */
-bool
-kmem_slab_is_valid(kmem_cache_t *cp, kmem_slab_t *sp)
-{
-	uint32_t nhead = 0, nraw = 0;
-
-	if (sp->slab_cache != cp || sp->slab_chunks == 0)
-		return (false);
-	for (kmem_bufctl_t *bcp = sp->slab_head; bcp != NULL;
-	    bcp = slab_link_read(cp, bcp), nhead++)
-		if (nhead > sp->slab_chunks || !slab_bufctl_in_slab(cp, sp, bcp))
-			return (false);
-	for (kmem_bufctl_t *bcp = sp->slab_raw; bcp != NULL;
-	    bcp = slab_link_read(cp, bcp), nraw++)
-		if (nraw > sp->slab_chunks || !slab_bufctl_in_slab(cp, sp, bcp))
-			return (false);
-	uint32_t never = slab_is_small(cp) ? sp->slab_chunks - sp->slab_bump : 0;
-	return (nhead == sp->slab_nhead &&
-	    sp->slab_refcnt + nhead + nraw + never == sp->slab_chunks);
-}
-
-/* Invariants 1-3 for a whole cache. */
-bool
-kmem_cache_slabs_are_valid(kmem_cache_t *cp)
-{
-	uint64_t total = 0, free = 0, empty = 0, constructed = 0;
-	bool ok = true;
-
-	kmem_lock_enter(&cp->cache_lock);
-	for (int pass = 0; pass < 2 && ok; pass++) {
-		kmem_list_t *head = pass == 0 ? &cp->cache_partial :
-		    &cp->cache_complete;
-		for (kmem_list_t *lp = head->next; lp != head && ok;
-		    lp = lp->next) {
-			kmem_slab_t *sp = KMEM_CONTAINER(lp, kmem_slab_t,
-			    slab_link);
-			ok = kmem_slab_is_valid(cp, sp) &&
-			    slab_has_free(cp, sp) == (pass == 0);
-			total += sp->slab_chunks;
-			free += sp->slab_chunks - sp->slab_refcnt;
-			constructed += sp->slab_nhead;
-			empty += sp->slab_refcnt == 0;
-		}
-	}
-	ok = ok && total == cp->cache_buftotal && free == cp->cache_bufslab &&
-	    empty == cp->cache_nempty &&
-	    constructed == cp->cache_constructed_slab;
-	kmem_lock_exit(&cp->cache_lock);
-	return (ok);
 }

@@ -16,6 +16,7 @@
 
 #include "../base/base.h"
 #include "../vmem/vmem_impl.h"
+#include "../debug/track.h"
 #include <kmem/kmem.h>
 
 /* Internal cache flags (KMF_*, illumos values). */
@@ -198,6 +199,83 @@ bool kmem_cache_slabs_are_valid(kmem_cache_t *cp);
  */
 typedef void kmem_slab_map_fn(void *mem, size_t size, kmem_cache_t *owner);
 extern kmem_slab_map_fn *kmem_slab_map_hook;
+
+/*
+ * Where a buffer lies, and the free-list link word (slab.c, slab_check.c).
+ */
+static inline bool
+slab_is_small(const kmem_cache_t *cp)
+{
+	return (!(cp->cache_flags & KMF_HASH));
+}
+
+static inline kmem_slab_t *
+slab_of_small(const kmem_cache_t *cp, const void *buf)
+{
+	uintptr_t base = P2ALIGN((uintptr_t)buf, cp->cache_slabsize);
+	return ((kmem_slab_t *)(base + cp->cache_slabsize -
+	    sizeof (kmem_slab_t)));
+}
+
+/* Is buf the first byte of a chunk ever handed out of small slab sp? */
+static inline bool
+slab_small_holds(const kmem_cache_t *cp, const kmem_slab_t *sp,
+    const void *buf)
+{
+	uintptr_t off = (uintptr_t)buf - (uintptr_t)sp->slab_base;
+
+	return (sp->slab_cache == cp &&
+	    (uintptr_t)buf >= (uintptr_t)sp->slab_base &&
+	    off % cp->cache_chunksize == 0 &&
+	    off / cp->cache_chunksize < sp->slab_bump);
+}
+
+/*
+ * The link word of a small slab's free buffer lies inside the buffer when
+ * the cache has no constructor and no buftag; with a memory checker's
+ * tracking (track.h) the buffer is poisoned, so the link is unpoisoned
+ * around every access and poisoned again while the buffer stays free.
+ */
+static inline bool
+slab_link_in_buffer(const kmem_cache_t *cp)
+{
+	return (slab_is_small(cp) && cp->cache_bufctl < cp->cache_bufsize);
+}
+
+static inline kmem_bufctl_t *
+slab_link_read(const kmem_cache_t *cp, kmem_bufctl_t *bcp)
+{
+	if (!slab_link_in_buffer(cp))
+		return (bcp->bc_next);
+	kmem_track_unpoison(bcp, sizeof (void *));
+	kmem_bufctl_t *next = bcp->bc_next;
+	kmem_track_poison(bcp, sizeof (void *));
+	return (next);
+}
+
+static inline void
+slab_link_write(const kmem_cache_t *cp, kmem_bufctl_t *bcp,
+    kmem_bufctl_t *next)
+{
+	kmem_track_unpoison(bcp, sizeof (void *));
+	bcp->bc_next = next;
+	if (slab_link_in_buffer(cp))
+		kmem_track_poison(bcp, sizeof (void *));
+}
+
+static inline bool
+slab_has_free(const kmem_cache_t *cp, const kmem_slab_t *sp)
+{
+	return (sp->slab_head != NULL || sp->slab_raw != NULL ||
+	    (slab_is_small(cp) && sp->slab_bump < sp->slab_chunks));
+}
+
+static inline kmem_bufctl_t **
+slab_hash_bucket(const kmem_cache_t *cp, const void *buf)
+{
+	return (&cp->cache_hash_table[((uintptr_t)buf >> cp->cache_hash_shift) &
+	    cp->cache_hash_mask]);
+}
 
 /* Caches the slab layer itself allocates from (set up by kmem_init). */
 extern kmem_cache_t *kmem_slab_cache;
