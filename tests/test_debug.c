@@ -198,6 +198,30 @@ test_lite(void)
 	expect_death(bug_redzone, "redzone violation", NULL);
 }
 
+/* maxverify=16: the pattern covers the first 16 bytes of each buffer. */
+static void
+test_maxverify(void)
+{
+	uint32_t saved = kmem_maxverify;
+	kmem_debug_parse("maxverify=16");
+	KT_EQ_U(kmem_maxverify, 16);
+	kmem_cache_t *cp = guarded_cache("t_maxverify", NULL, NULL);
+	kmem_maxverify = saved;		/* fixed per cache: no effect on cp */
+	uint64_t *p = kmem_cache_alloc(cp, KM_SLEEP);
+	KT_EQ_U(p[1], KMEM_UNINITIALIZED);
+	memset(p, 0, GUARD_SIZE);
+	kmem_cache_free(cp, p);
+	kmem_track_unpoison(p, GUARD_SIZE);
+	KT_EQ_U(p[0], KMEM_FREE_PATTERN);
+	KT_EQ_U(p[1], KMEM_FREE_PATTERN);
+	KT_EQ_U(p[2], 0);			/* beyond 16 bytes: left alone */
+	kmem_track_poison(p, GUARD_SIZE);
+	p = kmem_cache_alloc(cp, KM_SLEEP);	/* checks 16 bytes: clean */
+	KT_EQ_U(p[1], KMEM_UNINITIALIZED);
+	kmem_cache_free(cp, p);
+	kmem_cache_destroy(cp);
+}
+
 static void
 bug_wrong_cache(void)
 {
@@ -573,6 +597,7 @@ KT_SUITE(debug_suite,
 	{ "debug:death:wrong-cache", test_death_wrong_cache },
 	{ "debug:death:wrong-cache-large", test_death_wrong_cache_large },
 	{ "debug:lite:first-word", test_lite },
+	{ "debug:maxverify:bytes", test_maxverify },
 	{ "debug:death:bad-base", test_death_bad_base },
 	{ "debug:death:not-in-cache", test_death_not_in_cache },
 	{ "debug:noabort:goes-on", test_noabort },

@@ -10,7 +10,7 @@
  * the buffer's address XORed with 0xa110c8ed while it is allocated and
  * with 0xf4eef4ee while it is free.  A free buffer is filled with
  * 0xdeadbeef; an allocated one starts filled with 0xbaddcafe (the first
- * KMEM_MAXVERIFY bytes of each; only the first word under lite, KMF_LITE,
+ * cache_verify bytes of each, 1 KiB by default; only the first word under lite, KMF_LITE,
  * which keeps the buftag, redzone, duplicate-free and bad-free checks and
  * gives up most of the use-after-free check for speed).
  *
@@ -42,6 +42,7 @@
 
 int kmem_debug_flags;
 uint32_t kmem_debug_mtbf;
+uint32_t kmem_maxverify = KMEM_MAXVERIFY;
 static bool kmem_debug_noabort;
 
 static const char *const kmem_error_msg[] = {
@@ -267,7 +268,8 @@ kmem_debug_free(kmem_cache_t *cp, void *buf)
 
 /*
  * KMEM_DEBUG items (UMEM_DEBUG syntax): default and guards turn on the
- * buffer checks, lite the cheaper ones (one pattern word), mtbf=N fails 1
+ * buffer checks, lite the cheaper ones (one pattern word), maxverify=N
+ * bounds the pattern checks to N bytes of each buffer, mtbf=N fails 1
  * KM_NOSLEEP allocation in N, noabort
  * reports without stopping, verbose is accepted.
  * The audit, contents, firewall and logging items are not implemented yet
@@ -299,6 +301,8 @@ kmem_debug_parse(const char *items)
 			p++;
 		if (kmem_strcmp(name, "mtbf") == 0 && has_value)
 			kmem_debug_mtbf = value;
+		else if (kmem_strcmp(name, "maxverify") == 0 && has_value)
+			kmem_maxverify = value;
 		else if (kmem_strcmp(name, "default") == 0 ||
 		    kmem_strcmp(name, "guards") == 0)
 			kmem_debug_flags |= KMF_BUFTAG;

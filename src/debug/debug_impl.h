@@ -35,18 +35,19 @@ typedef struct kmem_buftag {
 #define KMERR_BADBASE	8	/* free address != alloc address */
 
 /*
- * Bytes of each buffer filled and verified (illumos: kmem_maxverify): big
- * buffers are checked at their start, where most stray writes land, so
- * that the checks stay cheap enough to leave on; lite checks one word.
+ * Bytes of each buffer filled and verified (illumos: kmem_maxverify, 1 KiB
+ * unless KMEM_DEBUG=maxverify=N): big buffers are checked at their start,
+ * where most stray writes land, so that the checks stay cheap enough to
+ * leave on; lite checks one word.  Fixed per cache when it is created, so
+ * that a change cannot make free buffers fail a longer check.
  */
 #define KMEM_MAXVERIFY	1024
 
 static inline size_t
 kmem_verify_words(const kmem_cache_t *cp)
 {
-	if (cp->cache_flags & KMF_LITE)
-		return (1);
-	return (kmem_min(cp->cache_buftag, KMEM_MAXVERIFY) / sizeof (uint64_t));
+	return (kmem_min(cp->cache_buftag, cp->cache_verify) /
+	    sizeof (uint64_t));
 }
 
 static inline kmem_buftag_t *

@@ -55,6 +55,8 @@ cache_init(kmem_cache_t *cp, const char *name, size_t bufsize, size_t align,
 	if (!(cflags & (KMC_NODEBUG | KMC_NOTOUCH))) {
 		cp->cache_flags |= kmem_debug_flags;
 		cp->cache_mtbf = kmem_debug_mtbf;
+		cp->cache_verify = (cp->cache_flags & KMF_LITE) ?
+		    sizeof (uint64_t) : kmem_maxverify;
 	}
 	kmem_lock_init(&cp->cache_depot_lock);
 	kmem_list_init(&cp->cache_link);

@@ -30,6 +30,7 @@
 /* Debug flags for caches created from now on (KMEM_DEBUG, debug.c). */
 extern int kmem_debug_flags;
 extern uint32_t kmem_debug_mtbf;
+extern uint32_t kmem_maxverify;
 
 
 #define KMEM_VOID_FRACTION	8	/* never waste more than 1/8 of a slab */
@@ -116,6 +117,7 @@ struct kmem_cache {
 	size_t		cache_buftag;	/* guarded caches: buftag offset */
 	size_t		cache_maxcolor;
 	int		cache_flags;	/* KMF_* */
+	uint32_t	cache_verify;	/* debug: bytes filled and checked */
 	int		cache_cflags;	/* KMC_* */
 	kmem_constructor_t *cache_constructor;
 	kmem_destructor_t *cache_destructor;
