@@ -198,6 +198,35 @@ test_lite(void)
 	expect_death(bug_redzone, "redzone violation", NULL);
 }
 
+static int
+failing_ctor(void *buf, void *priv, int flag)
+{
+	(void)buf, (void)priv, (void)flag;
+	return (-1);
+}
+
+static void
+bug_checknull(void)
+{
+	kmem_debug_parse("checknull");
+	kmem_cache_t *cp = kmem_cache_create("t_nullctor", 64, 0, failing_ctor,
+	    NULL, NULL, NULL, NULL, 0);
+	if (kmem_cache_alloc(cp, KM_NOSLEEP) == NULL)
+		_exit(3);			/* checknull let NULL through */
+}
+
+/* checknull: an allocation about to fail stops the process instead. */
+static void
+test_checknull(void)
+{
+	int status = 0;
+	char *out = run_child(bug_checknull, &status);
+	KT_CHECK(out != NULL && strstr(out, "allocation of 64 bytes from "
+	    "t_nullctor failed (checknull)") != NULL);
+	if (!KT_CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT))
+		printf("    child said: %s (status %#x)\n", out, status);
+}
+
 /* maxverify=16: the pattern covers the first 16 bytes of each buffer. */
 static void
 test_maxverify(void)
@@ -598,6 +627,7 @@ KT_SUITE(debug_suite,
 	{ "debug:death:wrong-cache-large", test_death_wrong_cache_large },
 	{ "debug:lite:first-word", test_lite },
 	{ "debug:maxverify:bytes", test_maxverify },
+	{ "debug:checknull:stops", test_checknull },
 	{ "debug:death:bad-base", test_death_bad_base },
 	{ "debug:death:not-in-cache", test_death_not_in_cache },
 	{ "debug:noabort:goes-on", test_noabort },

@@ -123,6 +123,35 @@ test_cross_thread_exit(void)
 	kmem_cache_destroy(cp);
 }
 
+static int
+refuse_ctor(void *buf, void *priv, int flag)
+{
+	(void)buf, (void)priv, (void)flag;
+	return (-1);
+}
+
+/*
+ * A constructor that fails while a magazine is being filled for a thread
+ * that already has a record: the allocation fails cleanly (it once loaded
+ * a magazine of -1 rounds and handed out a garbage pointer).
+ */
+static void
+test_ctor_fails_with_record(void)
+{
+	kmem_cache_t *warm = kmem_cache_create("t_warm", 64, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	kmem_cache_free(warm, kmem_cache_alloc(warm, KM_SLEEP));
+	kmem_cache_t *cp = kmem_cache_create("t_refuse", 64, 0, refuse_ctor,
+	    NULL, NULL, NULL, NULL, 0);
+	kmem_cache_free(warm, kmem_cache_alloc(warm, KM_SLEEP));
+	for (int i = 0; i < 3; i++)
+		KT_CHECK(kmem_cache_alloc(cp, KM_NOSLEEP) == NULL);
+	KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
+	KT_EQ_U(kmem_cache_stat(cp, "alloc_fail"), 3);
+	kmem_cache_destroy(cp);
+	kmem_cache_destroy(warm);
+}
+
 /* A live thread holds magazines; destroying the cache takes them back. */
 typedef struct holder {
 	kmem_cache_t	*cp;
@@ -226,6 +255,7 @@ KT_SUITE(magazine_suite,
 	{ "magazine:depot:exchange-reap", test_depot },
 	{ "magazine:depot:working-set", test_working_set },
 	{ "magazine:thread:cross-free-exit", test_cross_thread_exit },
+	{ "magazine:ctor:fails-with-record", test_ctor_fails_with_record },
 	{ "magazine:purge:live-thread", test_purge_live },
 	{ "magazine:depot:resize", test_resize },
 	{ "magazine:cflags:nomagazine", test_nomagazine },

@@ -44,6 +44,7 @@ int kmem_debug_flags;
 uint32_t kmem_debug_mtbf;
 uint32_t kmem_maxverify = KMEM_MAXVERIFY;
 static bool kmem_debug_noabort;
+static bool kmem_debug_checknull_on;
 
 static const char *const kmem_error_msg[] = {
 	"buffer modified after being freed",
@@ -267,10 +268,26 @@ kmem_debug_free(kmem_cache_t *cp, void *buf)
 }
 
 /*
+ * KMEM_DEBUG=checknull: an allocation about to return NULL (a constructor
+ * failed, memory ran out, or fault injection) stops the process instead,
+ * for programs that do not check.
+ */
+void
+kmem_debug_checknull(const char *from, size_t size)
+{
+	if (!kmem_debug_checknull_on)
+		return;
+	kmem_printf(NULL, NULL, "kmem: allocation of %zu bytes from %s "
+	    "failed (checknull)", size, from);
+	kmem_plat_panic("kmem: allocation failed");
+}
+
+/*
  * KMEM_DEBUG items (UMEM_DEBUG syntax): default and guards turn on the
  * buffer checks, lite the cheaper ones (one pattern word), maxverify=N
  * bounds the pattern checks to N bytes of each buffer, mtbf=N fails 1
- * KM_NOSLEEP allocation in N, noabort
+ * KM_NOSLEEP allocation in N, checknull stops on a failed allocation,
+ * noabort
  * reports without stopping, verbose is accepted.
  * The audit, contents, firewall and logging items are not implemented yet
  * and are reported as such.
@@ -308,6 +325,8 @@ kmem_debug_parse(const char *items)
 			kmem_debug_flags |= KMF_BUFTAG;
 		else if (kmem_strcmp(name, "lite") == 0)
 			kmem_debug_flags |= KMF_BUFTAG | KMF_LITE;
+		else if (kmem_strcmp(name, "checknull") == 0)
+			kmem_debug_checknull_on = true;
 		else if (kmem_strcmp(name, "noabort") == 0)
 			kmem_debug_noabort = true;
 		else if (n != 0 && kmem_strcmp(name, "verbose") != 0)

@@ -60,6 +60,7 @@ void kmem_debug_fresh(kmem_cache_t *cp, void *buf);
 int kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag);
 bool kmem_debug_free(kmem_cache_t *cp, void *buf);
 void kmem_debug_parse(const char *items);
+void kmem_debug_checknull(const char *from, size_t size);
 void kmem_debug_alloc_size(kmem_cache_t *cp, void *buf, size_t size);
 void kmem_debug_free_size(kmem_cache_t *cp, void *buf, size_t size);
 

@@ -461,6 +461,8 @@ kmem_alloc_oversize(size_t size, int kmflag)
 	if (buf == NULL && (kmflag & KM_PANIC))
 		kmem_panic("kmem_alloc(%zu): cannot satisfy mandatory "
 		    "allocation", size);
+	if (buf == NULL)
+		kmem_debug_checknull("kmem_oversize", size);
 	return (buf);
 }
 

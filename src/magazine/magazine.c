@@ -195,7 +195,7 @@ cpu_alloc_fill(kmem_cache_t *cp, int kmflag)
 		return (NULL);
 	int n = kmem_slab_alloc_batch(cp, kmflag, mp->mag_round,
 	    mtp->mt_magsize);
-	if (n == 0) {
+	if (n <= 0) {		/* none, or a constructor failed (-1) */
 		kmem_slab_free(mtp->mt_cache, mp);
 		return (NULL);
 	}
@@ -334,8 +334,8 @@ cache_alloc_inject(kmem_cache_t *cp, int kmflag)
 	return (true);
 }
 
-KMEM_NOINLINE void *
-kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
+static void *
+cache_alloc_slow_body(kmem_cache_t *cp, int kmflag)
 {
 	if (KMEM_UNLIKELY(cp->cache_mtbf != 0) && cache_alloc_inject(cp, kmflag))
 		return (NULL);
@@ -358,6 +358,16 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 		return (NULL);
 	}
 	return (cache_alloc_pressure(cp, kmflag));
+}
+
+KMEM_NOINLINE void *
+kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
+{
+	void *buf = cache_alloc_slow_body(cp, kmflag);
+
+	if (KMEM_UNLIKELY(buf == NULL))
+		kmem_debug_checknull(cp->cache_name, cp->cache_bufsize);
+	return (buf);
 }
 
 /* Put a free buffer in this thread's magazine, or in its slab. */
