@@ -148,7 +148,8 @@ test_death_dupfree(void)
 static void
 test_death_buftag(void)
 {
-	expect_death(bug_buftag, "boundary tag corrupted", NULL);
+	expect_death(bug_buftag, "boundary tag corrupted",
+	    "buf ^ bxstat = a110c8fd, should be a110c8ed");
 }
 
 static kmem_cache_t *

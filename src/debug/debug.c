@@ -85,6 +85,18 @@ kmem_error(int type, kmem_cache_t *cp, void *buf, const char *detail)
 	kmem_error_at(type, cp, buf, kmem_buftag(cp, buf)->bt_link, detail);
 }
 
+/* A damaged bxstat, with what it should have said (illumos' detail). */
+static void
+kmem_error_buftag(kmem_cache_t *cp, void *buf, uintptr_t expected)
+{
+	char detail[80];
+
+	kmem_snprintf(detail, sizeof (detail), "buf ^ bxstat = %lx, should be "
+	    "%lx", (unsigned long)((uintptr_t)buf ^
+	    kmem_buftag(cp, buf)->bt_bxstat), (unsigned long)expected);
+	kmem_error(KMERR_BADBUFTAG, cp, buf, detail);
+}
+
 typedef struct owner_search {
 	const void	*os_addr;
 	kmem_cache_t	*os_cache;	/* out: the cache holding os_addr */
@@ -124,7 +136,7 @@ kmem_error_bad_free(kmem_cache_t *cp, void *buf)
 
 	kmem_cache_walk(owner_search_cache, &os);
 	if (os.os_cache == cp && os.os_chunk == buf) {
-		kmem_error(KMERR_BADBUFTAG, cp, buf, NULL);	/* its own */
+		kmem_error_buftag(cp, buf, KMEM_BUFTAG_ALLOC);	/* its own */
 	} else if (os.os_cache == NULL) {
 		kmem_error_at(KMERR_BADADDR, cp, buf, NULL, NULL);
 	} else if (os.os_chunk != buf) {
@@ -166,7 +178,7 @@ kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag)
 	char detail[128];
 
 	if (btp->bt_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_FREE))
-		kmem_error(KMERR_BADBUFTAG, cp, buf, NULL);
+		kmem_error_buftag(cp, buf, KMEM_BUFTAG_FREE);
 	if (cp->cache_flags & KMF_DEADBEEF) {
 		uint64_t *w = buf;
 		for (size_t i = 0, n = kmem_verify_words(cp); i < n; i++) {
