@@ -207,6 +207,12 @@ size_t kmem_strlen(const char *s);
 int kmem_strcmp(const char *a, const char *b);
 void kmem_strlcpy(char *dst, const char *src, size_t len);
 
+/* Option strings, "name[=value],..." (options.c). */
+#define KMEM_OPTION_LEN	32
+bool kmem_option_next(const char **pp, char name[KMEM_OPTION_LEN],
+    char value[KMEM_OPTION_LEN], bool *has_value);
+bool kmem_parse_size(const char *s, uint64_t *vp);
+
 /* ---- assertions ---- */
 
 /*

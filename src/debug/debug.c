@@ -299,8 +299,7 @@ kmem_debug_checknull(const char *from, size_t size)
  * buffer checks, lite the cheaper ones (one pattern word), maxverify=N
  * bounds the pattern checks to N bytes of each buffer, mtbf=N fails 1
  * KM_NOSLEEP allocation in N, checknull stops on a failed allocation,
- * noabort
- * reports without stopping, verbose is accepted.
+ * noabort reports without stopping, verbose is accepted.
  * The audit, contents, firewall and logging items are not implemented yet
  * and are reported as such.
  */
@@ -308,26 +307,17 @@ void
 kmem_debug_parse(const char *items)
 {
 	const char *p = items;
+	char name[KMEM_OPTION_LEN], arg[KMEM_OPTION_LEN];
+	bool has_value;
 
-	while (p != NULL && *p != '\0') {
-		char name[32];
-		size_t n = 0;
-		while (*p != '\0' && *p != ',' && *p != '=')
-			if (n + 1 < sizeof (name))
-				name[n++] = *p++;
-			else
-				p++;
-		name[n] = '\0';
-		uint32_t value = 0;
-		bool has_value = *p == '=';
-		if (has_value)
-			p++;
-		for (; *p >= '0' && *p <= '9'; p++)
-			value = value * 10 + (uint32_t)(*p - '0');
-		while (*p != '\0' && *p != ',')
-			p++;
-		if (*p == ',')
-			p++;
+	while (kmem_option_next(&p, name, arg, &has_value)) {
+		uint64_t v = 0;
+		if (has_value && (!kmem_parse_size(arg, &v) || v > UINT32_MAX)) {
+			kmem_warn("KMEM_DEBUG: %s: '%s' is not a number", name,
+			    arg);
+			continue;
+		}
+		uint32_t value = (uint32_t)v;
 		if (kmem_strcmp(name, "mtbf") == 0 && has_value)
 			kmem_debug_mtbf = value;
 		else if (kmem_strcmp(name, "maxverify") == 0 && has_value)
@@ -341,7 +331,7 @@ kmem_debug_parse(const char *items)
 			kmem_debug_checknull_on = true;
 		else if (kmem_strcmp(name, "noabort") == 0)
 			kmem_debug_noabort = true;
-		else if (n != 0 && kmem_strcmp(name, "verbose") != 0)
+		else if (kmem_strcmp(name, "verbose") != 0)
 			kmem_warn("KMEM_DEBUG: '%s' not supported", name);
 	}
 }

@@ -178,33 +178,6 @@ static const vmem_hooks_t kmem_vmem_hooks = {
 
 /* ---- options ---- */
 
-/* A size with an optional k, m, g or t suffix; false if malformed. */
-static bool
-parse_size(const char *s, uint64_t *vp)
-{
-	uint64_t v = 0;
-
-	if (*s < '0' || *s > '9')
-		return (false);
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return (false);
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	int shift = 0;
-	switch (*s) {
-	case 'k': case 'K': shift = 10; s++; break;
-	case 'm': case 'M': shift = 20; s++; break;
-	case 'g': case 'G': shift = 30; s++; break;
-	case 't': case 'T': shift = 40; s++; break;
-	default: break;
-	}
-	if (*s != '\0' || (shift != 0 && v > (UINT64_MAX >> shift)))
-		return (false);
-	*vp = v << shift;
-	return (true);
-}
-
 /*
  * Parse "name[=value],...": nomagazines, noretain, physmem=SIZE,
  * reap_interval=SECONDS.  Unknown names and bad values are reported and
@@ -214,42 +187,23 @@ static void
 kmem_options_parse(const char *opts)
 {
 	const char *p = opts;
+	char name[KMEM_OPTION_LEN], value[KMEM_OPTION_LEN];
+	bool has_value;
 
-	while (p != NULL && *p != '\0') {
-		char name[32], value[32];
-		size_t n = 0, v = 0;
-		while (*p != '\0' && *p != ',' && *p != '=')
-			if (n + 1 < sizeof (name))
-				name[n++] = *p++;
-			else
-				p++;
-		name[n] = '\0';
-		bool has_value = *p == '=';
-		if (has_value)
-			p++;
-		while (*p != '\0' && *p != ',')
-			if (v + 1 < sizeof (value))
-				value[v++] = *p++;
-			else
-				p++;
-		value[v] = '\0';
-		if (*p == ',')
-			p++;
-		if (n == 0)
-			continue;
+	while (kmem_option_next(&p, name, value, &has_value)) {
 		uint64_t num;
 		if (kmem_strcmp(name, "nomagazines") == 0 && !has_value) {
 			kmem_opt_nomagazines = true;
 		} else if (kmem_strcmp(name, "noretain") == 0 && !has_value) {
 			kmem_opt_noretain = true;
 		} else if (kmem_strcmp(name, "physmem") == 0) {
-			if (has_value && parse_size(value, &num) && num != 0)
+			if (has_value && kmem_parse_size(value, &num) && num != 0)
 				(void)kmem_physmem_set((size_t)num);
 			else
 				kmem_warn("option physmem: '%s' is not a size",
 				    value);
 		} else if (kmem_strcmp(name, "reap_interval") == 0) {
-			if (has_value && parse_size(value, &num))
+			if (has_value && kmem_parse_size(value, &num))
 				kmem_opt_reap_interval = num;
 			else
 				kmem_warn("option reap_interval: '%s' is not a "

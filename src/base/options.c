@@ -1,0 +1,69 @@
+/*
+ * Option strings, as KMEM_OPTIONS and KMEM_DEBUG (UMEM_OPTIONS and
+ * UMEM_DEBUG syntax) spell them: "name[=value],...".  The tokenizer and
+ * the size parser that kmem_alloc's options and the debug layer's items
+ * share.  No allocation, no libc: it runs before kmem is up.
+ */
+#include "base.h"
+
+/*
+ * The next "name[=value]" item of *pp into name and value (each truncated
+ * to KMEM_OPTION_LEN - 1 characters; value is "" without '='); advances
+ * *pp.  false at the end of the string.  Empty items are skipped.
+ */
+bool
+kmem_option_next(const char **pp, char name[KMEM_OPTION_LEN],
+    char value[KMEM_OPTION_LEN], bool *has_value)
+{
+	const char *p = *pp;
+
+	while (p != NULL && *p == ',')
+		p++;
+	if (p == NULL || *p == '\0')
+		return (false);
+	size_t n = 0, v = 0;
+	while (*p != '\0' && *p != ',' && *p != '=') {
+		if (n + 1 < KMEM_OPTION_LEN)
+			name[n++] = *p;
+		p++;
+	}
+	name[n] = '\0';
+	*has_value = (*p == '=');
+	if (*has_value)
+		p++;
+	while (*p != '\0' && *p != ',') {
+		if (v + 1 < KMEM_OPTION_LEN)
+			value[v++] = *p;
+		p++;
+	}
+	value[v] = '\0';
+	*pp = p;
+	return (true);
+}
+
+/* A size with an optional k, m, g or t suffix; false if malformed. */
+bool
+kmem_parse_size(const char *s, uint64_t *vp)
+{
+	uint64_t v = 0;
+
+	if (*s < '0' || *s > '9')
+		return (false);
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return (false);
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	int shift = 0;
+	switch (*s) {
+	case 'k': case 'K': shift = 10; s++; break;
+	case 'm': case 'M': shift = 20; s++; break;
+	case 'g': case 'G': shift = 30; s++; break;
+	case 't': case 'T': shift = 40; s++; break;
+	default: break;
+	}
+	if (*s != '\0' || (shift != 0 && v > (UINT64_MAX >> shift)))
+		return (false);
+	*vp = v << shift;
+	return (true);
+}
