@@ -3,6 +3,7 @@
  * an argument), counts failed checks per test and prints the summary.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
@@ -86,4 +87,45 @@ main(int argc, char **argv)
 	}
 	printf("%d passed, %d failed\n", passed, failed);
 	return (failed > 125 ? 125 : failed);
+}
+
+void
+kt_capture_line(void *arg, const char *line)
+{
+	kt_capture_t *c = arg;
+	size_t n = strlen(line);
+	char *buf = realloc(c->kc_buf, c->kc_len + n + 2);
+	if (buf == NULL)
+		return;
+	c->kc_buf = buf;
+	memcpy(buf + c->kc_len, line, n);
+	buf[c->kc_len + n] = '\n';
+	c->kc_len += n + 1;
+	buf[c->kc_len] = '\0';
+	c->kc_lines++;
+}
+
+/* Empty it, keeping its buffer. */
+void
+kt_capture_reset(kt_capture_t *c)
+{
+	c->kc_len = 0;
+	c->kc_lines = 0;
+	if (c->kc_buf != NULL)
+		c->kc_buf[0] = '\0';
+}
+
+void
+kt_capture_free(kt_capture_t *c)
+{
+	free(c->kc_buf);
+	c->kc_buf = NULL;
+	kt_capture_reset(c);
+}
+
+int
+kt_ctor_refuse(void *buf, void *priv, int flag)
+{
+	(void)buf, (void)priv, (void)flag;
+	return (-1);
 }

@@ -38,6 +38,20 @@ bool kt_check_u(uint64_t a, uint64_t b, const char *op, bool ok,
 	    __LINE__); })
 #define KT_EQ_U(a, b)	KT_CMP_U(a, ==, b)
 
+/* A line sink for kmem's printers (kmem_kmastat, kmem_verify, ...). */
+typedef struct kt_capture {
+	char	*kc_buf;	/* the lines so far, '\n'-separated */
+	size_t	kc_len;
+	int	kc_lines;
+} kt_capture_t;
+
+void kt_capture_line(void *arg, const char *line);
+void kt_capture_reset(kt_capture_t *c);
+void kt_capture_free(kt_capture_t *c);
+
+/* A constructor that always fails, for callers' error paths. */
+int kt_ctor_refuse(void *buf, void *priv, int flag);
+
 /* Deterministic pseudo-random numbers (xorshift64*). */
 static inline uint64_t
 kt_rand(uint64_t *state)

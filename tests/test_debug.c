@@ -199,18 +199,11 @@ test_lite(void)
 	expect_death(bug_redzone, "redzone violation", NULL);
 }
 
-static int
-failing_ctor(void *buf, void *priv, int flag)
-{
-	(void)buf, (void)priv, (void)flag;
-	return (-1);
-}
-
 static void
 bug_checknull(void)
 {
 	kmem_debug_parse("checknull");
-	kmem_cache_t *cp = kmem_cache_create("t_nullctor", 64, 0, failing_ctor,
+	kmem_cache_t *cp = kmem_cache_create("t_nullctor", 64, 0, kt_ctor_refuse,
 	    NULL, NULL, NULL, NULL, 0);
 	if (kmem_cache_alloc(cp, KM_NOSLEEP) == NULL)
 		_exit(3);			/* checknull let NULL through */
@@ -505,48 +498,29 @@ test_guarded_correct_use(void)
 }
 
 /* kmem_verify(): quiet on a healthy heap, loud on seeded damage. */
-typedef struct capture {
-	char	buf[65536];
-	size_t	len;
-} capture_t;
-
-static void
-capture_line(void *arg, const char *line)
-{
-	capture_t *c = arg;
-	size_t n = strlen(line);
-	if (c->len + n + 2 < sizeof (c->buf)) {
-		memcpy(c->buf + c->len, line, n);
-		c->buf[c->len + n] = '\n';
-		c->len += n + 1;
-		c->buf[c->len] = '\0';
-	}
-}
-
 static void
 test_verify_clean(void)
 {
-	static capture_t c;
-	c.len = 0;
+	kt_capture_t c = { NULL, 0, 0 };
 	kmem_cache_t *cp = guarded_cache("t_verify_ok", NULL, NULL);
 	void *p[200];
 	for (int i = 0; i < 200; i++)
 		p[i] = kmem_cache_alloc(cp, KM_SLEEP);
 	for (int i = 0; i < 200; i += 2)
 		kmem_cache_free(cp, p[i]);
-	KT_EQ_U(kmem_verify(capture_line, &c), 0);
-	KT_CHECK(strstr(c.buf, "t_verify_ok") != NULL);
-	KT_CHECK(strstr(c.buf, "corrupt") == NULL);
+	KT_EQ_U(kmem_verify(kt_capture_line, &c), 0);
+	KT_CHECK(strstr(c.kc_buf, "t_verify_ok") != NULL);
+	KT_CHECK(strstr(c.kc_buf, "corrupt") == NULL);
 	for (int i = 1; i < 200; i += 2)
 		kmem_cache_free(cp, p[i]);
 	kmem_cache_destroy(cp);
+	kt_capture_free(&c);
 }
 
 static void
 test_verify_finds_damage(void)
 {
-	static capture_t c;
-	c.len = 0;
+	kt_capture_t c = { NULL, 0, 0 };
 	kmem_cache_t *cp = guarded_cache("t_verify_bad", NULL, NULL);
 	char *p[50];
 	for (int i = 0; i < 50; i++)
@@ -557,11 +531,11 @@ test_verify_finds_damage(void)
 	uint64_t saved = *(uint64_t *)(void *)(p[3] + 16);
 	p[3][16] = 0x77;				/* write after free */
 	kmem_buftag(cp, p[7])->bt_redzone = 0;		/* and past the end */
-	KT_EQ_U(kmem_verify(capture_line, &c), 2);
-	KT_CHECK(strstr(c.buf, "(free) seems corrupted") != NULL);
-	KT_CHECK(strstr(c.buf, "(free) corrupt redzone pattern") != NULL);
-	KT_CHECK(strstr(c.buf, "t_verify_bad") != NULL &&
-	    strstr(c.buf, "2 corrupt buffers") != NULL);
+	KT_EQ_U(kmem_verify(kt_capture_line, &c), 2);
+	KT_CHECK(strstr(c.kc_buf, "(free) seems corrupted") != NULL);
+	KT_CHECK(strstr(c.kc_buf, "(free) corrupt redzone pattern") != NULL);
+	KT_CHECK(strstr(c.kc_buf, "t_verify_bad") != NULL &&
+	    strstr(c.kc_buf, "2 corrupt buffers") != NULL);
 	kmem_track_unpoison(p[3], 64);	/* kmem_verify poisoned it again */
 	*(uint64_t *)(void *)(p[3] + 16) = saved;	/* repair */
 	kmem_track_poison(p[3], 64);
@@ -572,14 +546,15 @@ test_verify_finds_damage(void)
 	kmem_slab_t *sp = KMEM_CONTAINER(cp->cache_partial.next, kmem_slab_t,
 	    slab_link);
 	sp->slab_nhead++;
-	c.len = 0;
-	KT_CMP_U(kmem_verify(capture_line, &c), >=, 1);
-	KT_CHECK(strstr(c.buf, "slab lists do not match") != NULL);
+	kt_capture_reset(&c);
+	KT_CMP_U(kmem_verify(kt_capture_line, &c), >=, 1);
+	KT_CHECK(strstr(c.kc_buf, "slab lists do not match") != NULL);
 	sp->slab_nhead--;
-	c.len = 0;
-	KT_EQ_U(kmem_verify(capture_line, &c), 0);	/* repaired */
+	kt_capture_reset(&c);
+	KT_EQ_U(kmem_verify(kt_capture_line, &c), 0);	/* repaired */
 	kmem_cache_free(cp, q);
 	kmem_cache_destroy(cp);
+	kt_capture_free(&c);
 }
 
 /* Fault injection: exactly 1 KM_NOSLEEP allocation in N fails. */

@@ -123,13 +123,6 @@ test_cross_thread_exit(void)
 	kmem_cache_destroy(cp);
 }
 
-static int
-refuse_ctor(void *buf, void *priv, int flag)
-{
-	(void)buf, (void)priv, (void)flag;
-	return (-1);
-}
-
 /*
  * A constructor that fails while a magazine is being filled for a thread
  * that already has a record: the allocation fails cleanly (it once loaded
@@ -141,7 +134,7 @@ test_ctor_fails_with_record(void)
 	kmem_cache_t *warm = kmem_cache_create("t_warm", 64, 0, NULL, NULL,
 	    NULL, NULL, NULL, 0);
 	kmem_cache_free(warm, kmem_cache_alloc(warm, KM_SLEEP));
-	kmem_cache_t *cp = kmem_cache_create("t_refuse", 64, 0, refuse_ctor,
+	kmem_cache_t *cp = kmem_cache_create("t_refuse", 64, 0, kt_ctor_refuse,
 	    NULL, NULL, NULL, NULL, 0);
 	kmem_cache_free(warm, kmem_cache_alloc(warm, KM_SLEEP));
 	for (int i = 0; i < 3; i++)

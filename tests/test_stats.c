@@ -8,25 +8,6 @@
 #include <kmem/kmem.h>
 #include "harness.h"
 
-typedef struct capture {
-	char	*buf;
-	size_t	len;
-	int	lines;
-} capture_t;
-
-static void
-capture_line(void *arg, const char *line)
-{
-	capture_t *c = arg;
-	size_t n = strlen(line);
-	c->buf = realloc(c->buf, c->len + n + 2);
-	memcpy(c->buf + c->len, line, n);
-	c->buf[c->len + n] = '\n';
-	c->len += n + 1;
-	c->buf[c->len] = '\0';
-	c->lines++;
-}
-
 static void
 test_kmastat(void)
 {
@@ -35,15 +16,15 @@ test_kmastat(void)
 	void *p[10];
 	for (int i = 0; i < 10; i++)
 		p[i] = kmem_cache_alloc(cp, KM_SLEEP);
-	capture_t c = { NULL, 0, 0 };
-	kmem_kmastat(capture_line, &c);
-	KT_CHECK(c.buf != NULL && c.lines > 40);
-	KT_CHECK(strstr(c.buf, "alloc") != NULL);
-	KT_CHECK(strstr(c.buf, "kmem_alloc_16 ") != NULL);
-	KT_CHECK(strstr(c.buf, "Total [kmem_default]") != NULL);
-	KT_CHECK(strstr(c.buf, "vmem name") != NULL);
-	KT_CHECK(strstr(c.buf, "kmem_oversize") != NULL);
-	char *line = strstr(c.buf, "t_statcache");
+	kt_capture_t c = { NULL, 0, 0 };
+	kmem_kmastat(kt_capture_line, &c);
+	KT_CHECK(c.kc_buf != NULL && c.kc_lines > 40);
+	KT_CHECK(strstr(c.kc_buf, "alloc") != NULL);
+	KT_CHECK(strstr(c.kc_buf, "kmem_alloc_16 ") != NULL);
+	KT_CHECK(strstr(c.kc_buf, "Total [kmem_default]") != NULL);
+	KT_CHECK(strstr(c.kc_buf, "vmem name") != NULL);
+	KT_CHECK(strstr(c.kc_buf, "kmem_oversize") != NULL);
+	char *line = strstr(c.kc_buf, "t_statcache");
 	KT_CHECK(line != NULL);
 	if (line != NULL) {
 		unsigned long size = 0, inuse = 0;
@@ -51,7 +32,7 @@ test_kmastat(void)
 		KT_EQ_U(size, 100);
 		KT_EQ_U(inuse, 10);
 	}
-	free(c.buf);
+	kt_capture_free(&c);
 	for (int i = 0; i < 10; i++)
 		kmem_cache_free(cp, p[i]);
 	kmem_cache_destroy(cp);
