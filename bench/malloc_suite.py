@@ -28,6 +28,10 @@ DEBUG_MODES = ["guards", "lite"]
 WORKLOADS = ["server", "prodcons", "larson", "mixed", "realloc", "frag"]
 
 
+def geomean(xs):
+    return math.exp(sum(math.log(x) for x in xs) / len(xs))
+
+
 def run(workload, lib, extra_env=None):
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
@@ -82,8 +86,7 @@ def main():
             w, kw, kc, kr, " | ".join(cells), kr / best_rss))
     w_("")
     w_("Geometric mean of wall-time ratios (peer / kmem): " + ", ".join(
-        "%s %.2fx" % (p, math.exp(sum(math.log(x) for x in geo[p]) / len(geo[p])))
-        for p in peers) + ".")
+        "%s %.2fx" % (p, geomean(geo[p])) for p in peers) + ".")
     w_("")
     w_("Peak resident MiB per allocator:")
     w_("")
@@ -112,8 +115,7 @@ def main():
         w_("| %s | %.3f | %s |" % (w, plain, " | ".join(cells)))
     w_("")
     w_("Geometric mean: " + ", ".join(
-        "%s %.2fx" % (mode, math.exp(sum(math.log(c) for c in costs[mode]) / len(costs[mode])))
-        for mode in DEBUG_MODES) + ".")
+        "%s %.2fx" % (mode, geomean(costs[mode])) for mode in DEBUG_MODES) + ".")
     w_("")
     w_("![malloc suite](bench/results/malloc_suite.png)")
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
