@@ -16,13 +16,13 @@ BUILD	:= build/$(MODE)
 VERSION	:= 0.1.0
 
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-BASE	:= -std=c11 -g -fno-common -fPIC $(WARN) -Iinclude -Iplatform
+BASE	:= -std=c11 -g -fno-common -fPIC -fno-omit-frame-pointer $(WARN) -Iinclude -Iplatform
 ifeq ($(MODE),release)
 OPT	:= -O2 -DKMEM_DEBUG_LEVEL=0
 else ifeq ($(MODE),debug)
 OPT	:= -O1 -DKMEM_DEBUG_LEVEL=2 -DKMEM_TRACK_VALGRIND
 else ifeq ($(MODE),asan)
-OPT	:= -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+OPT	:= -O1 -fsanitize=address,undefined \
 	   -fno-sanitize-recover=undefined -DKMEM_DEBUG_LEVEL=1 -DKMEM_TRACK_ASAN
 SANLD	:= -fsanitize=address,undefined
 else ifeq ($(MODE),tsan)
@@ -33,7 +33,7 @@ $(error unknown MODE $(MODE))
 endif
 
 CORE_SRC := $(sort $(wildcard src/*/*.c))
-PLAT_SRC := platform/posix/posix.c
+PLAT_SRC := platform/posix/posix.c platform/posix/posix_debug.c
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 PLAT_OBJ := $(PLAT_SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ	 := $(CORE_OBJ) $(PLAT_OBJ)
@@ -82,14 +82,16 @@ $(BUILD)/libkmem.so: $(LIB_OBJ) platform/posix/libkmem.map
 
 $(BUILD)/tests/%.o: tests/%.c $(HEADERS) tests/harness.h
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(OPT) -Iplatform/posix -D_GNU_SOURCE -c $< -o $@
+	$(CC) $(BASE) $(OPT) -fno-optimize-sibling-calls -Iplatform/posix \
+	    -D_GNU_SOURCE -c $< -o $@
 
+# -rdynamic: audit reports name the tests' functions (dladdr(3)).
 $(TEST_BIN): $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o) $(BUILD)/tests/harness.o \
 	    $(BUILD)/libkmem.a $(BUILD)/tests/kmem_debug_helper
-	$(CC) -o $@ $(filter %.o %.a,$^) $(SANLD) -lpthread
+	$(CC) -rdynamic -o $@ $(filter %.o %.a,$^) $(SANLD) -lpthread
 
 $(BUILD)/tests/kmem_debug_helper: $(BUILD)/tests/debug_helper.o $(BUILD)/libkmem.a
-	$(CC) -o $@ $^ $(SANLD) -lpthread
+	$(CC) -rdynamic -o $@ $^ $(SANLD) -lpthread
 
 test-build: $(TEST_BIN)
 

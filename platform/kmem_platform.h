@@ -109,6 +109,32 @@ const char *kmem_plat_options(void);
 /* The debugging items (KMEM_DEBUG in hosted builds); may return NULL. */
 const char *kmem_plat_debug_options(void);
 
+/* The debugging items for logs (KMEM_LOGGING in hosted builds); may be NULL. */
+const char *kmem_plat_logging_options(void);
+
+/*
+ * Debugging support (KMEM_DEBUG=audit, firewall, nosignal).  A platform
+ * may implement any of these as "not available": 0 from kmem_plat_thread
+ * and kmem_plat_stack, "?" from kmem_plat_symbol, false from the others.
+ *
+ * kmem_plat_thread: an identifier of the running thread (a thread pointer).
+ * kmem_plat_stack: up to max return addresses of the caller's callers,
+ *   innermost first; the number stored.  Must never fault or allocate,
+ *   whatever the stack holds (bound the walk by the thread's stack).
+ * kmem_plat_symbol: write "name+0xoffset" for pc into buf (NUL-terminated,
+ *   truncated to len).  Called only to print reports; may take locks.
+ * kmem_plat_signal_frame: whether pc is the return address of a signal
+ *   handler (the signal-return trampoline): a stack holding one was
+ *   captured inside a handler.
+ * kmem_plat_guard: make [addr, addr+size) (whole pages of a mapping)
+ *   inaccessible, so that any access faults at once.
+ */
+uintptr_t kmem_plat_thread(void);
+int kmem_plat_stack(uintptr_t *pcs, int max);
+void kmem_plat_symbol(uintptr_t pc, char *buf, size_t len);
+bool kmem_plat_signal_frame(uintptr_t pc);
+bool kmem_plat_guard(void *addr, size_t size);
+
 /*
  * The "self" slot: one pointer per thread (hosted) or per CPU (kernel) that
  * the core owns.  kmem_plat_self_set() stores it; in hosted builds it also

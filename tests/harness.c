@@ -6,15 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "harness.h"
 
 extern const kt_suite_t vmem_suite, slab_suite, magazine_suite,
     kmem_alloc_suite, stress_suite, stats_suite, pressure_suite, fork_suite,
-    debug_suite;
+    debug_suite, audit_suite;
 
 static const kt_suite_t *const kt_suites[] = {
 	&vmem_suite, &slab_suite, &magazine_suite, &kmem_alloc_suite,
 	&stats_suite, &stress_suite, &pressure_suite, &fork_suite, &debug_suite,
+	&audit_suite,
 };
 
 bool kt_quick;
@@ -128,4 +132,32 @@ kt_ctor_refuse(void *buf, void *priv, int flag)
 {
 	(void)buf, (void)priv, (void)flag;
 	return (-1);
+}
+
+char *
+kt_run_child(void (*fn)(void), int *statusp)
+{
+	static char out[8192];
+	int fds[2];
+
+	if (pipe(fds) != 0)
+		return (NULL);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		close(fds[0]);
+		fn();
+		_exit(0);
+	}
+	close(fds[1]);
+	size_t n = 0;
+	ssize_t r;
+	while (n < sizeof (out) - 1 &&
+	    (r = read(fds[0], out + n, sizeof (out) - 1 - n)) > 0)
+		n += (size_t)r;
+	out[n] = '\0';
+	close(fds[0]);
+	waitpid(pid, statusp, 0);
+	return (out);
 }

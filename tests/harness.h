@@ -49,6 +49,12 @@ void kt_capture_line(void *arg, const char *line);
 void kt_capture_reset(kt_capture_t *c);
 void kt_capture_free(kt_capture_t *c);
 
+/*
+ * Run fn in a child process; return what it wrote to stderr (a static
+ * buffer) and store how it ended in *statusp.  NULL if it cannot.
+ */
+char *kt_run_child(void (*fn)(void), int *statusp);
+
 /* A constructor that always fails, for callers' error paths. */
 int kt_ctor_refuse(void *buf, void *priv, int flag);
 

@@ -25,47 +25,25 @@ guarded_cache(const char *name, kmem_constructor_t *ctor,
     kmem_destructor_t *dtor)
 {
 	int saved = kmem_debug_flags;
-	kmem_debug_flags = KMF_BUFTAG;
+	kmem_debug_flags = KMF_BUFTAG | KMF_AUDIT;
 	kmem_cache_t *cp = kmem_cache_create(name, GUARD_SIZE, 0, ctor, dtor,
 	    NULL, NULL, NULL, 0);
 	kmem_debug_flags = saved;
 	return (cp);
 }
 
-/* Run bug() in a child; return its stderr and how it ended. */
-static char *
-run_child(void (*bug)(void), int *statusp)
-{
-	int fds[2];
-	if (pipe(fds) != 0)
-		return (NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(fds[1], 2);
-		close(fds[0]);
-		bug();
-		_exit(0);
-	}
-	close(fds[1]);
-	static char out[4096];
-	size_t n = 0;
-	ssize_t r;
-	while (n < sizeof (out) - 1 &&
-	    (r = read(fds[0], out + n, sizeof (out) - 1 - n)) > 0)
-		n += (size_t)r;
-	out[n] = '\0';
-	close(fds[0]);
-	waitpid(pid, statusp, 0);
-	return (out);
-}
-
+/*
+ * bug() must stop the child with message (and detail) about cache; the
+ * report must show the transaction that names the guilty function: the
+ * buffer's previous one (prev) or the failing call.
+ */
 static void
-expect_death_in(void (*bug)(void), const char *cache, const char *message,
-    const char *detail)
+expect_death_in(void (*bug)(void), const char *guilty, bool prev,
+    const char *cache, const char *message, const char *detail)
 {
 	int status = 0;
-	char *out = run_child(bug, &status);
-	char cachestr[64];
+	char *out = kt_run_child(bug, &status);
+	char str[64];
 	KT_CHECK(out != NULL);
 	if (out == NULL)
 		return;
@@ -73,20 +51,26 @@ expect_death_in(void (*bug)(void), const char *cache, const char *message,
 	KT_CHECK(strstr(out, "kernel memory allocator: ") != NULL);
 	if (!KT_CHECK(strstr(out, message) != NULL))
 		printf("    child said: %s\n", out);
-	snprintf(cachestr, sizeof (cachestr), "cache: %s", cache);
-	KT_CHECK(strstr(out, cachestr) != NULL);
+	snprintf(str, sizeof (str), "cache: %s", cache);
+	KT_CHECK(strstr(out, str) != NULL);
 	KT_CHECK(strstr(out, "heap corruption detected") != NULL);
 	if (detail != NULL)
 		KT_CHECK(strstr(out, detail) != NULL);
+	if (prev)
+		KT_CHECK(strstr(out, "previous transaction on buffer") != NULL);
+	if (guilty == NULL)
+		return;
+	snprintf(str, sizeof (str), "    %s+0x", guilty);
+	if (!KT_CHECK(strstr(out, str) != NULL))
+		printf("    child said: %s\n", out);
 }
 
-static void
-expect_death(void (*bug)(void), const char *message, const char *detail)
-{
-	expect_death_in(bug, "t_guard", message, detail);
-}
+/* The bug functions are global: reports name them (dladdr(3)). */
+#define EXPECT_DEATH(bug, prev, message, detail) \
+	expect_death_in(bug, #bug, prev, "t_guard", message, detail)
 
-static void
+void bug_modified(void);
+void
 bug_modified(void)
 {
 	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
@@ -97,7 +81,8 @@ bug_modified(void)
 	(void)kmem_cache_alloc(cp, KM_SLEEP);	/* the same buffer again */
 }
 
-static void
+void bug_redzone(void);
+void
 bug_redzone(void)
 {
 	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
@@ -106,7 +91,8 @@ bug_redzone(void)
 	kmem_cache_free(cp, p);
 }
 
-static void
+void bug_dupfree(void);
+void
 bug_dupfree(void)
 {
 	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
@@ -115,7 +101,8 @@ bug_dupfree(void)
 	kmem_cache_free(cp, p);
 }
 
-static void
+void bug_buftag(void);
+void
 bug_buftag(void)
 {
 	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
@@ -127,7 +114,7 @@ bug_buftag(void)
 static void
 test_death_modified(void)
 {
-	expect_death(bug_modified, "buffer modified after being freed",
+	EXPECT_DEATH(bug_modified, true, "buffer modified after being freed",
 	    "modification occurred at offset 0x28 (0xdeadbeefdeadbeef "
 	    "replaced by 0xdeadbeefdeadbe01)");
 }
@@ -135,20 +122,20 @@ test_death_modified(void)
 static void
 test_death_redzone(void)
 {
-	expect_death(bug_redzone, "redzone violation: write past end of buffer",
+	EXPECT_DEATH(bug_redzone, true, "redzone violation: write past end of buffer",
 	    NULL);
 }
 
 static void
 test_death_dupfree(void)
 {
-	expect_death(bug_dupfree, "duplicate free: buffer freed twice", NULL);
+	EXPECT_DEATH(bug_dupfree, true, "duplicate free: buffer freed twice", NULL);
 }
 
 static void
 test_death_buftag(void)
 {
-	expect_death(bug_buftag, "boundary tag corrupted",
+	EXPECT_DEATH(bug_buftag, true, "boundary tag corrupted",
 	    "buf ^ bxstat = a110c8fd, should be a110c8ed");
 }
 
@@ -163,7 +150,8 @@ lite_cache(void)
 	return (cp);
 }
 
-static void
+void bug_lite_modified(void);
+void
 bug_lite_modified(void)
 {
 	kmem_cache_t *cp = lite_cache();
@@ -181,7 +169,8 @@ bug_lite_modified(void)
 static void
 test_lite(void)
 {
-	expect_death(bug_lite_modified, "buffer modified after being freed",
+	expect_death_in(bug_lite_modified, NULL, false, "t_guard",
+	    "buffer modified after being freed",
 	    "modification occurred at offset 0x0");
 	kmem_cache_t *cp = lite_cache();
 	KT_CHECK(kmem_cache_stat(cp, "buf_size") == GUARD_SIZE);
@@ -196,10 +185,11 @@ test_lite(void)
 	KT_CHECK(q == p);
 	kmem_cache_free(cp, q);
 	kmem_cache_destroy(cp);
-	expect_death(bug_redzone, "redzone violation", NULL);
+	EXPECT_DEATH(bug_redzone, true, "redzone violation", NULL);
 }
 
-static void
+void bug_checknull(void);
+void
 bug_checknull(void)
 {
 	kmem_debug_parse("checknull");
@@ -214,7 +204,7 @@ static void
 test_checknull(void)
 {
 	int status = 0;
-	char *out = run_child(bug_checknull, &status);
+	char *out = kt_run_child(bug_checknull, &status);
 	KT_CHECK(out != NULL && strstr(out, "allocation of 64 bytes from "
 	    "t_nullctor failed (checknull)") != NULL);
 	if (!KT_CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT))
@@ -245,7 +235,8 @@ test_maxverify(void)
 	kmem_cache_destroy(cp);
 }
 
-static void
+void bug_wrong_cache(void);
+void
 bug_wrong_cache(void)
 {
 	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
@@ -256,16 +247,17 @@ bug_wrong_cache(void)
 static void
 test_death_wrong_cache(void)
 {
-	expect_death(bug_wrong_cache, "buffer freed to wrong cache",
+	EXPECT_DEATH(bug_wrong_cache, true, "buffer freed to wrong cache",
 	    "buffer was allocated from t_other,\ncaller attempting free to "
 	    "t_guard.");
 }
 
 /* The same between large (hashed) caches of one size. */
-static void
+void bug_wrong_cache_large(void);
+void
 bug_wrong_cache_large(void)
 {
-	kmem_debug_flags = KMF_BUFTAG;
+	kmem_debug_flags = KMF_BUFTAG | KMF_AUDIT;
 	kmem_cache_t *cp = kmem_cache_create("t_guard", 2000, 0, NULL, NULL,
 	    NULL, NULL, NULL, 0);
 	kmem_cache_t *other = kmem_cache_create("t_other", 2000, 0, NULL, NULL,
@@ -280,12 +272,13 @@ bug_wrong_cache_large(void)
 static void
 test_death_wrong_cache_large(void)
 {
-	expect_death(bug_wrong_cache_large, "buffer freed to wrong cache",
+	EXPECT_DEATH(bug_wrong_cache_large, true, "buffer freed to wrong cache",
 	    "buffer was allocated from t_other,\ncaller attempting free to "
 	    "t_guard.");
 }
 
-static void
+void bug_bad_base(void);
+void
 bug_bad_base(void)
 {
 	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
@@ -296,13 +289,14 @@ bug_bad_base(void)
 static void
 test_death_bad_base(void)
 {
-	expect_death(bug_bad_base, "bad free: free address (", ") != alloc "
+	EXPECT_DEATH(bug_bad_base, true, "bad free: free address (", ") != alloc "
 	    "address (");
 }
 
 static _Alignas(4096) char not_kmem[4096];
 
-static void
+void bug_not_in_cache(void);
+void
 bug_not_in_cache(void)
 {
 	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
@@ -313,15 +307,16 @@ bug_not_in_cache(void)
 static void
 test_death_not_in_cache(void)
 {
-	expect_death(bug_not_in_cache, "invalid free: buffer not in cache",
+	EXPECT_DEATH(bug_not_in_cache, false, "invalid free: buffer not in cache",
 	    NULL);
 }
 
 /*
  * kmem_free with the wrong size: the kmem_alloc caches are guarded only in
- * a process started with KMEM_DEBUG=guards, so run the helper that way.
+ * a process started with KMEM_DEBUG=default, so run the helper that way.
  */
 static const char *helper_bug;
+static char *helper_env[] = { "KMEM_DEBUG=default", NULL, NULL };
 
 static void
 run_helper(void)
@@ -334,8 +329,7 @@ run_helper(void)
 	*strrchr(self, '/') = '\0';
 	snprintf(path, sizeof (path), "%s/kmem_debug_helper", self);
 	char *argv[] = { path, (char *)helper_bug, NULL };
-	char *envp[] = { "KMEM_DEBUG=guards", NULL };
-	execve(path, argv, envp);
+	execve(path, argv, helper_env);
 	_exit(4);
 }
 
@@ -343,22 +337,63 @@ static void
 test_death_badsize(void)
 {
 	helper_bug = "size";
-	expect_death_in(run_helper, "kmem_alloc_112",
+	expect_death_in(run_helper, "main", true, "kmem_alloc_112",
 	    "bad free: free size (110) != alloc size (100)", NULL);
 	helper_bug = "redzone";
-	expect_death_in(run_helper, "kmem_alloc_112",
+	expect_death_in(run_helper, "main", true, "kmem_alloc_112",
 	    "redzone violation: write past end of buffer", NULL);
 	int status = -1;
 	helper_bug = "clean";
-	(void)run_child(run_helper, &status);
+	(void)kt_run_child(run_helper, &status);
 	KT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* KMEM_LOGGING and KMEM_DEBUG=firewall=SIZE take effect from the start. */
+static void
+test_environment(void)
+{
+	int status = -1;
+
+	helper_bug = "logs";
+	helper_env[1] = "KMEM_LOGGING=transaction=128k,contents,fail";
+	(void)kt_run_child(run_helper, &status);
+	KT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	helper_env[1] = NULL;
+	(void)kt_run_child(run_helper, &status);	/* logs off */
+	KT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 10);
+
+	helper_bug = "firewall";
+	helper_env[0] = "KMEM_DEBUG=firewall=4096";
+	char *out = kt_run_child(run_helper, &status);
+	helper_env[0] = "KMEM_DEBUG=default";
+	KT_CHECK(out != NULL && ((WIFSIGNALED(status) &&
+	    WTERMSIG(status) == SIGSEGV) || (WIFEXITED(status) &&
+	    WEXITSTATUS(status) != 5 && strstr(out, "SEGV") != NULL)));
+}
+
+/* A stray write into the audit bufctl is caught at the next free. */
+void bug_bufctl(void);
+void
+bug_bufctl(void)
+{
+	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
+	char *p = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_audit(cp, p)->bc_addr = p + 1;
+	kmem_cache_free(cp, p);
+}
+
+static void
+test_death_bufctl(void)
+{
+	EXPECT_DEATH(bug_bufctl, false, "bufctl corrupted", NULL);
 }
 
 /*
  * noabort: reported, and the program goes on; the buffer freed twice is
  * not taken back twice, so it cannot be handed out twice.
  */
-static void
+void bug_dupfree_noabort(void);
+void
 bug_dupfree_noabort(void)
 {
 	kmem_debug_parse("noabort");
@@ -375,7 +410,7 @@ static void
 test_noabort(void)
 {
 	int status = -1;
-	char *out = run_child(bug_dupfree_noabort, &status);
+	char *out = kt_run_child(bug_dupfree_noabort, &status);
 	KT_CHECK(out != NULL && strstr(out, "duplicate free") != NULL);
 	KT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
@@ -386,7 +421,8 @@ test_noabort(void)
  * magazine or slab, so ASan itself stops a use after free, in any cache,
  * guarded or not.
  */
-static void
+void bug_asan_use_after_free(void);
+void
 bug_asan_use_after_free(void)
 {
 	kmem_cache_t *cp = kmem_cache_create("t_plain", 48, 0, NULL, NULL,
@@ -400,7 +436,7 @@ static void
 test_asan_tracking(void)
 {
 	int status = -1;
-	char *out = run_child(bug_asan_use_after_free, &status);
+	char *out = kt_run_child(bug_asan_use_after_free, &status);
 	KT_CHECK(out != NULL && strstr(out, "use-after-poison") != NULL);
 	KT_CHECK(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
 }
@@ -599,6 +635,8 @@ KT_SUITE(debug_suite,
 	{ "debug:death:duplicate-free", test_death_dupfree },
 	{ "debug:death:boundary-tag", test_death_buftag },
 	{ "debug:death:bad-free-size", test_death_badsize },
+	{ "debug:death:bufctl", test_death_bufctl },
+	{ "debug:environment:logs-firewall", test_environment },
 	{ "debug:death:wrong-cache", test_death_wrong_cache },
 	{ "debug:death:wrong-cache-large", test_death_wrong_cache_large },
 	{ "debug:lite:first-word", test_lite },

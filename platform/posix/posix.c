@@ -293,6 +293,12 @@ kmem_plat_debug_options(void)
 	return (posix_getenv("KMEM_DEBUG"));
 }
 
+const char *
+kmem_plat_logging_options(void)
+{
+	return (posix_getenv("KMEM_LOGGING"));
+}
+
 static void
 posix_thread_exit(void *self)
 {

@@ -41,6 +41,8 @@
 #include "debug_impl.h"
 
 int kmem_debug_flags;
+size_t kmem_minfirewall;
+vmem_t *kmem_firewall_arena;
 uint32_t kmem_debug_mtbf;
 uint32_t kmem_maxverify = KMEM_MAXVERIFY;
 static bool kmem_debug_noabort;
@@ -59,15 +61,23 @@ static const char *const kmem_error_msg[] = {
 };
 
 /*
- * Report, then stop unless noabort.  The bad-free classes carry their
- * detail on the first line ("bad free: free size (N) != alloc size (M)").
+ * Report, then stop unless noabort.  buf was freed to (or allocated from)
+ * cp; owner and chunk say whose buffer it really is, when known, for the
+ * bufctl and, with audit, its previous transaction.  The bad-free classes
+ * carry their detail on the first line ("bad free: free size (N) != alloc
+ * size (M)").
  */
 static void
-kmem_error_at(int type, kmem_cache_t *cp, void *buf, const void *bufctl,
-    const char *detail)
+kmem_error_at(int type, kmem_cache_t *cp, void *buf, kmem_cache_t *owner,
+    void *chunk, const char *detail)
 {
 	bool headline = (type == KMERR_BADSIZE || type == KMERR_BADBASE);
+	const void *bufctl = NULL;
 
+	if (owner != NULL && (owner->cache_flags & KMF_AUDIT))
+		bufctl = kmem_audit(owner, chunk);
+	else if (owner != NULL && (owner->cache_flags & KMF_BUFTAG))
+		bufctl = kmem_buftag(owner, chunk)->bt_link;
 	kmem_printf(NULL, NULL, "kernel memory allocator: %s%s%s",
 	    kmem_error_msg[type], headline ? ": " : "",
 	    headline ? detail : "");
@@ -75,6 +85,8 @@ kmem_error_at(int type, kmem_cache_t *cp, void *buf, const void *bufctl,
 		kmem_printf(NULL, NULL, "%s", detail);
 	kmem_printf(NULL, NULL, "buffer=%p  bufctl=%p  cache: %s", buf, bufctl,
 	    cp->cache_name);
+	kmem_audit_report(cp, buf, type == KMERR_BADBUFCTL ? NULL : owner,
+	    chunk);
 	if (!kmem_debug_noabort)
 		kmem_plat_panic("kmem: heap corruption detected");
 }
@@ -82,7 +94,7 @@ kmem_error_at(int type, kmem_cache_t *cp, void *buf, const void *bufctl,
 static void
 kmem_error(int type, kmem_cache_t *cp, void *buf, const char *detail)
 {
-	kmem_error_at(type, cp, buf, kmem_buftag(cp, buf)->bt_link, detail);
+	kmem_error_at(type, cp, buf, cp, buf, detail);
 }
 
 /* A damaged bxstat, with what it should have said (illumos' detail). */
@@ -138,16 +150,18 @@ kmem_error_bad_free(kmem_cache_t *cp, void *buf)
 	if (os.os_cache == cp && os.os_chunk == buf) {
 		kmem_error_buftag(cp, buf, KMEM_BUFTAG_ALLOC);	/* its own */
 	} else if (os.os_cache == NULL) {
-		kmem_error_at(KMERR_BADADDR, cp, buf, NULL, NULL);
+		kmem_error_at(KMERR_BADADDR, cp, buf, NULL, buf, NULL);
 	} else if (os.os_chunk != buf) {
 		kmem_snprintf(detail, sizeof (detail), "free address (%p) != "
 		    "alloc address (%p)", buf, os.os_chunk);
-		kmem_error_at(KMERR_BADBASE, os.os_cache, buf, NULL, detail);
+		kmem_error_at(KMERR_BADBASE, os.os_cache, buf, os.os_cache,
+		    os.os_chunk, detail);
 	} else {
 		kmem_snprintf(detail, sizeof (detail), "buffer was allocated "
 		    "from %s,\ncaller attempting free to %s.",
 		    os.os_cache->cache_name, cp->cache_name);
-		kmem_error_at(KMERR_BADCACHE, cp, buf, NULL, detail);
+		kmem_error_at(KMERR_BADCACHE, cp, buf, os.os_cache, buf,
+		    detail);
 	}
 }
 
@@ -168,6 +182,8 @@ kmem_debug_fresh(kmem_cache_t *cp, void *buf)
 	fill(cp, buf, KMEM_FREE_PATTERN);
 	btp->bt_redzone = KMEM_REDZONE_PATTERN;
 	btp->bt_bxstat = (uintptr_t)buf ^ KMEM_BUFTAG_FREE;
+	if (cp->cache_flags & KMF_AUDIT)
+		kmem_audit_fresh(cp, buf);
 }
 
 /* buf leaves the cache: check it, mark it allocated, construct it. */
@@ -179,6 +195,8 @@ kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag)
 
 	if (btp->bt_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_FREE))
 		kmem_error_buftag(cp, buf, KMEM_BUFTAG_FREE);
+	if ((cp->cache_flags & KMF_AUDIT) && !kmem_audit_is_sound(cp, buf))
+		kmem_error(KMERR_BADBUFCTL, cp, buf, NULL);
 	if (cp->cache_flags & KMF_DEADBEEF) {
 		uint64_t *w = buf;
 		for (size_t i = 0, n = kmem_verify_words(cp); i < n; i++) {
@@ -204,6 +222,8 @@ kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag)
 		}
 		kmem_fetch_add(&cp->cache_ctor_calls, 1);
 	}
+	if (cp->cache_flags & KMF_AUDIT)
+		kmem_audit_record(cp, buf, KMEM_AUDIT_ALLOC);
 	return (0);
 }
 
@@ -268,6 +288,13 @@ kmem_debug_free(kmem_cache_t *cp, void *buf)
 		kmem_error(KMERR_REDZONE, cp, buf, NULL);
 		return (false);
 	}
+	if (cp->cache_flags & KMF_AUDIT) {
+		if (!kmem_audit_is_sound(cp, buf)) {
+			kmem_error(KMERR_BADBUFCTL, cp, buf, NULL);
+			return (false);
+		}
+		kmem_audit_record(cp, buf, KMEM_AUDIT_FREE);
+	}
 	if (cp->cache_destructor != NULL) {
 		cp->cache_destructor(buf, cp->cache_private);
 		kmem_fetch_add(&cp->cache_dtor_calls, 1);
@@ -280,13 +307,15 @@ kmem_debug_free(kmem_cache_t *cp, void *buf)
 }
 
 /*
- * KMEM_DEBUG=checknull: an allocation about to return NULL (a constructor
- * failed, memory ran out, or fault injection) stops the process instead,
- * for programs that do not check.
+ * An allocation from cp (NULL: the oversize arena; from names it) is
+ * about to return NULL: log it (the failure log), and under
+ * KMEM_DEBUG=checknull stop the process instead, for programs that do not
+ * check.
  */
 void
-kmem_debug_checknull(const char *from, size_t size)
+kmem_debug_alloc_failed(kmem_cache_t *cp, const char *from, size_t size)
 {
+	kmem_audit_fail(cp);
 	if (!kmem_debug_checknull_on)
 		return;
 	kmem_printf(NULL, NULL, "kmem: allocation of %zu bytes from %s "
@@ -295,13 +324,64 @@ kmem_debug_checknull(const char *from, size_t size)
 }
 
 /*
- * KMEM_DEBUG items (UMEM_DEBUG syntax): default and guards turn on the
- * buffer checks, lite the cheaper ones (one pattern word), maxverify=N
- * bounds the pattern checks to N bytes of each buffer, mtbf=N fails 1
- * KM_NOSLEEP allocation in N, checknull stops on a failed allocation,
- * noabort reports without stopping, verbose is accepted.
- * The audit, contents, firewall and logging items are not implemented yet
- * and are reported as such.
+ * The firewall arena: each span it imports is followed by a guard page,
+ * mapped with it but inaccessible, and goes back to the platform as soon
+ * as it is free (firewall caches keep no empty slab), so that a write
+ * past a buffer or a use after free faults at once.
+ */
+static void *
+firewall_import(vmem_t *src, size_t *sizep, size_t align, int vmflag)
+{
+	size_t page = kmem_plat_pagesize();
+	size_t size = P2ROUNDUP(*sizep, page);
+
+	(void)src;
+	(void)align;
+	char *va = vmem_pages_map(size + page, vmflag);
+	if (va == NULL)
+		return (NULL);
+	if (!kmem_plat_guard(va + size, page)) {
+		vmem_pages_unmap(va, size + page);
+		return (NULL);
+	}
+	*sizep = size;
+	return (va);
+}
+
+static void
+firewall_release(vmem_t *src, void *va, size_t size)
+{
+	(void)src;
+	vmem_pages_unmap(va, size + kmem_plat_pagesize());
+}
+
+/* After the arenas exist: the logs and the firewall arena. */
+int
+kmem_debug_init(void)
+{
+	kmem_log_init();
+	if (kmem_minfirewall == 0 || kmem_firewall_arena != NULL)
+		return (0);
+	kmem_firewall_arena = vmem_xcreate("kmem_firewall", NULL, 0,
+	    kmem_plat_pagesize(), firewall_import, firewall_release, NULL, 0,
+	    VM_SLEEP);
+	return (kmem_firewall_arena != NULL ? 0 : -1);
+}
+
+/*
+ * KMEM_DEBUG items (UMEM_DEBUG syntax):
+ *   guards		deadbeef and redzone checks on every transaction
+ *   audit[=frames]	record each transaction (audit.c), frames deep
+ *   contents[=bytes]	save freed buffers' first bytes (contents log)
+ *   default		audit, contents and guards
+ *   lite		the cheaper checks (one pattern word)
+ *   firewall=size	buffers of size bytes or more end at a guard page
+ *   maxverify=N	check the pattern in N bytes of each buffer
+ *   mtbf=N		fail 1 KM_NOSLEEP allocation in N
+ *   checknull		stop when an allocation would return NULL
+ *   noabort		report corruption without stopping
+ *   nosignal		stop on a transaction in a signal handler (audit)
+ *   verbose		accepted (reports always go to the console)
  */
 void
 kmem_debug_parse(const char *items)
@@ -322,9 +402,28 @@ kmem_debug_parse(const char *items)
 			kmem_debug_mtbf = value;
 		else if (kmem_strcmp(name, "maxverify") == 0 && has_value)
 			kmem_maxverify = value;
-		else if (kmem_strcmp(name, "default") == 0 ||
-		    kmem_strcmp(name, "guards") == 0)
+		else if (kmem_strcmp(name, "guards") == 0)
 			kmem_debug_flags |= KMF_BUFTAG;
+		else if (kmem_strcmp(name, "default") == 0)
+			kmem_debug_flags |= KMF_BUFTAG | KMF_AUDIT |
+			    KMF_CONTENTS;
+		else if (kmem_strcmp(name, "audit") == 0) {
+			kmem_debug_flags |= KMF_REDZONE | KMF_AUDIT;
+			if (has_value)
+				kmem_audit_frames = kmem_min(value,
+				    KMEM_STACK_MAX);
+		} else if (kmem_strcmp(name, "contents") == 0) {
+			kmem_debug_flags |= KMF_REDZONE | KMF_AUDIT |
+			    KMF_CONTENTS;
+			if (has_value)
+				kmem_content_maxsave = kmem_min(value,
+				    KMEM_CONTENTS_MAX);
+		} else if (kmem_strcmp(name, "nosignal") == 0)
+			kmem_debug_flags |= KMF_REDZONE | KMF_AUDIT |
+			    KMF_CHECKSIGNAL;
+		else if (kmem_strcmp(name, "firewall") == 0)
+			kmem_minfirewall = has_value && value != 0 ? value :
+			    kmem_plat_pagesize() / 2;
 		else if (kmem_strcmp(name, "lite") == 0)
 			kmem_debug_flags |= KMF_BUFTAG | KMF_LITE;
 		else if (kmem_strcmp(name, "checknull") == 0)

@@ -5,6 +5,7 @@
 #define KMEM_DEBUG_IMPL_H
 
 #include "../slab/slab_impl.h"
+#include <kmem/kmem_debug.h>
 
 #define KMEM_FREE_PATTERN	0xdeadbeefdeadbeefULL
 #define KMEM_UNINITIALIZED	0xbaddcafebaddcafeULL
@@ -30,6 +31,7 @@ typedef struct kmem_buftag {
 #define KMERR_DUPFREE	2	/* buffer freed twice */
 #define KMERR_BADADDR	3	/* buffer not in cache */
 #define KMERR_BADBUFTAG	4	/* boundary tag corrupted */
+#define KMERR_BADBUFCTL	5	/* audit bufctl corrupted */
 #define KMERR_BADCACHE	6	/* freed to another cache */
 #define KMERR_BADSIZE	7	/* free size != alloc size */
 #define KMERR_BADBASE	8	/* free address != alloc address */
@@ -56,11 +58,60 @@ kmem_buftag(const kmem_cache_t *cp, void *buf)
 	return ((kmem_buftag_t *)(void *)((char *)buf + cp->cache_buftag));
 }
 
+/* The audit bufctl that follows the buftag in an audited cache. */
+static inline kmem_bufctl_audit_t *
+kmem_audit(const kmem_cache_t *cp, void *buf)
+{
+	return ((kmem_bufctl_audit_t *)(void *)((char *)buf + cp->cache_audit));
+}
+
+static inline size_t
+kmem_audit_size(const kmem_cache_t *cp)
+{
+	return (sizeof (kmem_bufctl_audit_t) +
+	    cp->cache_audit_depth * sizeof (uintptr_t));
+}
+
+/* The logs (log.c): ring buffers of fixed-size records. */
+typedef struct kmem_log {
+	kmem_lock_t	log_lock;
+	char		*log_base;	/* NULL: the log is off */
+	size_t		log_recsize;
+	size_t		log_nrecs;
+	uint64_t	log_next;	/* records ever written */
+} kmem_log_t;
+
+extern kmem_log_t kmem_logs[3];		/* by KMEM_LOG_* */
+extern size_t kmem_log_bytes[3];	/* sizes asked for by KMEM_LOGGING */
+extern uint32_t kmem_content_maxsave;
+
+int kmem_debug_init(void);
+void kmem_log_init(void);
+void kmem_log_fork(int phase);
+void kmem_log_parse(const char *items);
+void *kmem_log_enter(int log, const void *hdr, size_t hdrsize,
+    const void *data, size_t datasize);
+
+static inline bool
+kmem_log_on(int log)
+{
+	return (kmem_logs[log].log_base != NULL);
+}
+
+/* audit.c */
+void kmem_audit_fresh(kmem_cache_t *cp, void *buf);
+void kmem_audit_record(kmem_cache_t *cp, void *buf, uint32_t event);
+bool kmem_audit_is_sound(kmem_cache_t *cp, void *buf);
+void kmem_audit_report(kmem_cache_t *cp, void *buf, kmem_cache_t *owner,
+    void *chunk);
+void kmem_audit_fail(kmem_cache_t *cp);
+
 void kmem_debug_fresh(kmem_cache_t *cp, void *buf);
 int kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag);
 bool kmem_debug_free(kmem_cache_t *cp, void *buf);
 void kmem_debug_parse(const char *items);
-void kmem_debug_checknull(const char *from, size_t size);
+void kmem_debug_alloc_failed(kmem_cache_t *cp, const char *from,
+    size_t size);
 void kmem_debug_alloc_size(kmem_cache_t *cp, void *buf, size_t size);
 void kmem_debug_free_size(kmem_cache_t *cp, void *buf, size_t size);
 

@@ -260,6 +260,7 @@ kmem_init_locked(const char *options)
 
 	kmem_options_parse(options);
 	kmem_debug_parse(kmem_plat_debug_options());
+	kmem_log_parse(kmem_plat_logging_options());
 	if (kmem_opt_nomagazines)
 		nomag = KMC_NOMAGAZINE;
 	/*
@@ -309,7 +310,7 @@ kmem_init_locked(const char *options)
 	kmem_oversize_arena = vmem_create("kmem_oversize", NULL, 0, page,
 	    vmem_alloc, vmem_free, kmem_heap_arena, 0, VM_SLEEP);
 	if (kmem_default_arena == NULL || kmem_oversize_arena == NULL ||
-	    kmem_alloc_caches_create() != 0)
+	    kmem_debug_init() != 0 || kmem_alloc_caches_create() != 0)
 		return (-1);
 	kmem_cpu_enabled = !kmem_opt_nomagazines;
 	return (0);
@@ -329,11 +330,13 @@ kmem_fork_prepare(void)
 	kmem_lock_enter(&kmem_init_lock);
 	kmem_cache_fork(VMEM_FORK_PREPARE);
 	vmem_fork(VMEM_FORK_PREPARE);
+	kmem_log_fork(VMEM_FORK_PREPARE);
 }
 
 static void
 kmem_fork_parent(void)
 {
+	kmem_log_fork(VMEM_FORK_PARENT);
 	vmem_fork(VMEM_FORK_PARENT);
 	kmem_cache_fork(VMEM_FORK_PARENT);
 	kmem_lock_exit(&kmem_init_lock);
@@ -342,6 +345,7 @@ kmem_fork_parent(void)
 static void
 kmem_fork_child(void)
 {
+	kmem_log_fork(VMEM_FORK_CHILD);
 	vmem_fork(VMEM_FORK_CHILD);
 	kmem_cache_fork(VMEM_FORK_CHILD);
 	kmem_lock_init(&kmem_init_lock);
@@ -416,7 +420,7 @@ kmem_alloc_oversize(size_t size, int kmflag)
 		kmem_panic("kmem_alloc(%zu): cannot satisfy mandatory "
 		    "allocation", size);
 	if (buf == NULL)
-		kmem_debug_checknull("kmem_oversize", size);
+		kmem_debug_alloc_failed(NULL, "kmem_oversize", size);
 	return (buf);
 }
 

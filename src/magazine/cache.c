@@ -57,6 +57,14 @@ cache_init(kmem_cache_t *cp, const char *name, size_t bufsize, size_t align,
 		cp->cache_mtbf = kmem_debug_mtbf;
 		cp->cache_verify = (cp->cache_flags & KMF_LITE) ?
 		    sizeof (uint64_t) : kmem_maxverify;
+		/* A firewall replaces the buftag (illumos). */
+		if (kmem_minfirewall != 0 && bufsize >= kmem_minfirewall &&
+		    vmp == kmem_default_arena && kmem_firewall_arena != NULL) {
+			cp->cache_flags &= ~(KMF_BUFTAG | KMF_AUDIT |
+			    KMF_CONTENTS | KMF_CHECKSIGNAL | KMF_LITE);
+			cp->cache_flags |= KMF_FIREWALL | KMF_NOMAGAZINE;
+			cp->cache_arena = kmem_firewall_arena;
+		}
 	}
 	kmem_lock_init(&cp->cache_depot_lock);
 	kmem_list_init(&cp->cache_link);

@@ -366,7 +366,8 @@ kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 	void *buf = cache_alloc_slow_body(cp, kmflag);
 
 	if (KMEM_UNLIKELY(buf == NULL))
-		kmem_debug_checknull(cp->cache_name, cp->cache_bufsize);
+		kmem_debug_alloc_failed(cp, cp->cache_name,
+		    cp->cache_bufsize);
 	return (buf);
 }
 

@@ -20,7 +20,9 @@
  * "buffers" may be no memory at all, e.g. identifiers) always use large
  * slabs.  Slabs are coloured: each new slab starts its first chunk
  * cache_align bytes further in, up to the slack the layout leaves, so that
- * buffers of different slabs fall on different cache lines.
+ * buffers of different slabs fall on different cache lines.  A firewall
+ * cache (KMF_FIREWALL, debug.c) has one buffer per slab, placed to end
+ * where its arena's guard page begins.
  *
  * Constructed state.  A constructor runs the first time a chunk leaves the
  * slab layer; after that the buffer keeps its constructed state while it is
@@ -37,8 +39,9 @@
  * cache_complete.  Allocation takes the first partial slab.  A slab that
  * gains a free chunk after being complete goes to the head (it is the
  * fullest); a slab that becomes empty goes to the tail, and beyond
- * KMEM_KEEP_EMPTY empty slabs -- or whenever anyone waits for memory -- it
- * is destroyed at once, its memory returned to the arena.
+ * KMEM_KEEP_EMPTY empty slabs -- or whenever anyone waits for memory, or
+ * in a firewall cache -- it is destroyed at once, its memory returned to
+ * the arena.
  * kmem_slab_reap() destroys the empty slabs kept.
  *
  * Memory.  The slab layer never sleeps or reclaims inside vmem; when no
@@ -81,6 +84,8 @@ slab_map(kmem_cache_t *cp, void *mem, kmem_cache_t *owner)
 		hook(mem, cp->cache_slabsize, owner);
 }
 
+static int slab_hash_init(kmem_cache_t *cp);
+
 static size_t
 slab_small_size(const kmem_cache_t *cp)
 {
@@ -101,13 +106,29 @@ kmem_slab_cache_init(kmem_cache_t *cp)
 
 	if (cp->cache_cflags & KMC_NOTOUCH) {
 		cp->cache_chunksize = P2ROUNDUP(bufsize, align);
+	} else if (cp->cache_flags & KMF_FIREWALL) {
+		/* One buffer per slab, ending where the guard page begins, */
+		/* so aligned to a page at most. */
+		cp->cache_align = kmem_min(align, cp->cache_arena->vm_quantum);
+		cp->cache_chunksize = P2ROUNDUP(bufsize, cp->cache_align);
+		cp->cache_flags |= KMF_HASH;
+		cp->cache_slabsize = P2ROUNDUP(cp->cache_chunksize,
+		    cp->cache_arena->vm_quantum);
+		cp->cache_maxcolor = cp->cache_slabsize - cp->cache_chunksize;
+		return (slab_hash_init(cp));
 	} else if (cp->cache_flags & KMF_BUFTAG) {
-		/* The buftag follows the buffer and holds the free link. */
+		/* The buftag follows the buffer and holds the free link; */
+		/* an audited cache's audit bufctl follows the buftag. */
 		cp->cache_buftag = P2ROUNDUP(bufsize, sizeof (uint64_t));
 		cp->cache_bufctl = cp->cache_buftag +
 		    offsetof(kmem_buftag_t, bt_link);
-		cp->cache_chunksize = P2ROUNDUP(cp->cache_buftag +
-		    sizeof (kmem_buftag_t), align);
+		size_t end = cp->cache_buftag + sizeof (kmem_buftag_t);
+		if (cp->cache_flags & KMF_AUDIT) {
+			cp->cache_audit = end;
+			cp->cache_audit_depth = kmem_audit_frames;
+			end += kmem_audit_size(cp);
+		}
+		cp->cache_chunksize = P2ROUNDUP(end, align);
 	} else if (cp->cache_constructor != NULL) {
 		cp->cache_bufctl = P2ROUNDUP(bufsize, sizeof (void *));
 		cp->cache_chunksize = P2ROUNDUP(cp->cache_bufctl +
@@ -149,13 +170,19 @@ kmem_slab_cache_init(kmem_cache_t *cp)
 	}
 	cp->cache_maxcolor = P2ALIGN(cp->cache_slabsize -
 	    (cp->cache_slabsize / chunk) * chunk, align);
+	return (slab_hash_init(cp));
+}
+
+static int
+slab_hash_init(kmem_cache_t *cp)
+{
 	cp->cache_hash_table = vmem_alloc(kmem_metadata_arena,
 	    KMEM_HASH_INITIAL * sizeof (void *), VM_NOSLEEP);
 	if (cp->cache_hash_table == NULL)
 		return (-1);
 	memset(cp->cache_hash_table, 0, KMEM_HASH_INITIAL * sizeof (void *));
 	cp->cache_hash_mask = KMEM_HASH_INITIAL - 1;
-	cp->cache_hash_shift = highbit(chunk) - 1;
+	cp->cache_hash_shift = highbit(cp->cache_chunksize) - 1;
 	return (0);
 }
 
@@ -243,6 +270,8 @@ slab_create(kmem_cache_t *cp, int kmflag)
 	color = cp->cache_color;
 	cp->cache_color = color + cp->cache_align > cp->cache_maxcolor ? 0 :
 	    color + cp->cache_align;
+	if (cp->cache_flags & KMF_FIREWALL)	/* the buffer ends the slab */
+		color = cp->cache_maxcolor;
 	kmem_lock_exit(&cp->cache_lock);
 
 	int metaflag = (kmflag & KM_PUSHPAGE) | KM_NOSLEEP_LAZY;
@@ -552,7 +581,8 @@ slab_free_common(kmem_cache_t *cp, void *buf, bool constructed)
 	if (--sp->slab_refcnt == 0) {
 		kmem_list_remove(&sp->slab_link);
 		/* Keep no empty slab while anyone waits for memory. */
-		if (cp->cache_nempty >= KMEM_KEEP_EMPTY || vmem_memwait_active()) {
+		if (cp->cache_nempty >= KMEM_KEEP_EMPTY ||
+		    vmem_memwait_active() || (cp->cache_flags & KMF_FIREWALL)) {
 			cp->cache_buftotal -= sp->slab_chunks;
 			cp->cache_bufslab -= sp->slab_chunks;
 			cp->cache_constructed_slab -= sp->slab_nhead;

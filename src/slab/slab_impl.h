@@ -19,18 +19,25 @@
 #include "../debug/track.h"
 #include <kmem/kmem.h>
 
-/* Internal cache flags (KMF_*, illumos values). */
+/* Internal cache flags (KMF_*, illumos values; CHECKSIGNAL is umem's). */
+#define KMF_AUDIT	0x00000001	/* each transaction recorded */
 #define KMF_DEADBEEF	0x00000002	/* free buffers filled and checked */
 #define KMF_REDZONE	0x00000004	/* guard word past each buffer */
+#define KMF_CONTENTS	0x00000008	/* freed contents to the log */
+#define KMF_CHECKSIGNAL	0x00000010	/* no transaction in a signal handler */
 #define KMF_NOMAGAZINE	0x00000020	/* no per-CPU layer */
+#define KMF_FIREWALL	0x00000040	/* each buffer against a guard page */
 #define KMF_LITE	0x00000100	/* lite debugging: one pattern word */
 #define KMF_HASH	0x00000200	/* large slabs: external bufctls, hash */
 #define KMF_BUFTAG	(KMF_DEADBEEF | KMF_REDZONE)
 
-/* Debug flags for caches created from now on (KMEM_DEBUG, debug.c). */
+/* Debug settings for caches created from now on (KMEM_DEBUG, debug.c). */
 extern int kmem_debug_flags;
 extern uint32_t kmem_debug_mtbf;
 extern uint32_t kmem_maxverify;
+extern uint32_t kmem_audit_frames;
+extern size_t kmem_minfirewall;		/* 0: no firewall */
+extern vmem_t *kmem_firewall_arena;
 
 
 #define KMEM_VOID_FRACTION	8	/* never waste more than 1/8 of a slab */
@@ -115,6 +122,8 @@ struct kmem_cache {
 	size_t		cache_slabsize;
 	size_t		cache_bufctl;	/* small slabs: link offset in chunk */
 	size_t		cache_buftag;	/* guarded caches: buftag offset */
+	size_t		cache_audit;	/* audited caches: audit bufctl offset */
+	uint32_t	cache_audit_depth; /* frames each audit bufctl holds */
 	size_t		cache_maxcolor;
 	int		cache_flags;	/* KMF_* */
 	uint32_t	cache_verify;	/* debug: bytes filled and checked */
