@@ -24,11 +24,12 @@
  * survive the fill, so guarded caches construct on every allocation and
  * destroy on every free, as illumos does.
  *
- * A free must also hand back one of the cache's own buffers: with a sound
- * buftag, kmem_slab_owns() answers in constant time; otherwise, or if it
- * says no, every cache's slabs are searched to tell a buffer of another
- * cache, a pointer into the middle of a buffer and a pointer kmem never
- * handed out apart.
+ * A free must also hand back one of the cache's own buffers: the buftag
+ * names its cache (bt_cache, set when the slab layer first hands the chunk
+ * out), which the free checks with the bxstat, in the same cache line.  If
+ * either is wrong, every cache's slabs are searched to tell a buffer of
+ * another cache, a pointer into the middle of a buffer, a pointer kmem
+ * never handed out and a damaged tag apart.
  *
  * A violation is reported with the illumos wording, naming the buffer and
  * its cache, and the process stops (kmem_plat_panic()) unless noabort;
@@ -165,12 +166,51 @@ kmem_error_bad_free(kmem_cache_t *cp, void *buf)
 	}
 }
 
+/*
+ * The pattern loops run on every guarded transaction: four words per step,
+ * with no branch inside a step, so that they stay cheap enough to leave on.
+ */
 static void
 fill(kmem_cache_t *cp, void *buf, uint64_t pattern)
 {
 	uint64_t *w = buf;
-	for (size_t i = 0, n = kmem_verify_words(cp); i < n; i++)
+	size_t i = 0, n = kmem_verify_words(cp);
+
+	for (; i + 4 <= n; i += 4) {
 		w[i] = pattern;
+		w[i + 1] = pattern;
+		w[i + 2] = pattern;
+		w[i + 3] = pattern;
+	}
+	for (; i < n; i++)
+		w[i] = pattern;
+}
+
+/*
+ * Check that the first n words of w hold expect and replace them with
+ * pattern, in one pass.  Returns n, or the index of the first word that
+ * did not hold expect (the words from there on are left as they were).
+ */
+static size_t
+check_and_fill(uint64_t *w, size_t n, uint64_t expect, uint64_t pattern)
+{
+	size_t i = 0;
+
+	for (; i + 4 <= n; i += 4) {
+		if (((w[i] ^ expect) | (w[i + 1] ^ expect) |
+		    (w[i + 2] ^ expect) | (w[i + 3] ^ expect)) != 0)
+			break;
+		w[i] = pattern;
+		w[i + 1] = pattern;
+		w[i + 2] = pattern;
+		w[i + 3] = pattern;
+	}
+	for (; i < n; i++) {
+		if (w[i] != expect)
+			return (i);
+		w[i] = pattern;
+	}
+	return (n);
 }
 
 /* A chunk the slab layer hands out for the first time: make it free. */
@@ -182,6 +222,7 @@ kmem_debug_fresh(kmem_cache_t *cp, void *buf)
 	fill(cp, buf, KMEM_FREE_PATTERN);
 	btp->bt_redzone = KMEM_REDZONE_PATTERN;
 	btp->bt_bxstat = (uintptr_t)buf ^ KMEM_BUFTAG_FREE;
+	btp->bt_cache = cp;
 	if (cp->cache_flags & KMF_AUDIT)
 		kmem_audit_fresh(cp, buf);
 }
@@ -199,18 +240,18 @@ kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag)
 		kmem_error(KMERR_BADBUFCTL, cp, buf, NULL);
 	if (cp->cache_flags & KMF_DEADBEEF) {
 		uint64_t *w = buf;
-		for (size_t i = 0, n = kmem_verify_words(cp); i < n; i++) {
-			if (w[i] == KMEM_FREE_PATTERN)
-				continue;
+		size_t n = kmem_verify_words(cp);
+		size_t i = check_and_fill(w, n, KMEM_FREE_PATTERN,
+		    KMEM_UNINITIALIZED);
+		if (i < n) {
 			kmem_snprintf(detail, sizeof (detail), "modification "
 			    "occurred at offset 0x%zx (0x%llx replaced by "
 			    "0x%llx)", i * sizeof (uint64_t),
 			    (unsigned long long)KMEM_FREE_PATTERN,
 			    (unsigned long long)w[i]);
 			kmem_error(KMERR_MODIFIED, cp, buf, detail);
-			break;
+			fill(cp, buf, KMEM_UNINITIALIZED);	/* noabort */
 		}
-		fill(cp, buf, KMEM_UNINITIALIZED);
 	}
 	btp->bt_redzone = KMEM_REDZONE_PATTERN;
 	btp->bt_bxstat = (uintptr_t)buf ^ KMEM_BUFTAG_ALLOC;
@@ -276,7 +317,7 @@ kmem_debug_free(kmem_cache_t *cp, void *buf)
 	bool freed = btp->bt_bxstat == ((uintptr_t)buf ^ KMEM_BUFTAG_FREE);
 
 	/* A pointer into the middle, another cache or nowhere: classify. */
-	if ((!allocated && !freed) || !kmem_slab_owns(cp, buf)) {
+	if ((!allocated && !freed) || btp->bt_cache != cp) {
 		kmem_error_bad_free(cp, buf);
 		return (false);
 	}

@@ -19,6 +19,7 @@ typedef struct kmem_buftag {
 	void		*bt_link;	/* free list link (small slabs) */
 	uintptr_t	bt_bxstat;	/* buffer address ^ ALLOC or ^ FREE */
 	uint64_t	bt_size;	/* kmem_alloc: KMEM_SIZE_ENCODE(size) */
+	kmem_cache_t	*bt_cache;	/* the owner, set when first handed out */
 } kmem_buftag_t;
 
 /* kmem_alloc's size in the buftag, and its redzone byte (illumos). */

@@ -421,7 +421,7 @@ slab_take(kmem_cache_t *cp, bool *construct)
 		buf = bcp->bc_addr;
 		bcp->bc_next = *bucket;
 		*bucket = bcp;
-		if (cp->cache_flags & KMF_BUFTAG)	/* for kmem_slab_owns() */
+		if (cp->cache_flags & KMF_BUFTAG)	/* for audit's bc_slab */
 			kmem_buftag(cp, buf)->bt_link = bcp;
 		if (cp->cache_buftotal - cp->cache_bufslab >
 		    2 * (cp->cache_hash_mask + 1))

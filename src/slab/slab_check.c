@@ -1,28 +1,12 @@
 /*
  * The slab layer, inspected: which slab holds an address, and the slab
  * invariants of slab.c's theory statement as executable validators.  None
- * of it is on an allocation path: kmem_slab_owns() runs on every free of a
- * guarded cache, kmem_slab_find() only after a bad free, the validators
- * under the debug build's assertions and kmem_verify().
+ * of it is on an allocation path: kmem_slab_find() runs after a bad free
+ * and for tools, the validators under the debug build's assertions and
+ * kmem_verify().
  */
 #include "slab_impl.h"
 #include "../debug/debug_impl.h"
-
-/*
- * Is buf, whose buftag is sound, the first byte of a chunk of one of cp's
- * guarded slabs?  Constant time and lock-free, for the debug layer asks on
- * every free: a small slab's header lies at the end of buf's page; a large
- * slab's buffer carries its bufctl in bt_link from slab_take() on.
- */
-bool
-kmem_slab_owns(kmem_cache_t *cp, void *buf)
-{
-	if (slab_is_small(cp))
-		return (slab_small_holds(cp, slab_of_small(cp, buf), buf));
-	const kmem_bufctl_t *bcp = kmem_buftag(cp, buf)->bt_link;
-	return (bcp != NULL && bcp->bc_addr == buf &&
-	    bcp->bc_slab->slab_cache == cp);
-}
 
 /*
  * The slab of cp whose chunks hold addr, with the chunk's first byte in

@@ -199,7 +199,6 @@ bool kmem_slab_cache_fini(kmem_cache_t *cp);
 void kmem_slab_reap(kmem_cache_t *cp);
 void kmem_slab_hash_update(kmem_cache_t *cp);
 bool kmem_slab_is_valid(kmem_cache_t *cp, kmem_slab_t *sp);
-bool kmem_slab_owns(kmem_cache_t *cp, void *buf);
 kmem_slab_t *kmem_slab_find(kmem_cache_t *cp, const void *addr, void **chunkp);
 bool kmem_cache_slabs_are_valid(kmem_cache_t *cp);
 
