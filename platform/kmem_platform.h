@@ -93,6 +93,13 @@ void kmem_plat_barrier_all(void);
 /* Monotonic time in nanoseconds. */
 uint64_t kmem_plat_now_ns(void);
 
+/*
+ * The same clock, as cheaply as the platform can read it, for stamping
+ * every audited transaction: it may be coarse (hosted: a few
+ * milliseconds).  kmem_plat_now_ns() is a correct implementation.
+ */
+uint64_t kmem_plat_stamp_ns(void);
+
 /* Write text to the console or error stream.  Never allocates. */
 void kmem_plat_write(const char *text, size_t len);
 

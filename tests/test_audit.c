@@ -388,7 +388,38 @@ test_nosignal(void)
 }
 #endif
 
+/* One cache asks for debugging in its cflags (illumos: cflags | kmem_flags). */
+static void
+test_cflags(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	kmem_cache_t *cp = kmem_cache_create("t_cflags", 100, 0, NULL, NULL,
+	    NULL, NULL, NULL, KMF_AUDIT);
+	void *p = alloc_site(cp);
+	const kmem_bufctl_audit_t *bcp = kmem_buffer_audit(cp, p);
+	KT_CHECK(bcp != NULL && stack_shows(bcp, "alloc_site", true));
+	KT_EQ_U(kmem_buftag(cp, p)->bt_bxstat, (uintptr_t)p ^ KMEM_BUFTAG_ALLOC);
+	kmem_cache_free(cp, p);
+	kmem_cache_destroy(cp);
+
+	cp = kmem_cache_create("t_cflags_fw", 700, 0, NULL, NULL, NULL, NULL,
+	    NULL, KMF_FIREWALL);
+	p = kmem_cache_alloc(cp, KM_SLEEP);
+	KT_EQ_U(((uintptr_t)p + 704) % page, 0);
+	kmem_cache_free(cp, p);
+	kmem_cache_destroy(cp);
+
+	cp = kmem_cache_create("t_cflags_nodebug", 100, 0, NULL, NULL, NULL,
+	    NULL, NULL, KMF_AUDIT | KMC_NODEBUG);
+	p = kmem_cache_alloc(cp, KM_SLEEP);
+	KT_CHECK(kmem_buffer_audit(cp, p) == NULL);
+	KT_EQ_U(kmem_cache_stat(cp, "chunk_size"), 104);
+	kmem_cache_free(cp, p);
+	kmem_cache_destroy(cp);
+}
+
 KT_SUITE(audit_suite,
+	{ "audit:cflags:per-cache", test_cflags },
 	{ "audit:bufctl:small", test_audit_small },
 	{ "audit:bufctl:large", test_audit_large },
 	{ "audit:bufctl:frames", test_audit_frames },

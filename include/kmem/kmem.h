@@ -25,6 +25,22 @@ extern "C" {
 #define KM_VMFLAGS	0x00ff	/* flags that must match VM_* */
 #define KM_FLAGS	0xffff	/* all settable kmem flags */
 
+/*
+ * Debug flags (illumos KMF_* values; kmem_debug(9)): kmem_cache_create()
+ * takes them in cflags to debug one cache, and KMEM_DEBUG sets them for
+ * every cache.  AUDIT, CONTENTS and CHECKSIGNAL imply REDZONE.
+ */
+#define KMF_AUDIT	0x00000001	/* record each transaction */
+#define KMF_DEADBEEF	0x00000002	/* free buffers filled and checked */
+#define KMF_REDZONE	0x00000004	/* buffer tag and redzone */
+#define KMF_CONTENTS	0x00000008	/* freed contents to the log */
+#define KMF_CHECKSIGNAL	0x00000010	/* no transaction in a signal handler */
+#define KMF_FIREWALL	0x00000040	/* each buffer against a guard page */
+#define KMF_LITE	0x00000100	/* one pattern word only */
+#define KMF_BUFTAG	(KMF_DEADBEEF | KMF_REDZONE)
+#define KMF_DEBUG	(KMF_AUDIT | KMF_BUFTAG | KMF_CONTENTS | \
+			    KMF_CHECKSIGNAL | KMF_FIREWALL | KMF_LITE)
+
 /* Cache creation flags (kmem_cache_create(9F)). */
 #define KMC_NOTOUCH	0x00010000	/* never write to buffers or slabs */
 #define KMC_NODEBUG	0x00020000	/* no debugging for this cache */

@@ -31,7 +31,7 @@ typedef struct kmem_bufctl_audit {
 	kmem_cache_t	*bc_cache;
 	void		*bc_slab;
 	uintptr_t	bc_thread;	/* kmem_plat_thread() */
-	uint64_t	bc_timestamp;	/* nanoseconds, monotonic */
+	uint64_t	bc_timestamp;	/* ns, monotonic; may be coarse */
 	/* In a buffer's bufctl: its latest record in the transaction log; */
 	/* in a log record: the buffer's record before this one. */
 	const struct kmem_bufctl_audit *bc_lastlog;

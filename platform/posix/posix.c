@@ -215,6 +215,15 @@ kmem_plat_now_ns(void)
 	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 }
 
+/* The kernel's tick-based clock: about 4 ns to read instead of 20. */
+uint64_t
+kmem_plat_stamp_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+}
+
 void
 kmem_plat_write(const char *text, size_t len)
 {

@@ -6,7 +6,8 @@
  * An audited cache (KMF_AUDIT, which implies the buftag) follows each
  * buffer's buftag with an audit bufctl, kmem_bufctl_audit_t (public in
  * <kmem/kmem_debug.h>): the buffer's address and cache, its slab, and the
- * latest transaction on it -- allocation or free, the thread, the time and
+ * latest transaction on it -- allocation or free, the thread, the time
+ * (kmem_plat_stamp_ns(), cheap and possibly coarse) and
  * up to cache_audit_depth return addresses from the platform's stack walk.
  * It lives in the chunk, so it survives while the buffer is free, and a
  * report on a buffer can show the previous transaction: who freed a buffer
@@ -48,7 +49,7 @@ audit_now(audit_local_t *al, kmem_cache_t *cp, uint32_t event)
 	memset(bcp, 0, sizeof (*bcp));
 	bcp->bc_cache = cp;
 	bcp->bc_thread = kmem_plat_thread();
-	bcp->bc_timestamp = kmem_plat_now_ns();
+	bcp->bc_timestamp = kmem_plat_stamp_ns();
 	bcp->bc_event = event;
 	bcp->bc_depth = (uint32_t)kmem_plat_stack(bcp->bc_stack,
 	    (int)kmem_audit_frames);
@@ -106,7 +107,7 @@ kmem_audit_record(kmem_cache_t *cp, void *buf, uint32_t event)
 
 	bcp->bc_slab = audit_slab(cp, buf);
 	bcp->bc_thread = kmem_plat_thread();
-	bcp->bc_timestamp = kmem_plat_now_ns();
+	bcp->bc_timestamp = kmem_plat_stamp_ns();
 	bcp->bc_event = event;
 	bcp->bc_depth = (uint32_t)kmem_plat_stack(bcp->bc_stack,
 	    (int)cp->cache_audit_depth);
@@ -158,7 +159,7 @@ void
 kmem_audit_print(const kmem_bufctl_audit_t *bcp,
     void (*pr)(void *arg, const char *line), void *arg)
 {
-	uint64_t now = kmem_plat_now_ns();
+	uint64_t now = kmem_plat_stamp_ns();
 	uint64_t ago = now > bcp->bc_timestamp ? now - bcp->bc_timestamp : 0;
 	char sym[128];
 

@@ -401,7 +401,7 @@ int
 kmem_debug_init(void)
 {
 	kmem_log_init();
-	if (kmem_minfirewall == 0 || kmem_firewall_arena != NULL)
+	if (kmem_firewall_arena != NULL)
 		return (0);
 	kmem_firewall_arena = vmem_xcreate("kmem_firewall", NULL, 0,
 	    kmem_plat_pagesize(), firewall_import, firewall_release, NULL, 0,

@@ -27,6 +27,34 @@ cache_check_args(const char *name, size_t bufsize, size_t align, int cflags)
 		    "KMC_NOTOUCH are exclusive", name);
 }
 
+/*
+ * The debug flags: the cache's own (cflags) and KMEM_DEBUG's.  A firewall
+ * (asked for, or KMEM_DEBUG=firewall=SIZE and buffers that big) replaces
+ * the buftag, as in illumos; it applies to caches of the default arena.
+ */
+static void
+cache_debug_init(kmem_cache_t *cp, int cflags)
+{
+	int flags = (cflags | kmem_debug_flags) & KMF_DEBUG;
+
+	if (flags & (KMF_AUDIT | KMF_CONTENTS | KMF_CHECKSIGNAL))
+		flags |= KMF_REDZONE | KMF_AUDIT;
+	if ((flags & KMF_FIREWALL) || (kmem_minfirewall != 0 &&
+	    cp->cache_bufsize >= kmem_minfirewall)) {
+		flags &= ~(KMF_BUFTAG | KMF_AUDIT | KMF_CONTENTS |
+		    KMF_CHECKSIGNAL | KMF_LITE | KMF_FIREWALL);
+		if (cp->cache_arena == kmem_default_arena &&
+		    kmem_firewall_arena != NULL) {
+			flags |= KMF_FIREWALL | KMF_NOMAGAZINE;
+			cp->cache_arena = kmem_firewall_arena;
+		}
+	}
+	cp->cache_flags |= flags;
+	cp->cache_mtbf = kmem_debug_mtbf;
+	cp->cache_verify = (flags & KMF_LITE) ? sizeof (uint64_t) :
+	    kmem_maxverify;
+}
+
 static int
 cache_init(kmem_cache_t *cp, const char *name, size_t bufsize, size_t align,
     kmem_constructor_t *ctor, kmem_destructor_t *dtor,
@@ -52,20 +80,8 @@ cache_init(kmem_cache_t *cp, const char *name, size_t bufsize, size_t align,
 	cp->cache_slabsize = slabsize;
 	if (cflags & KMC_NOMAGAZINE)
 		cp->cache_flags |= KMF_NOMAGAZINE;
-	if (!(cflags & (KMC_NODEBUG | KMC_NOTOUCH))) {
-		cp->cache_flags |= kmem_debug_flags;
-		cp->cache_mtbf = kmem_debug_mtbf;
-		cp->cache_verify = (cp->cache_flags & KMF_LITE) ?
-		    sizeof (uint64_t) : kmem_maxverify;
-		/* A firewall replaces the buftag (illumos). */
-		if (kmem_minfirewall != 0 && bufsize >= kmem_minfirewall &&
-		    vmp == kmem_default_arena && kmem_firewall_arena != NULL) {
-			cp->cache_flags &= ~(KMF_BUFTAG | KMF_AUDIT |
-			    KMF_CONTENTS | KMF_CHECKSIGNAL | KMF_LITE);
-			cp->cache_flags |= KMF_FIREWALL | KMF_NOMAGAZINE;
-			cp->cache_arena = kmem_firewall_arena;
-		}
-	}
+	if (!(cflags & (KMC_NODEBUG | KMC_NOTOUCH)))
+		cache_debug_init(cp, cflags);
 	kmem_lock_init(&cp->cache_depot_lock);
 	kmem_list_init(&cp->cache_link);
 	if (kmem_slab_cache_init(cp) != 0)

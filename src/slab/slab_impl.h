@@ -19,17 +19,9 @@
 #include "../debug/track.h"
 #include <kmem/kmem.h>
 
-/* Internal cache flags (KMF_*, illumos values; CHECKSIGNAL is umem's). */
-#define KMF_AUDIT	0x00000001	/* each transaction recorded */
-#define KMF_DEADBEEF	0x00000002	/* free buffers filled and checked */
-#define KMF_REDZONE	0x00000004	/* guard word past each buffer */
-#define KMF_CONTENTS	0x00000008	/* freed contents to the log */
-#define KMF_CHECKSIGNAL	0x00000010	/* no transaction in a signal handler */
+/* Internal cache flags (illumos values); the debug ones are in kmem.h. */
 #define KMF_NOMAGAZINE	0x00000020	/* no per-CPU layer */
-#define KMF_FIREWALL	0x00000040	/* each buffer against a guard page */
-#define KMF_LITE	0x00000100	/* lite debugging: one pattern word */
 #define KMF_HASH	0x00000200	/* large slabs: external bufctls, hash */
-#define KMF_BUFTAG	(KMF_DEADBEEF | KMF_REDZONE)
 
 /* Debug settings for caches created from now on (KMEM_DEBUG, debug.c). */
 extern int kmem_debug_flags;
