@@ -567,11 +567,14 @@ test_verify_finds_damage(void)
 	uint64_t saved = *(uint64_t *)(void *)(p[3] + 16);
 	p[3][16] = 0x77;				/* write after free */
 	kmem_buftag(cp, p[7])->bt_redzone = 0;		/* and past the end */
-	KT_EQ_U(kmem_verify(kt_capture_line, &c), 2);
+	kmem_audit(cp, p[9])->bc_cache = NULL;		/* and into the bufctl */
+	KT_EQ_U(kmem_verify(kt_capture_line, &c), 3);
 	KT_CHECK(strstr(c.kc_buf, "(free) seems corrupted") != NULL);
 	KT_CHECK(strstr(c.kc_buf, "(free) corrupt redzone pattern") != NULL);
+	KT_CHECK(strstr(c.kc_buf, "(free) corrupt bufctl") != NULL);
 	KT_CHECK(strstr(c.kc_buf, "t_verify_bad") != NULL &&
-	    strstr(c.kc_buf, "2 corrupt buffers") != NULL);
+	    strstr(c.kc_buf, "3 corrupt buffers") != NULL);
+	kmem_audit(cp, p[9])->bc_cache = cp;
 	kmem_track_unpoison(p[3], 64);	/* kmem_verify poisoned it again */
 	*(uint64_t *)(void *)(p[3] + 16) = saved;	/* repair */
 	kmem_track_poison(p[3], 64);

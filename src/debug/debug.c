@@ -236,8 +236,10 @@ kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag)
 
 	if (btp->bt_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_FREE))
 		kmem_error_buftag(cp, buf, KMEM_BUFTAG_FREE);
-	if ((cp->cache_flags & KMF_AUDIT) && !kmem_audit_is_sound(cp, buf))
+	if ((cp->cache_flags & KMF_AUDIT) && !kmem_audit_is_sound(cp, buf)) {
 		kmem_error(KMERR_BADBUFCTL, cp, buf, NULL);
+		kmem_audit_fresh(cp, buf);		/* noabort: repair */
+	}
 	if (cp->cache_flags & KMF_DEADBEEF) {
 		uint64_t *w = buf;
 		size_t n = kmem_verify_words(cp);

@@ -31,6 +31,13 @@ verify_free_buffer(verify_arg_t *va, kmem_cache_t *cp, void *buf)
 	if (btp->bt_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_FREE)) {
 		what = "corrupt buftag";
 		where = &btp->bt_bxstat;
+	} else if (btp->bt_cache != cp) {
+		what = "corrupt buftag";
+		where = &btp->bt_cache;
+	} else if ((cp->cache_flags & KMF_AUDIT) &&
+	    !kmem_audit_is_sound(cp, buf)) {
+		what = "corrupt bufctl";
+		where = kmem_audit(cp, buf);
 	} else if (btp->bt_redzone != KMEM_REDZONE_PATTERN) {
 		what = "corrupt redzone pattern";
 		where = &btp->bt_redzone;

@@ -30,24 +30,26 @@ cache_check_args(const char *name, size_t bufsize, size_t align, int cflags)
 /*
  * The debug flags: the cache's own (cflags) and KMEM_DEBUG's.  A firewall
  * (asked for, or KMEM_DEBUG=firewall=SIZE and buffers that big) replaces
- * the buftag, as in illumos; it applies to caches of the default arena.
+ * the buftag, as in illumos; it applies to caches of the default arena
+ * whose slabs may be hashed (not KMC_NOHASH).
  */
 static void
 cache_debug_init(kmem_cache_t *cp, int cflags)
 {
 	int flags = (cflags | kmem_debug_flags) & KMF_DEBUG;
+	bool firewall = ((flags & KMF_FIREWALL) || (kmem_minfirewall != 0 &&
+	    cp->cache_bufsize >= kmem_minfirewall)) &&
+	    cp->cache_arena == kmem_default_arena &&
+	    kmem_firewall_arena != NULL && !(cflags & KMC_NOHASH);
 
 	if (flags & (KMF_AUDIT | KMF_CONTENTS | KMF_CHECKSIGNAL))
 		flags |= KMF_REDZONE | KMF_AUDIT;
-	if ((flags & KMF_FIREWALL) || (kmem_minfirewall != 0 &&
-	    cp->cache_bufsize >= kmem_minfirewall)) {
+	flags &= ~KMF_FIREWALL;
+	if (firewall) {
 		flags &= ~(KMF_BUFTAG | KMF_AUDIT | KMF_CONTENTS |
-		    KMF_CHECKSIGNAL | KMF_LITE | KMF_FIREWALL);
-		if (cp->cache_arena == kmem_default_arena &&
-		    kmem_firewall_arena != NULL) {
-			flags |= KMF_FIREWALL | KMF_NOMAGAZINE;
-			cp->cache_arena = kmem_firewall_arena;
-		}
+		    KMF_CHECKSIGNAL | KMF_LITE);
+		flags |= KMF_FIREWALL | KMF_NOMAGAZINE;
+		cp->cache_arena = kmem_firewall_arena;
 	}
 	cp->cache_flags |= flags;
 	cp->cache_mtbf = kmem_debug_mtbf;
