@@ -129,6 +129,10 @@ test-malloc: $(BUILD)/libkmem_malloc.so $(BUILD)/tests/malloc_api \
 	LD_PRELOAD=$(CURDIR)/$(BUILD)/libkmem_malloc.so $(BUILD)/tests/malloc_api
 	tests/malloc/programs.sh $(CURDIR)/$(BUILD)/libkmem_malloc.so \
 	    $(BUILD)/tests/cxx_containers
+	@echo "The same programs with every debug feature and log on:"
+	KMEM_DEBUG=default,nosignal KMEM_LOGGING=transaction,contents,fail \
+	    tests/malloc/programs.sh $(CURDIR)/$(BUILD)/libkmem_malloc.so \
+	    $(BUILD)/tests/cxx_containers
 
 $(BUILD)/tests/malloc_api: tests/malloc/malloc_api.c
 	@mkdir -p $(dir $@)
