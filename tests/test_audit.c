@@ -22,12 +22,8 @@ static kmem_cache_t *
 debug_cache(const char *name, size_t size, int flags,
     kmem_constructor_t *ctor)
 {
-	int saved = kmem_debug_flags;
-	kmem_debug_flags = flags;
-	kmem_cache_t *cp = kmem_cache_create(name, size, 0, ctor, NULL, NULL,
-	    NULL, NULL, 0);
-	kmem_debug_flags = saved;
-	return (cp);
+	return (kmem_cache_create(name, size, 0, ctor, NULL, NULL, NULL, NULL,
+	    flags));
 }
 
 /*

@@ -24,12 +24,8 @@ static kmem_cache_t *
 guarded_cache(const char *name, kmem_constructor_t *ctor,
     kmem_destructor_t *dtor)
 {
-	int saved = kmem_debug_flags;
-	kmem_debug_flags = KMF_BUFTAG | KMF_AUDIT;
-	kmem_cache_t *cp = kmem_cache_create(name, GUARD_SIZE, 0, ctor, dtor,
-	    NULL, NULL, NULL, 0);
-	kmem_debug_flags = saved;
-	return (cp);
+	return (kmem_cache_create(name, GUARD_SIZE, 0, ctor, dtor, NULL, NULL,
+	    NULL, KMF_BUFTAG | KMF_AUDIT));
 }
 
 /*
@@ -53,6 +49,8 @@ expect_death_in(void (*bug)(void), const char *guilty, bool prev,
 		printf("    child said: %s\n", out);
 	snprintf(str, sizeof (str), "cache: %s", cache);
 	KT_CHECK(strstr(out, str) != NULL);
+	KT_CHECK(strstr(out, "buffer=0x") != NULL && strstr(out, "slab=0x")
+	    != NULL);
 	KT_CHECK(strstr(out, "heap corruption detected") != NULL);
 	if (detail != NULL)
 		KT_CHECK(strstr(out, detail) != NULL);
@@ -142,12 +140,8 @@ test_death_buftag(void)
 static kmem_cache_t *
 lite_cache(void)
 {
-	int saved = kmem_debug_flags;
-	kmem_debug_flags = KMF_BUFTAG | KMF_LITE;
-	kmem_cache_t *cp = kmem_cache_create("t_guard", GUARD_SIZE, 0, NULL,
-	    NULL, NULL, NULL, NULL, 0);
-	kmem_debug_flags = saved;
-	return (cp);
+	return (kmem_cache_create("t_guard", GUARD_SIZE, 0, NULL, NULL, NULL,
+	    NULL, NULL, KMF_BUFTAG | KMF_LITE));
 }
 
 void bug_lite_modified(void);
@@ -257,12 +251,10 @@ void bug_wrong_cache_large(void);
 void
 bug_wrong_cache_large(void)
 {
-	kmem_debug_flags = KMF_BUFTAG | KMF_AUDIT;
 	kmem_cache_t *cp = kmem_cache_create("t_guard", 2000, 0, NULL, NULL,
-	    NULL, NULL, NULL, 0);
+	    NULL, NULL, NULL, KMF_BUFTAG | KMF_AUDIT);
 	kmem_cache_t *other = kmem_cache_create("t_other", 2000, 0, NULL, NULL,
-	    NULL, NULL, NULL, 0);
-	kmem_debug_flags = 0;
+	    NULL, NULL, NULL, KMF_BUFTAG | KMF_AUDIT);
 	void *p = kmem_cache_alloc(other, KM_SLEEP);
 	kmem_cache_free(other, kmem_cache_alloc(other, KM_SLEEP));
 	kmem_cache_free(cp, kmem_cache_alloc(cp, KM_SLEEP));

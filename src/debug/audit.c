@@ -77,15 +77,6 @@ kmem_audit_fresh(kmem_cache_t *cp, void *buf)
 	bcp->bc_cache = cp;
 }
 
-bool
-kmem_audit_is_sound(kmem_cache_t *cp, void *buf)
-{
-	kmem_bufctl_audit_t *bcp = kmem_audit(cp, buf);
-
-	return (bcp->bc_addr == buf && bcp->bc_cache == cp &&
-	    bcp->bc_depth <= cp->cache_audit_depth);
-}
-
 static void
 audit_check_signal(const uintptr_t *stack, uint32_t depth, const char *what)
 {

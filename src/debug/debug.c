@@ -74,18 +74,21 @@ kmem_error_at(int type, kmem_cache_t *cp, void *buf, kmem_cache_t *owner,
 {
 	bool headline = (type == KMERR_BADSIZE || type == KMERR_BADBASE);
 	const void *bufctl = NULL;
+	void *slab = NULL, *found;
 
 	if (owner != NULL && (owner->cache_flags & KMF_AUDIT))
 		bufctl = kmem_audit(owner, chunk);
 	else if (owner != NULL && (owner->cache_flags & KMF_BUFTAG))
 		bufctl = kmem_buftag(owner, chunk)->bt_link;
+	if (owner != NULL)	/* a search: no pointer read from the buffer */
+		slab = kmem_slab_find(owner, chunk, &found);
 	kmem_printf(NULL, NULL, "kernel memory allocator: %s%s%s",
 	    kmem_error_msg[type], headline ? ": " : "",
 	    headline ? detail : "");
 	if (!headline && detail != NULL)
 		kmem_printf(NULL, NULL, "%s", detail);
-	kmem_printf(NULL, NULL, "buffer=%p  bufctl=%p  cache: %s", buf, bufctl,
-	    cp->cache_name);
+	kmem_printf(NULL, NULL, "buffer=%p  bufctl=%p  slab=%p  cache: %s", buf,
+	    bufctl, slab, cp->cache_name);
 	kmem_audit_report(cp, buf, type == KMERR_BADBUFCTL ? NULL : owner,
 	    chunk);
 	if (!kmem_debug_noabort)

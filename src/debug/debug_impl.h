@@ -73,6 +73,16 @@ kmem_audit_size(const kmem_cache_t *cp)
 	    cp->cache_audit_depth * sizeof (uintptr_t));
 }
 
+/* Does buf's audit bufctl still name buf and cp? */
+static inline bool
+kmem_audit_is_sound(const kmem_cache_t *cp, void *buf)
+{
+	const kmem_bufctl_audit_t *bcp = kmem_audit(cp, buf);
+
+	return (bcp->bc_addr == buf && bcp->bc_cache == cp &&
+	    bcp->bc_depth <= cp->cache_audit_depth);
+}
+
 /* The logs (log.c): ring buffers of fixed-size records. */
 typedef struct kmem_log {
 	kmem_lock_t	log_lock;
@@ -102,7 +112,6 @@ kmem_log_on(int log)
 /* audit.c */
 void kmem_audit_fresh(kmem_cache_t *cp, void *buf);
 void kmem_audit_record(kmem_cache_t *cp, void *buf, uint32_t event);
-bool kmem_audit_is_sound(kmem_cache_t *cp, void *buf);
 void kmem_audit_report(kmem_cache_t *cp, void *buf, kmem_cache_t *owner,
     void *chunk);
 void kmem_audit_fail(kmem_cache_t *cp);
