@@ -109,6 +109,13 @@ kmem_log_on(int log)
 	return (kmem_logs[log].log_base != NULL);
 }
 
+/* Settings (settings.c) and reports (error.c). */
+extern bool kmem_debug_noabort;
+extern bool kmem_debug_checknull_on;
+void kmem_error(int type, kmem_cache_t *cp, void *buf, const char *detail);
+void kmem_error_buftag(kmem_cache_t *cp, void *buf, uintptr_t expected);
+void kmem_error_bad_free(kmem_cache_t *cp, void *buf);
+
 /* audit.c */
 void kmem_audit_fresh(kmem_cache_t *cp, void *buf);
 void kmem_audit_record(kmem_cache_t *cp, void *buf, uint32_t event);

@@ -1,0 +1,138 @@
+/*
+ * Debugging: classifying and reporting heap corruption.
+ *
+ * Every error a debugged cache finds is reported here, with the illumos
+ * wording and numbering (KMERR_*): the headline, the detail line, then
+ * "buffer=... bufctl=... slab=... cache: ..." and, for audited caches,
+ * the previous transaction on the buffer and the failing one (audit.c).
+ * Then the process stops (kmem_plat_panic()) unless noabort.
+ *
+ * A free that does not hand back one of the cache's own buffers is
+ * classified by searching every cache's slabs (illumos' rules): not in any
+ * cache, in another cache, or not at the start of its buffer.  The search
+ * takes kmem_cache_list_lock, then each cache_lock; no report reads a
+ * pointer out of the damaged buffer.
+ */
+#include "debug_impl.h"
+
+bool kmem_debug_noabort;
+
+static const char *const kmem_error_msg[] = {
+	"buffer modified after being freed",
+	"redzone violation: write past end of buffer",
+	"duplicate free: buffer freed twice",
+	"invalid free: buffer not in cache",
+	"boundary tag corrupted",
+	"bufctl corrupted",
+	"buffer freed to wrong cache",
+	"bad free",
+	"bad free",
+};
+
+/*
+ * Report, then stop unless noabort.  buf was freed to (or allocated from)
+ * cp; owner and chunk say whose buffer it really is, when known, for the
+ * bufctl and, with audit, its previous transaction.  The bad-free classes
+ * carry their detail on the first line ("bad free: free size (N) != alloc
+ * size (M)").
+ */
+static void
+kmem_error_at(int type, kmem_cache_t *cp, void *buf, kmem_cache_t *owner,
+    void *chunk, const char *detail)
+{
+	bool headline = (type == KMERR_BADSIZE || type == KMERR_BADBASE);
+	const void *bufctl = NULL;
+	void *slab = NULL, *found;
+
+	if (owner != NULL && (owner->cache_flags & KMF_AUDIT))
+		bufctl = kmem_audit(owner, chunk);
+	else if (owner != NULL && (owner->cache_flags & KMF_BUFTAG))
+		bufctl = kmem_buftag(owner, chunk)->bt_link;
+	if (owner != NULL)	/* a search: no pointer read from the buffer */
+		slab = kmem_slab_find(owner, chunk, &found);
+	kmem_printf(NULL, NULL, "kernel memory allocator: %s%s%s",
+	    kmem_error_msg[type], headline ? ": " : "",
+	    headline ? detail : "");
+	if (!headline && detail != NULL)
+		kmem_printf(NULL, NULL, "%s", detail);
+	kmem_printf(NULL, NULL, "buffer=%p  bufctl=%p  slab=%p  cache: %s", buf,
+	    bufctl, slab, cp->cache_name);
+	kmem_audit_report(cp, buf, type == KMERR_BADBUFCTL ? NULL : owner,
+	    chunk);
+	if (!kmem_debug_noabort)
+		kmem_plat_panic("kmem: heap corruption detected");
+}
+
+void
+kmem_error(int type, kmem_cache_t *cp, void *buf, const char *detail)
+{
+	kmem_error_at(type, cp, buf, cp, buf, detail);
+}
+
+/* A damaged bxstat, with what it should have said (illumos' detail). */
+void
+kmem_error_buftag(kmem_cache_t *cp, void *buf, uintptr_t expected)
+{
+	char detail[80];
+
+	kmem_snprintf(detail, sizeof (detail), "buf ^ bxstat = %lx, should be "
+	    "%lx", (unsigned long)((uintptr_t)buf ^
+	    kmem_buftag(cp, buf)->bt_bxstat), (unsigned long)expected);
+	kmem_error(KMERR_BADBUFTAG, cp, buf, detail);
+}
+
+typedef struct owner_search {
+	const void	*os_addr;
+	kmem_cache_t	*os_cache;	/* out: the cache holding os_addr */
+	void		*os_chunk;	/* out: the chunk holding it */
+} owner_search_t;
+
+/*
+ * A slab's memory can itself be a buffer of another cache (a vmem quantum
+ * cache), so the cache with the smallest chunks that holds the address is
+ * the one it was allocated from.
+ */
+static int
+owner_search_cache(kmem_cache_t *cp, void *arg)
+{
+	owner_search_t *os = arg;
+	void *chunk;
+
+	if (kmem_slab_find(cp, os->os_addr, &chunk) != NULL &&
+	    (os->os_cache == NULL ||
+	    cp->cache_chunksize < os->os_cache->cache_chunksize)) {
+		os->os_cache = cp;
+		os->os_chunk = chunk;
+	}
+	return (0);
+}
+
+/*
+ * buf, freed to cp, is not one of cp's buffers: find which cache's slab
+ * holds it, if any, and say what the free did wrong (illumos' rules: not
+ * in any cache, in another cache, or not at the start of its buffer).
+ */
+void
+kmem_error_bad_free(kmem_cache_t *cp, void *buf)
+{
+	owner_search_t os = { buf, NULL, NULL };
+	char detail[160];
+
+	kmem_cache_walk(owner_search_cache, &os);
+	if (os.os_cache == cp && os.os_chunk == buf) {
+		kmem_error_buftag(cp, buf, KMEM_BUFTAG_ALLOC);	/* its own */
+	} else if (os.os_cache == NULL) {
+		kmem_error_at(KMERR_BADADDR, cp, buf, NULL, buf, NULL);
+	} else if (os.os_chunk != buf) {
+		kmem_snprintf(detail, sizeof (detail), "free address (%p) != "
+		    "alloc address (%p)", buf, os.os_chunk);
+		kmem_error_at(KMERR_BADBASE, os.os_cache, buf, os.os_cache,
+		    os.os_chunk, detail);
+	} else {
+		kmem_snprintf(detail, sizeof (detail), "buffer was allocated "
+		    "from %s,\ncaller attempting free to %s.",
+		    os.os_cache->cache_name, cp->cache_name);
+		kmem_error_at(KMERR_BADCACHE, cp, buf, os.os_cache, buf,
+		    detail);
+	}
+}
