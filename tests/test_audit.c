@@ -384,6 +384,69 @@ test_nosignal(void)
 }
 #endif
 
+/*
+ * Threads allocating from and freeing to one audited cache with every log
+ * on, each freeing buffers another allocated: the records and logs stay
+ * sound (and TSan sees no race).
+ */
+enum { ST_THREADS = 4, ST_SLOTS = 64 };
+static struct {
+	pthread_mutex_t	lock;
+	void		*slot[ST_SLOTS];
+	kmem_cache_t	*cp;
+} st = { PTHREAD_MUTEX_INITIALIZER, { NULL }, NULL };
+
+static void *
+stress_thread(void *arg)
+{
+	uint64_t seed = 1 + (uintptr_t)arg;
+	int ops = kt_quick ? 2000 : 20000;
+
+	for (int i = 0; i < ops; i++) {
+		void *mine = kmem_cache_alloc(st.cp, KM_SLEEP);
+		memset(mine, (int)i, 48);
+		size_t k = kt_rand(&seed) % ST_SLOTS;
+		pthread_mutex_lock(&st.lock);
+		void *theirs = st.slot[k];
+		st.slot[k] = mine;
+		pthread_mutex_unlock(&st.lock);
+		if (theirs != NULL)
+			kmem_cache_free(st.cp, theirs);
+	}
+	return (NULL);
+}
+
+static void
+test_audit_threads(void)
+{
+	pthread_t tid[ST_THREADS];
+	kt_capture_t c = { NULL, 0, 0 };
+
+	logs_on();
+	st.cp = debug_cache("t_audit_mt", 48, KMF_BUFTAG | KMF_AUDIT |
+	    KMF_CONTENTS, NULL);
+	for (uintptr_t i = 0; i < ST_THREADS; i++)
+		pthread_create(&tid[i], NULL, stress_thread, (void *)i);
+	for (int i = 0; i < ST_THREADS; i++)
+		pthread_join(tid[i], NULL);
+	for (int k = 0; k < ST_SLOTS; k++) {
+		if (st.slot[k] != NULL) {
+			const kmem_bufctl_audit_t *bcp =
+			    kmem_buffer_audit(st.cp, st.slot[k]);
+			KT_CHECK(bcp != NULL && bcp->bc_event ==
+			    KMEM_AUDIT_ALLOC && bcp->bc_addr == st.slot[k]);
+			kmem_cache_free(st.cp, st.slot[k]);
+			st.slot[k] = NULL;
+		}
+	}
+	KT_EQ_U(kmem_verify(kt_capture_line, &c), 0);
+	collect_t all = { .c_stop = 0 };
+	KT_EQ_U(kmem_log_walk(KMEM_LOG_TRANSACTION, collect_audit, &all),
+	    kmem_logs[KMEM_LOG_TRANSACTION].log_nrecs);
+	kmem_cache_destroy(st.cp);
+	kt_capture_free(&c);
+}
+
 /* One cache asks for debugging in its cflags (illumos: cflags | kmem_flags). */
 static void
 test_cflags(void)
@@ -422,6 +485,7 @@ KT_SUITE(audit_suite,
 	{ "audit:log:transactions", test_log_transactions },
 	{ "audit:log:contents", test_log_contents },
 	{ "audit:log:fail", test_log_fail },
+	{ "audit:threads:cross-free", test_audit_threads },
 	{ "audit:firewall:faults", test_firewall },
 #if !defined(__SANITIZE_THREAD__)
 	{ "audit:nosignal:stops", test_nosignal },
