@@ -189,7 +189,8 @@ demo: deps $(BUILD)/examples/demo
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libkmem.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(OPT) -D_GNU_SOURCE -o $@ $< $(BUILD)/libkmem.a $(SANLD) -lpthread
+	$(CC) $(BASE) $(OPT) -D_GNU_SOURCE -rdynamic -o $@ $< $(BUILD)/libkmem.a \
+	    $(SANLD) -lpthread
 
 bench:
 	$(MAKE) -C bench run

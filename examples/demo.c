@@ -6,11 +6,17 @@
  * bytes to 256 KiB, hand buffers to each other to free, and draw
  * identifiers from a vmem arena (quantum-cached) and address ranges with
  * alignment constraints from another.  Then the ::kmastat table and the
- * vmem arenas are printed, as the debugger would show them.
+ * vmem arenas are printed, as the debugger would show them.  Last, a
+ * child process frees a buffer of an audited cache twice, and kmem's
+ * report names the buffer, its cache and slab, and who freed it first.
  */
 #include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <kmem/kmem.h>
 
@@ -113,6 +119,46 @@ print_line(void *arg, const char *line)
 	fprintf(arg, "%s\n", line);
 }
 
+/* The bug the audit catches: global, so that the report can name it. */
+void release_request(kmem_cache_t *cp, void *req);
+static int requests_released;
+
+__attribute__((noinline)) void
+release_request(kmem_cache_t *cp, void *req)
+{
+	kmem_cache_free(cp, req);
+	requests_released++;
+}
+
+/*
+ * A child process creates an audited cache (KMF_AUDIT in cflags; or set
+ * KMEM_DEBUG=default for every cache) and frees a buffer twice: kmem
+ * stops it with a report.
+ */
+static int
+debug_demo(void)
+{
+	int status;
+
+	printf("\ndemo: a child frees a buffer of an audited cache twice:\n\n");
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		kmem_cache_t *cp = kmem_cache_create("demo_request_cache", 200,
+		    0, NULL, NULL, NULL, NULL, NULL, KMF_AUDIT | KMF_BUFTAG);
+		void *req = kmem_cache_alloc(cp, KM_SLEEP);
+		release_request(cp, req);
+		release_request(cp, req);	/* the bug */
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return (1);
+	bool stopped = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+	printf("\ndemo: the child was %s\n", stopped ? "stopped (SIGABRT), "
+	    "as it should be" : "NOT stopped");
+	return (stopped ? 0 : 1);
+}
+
 int
 main(void)
 {
@@ -152,5 +198,7 @@ main(void)
 	printf("\ndemo: cache destroyed: %llu constructed, %llu destroyed%s\n",
 	    (unsigned long long)constructed, (unsigned long long)destroyed,
 	    constructed == destroyed ? " (balanced)" : " (MISMATCH)");
-	return (constructed == destroyed ? 0 : 1);
+	if (constructed != destroyed)
+		return (1);
+	return (debug_demo());
 }
