@@ -2,7 +2,8 @@
  * Run by tests/test_debug.c with KMEM_DEBUG (and KMEM_LOGGING) in the
  * environment (the kmem_alloc caches are created at start-up, so they are
  * debugged only if the process starts that way): commits the kmem_free
- * bug named by argv[1], checks the logs (logs), or overruns a firewalled
+ * bug named by argv[1], checks the logs (logs; init-options sets them with
+ * kmem_init()'s options string instead), or overruns a firewalled
  * kmem_alloc buffer (firewall).
  * Run by tests/valgrind_tracking.sh under valgrind: commits a use after
  * free (uaf) or reads memory never written (uninit).
@@ -69,6 +70,12 @@ main(int argc, char **argv)
 			return (7);
 		kmem_free((void *)p, 100);
 	} else if (strcmp(argv[1], "logs") == 0) {
+		return (check_logs());
+	} else if (strcmp(argv[1], "init-options") == 0) {
+		/* What a kernel passes on its command line. */
+		if (kmem_init("physmem=1g,default,transaction_log=128k,"
+		    "contents_log,fail_log") != 0)
+			return (20);
 		return (check_logs());
 	} else if (strcmp(argv[1], "firewall") == 0) {
 		volatile char *p = kmem_alloc(5000, KM_SLEEP);

@@ -340,7 +340,10 @@ test_death_badsize(void)
 	KT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* KMEM_LOGGING and KMEM_DEBUG=firewall=SIZE take effect from the start. */
+/*
+ * KMEM_LOGGING and KMEM_DEBUG=firewall=SIZE take effect from the start;
+ * so do debug and log items in kmem_init()'s options string.
+ */
 static void
 test_environment(void)
 {
@@ -353,6 +356,12 @@ test_environment(void)
 	helper_env[1] = NULL;
 	(void)kt_run_child(run_helper, &status);	/* logs off */
 	KT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 10);
+	/* The same through kmem_init()'s options, as a kernel passes them. */
+	helper_bug = "init-options";
+	helper_env[0] = NULL;
+	(void)kt_run_child(run_helper, &status);
+	helper_env[0] = "KMEM_DEBUG=default";
+	KT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
 	helper_bug = "firewall";
 	helper_env[0] = "KMEM_DEBUG=firewall=4096";

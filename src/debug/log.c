@@ -42,7 +42,33 @@ static const char *const kmem_log_names[3] = {
 	"transaction", "contents", "fail",
 };
 
-/* KMEM_LOGGING items: transaction[=size], contents[=size], fail[=size]. */
+/*
+ * One KMEM_LOGGING item, transaction[=size], contents[=size] or
+ * fail[=size], named with suffix ("" in KMEM_LOGGING, "_log" in kmem's
+ * option string); false if name is not one.
+ */
+bool
+kmem_log_item(const char *name, const char *suffix, bool has_value,
+    const char *arg)
+{
+	for (int log = 0; log < 3; log++) {
+		size_t len = kmem_strlen(kmem_log_names[log]);
+		if (kmem_strlen(name) < len ||
+		    memcmp(name, kmem_log_names[log], len) != 0 ||
+		    kmem_strcmp(name + len, suffix) != 0)
+			continue;
+		uint64_t size = KMEM_LOG_DEFAULT;
+		if (has_value && !kmem_parse_size(arg, &size))
+			kmem_warn("KMEM_LOGGING: %s: '%s' is not a size", name,
+			    arg);
+		else
+			kmem_log_bytes[log] = (size_t)size;
+		return (true);
+	}
+	return (false);
+}
+
+/* The KMEM_LOGGING string: comma-separated items. */
 void
 kmem_log_parse(const char *items)
 {
@@ -50,20 +76,9 @@ kmem_log_parse(const char *items)
 	char name[KMEM_OPTION_LEN], arg[KMEM_OPTION_LEN];
 	bool has_value;
 
-	while (kmem_option_next(&p, name, arg, &has_value)) {
-		int log = -1;
-		for (int i = 0; i < 3; i++)
-			if (kmem_strcmp(name, kmem_log_names[i]) == 0)
-				log = i;
-		uint64_t size = KMEM_LOG_DEFAULT;
-		if (log < 0)
+	while (kmem_option_next(&p, name, arg, &has_value))
+		if (!kmem_log_item(name, "", has_value, arg))
 			kmem_warn("KMEM_LOGGING: '%s' not supported", name);
-		else if (has_value && !kmem_parse_size(arg, &size))
-			kmem_warn("KMEM_LOGGING: %s: '%s' is not a size", name,
-			    arg);
-		else
-			kmem_log_bytes[log] = (size_t)size;
-	}
 }
 
 static size_t

@@ -61,7 +61,7 @@ kmem_debug_init(void)
 }
 
 /*
- * KMEM_DEBUG items (UMEM_DEBUG syntax):
+ * One KMEM_DEBUG item (UMEM_DEBUG syntax); false if name is not one:
  *   guards		deadbeef and redzone checks on every transaction
  *   audit[=frames]	record each transaction (audit.c), frames deep
  *   contents[=bytes]	save freed buffers' first bytes (contents log)
@@ -75,6 +75,50 @@ kmem_debug_init(void)
  *   nosignal		stop on a transaction in a signal handler (audit)
  *   verbose		accepted (reports always go to the console)
  */
+bool
+kmem_debug_item(const char *name, bool has_value, const char *arg)
+{
+	uint64_t v = 0;
+
+	if (has_value && (!kmem_parse_size(arg, &v) || v > UINT32_MAX)) {
+		kmem_warn("KMEM_DEBUG: %s: '%s' is not a number", name, arg);
+		return (true);
+	}
+	uint32_t value = (uint32_t)v;
+	if (kmem_strcmp(name, "mtbf") == 0 && has_value)
+		kmem_debug_mtbf = value;
+	else if (kmem_strcmp(name, "maxverify") == 0 && has_value)
+		kmem_maxverify = value;
+	else if (kmem_strcmp(name, "guards") == 0)
+		kmem_debug_flags |= KMF_BUFTAG;
+	else if (kmem_strcmp(name, "default") == 0)
+		kmem_debug_flags |= KMF_BUFTAG | KMF_AUDIT | KMF_CONTENTS;
+	else if (kmem_strcmp(name, "audit") == 0) {
+		kmem_debug_flags |= KMF_REDZONE | KMF_AUDIT;
+		if (has_value)
+			kmem_audit_frames = kmem_min(value, KMEM_STACK_MAX);
+	} else if (kmem_strcmp(name, "contents") == 0) {
+		kmem_debug_flags |= KMF_REDZONE | KMF_AUDIT | KMF_CONTENTS;
+		if (has_value)
+			kmem_content_maxsave = kmem_min(value,
+			    KMEM_CONTENTS_MAX);
+	} else if (kmem_strcmp(name, "nosignal") == 0)
+		kmem_debug_flags |= KMF_REDZONE | KMF_AUDIT | KMF_CHECKSIGNAL;
+	else if (kmem_strcmp(name, "firewall") == 0)
+		kmem_minfirewall = has_value && value != 0 ? value :
+		    kmem_plat_pagesize() / 2;
+	else if (kmem_strcmp(name, "lite") == 0)
+		kmem_debug_flags |= KMF_BUFTAG | KMF_LITE;
+	else if (kmem_strcmp(name, "checknull") == 0)
+		kmem_debug_checknull_on = true;
+	else if (kmem_strcmp(name, "noabort") == 0)
+		kmem_debug_noabort = true;
+	else if (kmem_strcmp(name, "verbose") != 0)
+		return (false);
+	return (true);
+}
+
+/* The KMEM_DEBUG string: comma-separated items. */
 void
 kmem_debug_parse(const char *items)
 {
@@ -82,47 +126,7 @@ kmem_debug_parse(const char *items)
 	char name[KMEM_OPTION_LEN], arg[KMEM_OPTION_LEN];
 	bool has_value;
 
-	while (kmem_option_next(&p, name, arg, &has_value)) {
-		uint64_t v = 0;
-		if (has_value && (!kmem_parse_size(arg, &v) || v > UINT32_MAX)) {
-			kmem_warn("KMEM_DEBUG: %s: '%s' is not a number", name,
-			    arg);
-			continue;
-		}
-		uint32_t value = (uint32_t)v;
-		if (kmem_strcmp(name, "mtbf") == 0 && has_value)
-			kmem_debug_mtbf = value;
-		else if (kmem_strcmp(name, "maxverify") == 0 && has_value)
-			kmem_maxverify = value;
-		else if (kmem_strcmp(name, "guards") == 0)
-			kmem_debug_flags |= KMF_BUFTAG;
-		else if (kmem_strcmp(name, "default") == 0)
-			kmem_debug_flags |= KMF_BUFTAG | KMF_AUDIT |
-			    KMF_CONTENTS;
-		else if (kmem_strcmp(name, "audit") == 0) {
-			kmem_debug_flags |= KMF_REDZONE | KMF_AUDIT;
-			if (has_value)
-				kmem_audit_frames = kmem_min(value,
-				    KMEM_STACK_MAX);
-		} else if (kmem_strcmp(name, "contents") == 0) {
-			kmem_debug_flags |= KMF_REDZONE | KMF_AUDIT |
-			    KMF_CONTENTS;
-			if (has_value)
-				kmem_content_maxsave = kmem_min(value,
-				    KMEM_CONTENTS_MAX);
-		} else if (kmem_strcmp(name, "nosignal") == 0)
-			kmem_debug_flags |= KMF_REDZONE | KMF_AUDIT |
-			    KMF_CHECKSIGNAL;
-		else if (kmem_strcmp(name, "firewall") == 0)
-			kmem_minfirewall = has_value && value != 0 ? value :
-			    kmem_plat_pagesize() / 2;
-		else if (kmem_strcmp(name, "lite") == 0)
-			kmem_debug_flags |= KMF_BUFTAG | KMF_LITE;
-		else if (kmem_strcmp(name, "checknull") == 0)
-			kmem_debug_checknull_on = true;
-		else if (kmem_strcmp(name, "noabort") == 0)
-			kmem_debug_noabort = true;
-		else if (kmem_strcmp(name, "verbose") != 0)
+	while (kmem_option_next(&p, name, arg, &has_value))
+		if (!kmem_debug_item(name, has_value, arg))
 			kmem_warn("KMEM_DEBUG: '%s' not supported", name);
-	}
 }

@@ -208,7 +208,8 @@ kmem_options_parse(const char *opts)
 			else
 				kmem_warn("option reap_interval: '%s' is not a "
 				    "number", value);
-		} else {
+		} else if (!kmem_debug_item(name, has_value, value) &&
+		    !kmem_log_item(name, "_log", has_value, value)) {
 			kmem_warn("option '%s' not recognized", name);
 		}
 	}

@@ -223,7 +223,8 @@ test_large_reuse(void)
 /*
  * libumem's portable port hashed pthread_self() onto per-CPU slots and put
  * every glibc thread on one slot and one lock.  Here two threads doing
- * malloc/free pairs never meet: the depot sees no contention.
+ * 2,000,000 malloc/free pairs each meet at most at their first magazine
+ * fills: the depot sees no steady contention.
  */
 typedef uint64_t (*stat_fn_t)(void *, const char *);
 typedef int (*walk_fn_t)(int (*)(void *, void *), void *);
@@ -273,8 +274,10 @@ test_threads_share_nothing(void)
 		pthread_create(&t[i], NULL, pairs, NULL);
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
+	/* The two threads' first magazine fills may meet once or twice at */
+	/* the depot; a shared cache (libumem's bug) would meet millions. */
 	CHECK("threads:no-shared-slot",
-	    stat(cache_64, "depot_contention") == contention &&
+	    stat(cache_64, "depot_contention") - contention <= 2 &&
 	    stat(cache_64, "depot_alloc") - depot < 10);
 }
 
