@@ -46,7 +46,8 @@ test_classes(void)
 	static const size_t sizes[] = { 8, 16, 24, 32, 40, 48, 56, 64, 80, 96,
 	    112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896,
 	    1152, 1344, 1600, 2048, 2688, 4096, 8192, 12288, 16384, 24576,
-	    32768, 131072 };
+	    32768, 131072, 163840, 196608, 229376, 262144, 327680, 393216,
+	    458752, 524288, 655360, 786432, 917504, 1048576 };
 	size_t prev = 0;
 	for (size_t i = 0; i < sizeof (sizes) / sizeof (sizes[0]); i++) {
 		char name[32];
@@ -73,14 +74,14 @@ test_classes(void)
 static void
 test_alignment(void)
 {
-	for (size_t size = 1; size <= 140000; size += size < 512 ? 1 :
-	    size < 8192 ? 61 : 4093) {
+	for (size_t size = 1; size <= 1100000; size += size < 512 ? 1 :
+	    size < 8192 ? 61 : size < 140000 ? 4093 : 32749) {
 		void *p = kmem_alloc(size, KM_SLEEP);
 		uintptr_t a = (uintptr_t)p;
 		KT_CHECK(p != NULL && a % 8 == 0);
 		if (size > 8 && size % 16 == 0)
 			KT_CHECK(a % 16 == 0);
-		if ((size & (size - 1)) == 0 && size <= 131072)
+		if ((size & (size - 1)) == 0 && size <= 1048576)
 			KT_CHECK(a % size == 0);	/* natural */
 		kmem_free(p, size);
 	}
@@ -116,15 +117,15 @@ static void
 test_oversize(void)
 {
 	size_t inuse = vmem_size(kmem_oversize_arena, VMEM_ALLOC);
-	char *p = kmem_alloc(1 << 20, KM_SLEEP);
+	char *p = kmem_alloc(3 << 20, KM_SLEEP);	/* past the classes */
 	KT_CHECK(p != NULL);
 	p[0] = 1;
-	p[(1 << 20) - 1] = 2;
-	KT_EQ_U(vmem_size(kmem_oversize_arena, VMEM_ALLOC), inuse + (1 << 20));
-	char *q = kmem_alloc(200000, KM_NOSLEEP);
+	p[(3 << 20) - 1] = 2;
+	KT_EQ_U(vmem_size(kmem_oversize_arena, VMEM_ALLOC), inuse + (3 << 20));
+	char *q = kmem_alloc((1 << 20) + 1000, KM_NOSLEEP);
 	KT_CHECK(q != NULL && (uintptr_t)q % 4096 == 0);
-	kmem_free(p, 1 << 20);
-	kmem_free(q, 200000);
+	kmem_free(p, 3 << 20);
+	kmem_free(q, (1 << 20) + 1000);
 	KT_EQ_U(vmem_size(kmem_oversize_arena, VMEM_ALLOC), inuse);
 }
 

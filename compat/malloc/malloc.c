@@ -4,7 +4,7 @@
  *
  * Theory of operation
  * -------------------
- * Requests up to 128 KiB are rounded up to a multiple of 16 (glibc's
+ * Requests up to 1 MiB are rounded up to a multiple of 16 (glibc's
  * alignment guarantee) and served by kmem_alloc(), so they get kmem's
  * per-thread magazines; larger ones come from the kmem_oversize arena,
  * page aligned.  KM_NOSLEEP gives malloc's contract: reclaim, then NULL
@@ -22,7 +22,7 @@
  * Alignment requests pick the smallest size class whose alignment suffices
  * (every class is aligned to its largest power-of-two divisor, power-of-two
  * classes naturally), so memalign'd buffers are ordinary buffers that
- * free() handles like any other; past 128 KiB the oversize arena aligns.
+ * free() handles like any other; past 1 MiB the oversize arena aligns.
  *
  * calloc() calls this file's functions, never malloc() and memset() by
  * name, so a compiler cannot turn its body into a call to calloc (the
@@ -36,7 +36,7 @@
 #include "../../src/magazine/magazine_impl.h"
 
 #define MALLOC_ALIGN		16
-#define MALLOC_SMALL_MAX	131072
+#define MALLOC_SMALL_MAX	1048576
 #define PM_VA_BITS		48
 #define PM_LEAF_BITS		18
 #define PM_ROOT_ENTRIES		((size_t)1 << (PM_VA_BITS - 12 - PM_LEAF_BITS))

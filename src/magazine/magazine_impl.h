@@ -219,7 +219,7 @@ bool kmem_is_ready(void);
 
 /* The kmem_alloc size tables (kmem_alloc.c). */
 #define KMEM_ALLOC_SMALL_MAX	4096
-#define KMEM_BIG_MAXBUF		131072
+#define KMEM_BIG_MAXBUF		1048576
 extern kmem_cache_t *kmem_alloc_table[KMEM_ALLOC_SMALL_MAX >> 3];
 extern kmem_cache_t *kmem_big_alloc_table[KMEM_BIG_MAXBUF >> 12];
 

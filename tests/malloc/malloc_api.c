@@ -28,13 +28,13 @@ static int passed, failed;
 	}								\
 } while (0)
 
-/* Sizes through every class boundary, and past the 128 KiB limit. */
+/* Sizes through every class boundary, and past the 1 MiB limit. */
 static void
 test_alignment_and_usable(void)
 {
 	int bad_align = 0, bad_usable = 0;
-	for (size_t size = 0; size < 300000; size += size < 1024 ? 1 :
-	    size < 16384 ? 61 : 4093) {
+	for (size_t size = 0; size < 1300000; size += size < 1024 ? 1 :
+	    size < 16384 ? 61 : size < 300000 ? 4093 : 16381) {
 		unsigned char *p = malloc(size);
 		if (p == NULL || (uintptr_t)p % 16 != 0)
 			bad_align++;
