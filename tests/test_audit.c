@@ -256,14 +256,6 @@ test_log_contents(void)
 	kmem_cache_destroy(cp);
 }
 
-void *fail_site(kmem_cache_t *cp);
-void *
-fail_site(kmem_cache_t *cp)
-{
-	void *p = kmem_cache_alloc(cp, KM_NOSLEEP);
-	return (p);
-}
-
 /* An allocation that returns NULL is logged, with its stack. */
 static void
 test_log_fail(void)
@@ -273,8 +265,8 @@ test_log_fail(void)
 	    NULL, NULL, NULL, NULL, KMC_NODEBUG);
 	collect_t before = { .c_stop = 0 };
 	int n0 = kmem_log_walk(KMEM_LOG_FAIL, collect_audit, &before);
-	KT_CHECK(fail_site(cp) == NULL);
-	collect_t c = { .c_stop = 1, .c_site = "fail_site" };
+	KT_CHECK(alloc_site(cp) == NULL);
+	collect_t c = { .c_stop = 1, .c_site = "alloc_site" };
 	KT_EQ_U(kmem_log_walk(KMEM_LOG_FAIL, collect_audit, &c), 1);
 	KT_CHECK(c.c_first[0].bc_cache == cp && c.c_first[0].bc_addr == NULL);
 	KT_EQ_U(c.c_first[0].bc_event, KMEM_AUDIT_FAIL);

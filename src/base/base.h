@@ -212,6 +212,10 @@ void kmem_strlcpy(char *dst, const char *src, size_t len);
 bool kmem_option_next(const char **pp, char name[KMEM_OPTION_LEN],
     char value[KMEM_OPTION_LEN], bool *has_value);
 bool kmem_parse_size(const char *s, uint64_t *vp);
+typedef bool kmem_option_fn(const char *name, bool has_value,
+    const char *value);
+void kmem_option_each(const char *items, const char *source,
+    kmem_option_fn *item);
 
 /* ---- assertions ---- */
 

@@ -41,6 +41,22 @@ kmem_option_next(const char **pp, char name[KMEM_OPTION_LEN],
 	return (true);
 }
 
+/*
+ * Call item(name, has_value, value) for every item of items (NULL: none);
+ * an item it does not know is reported, naming source ("KMEM_DEBUG"...).
+ */
+void
+kmem_option_each(const char *items, const char *source, kmem_option_fn *item)
+{
+	const char *p = items;
+	char name[KMEM_OPTION_LEN], value[KMEM_OPTION_LEN];
+	bool has_value;
+
+	while (kmem_option_next(&p, name, value, &has_value))
+		if (!item(name, has_value, value))
+			kmem_warn("%s: '%s' not recognized", source, name);
+}
+
 /* A size with an optional k, m, g or t suffix; false if malformed. */
 bool
 kmem_parse_size(const char *s, uint64_t *vp)

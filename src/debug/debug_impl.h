@@ -100,8 +100,7 @@ int kmem_debug_init(void);
 void kmem_log_init(void);
 void kmem_log_fork(int phase);
 void kmem_log_parse(const char *items);
-bool kmem_log_item(const char *name, const char *suffix, bool has_value,
-    const char *arg);
+bool kmem_log_item(const char *name, bool has_value, const char *arg);
 void *kmem_log_enter(int log, const void *hdr, size_t hdrsize,
     const void *data, size_t datasize);
 

@@ -42,20 +42,12 @@ static const char *const kmem_log_names[3] = {
 	"transaction", "contents", "fail",
 };
 
-/*
- * One KMEM_LOGGING item, transaction[=size], contents[=size] or
- * fail[=size], named with suffix ("" in KMEM_LOGGING, "_log" in kmem's
- * option string); false if name is not one.
- */
+/* One KMEM_LOGGING item: transaction[=size], contents[=size], fail[=size]. */
 bool
-kmem_log_item(const char *name, const char *suffix, bool has_value,
-    const char *arg)
+kmem_log_item(const char *name, bool has_value, const char *arg)
 {
 	for (int log = 0; log < 3; log++) {
-		size_t len = kmem_strlen(kmem_log_names[log]);
-		if (kmem_strlen(name) < len ||
-		    memcmp(name, kmem_log_names[log], len) != 0 ||
-		    kmem_strcmp(name + len, suffix) != 0)
+		if (kmem_strcmp(name, kmem_log_names[log]) != 0)
 			continue;
 		uint64_t size = KMEM_LOG_DEFAULT;
 		if (has_value && !kmem_parse_size(arg, &size))
@@ -72,13 +64,7 @@ kmem_log_item(const char *name, const char *suffix, bool has_value,
 void
 kmem_log_parse(const char *items)
 {
-	const char *p = items;
-	char name[KMEM_OPTION_LEN], arg[KMEM_OPTION_LEN];
-	bool has_value;
-
-	while (kmem_option_next(&p, name, arg, &has_value))
-		if (!kmem_log_item(name, "", has_value, arg))
-			kmem_warn("KMEM_LOGGING: '%s' not supported", name);
+	kmem_option_each(items, "KMEM_LOGGING", kmem_log_item);
 }
 
 static size_t

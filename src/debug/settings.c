@@ -122,11 +122,5 @@ kmem_debug_item(const char *name, bool has_value, const char *arg)
 void
 kmem_debug_parse(const char *items)
 {
-	const char *p = items;
-	char name[KMEM_OPTION_LEN], arg[KMEM_OPTION_LEN];
-	bool has_value;
-
-	while (kmem_option_next(&p, name, arg, &has_value))
-		if (!kmem_debug_item(name, has_value, arg))
-			kmem_warn("KMEM_DEBUG: '%s' not supported", name);
+	kmem_option_each(items, "KMEM_DEBUG", kmem_debug_item);
 }

@@ -186,40 +186,52 @@ static const vmem_hooks_t kmem_vmem_hooks = {
 /* ---- options ---- */
 
 /*
- * Parse "name[=value],...": nomagazines, noretain, physmem=SIZE,
- * reap_interval=SECONDS.  Unknown names and bad values are reported and
- * ignored.
+ * A log named in the options string: "transaction_log[=size]" is
+ * KMEM_LOGGING's "transaction[=size]" (the suffix keeps "contents" for
+ * the debug item).
  */
-static void
-kmem_options_parse(const char *opts)
+static bool
+kmem_option_log(const char *name, bool has_value, const char *value)
 {
-	const char *p = opts;
-	char name[KMEM_OPTION_LEN], value[KMEM_OPTION_LEN];
-	bool has_value;
+	char stem[KMEM_OPTION_LEN];
+	size_t len = kmem_strlen(name);
 
-	while (kmem_option_next(&p, name, value, &has_value)) {
-		uint64_t num;
-		if (kmem_strcmp(name, "nomagazines") == 0 && !has_value) {
-			kmem_opt_nomagazines = true;
-		} else if (kmem_strcmp(name, "noretain") == 0 && !has_value) {
-			kmem_opt_noretain = true;
-		} else if (kmem_strcmp(name, "physmem") == 0) {
-			if (has_value && kmem_parse_size(value, &num) && num != 0)
-				(void)kmem_physmem_set((size_t)num);
-			else
-				kmem_warn("option physmem: '%s' is not a size",
-				    value);
-		} else if (kmem_strcmp(name, "reap_interval") == 0) {
-			if (has_value && kmem_parse_size(value, &num))
-				kmem_opt_reap_interval = num;
-			else
-				kmem_warn("option reap_interval: '%s' is not a "
-				    "number", value);
-		} else if (!kmem_debug_item(name, has_value, value) &&
-		    !kmem_log_item(name, "_log", has_value, value)) {
-			kmem_warn("option '%s' not recognized", name);
-		}
+	if (len <= 4 || kmem_strcmp(name + len - 4, "_log") != 0)
+		return (false);
+	kmem_strlcpy(stem, name, len - 3);
+	return (kmem_log_item(stem, has_value, value));
+}
+
+/*
+ * One item of kmem_init()'s options: nomagazines, noretain, physmem=SIZE,
+ * reap_interval=SECONDS, or a KMEM_DEBUG item, or a log.  Bad values are
+ * reported and ignored.
+ */
+static bool
+kmem_option_item(const char *name, bool has_value, const char *value)
+{
+	uint64_t num;
+
+	if (kmem_strcmp(name, "nomagazines") == 0 && !has_value) {
+		kmem_opt_nomagazines = true;
+	} else if (kmem_strcmp(name, "noretain") == 0 && !has_value) {
+		kmem_opt_noretain = true;
+	} else if (kmem_strcmp(name, "physmem") == 0) {
+		if (has_value && kmem_parse_size(value, &num) && num != 0)
+			(void)kmem_physmem_set((size_t)num);
+		else
+			kmem_warn("option physmem: '%s' is not a size", value);
+	} else if (kmem_strcmp(name, "reap_interval") == 0) {
+		if (has_value && kmem_parse_size(value, &num))
+			kmem_opt_reap_interval = num;
+		else
+			kmem_warn("option reap_interval: '%s' is not a number",
+			    value);
+	} else {
+		return (kmem_debug_item(name, has_value, value) ||
+		    kmem_option_log(name, has_value, value));
 	}
+	return (true);
 }
 
 /* ---- start-up ---- */
@@ -266,7 +278,7 @@ kmem_init_locked(const char *options)
 	size_t page = kmem_plat_pagesize();
 	int nomag = 0;
 
-	kmem_options_parse(options);
+	kmem_option_each(options, "kmem options", kmem_option_item);
 	kmem_debug_parse(kmem_plat_debug_options());
 	kmem_log_parse(kmem_plat_logging_options());
 	if (kmem_opt_nomagazines)
