@@ -230,6 +230,119 @@ test_resize(void)
 	kmem_cache_destroy(cp);
 }
 
+/* Force one growth step, as heavy depot traffic would. */
+static void
+force_growth(kmem_cache_t *cp)
+{
+	kmem_lock_enter(&cp->cache_depot_lock);
+	kmem_store_relaxed(&cp->cache_depot_contention,
+	    cp->cache_depot_contention + 10);
+	kmem_lock_exit(&cp->cache_depot_lock);
+	kmem_magazine_resize(cp);
+}
+
+/*
+ * Growth replaces only the depot's magazines: a thread keeps its loaded
+ * rounds (no purge, no bypass) until its next depot exchange, which
+ * retires its old-size magazines; nothing is lost or counted twice.
+ */
+static void
+test_resize_keeps_records(void)
+{
+	hold_ctor = hold_dtor = 0;
+	kmem_cache_t *cp = kmem_cache_create("t_regrow", 64, 0, hold_ctor_fn,
+	    hold_dtor_fn, NULL, NULL, NULL, 0);
+	enum { N = 200 };
+	void *bufs[N];
+	for (int i = 0; i < 10; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	for (int i = 0; i < 10; i++)
+		kmem_cache_free(cp, bufs[i]);
+	uint64_t slab_free = kmem_cache_stat(cp, "slab_free");
+	uint64_t magsize = kmem_cache_stat(cp, "magazine_size");
+	force_growth(cp);
+	KT_EQ_U(kmem_cache_stat(cp, "magazine_resize"), 1);
+	KT_CMP_U(kmem_cache_stat(cp, "magazine_size"), >, magsize);
+	/* The thread's magazine still holds its rounds, last freed first. */
+	KT_CHECK(kmem_cache_alloc(cp, KM_SLEEP) == bufs[9]);
+	KT_EQ_U(kmem_cache_stat(cp, "slab_free"), slab_free);
+	kmem_cache_free(cp, bufs[9]);
+	/* Enough traffic to exchange with the depot in both directions. */
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < N; i++)
+			bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+		for (int i = 0; i < N; i++)
+			kmem_cache_free(cp, bufs[i]);
+	}
+	KT_CHECK(kmem_cache_stat(cp, "full_magazines") >= 4);
+	KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
+	KT_EQ_U(kmem_cache_stat(cp, "alloc"), kmem_cache_stat(cp, "free"));
+	KT_CHECK(kmem_cache_slabs_are_valid(cp));
+	kmem_cache_destroy(cp);
+	KT_EQ_U(hold_dtor, hold_ctor);
+}
+
+/*
+ * Threads churn while the magazines grow through every size under them:
+ * the first thread forces a growth every 50 rounds, so the others are
+ * mid-churn (and no thread waits on another to be scheduled).
+ */
+typedef struct churn {
+	kmem_cache_t	*cp;
+	unsigned	seed;
+	bool		grower;
+} churn_t;
+
+static void *
+churn_main(void *arg)
+{
+	churn_t *c = arg;
+	void *bufs[300];
+	for (int round = 0; round < (kt_quick ? 400 : 2000); round++) {
+		if (c->grower && round % 50 == 49)
+			force_growth(c->cp);
+		int n = (int)(rand_r(&c->seed) % 300) + 1;
+		for (int i = 0; i < n; i++)
+			bufs[i] = kmem_cache_alloc(c->cp, KM_SLEEP);
+		for (int i = 0; i < n; i++)
+			kmem_cache_free(c->cp, bufs[i]);
+	}
+	return (NULL);
+}
+
+static void
+test_resize_under_load(void)
+{
+	enum { T = 3 };
+	hold_ctor = hold_dtor = 0;
+	for (int rep = 0; rep < 4; rep++) {
+		kmem_cache_t *cp = kmem_cache_create("t_growload", 64, 0,
+		    hold_ctor_fn, hold_dtor_fn, NULL, NULL, NULL, 0);
+		uint64_t magsize = kmem_cache_stat(cp, "magazine_size");
+		int steps = 0;
+		while (kmem_magtype[kmem_nmagtype - 1 - steps].mt_magsize !=
+		    (int)magsize)
+			steps++;
+		churn_t c[T];
+		pthread_t t[T];
+		for (int i = 0; i < T; i++) {
+			c[i] = (churn_t){ cp, (unsigned)(rep * T + i), i == 0 };
+			pthread_create(&t[i], NULL, churn_main, &c[i]);
+		}
+		for (int i = 0; i < T; i++)
+			pthread_join(t[i], NULL);
+		KT_EQ_U(kmem_cache_stat(cp, "magazine_size"),
+		    kmem_magtype[kmem_nmagtype - 1].mt_magsize);
+		KT_EQ_U(kmem_cache_stat(cp, "magazine_resize"), steps);
+		KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
+		KT_EQ_U(kmem_cache_stat(cp, "alloc"),
+		    kmem_cache_stat(cp, "free"));
+		KT_CHECK(kmem_cache_slabs_are_valid(cp));
+		kmem_cache_destroy(cp);
+		KT_EQ_U(hold_dtor, hold_ctor);
+	}
+}
+
 static void
 test_nomagazine(void)
 {
@@ -251,5 +364,7 @@ KT_SUITE(magazine_suite,
 	{ "magazine:ctor:fails-with-record", test_ctor_fails_with_record },
 	{ "magazine:purge:live-thread", test_purge_live },
 	{ "magazine:depot:resize", test_resize },
+	{ "magazine:depot:resize-keeps-records", test_resize_keeps_records },
+	{ "magazine:depot:resize-under-load", test_resize_under_load },
 	{ "magazine:cflags:nomagazine", test_nomagazine },
 );

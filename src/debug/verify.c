@@ -90,10 +90,9 @@ verify_cache(kmem_cache_t *cp, void *arg)
 		}
 		kmem_lock_exit(&cp->cache_lock);
 		kmem_lock_enter(&cp->cache_depot_lock);
-		int magsize = cp->cache_magtype->mt_magsize;
 		for (kmem_magazine_t *mp = cp->cache_full.ml_list; mp != NULL;
 		    mp = mp->mag_next)
-			for (int i = 0; i < magsize; i++)
+			for (uint32_t i = 0; i < mp->mag_size; i++)
 				corrupt += !verify_free_buffer(va, cp,
 				    mp->mag_round[i]);
 		kmem_lock_exit(&cp->cache_depot_lock);

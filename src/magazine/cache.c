@@ -154,7 +154,7 @@ kmem_cache_destroy(kmem_cache_t *cp)
 	 * thread then either flushes its slot of cp itself or is purged.
 	 */
 	kmem_lock_enter(&kmem_cache_list_lock);
-	kmem_cpu_purge(cp, NULL);
+	kmem_cpu_purge(cp);
 	kmem_list_remove(&cp->cache_link);
 	kmem_lock_exit(&kmem_cache_list_lock);
 	kmem_cpu_index_free(cp->cache_slot);
@@ -178,7 +178,7 @@ kmem_cache_reap_now(kmem_cache_t *cp)
 	if (cp->cache_reclaim != NULL)
 		cp->cache_reclaim(cp->cache_private);
 	kmem_lock_enter(&kmem_cache_list_lock);
-	kmem_cpu_purge(cp, NULL);
+	kmem_cpu_purge(cp);
 	kmem_lock_exit(&kmem_cache_list_lock);
 	kmem_lock_enter(&cp->cache_depot_lock);
 	cp->cache_reap++;

@@ -125,22 +125,18 @@ kmem_cpu_prepare(kmem_cache_t *cp)
 }
 
 /*
- * Take one slot's magazines off it, onto cp->cache_detached, and reset it.
- * The slot's owner is stopped (or gone).
+ * Take one slot's magazines off it, onto *retiredp, and reset it.  The
+ * caller is the slot's owner, busy, or has it stopped (or gone).
  */
-static void
-slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
+void
+kmem_slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
+    kmem_magazine_t **retiredp)
 {
-	if (ccp->cc_loaded != NULL) {
-		ccp->cc_loaded->mag_rounds = (uintptr_t)ccp->cc_rounds;
-		ccp->cc_loaded->mag_next = cp->cache_detached;
-		cp->cache_detached = ccp->cc_loaded;
-	}
-	if (ccp->cc_ploaded != NULL) {
-		ccp->cc_ploaded->mag_rounds = (uintptr_t)ccp->cc_prounds;
-		ccp->cc_ploaded->mag_next = cp->cache_detached;
-		cp->cache_detached = ccp->cc_ploaded;
-	}
+	if (ccp->cc_loaded != NULL)
+		kmem_magazine_retire(retiredp, ccp->cc_loaded, ccp->cc_rounds);
+	if (ccp->cc_ploaded != NULL)
+		kmem_magazine_retire(retiredp, ccp->cc_ploaded,
+		    ccp->cc_prounds);
 	ccp->cc_loaded = ccp->cc_ploaded = NULL;
 	kmem_store_relaxed(&ccp->cc_rounds, 0);
 	kmem_store_relaxed(&ccp->cc_prounds, (int16_t)0);
@@ -150,87 +146,17 @@ slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
 	kmem_store_relaxed(&ccp->cc_free, 0);
 }
 
-static void
-detached_destroy(kmem_cache_t *cp, kmem_magtype_t *mtp)
-{
-	kmem_magazine_t *mp = cp->cache_detached;
-
-	cp->cache_detached = NULL;
-	while (mp != NULL) {
-		kmem_magazine_t *next = mp->mag_next;
-		kmem_magazine_destroy(cp, mtp, mp, (int)mp->mag_rounds);
-		mp = next;
-	}
-}
-
-/* Take the depot's lists; the caller destroys them.  Records stopped. */
-static void
-depot_detach(kmem_cache_t *cp, kmem_magazine_t **fullp,
-    kmem_magazine_t **emptyp)
-{
-	kmem_lock_enter(&cp->cache_depot_lock);
-	*fullp = cp->cache_full.ml_list;
-	*emptyp = cp->cache_empty.ml_list;
-	cp->cache_full = (kmem_maglist_t){ NULL, 0, 0, 0,
-	    cp->cache_full.ml_alloc };
-	cp->cache_empty = (kmem_maglist_t){ NULL, 0, 0, 0,
-	    cp->cache_empty.ml_alloc };
-	kmem_lock_exit(&cp->cache_depot_lock);
-}
-
-static void
-maglist_destroy(kmem_cache_t *cp, kmem_magtype_t *mtp, kmem_magazine_t *mp,
-    int nrounds)
-{
-	while (mp != NULL) {
-		kmem_magazine_t *next = mp->mag_next;
-		kmem_magazine_destroy(cp, mtp, mp, nrounds);
-		mp = next;
-	}
-}
-
-/* What a purge took from one cache, destroyed once the records run again. */
-typedef struct purged {
-	kmem_magtype_t	*pu_magtype;
-	kmem_magazine_t	*pu_full;
-	kmem_magazine_t	*pu_empty;
-} purged_t;
-
-static void
-purge_take(kmem_cache_t *cp, kmem_magtype_t *new_magtype, purged_t *pu)
-{
-	depot_detach(cp, &pu->pu_full, &pu->pu_empty);
-	pu->pu_magtype = cp->cache_magtype;
-	if (new_magtype != NULL) {
-		kmem_lock_enter(&cp->cache_depot_lock);
-		cp->cache_magtype = new_magtype;
-		kmem_lock_exit(&cp->cache_depot_lock);
-	}
-}
-
-static void
-purge_destroy(kmem_cache_t *cp, purged_t *pu)
-{
-	detached_destroy(cp, pu->pu_magtype);
-	maglist_destroy(cp, pu->pu_magtype, pu->pu_full,
-	    pu->pu_magtype->mt_magsize);
-	maglist_destroy(cp, pu->pu_magtype, pu->pu_empty, 0);
-}
-
 /*
  * Return every magazine of cp (of every cache, if cp is NULL) -- in every
- * record and in the depot -- and their rounds to the slab layer.  With
- * new_magtype, cp's magazines change to that size.  Everything is taken
- * while all records are stopped, so no record can mix magazine sizes or
- * see a depot magazine of the old size.  The caller holds
- * kmem_cache_list_lock.
+ * record and in the depot -- and their rounds to the slab layer.  The
+ * records are stopped while their slots are emptied; the magazines are
+ * destroyed once they run again.  The caller holds kmem_cache_list_lock.
  */
 void
-kmem_cpu_purge(kmem_cache_t *cp, kmem_magtype_t *new_magtype)
+kmem_cpu_purge(kmem_cache_t *cp)
 {
 	kmem_cpu_t *self = kmem_plat_self_enter();
 	kmem_plat_self_exit();
-	purged_t one;
 
 	ASSERT(kmem_lock_held(&kmem_cache_list_lock));
 	kmem_lock_enter(&kmem_cpu_list_lock);
@@ -254,34 +180,21 @@ kmem_cpu_purge(kmem_cache_t *cp, kmem_magtype_t *new_magtype)
 			    KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
 			uint32_t index = c->cache_slot;
 			if (index != 0 && index < cpu->cpu_ncc)
-				slot_detach(c, &cpu->cpu_cc[index]);
+				kmem_slot_detach(c, &cpu->cpu_cc[index],
+				    &c->cache_detached);
 			if (cp != NULL)
 				break;
 		}
 	}
-	if (cp != NULL) {
-		purge_take(cp, new_magtype, &one);
-	} else {
-		/* Depot lists go on the detached list, with their counts. */
-		for (kmem_list_t *cl = kmem_cache_list.next;
-		    cl != &kmem_cache_list; cl = cl->next) {
-			kmem_cache_t *c = KMEM_CONTAINER(cl, kmem_cache_t,
-			    cache_link);
-			kmem_magazine_t *full, *empty;
-			depot_detach(c, &full, &empty);
-			int magsize = c->cache_magtype->mt_magsize;
-			for (int pass = 0; pass < 2; pass++) {
-				kmem_magazine_t *mp = pass == 0 ? full : empty;
-				while (mp != NULL) {
-					kmem_magazine_t *next = mp->mag_next;
-					mp->mag_rounds = pass == 0 ?
-					    (uintptr_t)magsize : 0;
-					mp->mag_next = c->cache_detached;
-					c->cache_detached = mp;
-					mp = next;
-				}
-			}
-		}
+	for (kmem_list_t *cl = kmem_cache_list.next; cl != &kmem_cache_list;
+	    cl = cl->next) {
+		kmem_cache_t *c = cp != NULL ? cp :
+		    KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
+		kmem_lock_enter(&c->cache_depot_lock);
+		kmem_depot_take(c, &c->cache_detached);
+		kmem_lock_exit(&c->cache_depot_lock);
+		if (cp != NULL)
+			break;
 	}
 	for (kmem_list_t *lp = kmem_cpu_list.next; lp != &kmem_cpu_list;
 	    lp = lp->next) {
@@ -291,14 +204,15 @@ kmem_cpu_purge(kmem_cache_t *cp, kmem_magtype_t *new_magtype)
 	}
 	kmem_lock_exit(&kmem_cpu_list_lock);
 
-	if (cp != NULL) {
-		purge_destroy(cp, &one);
-		return;
-	}
 	for (kmem_list_t *cl = kmem_cache_list.next; cl != &kmem_cache_list;
 	    cl = cl->next) {
-		kmem_cache_t *c = KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
-		detached_destroy(c, c->cache_magtype);
+		kmem_cache_t *c = cp != NULL ? cp :
+		    KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
+		kmem_magazine_t *retired = c->cache_detached;
+		c->cache_detached = NULL;
+		kmem_magazines_destroy(c, retired);
+		if (cp != NULL)
+			break;
 	}
 }
 
@@ -332,7 +246,7 @@ void
 kmem_cpu_purge_all(void)
 {
 	kmem_lock_enter(&kmem_cache_list_lock);
-	kmem_cpu_purge(NULL, NULL);
+	kmem_cpu_purge(NULL);
 	kmem_lock_exit(&kmem_cache_list_lock);
 }
 
@@ -361,28 +275,21 @@ kmem_thread_exit(void *self)
 		kmem_cpu_cache_t *ccp = &cpu->cpu_cc[index];
 		kmem_magazine_t *mags[2] = { ccp->cc_loaded, ccp->cc_ploaded };
 		int rounds[2] = { ccp->cc_rounds, ccp->cc_prounds };
-		int magsize = ccp->cc_magsize;
+		kmem_magazine_t *retired = NULL;
 		kmem_depot_lock(cp);
 		for (int i = 0; i < 2; i++) {
 			if (mags[i] == NULL)
 				continue;
-			if (rounds[i] == magsize) {
-				kmem_maglist_push(&cp->cache_full, mags[i]);
-				kmem_store_relaxed(&cp->cache_depot_free,
-				    cp->cache_depot_free + 1);
-				mags[i] = NULL;
-			} else if (rounds[i] == 0) {
-				kmem_maglist_push(&cp->cache_empty, mags[i]);
-				mags[i] = NULL;
-			}
+			if (rounds[i] == (int)mags[i]->mag_size || rounds[i] == 0)
+				kmem_depot_put(cp, mags[i], rounds[i] != 0,
+				    &retired);
+			else
+				kmem_magazine_retire(&retired, mags[i],
+				    rounds[i]);
 		}
 		kmem_fetch_add(&cp->cache_cpu_free, ccp->cc_free);
-		kmem_magtype_t *mtp = cp->cache_magtype;
 		kmem_lock_exit(&cp->cache_depot_lock);
-		for (int i = 0; i < 2; i++)
-			if (mags[i] != NULL)
-				kmem_magazine_destroy(cp, mtp, mags[i],
-				    rounds[i]);
+		kmem_magazines_destroy(cp, retired);
 	}
 	kmem_lock_exit(&kmem_cache_list_lock);
 	cpu_table_free(cpu->cpu_cc, cpu->cpu_ncc);

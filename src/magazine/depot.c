@@ -9,14 +9,88 @@
 #define KMEM_DEPOT_CONTENTION_NOW 256	/* since the last growth: grow now */
 #define KMEM_DEPOT_TRAFFIC_NOW	4096	/* exchanges since the last growth */
 
-/* Free a magazine and return its rounds to the slab layer. */
-void
-kmem_magazine_destroy(kmem_cache_t *cp, kmem_magtype_t *mtp,
-    kmem_magazine_t *mp, int nrounds)
+/* A new empty magazine of mtp's size, or NULL; never sleeps. */
+kmem_magazine_t *
+kmem_magazine_create(kmem_magtype_t *mtp)
 {
+	kmem_magazine_t *mp = kmem_slab_alloc(mtp->mt_cache, KM_NOSLEEP_LAZY);
+
+	if (mp != NULL)
+		mp->mag_size = (uint32_t)mtp->mt_magsize;
+	return (mp);
+}
+
+/* Free a magazine and return its first nrounds rounds to the slab layer. */
+void
+kmem_magazine_destroy(kmem_cache_t *cp, kmem_magazine_t *mp, int nrounds)
+{
+	kmem_magtype_t *mtp = kmem_magtype;
+
+	while (mtp->mt_magsize != (int)mp->mag_size)
+		mtp++;
+	ASSERT(mtp < kmem_magtype + kmem_nmagtype);
 	for (int i = 0; i < nrounds; i++)
 		kmem_slab_free(cp, mp->mag_round[i]);
 	kmem_slab_free(mtp->mt_cache, mp);
+}
+
+/* Free a list of magazines, each with its first mag_rounds rounds. */
+void
+kmem_magazines_destroy(kmem_cache_t *cp, kmem_magazine_t *mp)
+{
+	while (mp != NULL) {
+		kmem_magazine_t *next = mp->mag_next;
+		kmem_magazine_destroy(cp, mp, (int)mp->mag_rounds);
+		mp = next;
+	}
+}
+
+/* Put mp on *listp with its round count, for kmem_magazines_destroy(). */
+void
+kmem_magazine_retire(kmem_magazine_t **listp, kmem_magazine_t *mp,
+    int nrounds)
+{
+	mp->mag_rounds = (uint32_t)nrounds;
+	mp->mag_next = *listp;
+	*listp = mp;
+}
+
+/*
+ * Give a full or empty magazine to the depot; one of a size the cache has
+ * outgrown goes on *retiredp instead.  Depot lock held.
+ */
+void
+kmem_depot_put(kmem_cache_t *cp, kmem_magazine_t *mp, bool full,
+    kmem_magazine_t **retiredp)
+{
+	ASSERT(kmem_lock_held(&cp->cache_depot_lock));
+	if (mp->mag_size != (uint32_t)cp->cache_magtype->mt_magsize) {
+		kmem_magazine_retire(retiredp, mp, full ? (int)mp->mag_size : 0);
+	} else if (full) {
+		kmem_maglist_push(&cp->cache_full, mp);
+		kmem_store_relaxed(&cp->cache_depot_free,
+		    cp->cache_depot_free + 1);
+	} else {
+		kmem_maglist_push(&cp->cache_empty, mp);
+	}
+}
+
+/* Take every depot magazine of cp onto *retiredp.  Depot lock held. */
+void
+kmem_depot_take(kmem_cache_t *cp, kmem_magazine_t **retiredp)
+{
+	ASSERT(kmem_lock_held(&cp->cache_depot_lock));
+	for (int full = 1; full >= 0; full--) {
+		kmem_maglist_t *mlp = full ? &cp->cache_full : &cp->cache_empty;
+		kmem_magazine_t *mp = mlp->ml_list;
+		while (mp != NULL) {
+			kmem_magazine_t *next = mp->mag_next;
+			kmem_magazine_retire(retiredp, mp,
+			    full ? (int)mp->mag_size : 0);
+			mp = next;
+		}
+		*mlp = (kmem_maglist_t){ NULL, 0, 0, 0, mlp->ml_alloc };
+	}
 }
 
 /* Start a new interval: what stays below ml_min until the next is idle. */
@@ -39,7 +113,6 @@ kmem_depot_ws_reap(kmem_cache_t *cp)
 		kmem_maglist_t *mlp = full ? &cp->cache_full : &cp->cache_empty;
 		for (;;) {
 			kmem_lock_enter(&cp->cache_depot_lock);
-			kmem_magtype_t *mtp = cp->cache_magtype;
 			kmem_magazine_t *mp = NULL;
 			if (mlp->ml_reaplimit > 0 && mlp->ml_min > 0) {
 				mp = kmem_maglist_pop(mlp);
@@ -49,17 +122,16 @@ kmem_depot_ws_reap(kmem_cache_t *cp)
 			kmem_lock_exit(&cp->cache_depot_lock);
 			if (mp == NULL)
 				break;
-			kmem_magazine_destroy(cp, mtp, mp,
-			    full ? mtp->mt_magsize : 0);
+			kmem_magazine_destroy(cp, mp,
+			    full ? (int)mp->mag_size : 0);
 		}
 	}
 }
 
 /*
  * Called from the slow paths with no lock held: if the depot has been
- * contended a lot since magazines last grew, grow them now rather than at
- * the next kmem_update().  The cache list lock is only tried, so this is
- * safe from inside a purge or a thread exit that already holds it.
+ * contended or busy since magazines last grew, grow them now rather than
+ * at the next kmem_update().
  */
 void
 kmem_magazine_grow_check(kmem_cache_t *cp)
@@ -68,33 +140,32 @@ kmem_magazine_grow_check(kmem_cache_t *cp)
 	    kmem_load_relaxed(&cp->cache_depot_free);
 
 	if (kmem_load_relaxed(&cp->cache_depot_contention) -
-	    kmem_load_relaxed(&cp->cache_depot_contention_prev) <
-	    KMEM_DEPOT_CONTENTION_NOW &&
-	    traffic - kmem_load_relaxed(&cp->cache_depot_traffic_prev) <
+	    kmem_load_relaxed(&cp->cache_depot_contention_prev) >=
+	    KMEM_DEPOT_CONTENTION_NOW ||
+	    traffic - kmem_load_relaxed(&cp->cache_depot_traffic_prev) >=
 	    KMEM_DEPOT_TRAFFIC_NOW)
-		return;
-	if (!kmem_lock_tryenter(&kmem_cache_list_lock))
-		return;
-	kmem_magazine_resize(cp);
-	kmem_lock_exit(&kmem_cache_list_lock);
+		kmem_magazine_resize(cp);
 }
-
 
 /*
  * Grow the magazines of a cache whose depot was contended (illumos: more
  * than KMEM_DEPOT_CONTENTION times in an update interval) or that moved
  * KMEM_DEPOT_TRAFFIC_NOW magazines since the last growth: in user space a
  * larger magazine costs little, and the working-set reaper gives idle ones
- * back.  Caller holds kmem_cache_list_lock.
+ * back.  Only the depot changes: its magazines of the old size go back to
+ * the slab layer as the size changes, under the depot lock; the records
+ * keep theirs until their next depot exchange (magazine.c), so no record
+ * is stopped and no thread loses its magazines meanwhile.
  */
 void
 kmem_magazine_resize(kmem_cache_t *cp)
 {
-	kmem_magtype_t *mtp = cp->cache_magtype;
+	kmem_magazine_t *retired = NULL;
 
-	if (mtp == NULL || (cp->cache_flags & KMF_NOMAGAZINE))
+	if (cp->cache_flags & KMF_NOMAGAZINE)
 		return;
 	kmem_lock_enter(&cp->cache_depot_lock);
+	kmem_magtype_t *mtp = cp->cache_magtype;
 	uint64_t contention = cp->cache_depot_contention -
 	    cp->cache_depot_contention_prev;
 	uint64_t traffic = cp->cache_depot_alloc + cp->cache_depot_free;
@@ -103,9 +174,13 @@ kmem_magazine_resize(kmem_cache_t *cp)
 	kmem_store_relaxed(&cp->cache_depot_contention_prev,
 	    cp->cache_depot_contention);
 	kmem_store_relaxed(&cp->cache_depot_traffic_prev, traffic);
-	kmem_lock_exit(&cp->cache_depot_lock);
 	if ((contention > KMEM_DEPOT_CONTENTION || busy_depot) &&
 	    cp->cache_chunksize < mtp->mt_maxbuf &&
-	    mtp + 1 < kmem_magtype + kmem_nmagtype)
-		kmem_cpu_purge(cp, mtp + 1);
+	    mtp + 1 < kmem_magtype + kmem_nmagtype) {
+		kmem_depot_take(cp, &retired);
+		kmem_store_relaxed(&cp->cache_magtype, mtp + 1);
+		cp->cache_resize++;
+	}
+	kmem_lock_exit(&cp->cache_depot_lock);
+	kmem_magazines_destroy(cp, retired);
 }

@@ -36,11 +36,20 @@ extern const int kmem_nmagtype;
 extern kmem_cache_t *kmem_cpu_record_cache;
 extern bool kmem_cpu_enabled;
 
-void kmem_magazine_destroy(kmem_cache_t *cp, kmem_magtype_t *mtp,
-    kmem_magazine_t *mp, int nrounds);
+kmem_magazine_t *kmem_magazine_create(kmem_magtype_t *mtp);
+void kmem_magazine_destroy(kmem_cache_t *cp, kmem_magazine_t *mp,
+    int nrounds);
+void kmem_magazine_retire(kmem_magazine_t **listp, kmem_magazine_t *mp,
+    int nrounds);
+void kmem_magazines_destroy(kmem_cache_t *cp, kmem_magazine_t *mp);
+void kmem_depot_put(kmem_cache_t *cp, kmem_magazine_t *mp, bool full,
+    kmem_magazine_t **retiredp);
+void kmem_depot_take(kmem_cache_t *cp, kmem_magazine_t **retiredp);
+void kmem_slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
+    kmem_magazine_t **retiredp);
 void kmem_depot_ws_update(kmem_cache_t *cp);
 void kmem_depot_ws_reap(kmem_cache_t *cp);
-void kmem_cpu_purge(kmem_cache_t *cp, kmem_magtype_t *new_magtype);
+void kmem_cpu_purge(kmem_cache_t *cp);
 void kmem_cpu_purge_all(void);
 void kmem_cpu_bypass(bool on);
 void kmem_cpu_fork(int phase);

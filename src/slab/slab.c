@@ -459,20 +459,16 @@ slab_ensure_partial(kmem_cache_t *cp, int kmflag)
 	return (true);
 }
 
-/*
- * Allocate up to n buffers from the slab layer under one acquisition of
- * cache_lock (plus one per new slab), constructing those never
- * constructed.  Returns how many it got: fewer than n if no more memory
- * can be had or a constructor fails; -1 if a constructor failed before any
- * buffer could be had (so the caller does not wait for memory in vain).
- */
-int
-kmem_slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n)
+#define SLAB_BATCH_MAX	64	/* bits in a batch's construct_map */
+
+/* kmem_slab_alloc_batch() for at most SLAB_BATCH_MAX buffers. */
+static int
+slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n)
 {
-	uint64_t construct_map = 0;	/* n <= 64 */
+	uint64_t construct_map = 0;
 	int got = 0;
 
-	ASSERT(n <= 64);
+	ASSERT(n <= SLAB_BATCH_MAX);
 	kmem_lock_enter(&cp->cache_lock);
 	while (got < n && slab_ensure_partial(cp, got == 0 ? kmflag :
 	    kmflag | KM_NOSLEEP | KM_NORMALPRI)) {
@@ -513,6 +509,32 @@ kmem_slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n)
 		return (ok == 0 ? -1 : ok);
 	}
 	return (ok);
+}
+
+/*
+ * Allocate up to n buffers from the slab layer under one acquisition of
+ * cache_lock per SLAB_BATCH_MAX buffers (plus one per new slab),
+ * constructing those never constructed.  Returns how many it got: fewer
+ * than n if no more memory can be had or a constructor fails; -1 if a
+ * constructor failed before any buffer could be had (so the caller does
+ * not wait for memory in vain).
+ */
+int
+kmem_slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n)
+{
+	int got = 0;
+
+	while (got < n) {
+		int want = n - got < SLAB_BATCH_MAX ? n - got : SLAB_BATCH_MAX;
+		int more = slab_alloc_batch(cp, got == 0 ? kmflag :
+		    kmflag | KM_NOSLEEP | KM_NORMALPRI, bufs + got, want);
+		if (more < 0)
+			return (got == 0 ? -1 : got);
+		got += more;
+		if (more < want)
+			break;
+	}
+	return (got);
 }
 
 /*

@@ -67,10 +67,15 @@ typedef struct kmem_slab {
 	uint32_t		slab_nhead;	/* buffers on slab_head */
 } kmem_slab_t;
 
-/* A magazine: an array of rounds (constructed buffers). */
+/*
+ * A magazine: an array of rounds (constructed buffers).  It knows its own
+ * capacity, so magazines of a size a cache has outgrown can still be used
+ * and freed (see the magazine layer's theory statement).
+ */
 typedef struct kmem_magazine {
 	struct kmem_magazine	*mag_next;
-	uintptr_t		mag_rounds;	/* rounds, while detached */
+	uint32_t		mag_size;	/* capacity in rounds */
+	uint32_t		mag_rounds;	/* rounds, while detached */
 	void			*mag_round[];
 } kmem_magazine_t;
 
@@ -167,6 +172,7 @@ struct kmem_cache {
 	uint64_t	cache_depot_alloc;
 	uint64_t	cache_depot_free;
 	uint64_t	cache_reap;
+	uint64_t	cache_resize;	/* magazine growths (depot lock) */
 
 	/* Per-CPU layer: frees not counted in live records. */
 	uint64_t	cache_cpu_free;

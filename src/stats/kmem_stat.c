@@ -20,6 +20,7 @@ typedef struct kmem_snapshot {
 	uint64_t	ks_depot_free;
 	uint64_t	ks_depot_contention;
 	uint64_t	ks_reap;
+	uint64_t	ks_resize;
 	uint64_t	ks_buftotal;
 	uint64_t	ks_bufslab;
 	uint64_t	ks_bufmax;
@@ -64,6 +65,7 @@ kmem_snapshot(kmem_cache_t *cp, kmem_snapshot_t *ks)
 	ks->ks_depot_free = cp->cache_depot_free;
 	ks->ks_depot_contention = cp->cache_depot_contention;
 	ks->ks_reap = cp->cache_reap;
+	ks->ks_resize = cp->cache_resize;
 	ks->ks_free = free + kmem_load_relaxed(&cp->cache_cpu_free);
 	kmem_lock_exit(&cp->cache_depot_lock);
 	kmem_lock_enter(&cp->cache_lock);
@@ -87,8 +89,8 @@ kmem_snapshot(kmem_cache_t *cp, kmem_snapshot_t *ks)
 
 /*
  * Returns the named statistic of cp.  Besides the illumos names listed in
- * kmem_cache_stat(9), "ctor_calls", "dtor_calls" and "memory_inuse" are
- * kept; an unknown name returns 0.
+ * kmem_cache_stat(9), "ctor_calls", "dtor_calls", "memory_inuse" and
+ * "magazine_resize" are kept; an unknown name returns 0.
  */
 uint64_t
 kmem_cache_stat(kmem_cache_t *cp, const char *name)
@@ -126,6 +128,7 @@ kmem_cache_stat(kmem_cache_t *cp, const char *name)
 		{ "empty_magazines", ks.ks_empty },
 		{ "magazine_size", ks.ks_magsize },
 		{ "reap", ks.ks_reap },
+		{ "magazine_resize", ks.ks_resize },
 		{ "ctor_calls", kmem_load_relaxed(&cp->cache_ctor_calls) },
 		{ "dtor_calls", kmem_load_relaxed(&cp->cache_dtor_calls) },
 		{ "memory_inuse", (ks.ks_slab_create - ks.ks_slab_destroy) *
