@@ -164,15 +164,17 @@ malloc_slow(size_t size)
 
 /*
  * The fast path: the size class's cache, then a round from this thread's
- * magazine (magazine_impl.h), with no call in between.
+ * magazine (magazine_impl.h), with no call in between.  Until kmem is set
+ * up the size tables point at kmem's null cache, whose magazine is always
+ * empty, so the first call takes malloc_slow() and sets everything up: no
+ * test here.
  */
-static inline void *
+static KMEM_ALWAYS_INLINE void *
 malloc_impl(size_t size)
 {
 	void *buf;
 
-	if (KMEM_LIKELY(size - 1 < MALLOC_SMALL_MAX &&
-	    kmem_load_relaxed(&malloc_ready))) {
+	if (KMEM_LIKELY(size - 1 < MALLOC_SMALL_MAX)) {
 		kmem_cache_t *cp = kmem_alloc_class(P2ROUNDUP(size,
 		    MALLOC_ALIGN));
 		if (KMEM_LIKELY(kmem_magazine_alloc(cp, &buf)))
@@ -239,11 +241,10 @@ malloc(size_t size)
 	return (malloc_impl(size));
 }
 
-void
-free(void *buf)
+/* Free buf, whose page map entry is v. */
+static KMEM_ALWAYS_INLINE void
+free_impl(void *buf, uintptr_t v)
 {
-	uintptr_t v = pm_get(buf);
-
 	if (KMEM_LIKELY(v != 0 && !(v & 1))) {
 		if (KMEM_LIKELY(kmem_magazine_free((kmem_cache_t *)v, buf)))
 			return;
@@ -251,6 +252,12 @@ free(void *buf)
 	} else if (buf != NULL) {
 		free_slow(buf, v);
 	}
+}
+
+void
+free(void *buf)
+{
+	free_impl(buf, pm_get(buf));
 }
 
 void *
@@ -277,14 +284,23 @@ realloc(void *buf, size_t size)
 		free(buf);
 		return (NULL);
 	}
-	size_t old = usable_size(buf, pm_get(buf));
+	uintptr_t v = pm_get(buf);
+	size_t old = usable_size(buf, v);
 	if (size <= old && size > old / 2)
 		return (buf);		/* fits, and not too much wasted */
-	void *nbuf = malloc_impl(size);
+	/*
+	 * Growing by less than a quarter: take a quarter more (as tcmalloc
+	 * does), so a buffer grown a step at a time is not copied at every
+	 * step.
+	 */
+	size_t want = size > old && size - old < old / 4 ? old + old / 4 : size;
+	void *nbuf = malloc_impl(want);
+	if (nbuf == NULL && want != size)
+		nbuf = malloc_impl(size);
 	if (nbuf == NULL)
 		return (NULL);
 	memcpy(nbuf, buf, kmem_min(old, size));
-	free(buf);
+	free_impl(buf, v);
 	return (nbuf);
 }
 

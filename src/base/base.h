@@ -16,6 +16,7 @@
 #define KMEM_UNLIKELY(x)	__builtin_expect(!!(x), 0)
 #define KMEM_CACHE_LINE		64
 #define KMEM_NOINLINE		__attribute__((noinline))
+#define KMEM_ALWAYS_INLINE	inline __attribute__((always_inline))
 
 /* ---- power-of-two arithmetic (illumos sysmacros names) ---- */
 #define P2ALIGN(x, a)		((x) & -(a))

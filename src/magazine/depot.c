@@ -129,22 +129,16 @@ kmem_depot_ws_reap(kmem_cache_t *cp)
 }
 
 /*
- * Called from the slow paths with no lock held: if the depot has been
- * contended or busy since magazines last grew, grow them now rather than
- * at the next kmem_update().
+ * Has the depot been contended or busy enough since magazines last grew
+ * to grow them now rather than at the next kmem_update()?  Depot lock.
  */
-void
-kmem_magazine_grow_check(kmem_cache_t *cp)
+bool
+kmem_depot_wants_growth(kmem_cache_t *cp)
 {
-	uint64_t traffic = kmem_load_relaxed(&cp->cache_depot_alloc) +
-	    kmem_load_relaxed(&cp->cache_depot_free);
-
-	if (kmem_load_relaxed(&cp->cache_depot_contention) -
-	    kmem_load_relaxed(&cp->cache_depot_contention_prev) >=
-	    KMEM_DEPOT_CONTENTION_NOW ||
-	    traffic - kmem_load_relaxed(&cp->cache_depot_traffic_prev) >=
-	    KMEM_DEPOT_TRAFFIC_NOW)
-		kmem_magazine_resize(cp);
+	return (cp->cache_depot_contention - cp->cache_depot_contention_prev >=
+	    KMEM_DEPOT_CONTENTION_NOW || cp->cache_depot_alloc +
+	    cp->cache_depot_free - cp->cache_depot_traffic_prev >=
+	    KMEM_DEPOT_TRAFFIC_NOW);
 }
 
 /*

@@ -106,28 +106,44 @@ kmem_magtype_t kmem_magtype[] = {
 };
 const int kmem_nmagtype = sizeof (kmem_magtype) / sizeof (kmem_magtype[0]);
 
+/*
+ * What a slow path leaves to do once its record is no longer busy:
+ * magazines to destroy, and whether the depot asks for bigger magazines
+ * (decided under the depot lock, where its counters are at hand).
+ */
+typedef struct refill {
+	kmem_magazine_t	*rf_retired;
+	bool		rf_grow;
+} refill_t;
+
+static void
+refill_finish(kmem_cache_t *cp, refill_t *rf)
+{
+	kmem_magazines_destroy(cp, rf->rf_retired);
+	if (rf->rf_grow)
+		kmem_magazine_resize(cp);
+}
 
 /*
  * A record's slot is about to exchange with the depot: if its magazines
- * are of a size the cache has outgrown, retire them onto *retiredp and
- * let the slot start afresh.  Depot lock held, so the size is stable.
+ * are of a size the cache has outgrown, retire them and let the slot
+ * start afresh.  Depot lock held, so the size is stable.
  */
 static void
-slot_check_size(kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
-    kmem_magazine_t **retiredp)
+slot_check_size(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 {
 	if (ccp->cc_magsize != 0 &&
 	    ccp->cc_magsize != cp->cache_magtype->mt_magsize)
-		kmem_slot_detach(cp, ccp, retiredp);
+		kmem_slot_detach(cp, ccp, &rf->rf_retired);
+	rf->rf_grow = kmem_depot_wants_growth(cp);
 }
 
 /*
  * Loaded magazine is empty: swap or exchange with the depot.  Busy;
- * magazines to destroy once not busy go on *retiredp.
+ * what is left to do once not busy goes in *rf.
  */
 static void *
-cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
-    kmem_magazine_t **retiredp)
+cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 {
 	if (ccp->cc_prounds > 0) {
 		kmem_magazine_t *mp = ccp->cc_loaded;
@@ -139,14 +155,14 @@ cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
 		if (cp->cache_flags & KMF_NOMAGAZINE)
 			return (NULL);
 		kmem_depot_lock(cp);
-		slot_check_size(cp, ccp, retiredp);
+		slot_check_size(cp, ccp, rf);
 		kmem_magazine_t *mp = kmem_maglist_pop(&cp->cache_full);
 		if (mp != NULL) {
 			kmem_store_relaxed(&cp->cache_depot_alloc,
 			    cp->cache_depot_alloc + 1);
 			if (ccp->cc_ploaded != NULL)
 				kmem_depot_put(cp, ccp->cc_ploaded, false,
-				    retiredp);
+				    &rf->rf_retired);
 			ccp->cc_ploaded = ccp->cc_loaded;
 			kmem_store_relaxed(&ccp->cc_prounds,
 			    (int16_t)ccp->cc_rounds);
@@ -162,12 +178,12 @@ cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
 }
 
 /*
- * Loaded magazine is full (or absent): swap or exchange.  Busy; magazines
- * to destroy once not busy go on *retiredp.
+ * Loaded magazine is full (or absent): swap or exchange.  Busy; what is
+ * left to do once not busy goes in *rf.
  */
 static bool
 cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf,
-    kmem_magazine_t **retiredp)
+    refill_t *rf)
 {
 	if (ccp->cc_ploaded != NULL && ccp->cc_prounds == 0) {
 		kmem_magazine_t *mp = ccp->cc_loaded;
@@ -179,7 +195,7 @@ cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf,
 		if (cp->cache_flags & KMF_NOMAGAZINE)
 			return (false);
 		kmem_depot_lock(cp);
-		slot_check_size(cp, ccp, retiredp);
+		slot_check_size(cp, ccp, rf);
 		kmem_magazine_t *emp = kmem_maglist_pop(&cp->cache_empty);
 		if (emp == NULL) {
 			kmem_magtype_t *mtp = cp->cache_magtype;
@@ -189,7 +205,8 @@ cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf,
 			kmem_depot_lock(cp);
 		}
 		if (ccp->cc_ploaded != NULL)
-			kmem_depot_put(cp, ccp->cc_ploaded, true, retiredp);
+			kmem_depot_put(cp, ccp->cc_ploaded, true,
+			    &rf->rf_retired);
 		kmem_lock_exit(&cp->cache_depot_lock);
 		ccp->cc_ploaded = ccp->cc_loaded;
 		kmem_store_relaxed(&ccp->cc_prounds, (int16_t)ccp->cc_rounds);
@@ -278,14 +295,13 @@ cache_alloc_attempt(kmem_cache_t *cp, int kmflag, bool *ctor_failed)
 	void *buf;
 
 	if (kmem_cpu_begin(cpu, cp->cache_slot, &ccp)) {
-		kmem_magazine_t *retired = NULL;
+		refill_t rf = { NULL, false };
 		buf = ccp->cc_rounds > 0 ? kmem_magazine_pop(ccp) :
-		    cpu_alloc_refill(cp, ccp, &retired);
+		    cpu_alloc_refill(cp, ccp, &rf);
 		kmem_cpu_end(cpu);
 		kmem_plat_self_exit();
-		kmem_magazines_destroy(cp, retired);
+		refill_finish(cp, &rf);
 		if (!(cp->cache_flags & KMF_NOMAGAZINE)) {
-			kmem_magazine_grow_check(cp);
 			if (buf != NULL ||
 			    (buf = cpu_alloc_fill(cp, kmflag)) != NULL)
 				return (buf);
@@ -414,15 +430,13 @@ cache_free_body(kmem_cache_t *cp, void *buf)
 
 	kmem_track_buf_free(cp, buf);
 	if (kmem_cpu_begin(cpu, cp->cache_slot, &ccp)) {
-		kmem_magazine_t *retired = NULL;
+		refill_t rf = { NULL, false };
 		bool done = ccp->cc_rounds < ccp->cc_magsize ?
 		    (kmem_magazine_push(ccp, buf), true) :
-		    cpu_free_refill(cp, ccp, buf, &retired);
+		    cpu_free_refill(cp, ccp, buf, &rf);
 		kmem_cpu_end(cpu);
 		kmem_plat_self_exit();
-		kmem_magazines_destroy(cp, retired);
-		if (!(cp->cache_flags & KMF_NOMAGAZINE))
-			kmem_magazine_grow_check(cp);
+		refill_finish(cp, &rf);
 		if (done)
 			return;
 	} else {

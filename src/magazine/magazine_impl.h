@@ -55,6 +55,7 @@ void kmem_cpu_bypass(bool on);
 void kmem_cpu_fork(int phase);
 void kmem_cache_fork(int phase);
 void kmem_magazine_resize(kmem_cache_t *cp);
+bool kmem_depot_wants_growth(kmem_cache_t *cp);
 uint64_t kmem_cpu_rounds(kmem_cache_t *cp, uint64_t *freep);
 uint32_t kmem_cpu_index_alloc(void);
 void kmem_cpu_index_free(uint32_t index);
@@ -215,7 +216,6 @@ kmem_magazine_free(kmem_cache_t *cp, void *buf)
 
 void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag);
 bool kmem_cpu_prepare(kmem_cache_t *cp);
-void kmem_magazine_grow_check(kmem_cache_t *cp);
 void kmem_cache_free_slow(kmem_cache_t *cp, void *buf);
 
 /* cache.c */
