@@ -242,9 +242,9 @@ force_growth(kmem_cache_t *cp)
 }
 
 /*
- * Growth replaces only the depot's magazines: a thread keeps its loaded
- * rounds (no purge, no bypass) until its next depot exchange, which
- * retires its old-size magazines; nothing is lost or counted twice.
+ * Growth stops no thread and frees no buffer: the depot keeps its full
+ * magazines of the old size and hands them out, a thread keeps its loaded
+ * rounds until its next depot exchange; nothing is lost or counted twice.
  */
 static void
 test_resize_keeps_records(void)
@@ -254,15 +254,24 @@ test_resize_keeps_records(void)
 	    hold_dtor_fn, NULL, NULL, NULL, 0);
 	enum { N = 200 };
 	void *bufs[N];
+	for (int i = 0; i < N; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	for (int i = 0; i < N; i++)
+		kmem_cache_free(cp, bufs[i]);
 	for (int i = 0; i < 10; i++)
 		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
 	for (int i = 0; i < 10; i++)
 		kmem_cache_free(cp, bufs[i]);
+	uint64_t full = kmem_cache_stat(cp, "full_magazines");
+	uint64_t avail = kmem_cache_stat(cp, "buf_avail");
 	uint64_t slab_free = kmem_cache_stat(cp, "slab_free");
 	uint64_t magsize = kmem_cache_stat(cp, "magazine_size");
+	KT_CHECK(full >= 2);
 	force_growth(cp);
 	KT_EQ_U(kmem_cache_stat(cp, "magazine_resize"), 1);
 	KT_CMP_U(kmem_cache_stat(cp, "magazine_size"), >, magsize);
+	KT_EQ_U(kmem_cache_stat(cp, "full_magazines"), full);
+	KT_EQ_U(kmem_cache_stat(cp, "buf_avail"), avail);
 	/* The thread's magazine still holds its rounds, last freed first. */
 	KT_CHECK(kmem_cache_alloc(cp, KM_SLEEP) == bufs[9]);
 	KT_EQ_U(kmem_cache_stat(cp, "slab_free"), slab_free);
@@ -275,6 +284,9 @@ test_resize_keeps_records(void)
 			kmem_cache_free(cp, bufs[i]);
 	}
 	KT_CHECK(kmem_cache_stat(cp, "full_magazines") >= 4);
+	KT_EQ_U(kmem_cache_stat(cp, "slab_free"), slab_free);
+	KT_EQ_U(kmem_cache_stat(cp, "buf_avail"),
+	    kmem_cache_stat(cp, "buf_total"));
 	KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
 	KT_EQ_U(kmem_cache_stat(cp, "alloc"), kmem_cache_stat(cp, "free"));
 	KT_CHECK(kmem_cache_slabs_are_valid(cp));

@@ -126,10 +126,10 @@ kmem_cpu_prepare(kmem_cache_t *cp)
 
 /*
  * Take one slot's magazines off it, onto *retiredp, and reset it.  The
- * caller is the slot's owner, busy, or has it stopped (or gone).
+ * slot's owner is stopped (or gone).
  */
-void
-kmem_slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
+static void
+slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
     kmem_magazine_t **retiredp)
 {
 	if (ccp->cc_loaded != NULL)
@@ -180,7 +180,7 @@ kmem_cpu_purge(kmem_cache_t *cp)
 			    KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
 			uint32_t index = c->cache_slot;
 			if (index != 0 && index < cpu->cpu_ncc)
-				kmem_slot_detach(c, &cpu->cpu_cc[index],
+				slot_detach(c, &cpu->cpu_cc[index],
 				    &c->cache_detached);
 			if (cp != NULL)
 				break;

@@ -56,41 +56,49 @@ kmem_magazine_retire(kmem_magazine_t **listp, kmem_magazine_t *mp,
 }
 
 /*
- * Give a full or empty magazine to the depot; one of a size the cache has
- * outgrown goes on *retiredp instead.  Depot lock held.
+ * Give a full or empty magazine to the depot.  A full one is welcome
+ * whatever its size: the depot hands it out until it is gone.  An empty
+ * one of a size the cache has outgrown goes on *retiredp instead.  Depot
+ * lock held.
  */
 void
 kmem_depot_put(kmem_cache_t *cp, kmem_magazine_t *mp, bool full,
     kmem_magazine_t **retiredp)
 {
 	ASSERT(kmem_lock_held(&cp->cache_depot_lock));
-	if (mp->mag_size != (uint32_t)cp->cache_magtype->mt_magsize) {
-		kmem_magazine_retire(retiredp, mp, full ? (int)mp->mag_size : 0);
-	} else if (full) {
+	if (full) {
 		kmem_maglist_push(&cp->cache_full, mp);
 		kmem_store_relaxed(&cp->cache_depot_free,
 		    cp->cache_depot_free + 1);
+	} else if (mp->mag_size != (uint32_t)cp->cache_magtype->mt_magsize) {
+		kmem_magazine_retire(retiredp, mp, 0);
 	} else {
 		kmem_maglist_push(&cp->cache_empty, mp);
 	}
+}
+
+/* Take one depot list of cp onto *retiredp.  Depot lock held. */
+static void
+depot_take_list(kmem_cache_t *cp, bool full, kmem_magazine_t **retiredp)
+{
+	kmem_maglist_t *mlp = full ? &cp->cache_full : &cp->cache_empty;
+	kmem_magazine_t *mp = mlp->ml_list;
+
+	ASSERT(kmem_lock_held(&cp->cache_depot_lock));
+	while (mp != NULL) {
+		kmem_magazine_t *next = mp->mag_next;
+		kmem_magazine_retire(retiredp, mp, full ? (int)mp->mag_size : 0);
+		mp = next;
+	}
+	*mlp = (kmem_maglist_t){ NULL, 0, 0, 0, mlp->ml_alloc, 0 };
 }
 
 /* Take every depot magazine of cp onto *retiredp.  Depot lock held. */
 void
 kmem_depot_take(kmem_cache_t *cp, kmem_magazine_t **retiredp)
 {
-	ASSERT(kmem_lock_held(&cp->cache_depot_lock));
-	for (int full = 1; full >= 0; full--) {
-		kmem_maglist_t *mlp = full ? &cp->cache_full : &cp->cache_empty;
-		kmem_magazine_t *mp = mlp->ml_list;
-		while (mp != NULL) {
-			kmem_magazine_t *next = mp->mag_next;
-			kmem_magazine_retire(retiredp, mp,
-			    full ? (int)mp->mag_size : 0);
-			mp = next;
-		}
-		*mlp = (kmem_maglist_t){ NULL, 0, 0, 0, mlp->ml_alloc };
-	}
+	depot_take_list(cp, true, retiredp);
+	depot_take_list(cp, false, retiredp);
 }
 
 /* Start a new interval: what stays below ml_min until the next is idle. */
@@ -146,10 +154,10 @@ kmem_depot_wants_growth(kmem_cache_t *cp)
  * than KMEM_DEPOT_CONTENTION times in an update interval) or that moved
  * KMEM_DEPOT_TRAFFIC_NOW magazines since the last growth: in user space a
  * larger magazine costs little, and the working-set reaper gives idle ones
- * back.  Only the depot changes: its magazines of the old size go back to
- * the slab layer as the size changes, under the depot lock; the records
- * keep theirs until their next depot exchange (magazine.c), so no record
- * is stopped and no thread loses its magazines meanwhile.
+ * back.  Only the depot changes, under its lock: its empty magazines go
+ * as the size changes, its full ones stay to be used up, and the records
+ * keep theirs until their next depot exchange (magazine.c).  So no record
+ * is stopped, and no buffer goes back to the slab layer.
  */
 void
 kmem_magazine_resize(kmem_cache_t *cp)
@@ -171,7 +179,7 @@ kmem_magazine_resize(kmem_cache_t *cp)
 	if ((contention > KMEM_DEPOT_CONTENTION || busy_depot) &&
 	    cp->cache_chunksize < mtp->mt_maxbuf &&
 	    mtp + 1 < kmem_magtype + kmem_nmagtype) {
-		kmem_depot_take(cp, &retired);
+		depot_take_list(cp, false, &retired);
 		kmem_store_relaxed(&cp->cache_magtype, mtp + 1);
 		cp->cache_resize++;
 	}

@@ -18,9 +18,11 @@
  * as in illumos, and also at once, from a slow path, after 256 contended
  * depot acquisitions or 4096 depot exchanges since the last growth
  * (depot.c): in user space a bigger magazine costs little memory.  Growth
- * stops no one: under the depot lock the depot's magazines are retired
- * and the size changes; each record keeps its own pair (a magazine knows
- * its capacity) until its next depot exchange, which retires them too.
+ * stops no one and frees no buffer: a magazine knows its capacity, so
+ * under the depot lock the size changes and the depot's empty magazines
+ * go; its full ones stay and are handed out until used up, and each
+ * record keeps its own pair until its next depot exchange, where its
+ * full magazines join the depot's and its empty ones go.
  * (Stopping every record to take its magazines, as a purge does, cost the
  * 4-thread server benchmark a fifth of its run time: while a purger waited
  * for a preempted busy thread, every other thread bypassed its
@@ -84,10 +86,11 @@
  *  1. A slot's cc_loaded is NULL only when cc_magsize is 0; cc_ploaded is
  *     NULL, empty (cc_prounds == 0) or full (cc_prounds == cc_magsize);
  *     both have capacity (mag_size) cc_magsize, which may be a size the
- *     cache has outgrown until the slot's next depot exchange.
- *  2. Every depot magazine has the capacity of cache_magtype, which
- *     changes only under the depot lock; those on cache_full hold that
- *     many rounds, each a constructed buffer of the cache, in no slab.
+ *     cache has outgrown.
+ *  2. Magazines on cache_empty have the capacity of cache_magtype, which
+ *     changes only under the depot lock.  Those on cache_full are full,
+ *     of that size or an outgrown one (ml_capacity counts their rounds);
+ *     every round is a constructed buffer of the cache, in no slab.
  *  3. While a purger holds a record stopped, its owner touches no slot.
  */
 #include "magazine_impl.h"
@@ -125,20 +128,6 @@ refill_finish(kmem_cache_t *cp, refill_t *rf)
 }
 
 /*
- * A record's slot is about to exchange with the depot: if its magazines
- * are of a size the cache has outgrown, retire them and let the slot
- * start afresh.  Depot lock held, so the size is stable.
- */
-static void
-slot_check_size(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
-{
-	if (ccp->cc_magsize != 0 &&
-	    ccp->cc_magsize != cp->cache_magtype->mt_magsize)
-		kmem_slot_detach(cp, ccp, &rf->rf_retired);
-	rf->rf_grow = kmem_depot_wants_growth(cp);
-}
-
-/*
  * Loaded magazine is empty: swap or exchange with the depot.  Busy;
  * what is left to do once not busy goes in *rf.
  */
@@ -155,7 +144,7 @@ cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 		if (cp->cache_flags & KMF_NOMAGAZINE)
 			return (NULL);
 		kmem_depot_lock(cp);
-		slot_check_size(cp, ccp, rf);
+		rf->rf_grow = kmem_depot_wants_growth(cp);
 		kmem_magazine_t *mp = kmem_maglist_pop(&cp->cache_full);
 		if (mp != NULL) {
 			kmem_store_relaxed(&cp->cache_depot_alloc,
@@ -163,6 +152,13 @@ cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 			if (ccp->cc_ploaded != NULL)
 				kmem_depot_put(cp, ccp->cc_ploaded, false,
 				    &rf->rf_retired);
+			/* The slot's two magazines have one size: mp's. */
+			if (ccp->cc_loaded != NULL &&
+			    ccp->cc_loaded->mag_size != mp->mag_size) {
+				kmem_depot_put(cp, ccp->cc_loaded, false,
+				    &rf->rf_retired);
+				ccp->cc_loaded = NULL;
+			}
 			ccp->cc_ploaded = ccp->cc_loaded;
 			kmem_store_relaxed(&ccp->cc_prounds,
 			    (int16_t)ccp->cc_rounds);
@@ -195,7 +191,7 @@ cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf,
 		if (cp->cache_flags & KMF_NOMAGAZINE)
 			return (false);
 		kmem_depot_lock(cp);
-		slot_check_size(cp, ccp, rf);
+		rf->rf_grow = kmem_depot_wants_growth(cp);
 		kmem_magazine_t *emp = kmem_maglist_pop(&cp->cache_empty);
 		if (emp == NULL) {
 			kmem_magtype_t *mtp = cp->cache_magtype;
@@ -207,6 +203,14 @@ cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf,
 		if (ccp->cc_ploaded != NULL)
 			kmem_depot_put(cp, ccp->cc_ploaded, true,
 			    &rf->rf_retired);
+		/* The slot's two magazines have one size: emp's. */
+		if (ccp->cc_loaded != NULL &&
+		    ccp->cc_loaded->mag_size != emp->mag_size) {
+			kmem_depot_put(cp, ccp->cc_loaded, true,
+			    &rf->rf_retired);
+			ccp->cc_loaded = NULL;
+			kmem_store_relaxed(&ccp->cc_rounds, 0);
+		}
 		kmem_lock_exit(&cp->cache_depot_lock);
 		ccp->cc_ploaded = ccp->cc_loaded;
 		kmem_store_relaxed(&ccp->cc_prounds, (int16_t)ccp->cc_rounds);

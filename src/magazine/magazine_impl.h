@@ -45,8 +45,6 @@ void kmem_magazines_destroy(kmem_cache_t *cp, kmem_magazine_t *mp);
 void kmem_depot_put(kmem_cache_t *cp, kmem_magazine_t *mp, bool full,
     kmem_magazine_t **retiredp);
 void kmem_depot_take(kmem_cache_t *cp, kmem_magazine_t **retiredp);
-void kmem_slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
-    kmem_magazine_t **retiredp);
 void kmem_depot_ws_update(kmem_cache_t *cp);
 void kmem_depot_ws_reap(kmem_cache_t *cp);
 void kmem_cpu_purge(kmem_cache_t *cp);
@@ -81,6 +79,7 @@ kmem_maglist_pop(kmem_maglist_t *mlp)
 
 	if (mp != NULL) {
 		mlp->ml_list = mp->mag_next;
+		mlp->ml_capacity -= mp->mag_size;
 		if (--mlp->ml_total < mlp->ml_min)
 			mlp->ml_min = mlp->ml_total;
 		mlp->ml_alloc++;
@@ -94,6 +93,7 @@ kmem_maglist_push(kmem_maglist_t *mlp, kmem_magazine_t *mp)
 	mp->mag_next = mlp->ml_list;
 	mlp->ml_list = mp;
 	mlp->ml_total++;
+	mlp->ml_capacity += mp->mag_size;
 }
 
 

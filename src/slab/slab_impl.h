@@ -86,6 +86,7 @@ typedef struct kmem_maglist {
 	uint64_t	ml_min;		/* low-water mark this interval */
 	uint64_t	ml_reaplimit;	/* idle for a whole interval */
 	uint64_t	ml_alloc;	/* magazines taken from the list */
+	uint64_t	ml_capacity;	/* sum of the magazines' mag_size */
 } kmem_maglist_t;
 
 typedef struct kmem_magtype {

@@ -60,7 +60,7 @@ kmem_snapshot(kmem_cache_t *cp, kmem_snapshot_t *ks)
 	    (uint64_t)cp->cache_magtype->mt_magsize;
 	ks->ks_full = cp->cache_full.ml_total;
 	ks->ks_empty = cp->cache_empty.ml_total;
-	ks->ks_depot_rounds = ks->ks_full * ks->ks_magsize;
+	ks->ks_depot_rounds = cp->cache_full.ml_capacity;
 	ks->ks_depot_alloc = cp->cache_depot_alloc;
 	ks->ks_depot_free = cp->cache_depot_free;
 	ks->ks_depot_contention = cp->cache_depot_contention;
