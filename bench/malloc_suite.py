@@ -95,6 +95,12 @@ def main():
     for w in WORKLOADS:
         w_("| %s | %s |" % (w, " | ".join("%.1f" % res[(w, n)][2] for n, _ in ALLOCATORS)))
     w_("")
+    w_("Geometric mean of peak resident memory over the workloads: " + ", ".join(
+        "%s %.1f MiB" % (n, geomean([res[(w, n)][2] for w in WORKLOADS]))
+        for n, _ in ALLOCATORS) + "; of kmem / best per workload: %.2fx." %
+        geomean([res[(w, "kmem")][2] / min(res[(w, m)][2] for m, _ in ALLOCATORS)
+                 for w in WORKLOADS]))
+    w_("")
     w_("### The cost of debugging")
     w_("")
     w_("kmem with `KMEM_DEBUG=default` (guards plus audit: each malloc and free")
