@@ -17,19 +17,22 @@
  * contended more than KMEM_DEPOT_CONTENTION times in an update interval,
  * as in illumos, and also at once, from a slow path, after 256 contended
  * depot acquisitions or 4096 depot exchanges since the last growth
- * (depot.c): in user space a bigger magazine costs little memory.  Growth
- * stops no one and frees no buffer: a magazine knows its capacity, so
- * under the depot lock the size changes and the depot's empty magazines
- * go; its full ones stay and are handed out until used up, and each
- * record keeps its own pair until its next depot exchange, where its
- * full magazines join the depot's and its empty ones go.
- * (Stopping every record to take its magazines, as a purge does, cost the
- * 4-thread server benchmark a fifth of its run time: while a purger waited
- * for a preempted busy thread, every other thread bypassed its
- * magazines.)  When the
- * depot has no full magazine, a whole magazine is filled from the slab
- * layer in one batch, so each thread gets a run of neighbouring buffers of
- * its own (no cache line shared with another thread's buffers).
+ * (depot.c): in user space a bigger magazine costs little memory.
+ *
+ * Growth stops no one and frees no buffer.  A magazine knows its
+ * capacity, so under the depot lock the size changes and the depot's
+ * empty magazines go; its full ones stay and are handed out until used
+ * up.  Each record keeps its own pair until its next depot exchange, where
+ * its full magazines join the depot's and its empty ones of the old size
+ * go.  (Stopping every record to take its magazines, as a purge does, cost
+ * the 4-thread server benchmark a fifth of its run time: while a purger
+ * waited for a preempted busy thread, every other thread bypassed its
+ * magazines.)
+ *
+ * When the depot has no full magazine, a whole magazine is filled from
+ * the slab layer in one batch, so each thread gets a run of neighbouring
+ * buffers of its own (no cache line shared with another thread's
+ * buffers).
  *
  * Working set.  Each depot list tracks the lowest number of magazines it
  * held during the current interval; kmem_update() turns that into a reap
