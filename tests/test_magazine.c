@@ -296,8 +296,9 @@ test_resize_keeps_records(void)
 
 /*
  * Threads churn while the magazines grow through every size under them:
- * the first thread forces a growth every 50 rounds, so the others are
- * mid-churn (and no thread waits on another to be scheduled).
+ * the first thread forces a growth every 50 rounds and purges every 70
+ * (taking magazines of several sizes from live threads), so the others
+ * are mid-churn (and no thread waits on another to be scheduled).
  */
 typedef struct churn {
 	kmem_cache_t	*cp;
@@ -313,6 +314,8 @@ churn_main(void *arg)
 	for (int round = 0; round < (kt_quick ? 400 : 2000); round++) {
 		if (c->grower && round % 50 == 49)
 			force_growth(c->cp);
+		if (c->grower && round % 70 == 69)
+			kmem_cache_reap_now(c->cp);	/* purge, mixed sizes */
 		int n = (int)(rand_r(&c->seed) % 300) + 1;
 		for (int i = 0; i < n; i++)
 			bufs[i] = kmem_cache_alloc(c->cp, KM_SLEEP);
