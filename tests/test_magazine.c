@@ -295,6 +295,39 @@ test_resize_keeps_records(void)
 }
 
 /*
+ * A thread whose magazines are of an outgrown size, both empty, meets a
+ * depot with no full magazine: the batch filled for it from the slabs
+ * must be loaded, not freed again for want of a slot of its size.
+ */
+static void
+test_resize_outgrown_fill(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_regrow_fill", 64, 0, NULL,
+	    NULL, NULL, NULL, NULL, 0);
+	enum { N = 100 };
+	void *bufs[N];
+	for (int i = 0; i < 5; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	for (int i = 0; i < 5; i++)
+		kmem_cache_free(cp, bufs[i]);
+	for (int i = 0; i < 5; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	KT_EQ_U(kmem_cache_stat(cp, "full_magazines"), 0);
+	force_growth(cp);
+	uint64_t slab_free = kmem_cache_stat(cp, "slab_free");
+	for (int i = 5; i < N; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	KT_EQ_U(kmem_cache_stat(cp, "slab_free"), slab_free);
+	KT_CMP_U(kmem_cache_stat(cp, "slab_alloc"), <=,
+	    N + 2 * kmem_cache_stat(cp, "magazine_size"));
+	for (int i = 0; i < N; i++)
+		kmem_cache_free(cp, bufs[i]);
+	KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
+	KT_CHECK(kmem_cache_slabs_are_valid(cp));
+	kmem_cache_destroy(cp);
+}
+
+/*
  * Threads churn while the magazines grow through every size under them:
  * the first thread forces a growth every 50 rounds and purges every 70
  * (taking magazines of several sizes from live threads), so the others
@@ -380,6 +413,7 @@ KT_SUITE(magazine_suite,
 	{ "magazine:purge:live-thread", test_purge_live },
 	{ "magazine:depot:resize", test_resize },
 	{ "magazine:depot:resize-keeps-records", test_resize_keeps_records },
+	{ "magazine:depot:resize-outgrown-fill", test_resize_outgrown_fill },
 	{ "magazine:depot:resize-under-load", test_resize_under_load },
 	{ "magazine:cflags:nomagazine", test_nomagazine },
 );

@@ -259,23 +259,35 @@ cpu_alloc_fill(kmem_cache_t *cp, int kmflag)
 	kmem_magazine_t *retired = NULL;
 	void *buf = NULL;
 	if (kmem_cpu_begin(cpu, cp->cache_slot, &ccp)) {
-		/* Load it unless the slot changed meanwhile. */
-		if (ccp->cc_rounds == 0 && (ccp->cc_magsize == 0 ||
-		    (uint32_t)ccp->cc_magsize == mp->mag_size)) {
-			kmem_magazine_t *empty = ccp->cc_loaded;
-			if (empty != NULL && ccp->cc_ploaded == NULL) {
+		/* Load it unless the slot was refilled meanwhile. */
+		if (ccp->cc_rounds == 0) {
+			/* The slot's magazines that make way, for the depot. */
+			kmem_magazine_t *empty = ccp->cc_loaded, *prev = NULL;
+			if (ccp->cc_magsize != 0 &&
+			    (uint32_t)ccp->cc_magsize != mp->mag_size) {
+				prev = ccp->cc_ploaded;	/* an outgrown size */
+				ccp->cc_ploaded = NULL;
+			} else if (empty != NULL && ccp->cc_ploaded == NULL) {
 				ccp->cc_ploaded = empty;
 				empty = NULL;
 			}
+			bool prev_full = ccp->cc_prounds != 0;
+			if (prev != NULL)
+				kmem_store_relaxed(&ccp->cc_prounds, (int16_t)0);
 			ccp->cc_loaded = mp;
 			kmem_store_relaxed(&ccp->cc_rounds, n);
 			kmem_store_relaxed(&ccp->cc_magsize,
 			    (int16_t)mp->mag_size);
 			buf = kmem_magazine_pop(ccp);
 			mp = NULL;
-			if (empty != NULL) {
+			if (empty != NULL || prev != NULL) {
 				kmem_depot_lock(cp);
-				kmem_depot_put(cp, empty, false, &retired);
+				if (empty != NULL)
+					kmem_depot_put(cp, empty, false,
+					    &retired);
+				if (prev != NULL)
+					kmem_depot_put(cp, prev, prev_full,
+					    &retired);
 				kmem_lock_exit(&cp->cache_depot_lock);
 			}
 		}
