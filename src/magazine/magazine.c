@@ -131,6 +131,29 @@ refill_finish(kmem_cache_t *cp, refill_t *rf)
 }
 
 /*
+ * The slot is about to load a magazine of capacity size: its previous
+ * magazine goes to the depot and the loaded one becomes the previous one,
+ * or goes to the depot too if its size differs (one of them outgrown), so
+ * that the slot's two magazines keep one size.  Depot lock held.
+ */
+static void
+slot_make_way(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, uint32_t size,
+    kmem_magazine_t **retiredp)
+{
+	if (ccp->cc_ploaded != NULL)
+		kmem_depot_put(cp, ccp->cc_ploaded, ccp->cc_prounds != 0,
+		    retiredp);
+	if (ccp->cc_loaded != NULL && ccp->cc_loaded->mag_size != size) {
+		kmem_depot_put(cp, ccp->cc_loaded, ccp->cc_rounds != 0,
+		    retiredp);
+		ccp->cc_loaded = NULL;
+		kmem_store_relaxed(&ccp->cc_rounds, 0);
+	}
+	ccp->cc_ploaded = ccp->cc_loaded;
+	kmem_store_relaxed(&ccp->cc_prounds, (int16_t)ccp->cc_rounds);
+}
+
+/*
  * Loaded magazine is empty: swap or exchange with the depot.  Busy;
  * what is left to do once not busy goes in *rf.
  */
@@ -152,19 +175,7 @@ cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 		if (mp != NULL) {
 			kmem_store_relaxed(&cp->cache_depot_alloc,
 			    cp->cache_depot_alloc + 1);
-			if (ccp->cc_ploaded != NULL)
-				kmem_depot_put(cp, ccp->cc_ploaded, false,
-				    &rf->rf_retired);
-			/* The slot's two magazines have one size: mp's. */
-			if (ccp->cc_loaded != NULL &&
-			    ccp->cc_loaded->mag_size != mp->mag_size) {
-				kmem_depot_put(cp, ccp->cc_loaded, false,
-				    &rf->rf_retired);
-				ccp->cc_loaded = NULL;
-			}
-			ccp->cc_ploaded = ccp->cc_loaded;
-			kmem_store_relaxed(&ccp->cc_prounds,
-			    (int16_t)ccp->cc_rounds);
+			slot_make_way(cp, ccp, mp->mag_size, &rf->rf_retired);
 			ccp->cc_loaded = mp;
 			kmem_store_relaxed(&ccp->cc_magsize, (int16_t)mp->mag_size);
 			kmem_store_relaxed(&ccp->cc_rounds, (int32_t)mp->mag_size);
@@ -203,20 +214,8 @@ cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf,
 				return (false);
 			kmem_depot_lock(cp);
 		}
-		if (ccp->cc_ploaded != NULL)
-			kmem_depot_put(cp, ccp->cc_ploaded, true,
-			    &rf->rf_retired);
-		/* The slot's two magazines have one size: emp's. */
-		if (ccp->cc_loaded != NULL &&
-		    ccp->cc_loaded->mag_size != emp->mag_size) {
-			kmem_depot_put(cp, ccp->cc_loaded, true,
-			    &rf->rf_retired);
-			ccp->cc_loaded = NULL;
-			kmem_store_relaxed(&ccp->cc_rounds, 0);
-		}
+		slot_make_way(cp, ccp, emp->mag_size, &rf->rf_retired);
 		kmem_lock_exit(&cp->cache_depot_lock);
-		ccp->cc_ploaded = ccp->cc_loaded;
-		kmem_store_relaxed(&ccp->cc_prounds, (int16_t)ccp->cc_rounds);
 		ccp->cc_loaded = emp;
 		kmem_store_relaxed(&ccp->cc_rounds, 0);
 		kmem_store_relaxed(&ccp->cc_magsize, (int16_t)emp->mag_size);
@@ -261,35 +260,15 @@ cpu_alloc_fill(kmem_cache_t *cp, int kmflag)
 	if (kmem_cpu_begin(cpu, cp->cache_slot, &ccp)) {
 		/* Load it unless the slot was refilled meanwhile. */
 		if (ccp->cc_rounds == 0) {
-			/* The slot's magazines that make way, for the depot. */
-			kmem_magazine_t *empty = ccp->cc_loaded, *prev = NULL;
-			if (ccp->cc_magsize != 0 &&
-			    (uint32_t)ccp->cc_magsize != mp->mag_size) {
-				prev = ccp->cc_ploaded;	/* an outgrown size */
-				ccp->cc_ploaded = NULL;
-			} else if (empty != NULL && ccp->cc_ploaded == NULL) {
-				ccp->cc_ploaded = empty;
-				empty = NULL;
-			}
-			bool prev_full = ccp->cc_prounds != 0;
-			if (prev != NULL)
-				kmem_store_relaxed(&ccp->cc_prounds, (int16_t)0);
+			kmem_depot_lock(cp);
+			slot_make_way(cp, ccp, mp->mag_size, &retired);
+			kmem_lock_exit(&cp->cache_depot_lock);
 			ccp->cc_loaded = mp;
 			kmem_store_relaxed(&ccp->cc_rounds, n);
 			kmem_store_relaxed(&ccp->cc_magsize,
 			    (int16_t)mp->mag_size);
 			buf = kmem_magazine_pop(ccp);
 			mp = NULL;
-			if (empty != NULL || prev != NULL) {
-				kmem_depot_lock(cp);
-				if (empty != NULL)
-					kmem_depot_put(cp, empty, false,
-					    &retired);
-				if (prev != NULL)
-					kmem_depot_put(cp, prev, prev_full,
-					    &retired);
-				kmem_lock_exit(&cp->cache_depot_lock);
-			}
 		}
 		kmem_cpu_end(cpu);
 	}
