@@ -10,6 +10,16 @@
 #include "../src/magazine/magazine_impl.h"
 #include "harness.h"
 
+/* Allocate n buffers into bufs[], then free them in the same order. */
+static void
+alloc_then_free(kmem_cache_t *cp, void **bufs, int n)
+{
+	for (int i = 0; i < n; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	for (int i = 0; i < n; i++)
+		kmem_cache_free(cp, bufs[i]);
+}
+
 static void
 test_reuse(void)
 {
@@ -34,10 +44,7 @@ test_depot(void)
 	    NULL, NULL, NULL, 0);
 	enum { N = 200 };
 	void *bufs[N];
-	for (int i = 0; i < N; i++)
-		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
-	for (int i = 0; i < N; i++)
-		kmem_cache_free(cp, bufs[i]);
+	alloc_then_free(cp, bufs, N);
 	/* 200 frees of 15-round magazines: full ones went to the depot. */
 	uint64_t full = kmem_cache_stat(cp, "full_magazines");
 	KT_CHECK(full >= (N - 30) / 15);
@@ -66,10 +73,7 @@ test_working_set(void)
 	kmem_cache_t *cp = kmem_cache_create("t_ws", 64, 0, NULL, NULL, NULL,
 	    NULL, NULL, 0);
 	void *bufs[300];
-	for (int i = 0; i < 300; i++)
-		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
-	for (int i = 0; i < 300; i++)
-		kmem_cache_free(cp, bufs[i]);
+	alloc_then_free(cp, bufs, 300);
 	uint64_t full = kmem_cache_stat(cp, "full_magazines");
 	KT_CHECK(full > 0);
 	kmem_update();		/* interval 1 starts: nothing idle yet */
@@ -173,10 +177,7 @@ holder_main(void *arg)
 {
 	holder_t *h = arg;
 	void *bufs[40];
-	for (int i = 0; i < 40; i++)
-		bufs[i] = kmem_cache_alloc(h->cp, KM_SLEEP);
-	for (int i = 0; i < 40; i++)
-		kmem_cache_free(h->cp, bufs[i]);
+	alloc_then_free(h->cp, bufs, 40);
 	pthread_barrier_wait(h->bar);	/* magazines loaded */
 	pthread_barrier_wait(h->bar);	/* cache destroyed */
 	return (NULL);
@@ -210,10 +211,7 @@ test_resize(void)
 	kmem_cache_t *cp = kmem_cache_create("t_resize", 64, 0, NULL, NULL,
 	    NULL, NULL, NULL, 0);
 	void *bufs[100];
-	for (int i = 0; i < 100; i++)
-		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
-	for (int i = 0; i < 100; i++)
-		kmem_cache_free(cp, bufs[i]);
+	alloc_then_free(cp, bufs, 100);
 	KT_EQ_U(kmem_cache_stat(cp, "magazine_size"), 15);
 	kmem_lock_enter(&cp->cache_depot_lock);
 	cp->cache_depot_contention += 10;	/* as if threads collided */
@@ -221,10 +219,7 @@ test_resize(void)
 	kmem_update();
 	KT_EQ_U(kmem_cache_stat(cp, "magazine_size"), 31);
 	KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
-	for (int i = 0; i < 100; i++)
-		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
-	for (int i = 0; i < 100; i++)
-		kmem_cache_free(cp, bufs[i]);
+	alloc_then_free(cp, bufs, 100);
 	KT_CHECK(kmem_cache_stat(cp, "full_magazines") >= 2);
 	KT_CHECK(kmem_cache_slabs_are_valid(cp));
 	kmem_cache_destroy(cp);
@@ -254,14 +249,8 @@ test_resize_keeps_records(void)
 	    hold_dtor_fn, NULL, NULL, NULL, 0);
 	enum { N = 200 };
 	void *bufs[N];
-	for (int i = 0; i < N; i++)
-		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
-	for (int i = 0; i < N; i++)
-		kmem_cache_free(cp, bufs[i]);
-	for (int i = 0; i < 10; i++)
-		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
-	for (int i = 0; i < 10; i++)
-		kmem_cache_free(cp, bufs[i]);
+	alloc_then_free(cp, bufs, N);
+	alloc_then_free(cp, bufs, 10);
 	uint64_t full = kmem_cache_stat(cp, "full_magazines");
 	uint64_t avail = kmem_cache_stat(cp, "buf_avail");
 	uint64_t slab_free = kmem_cache_stat(cp, "slab_free");
@@ -278,10 +267,7 @@ test_resize_keeps_records(void)
 	kmem_cache_free(cp, bufs[9]);
 	/* Enough traffic to exchange with the depot in both directions. */
 	for (int round = 0; round < 3; round++) {
-		for (int i = 0; i < N; i++)
-			bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
-		for (int i = 0; i < N; i++)
-			kmem_cache_free(cp, bufs[i]);
+		alloc_then_free(cp, bufs, N);
 	}
 	KT_CHECK(kmem_cache_stat(cp, "full_magazines") >= 4);
 	KT_EQ_U(kmem_cache_stat(cp, "slab_free"), slab_free);
@@ -306,10 +292,7 @@ test_resize_outgrown_fill(void)
 	    NULL, NULL, NULL, NULL, 0);
 	enum { N = 100 };
 	void *bufs[N];
-	for (int i = 0; i < 5; i++)
-		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
-	for (int i = 0; i < 5; i++)
-		kmem_cache_free(cp, bufs[i]);
+	alloc_then_free(cp, bufs, 5);
 	for (int i = 0; i < 5; i++)
 		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
 	KT_EQ_U(kmem_cache_stat(cp, "full_magazines"), 0);
@@ -350,10 +333,7 @@ churn_main(void *arg)
 		if (c->grower && round % 70 == 69)
 			kmem_cache_reap_now(c->cp);	/* purge, mixed sizes */
 		int n = (int)(rand_r(&c->seed) % 300) + 1;
-		for (int i = 0; i < n; i++)
-			bufs[i] = kmem_cache_alloc(c->cp, KM_SLEEP);
-		for (int i = 0; i < n; i++)
-			kmem_cache_free(c->cp, bufs[i]);
+		alloc_then_free(c->cp, bufs, n);
 	}
 	return (NULL);
 }

@@ -125,17 +125,17 @@ kmem_cpu_prepare(kmem_cache_t *cp)
 }
 
 /*
- * Take one slot's magazines off it, onto *retiredp, and reset it.  The
- * slot's owner is stopped (or gone).
+ * Take one slot's magazines off it, onto cp->cache_detached, and reset it.
+ * The slot's owner is stopped (or gone).
  */
 static void
-slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
-    kmem_magazine_t **retiredp)
+slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
 {
 	if (ccp->cc_loaded != NULL)
-		kmem_magazine_retire(retiredp, ccp->cc_loaded, ccp->cc_rounds);
+		kmem_magazine_retire(&cp->cache_detached, ccp->cc_loaded,
+		    ccp->cc_rounds);
 	if (ccp->cc_ploaded != NULL)
-		kmem_magazine_retire(retiredp, ccp->cc_ploaded,
+		kmem_magazine_retire(&cp->cache_detached, ccp->cc_ploaded,
 		    ccp->cc_prounds);
 	ccp->cc_loaded = ccp->cc_ploaded = NULL;
 	kmem_store_relaxed(&ccp->cc_rounds, 0);
@@ -180,8 +180,7 @@ kmem_cpu_purge(kmem_cache_t *cp)
 			    KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
 			uint32_t index = c->cache_slot;
 			if (index != 0 && index < cpu->cpu_ncc)
-				slot_detach(c, &cpu->cpu_cc[index],
-				    &c->cache_detached);
+				slot_detach(c, &cpu->cpu_cc[index]);
 			if (cp != NULL)
 				break;
 		}
