@@ -73,15 +73,16 @@ kmem_slab_map_fn *kmem_slab_map_hook;
 
 /*
  * Tell the hook (the malloc layer's page map) that a kmem_alloc slab's
- * memory now belongs to cp, or (cp == NULL) no longer does.
+ * chunks now belong to cp, or (owner == NULL) no longer do.
  */
 static inline void
-slab_map(kmem_cache_t *cp, void *mem, kmem_cache_t *owner)
+slab_map(kmem_cache_t *cp, const kmem_slab_t *sp, kmem_cache_t *owner)
 {
 	kmem_slab_map_fn *hook = kmem_load_acquire(&kmem_slab_map_hook);
 
 	if (hook != NULL && (cp->cache_cflags & KMC_KMEM_ALLOC))
-		hook(mem, cp->cache_slabsize, owner);
+		hook(sp->slab_base, sp->slab_chunks * cp->cache_chunksize,
+		    owner);
 }
 
 static int slab_hash_init(kmem_cache_t *cp);
@@ -282,7 +283,6 @@ slab_create(kmem_cache_t *cp, int kmflag)
 		return (NULL);
 	}
 	memset(sp, 0, sizeof (*sp));
-	slab_map(cp, mem, cp);
 	sp->slab_cache = cp;
 	sp->slab_mem = mem;
 	sp->slab_base = (char *)mem + color;
@@ -290,17 +290,19 @@ slab_create(kmem_cache_t *cp, int kmflag)
 	if (slab_is_small(cp)) {
 		sp->slab_chunks = (uint32_t)((cp->cache_slabsize -
 		    sizeof (kmem_slab_t) - color) / cp->cache_chunksize);
+		slab_map(cp, sp, cp);
 		return (sp);
 	}
 	sp->slab_chunks = (uint32_t)((cp->cache_slabsize - color) /
 	    cp->cache_chunksize);
+	slab_map(cp, sp, cp);
 	for (uint32_t i = sp->slab_chunks; i-- > 0; ) {
 		kmem_bufctl_t *bcp = kmem_cache_alloc(kmem_bufctl_cache,
 		    metaflag);
 		if (bcp == NULL) {
 			slab_bufctls_free(sp->slab_raw);
+			slab_map(cp, sp, NULL);
 			kmem_cache_free(kmem_slab_cache, sp);
-			slab_map(cp, mem, NULL);
 			slab_mem_free(cp, mem);
 			return (NULL);
 		}
@@ -333,12 +335,12 @@ slab_destroy(kmem_cache_t *cp, kmem_slab_t *sp)
 	if (ndtor != 0)
 		kmem_fetch_add(&cp->cache_dtor_calls, ndtor);
 	void *mem = sp->slab_mem;
+	slab_map(cp, sp, NULL);
 	if (!slab_is_small(cp)) {
 		slab_bufctls_free(sp->slab_head);
 		slab_bufctls_free(sp->slab_raw);
 		kmem_cache_free(kmem_slab_cache, sp);
 	}
-	slab_map(cp, mem, NULL);
 	slab_mem_free(cp, mem);
 }
 

@@ -204,9 +204,10 @@ bool kmem_cache_slabs_are_valid(kmem_cache_t *cp);
 /*
  * Set by a layer that must find a kmem_alloc buffer's cache from its
  * address alone (the malloc library): called with each kmem_alloc slab's
- * memory when it is created (owner = its cache) and destroyed (NULL).
+ * chunks (from its first buffer, after the colour: chunks * chunksize
+ * bytes) when it is created (owner = its cache) and destroyed (NULL).
  */
-typedef void kmem_slab_map_fn(void *mem, size_t size, kmem_cache_t *owner);
+typedef void kmem_slab_map_fn(void *first, size_t size, kmem_cache_t *owner);
 extern kmem_slab_map_fn *kmem_slab_map_hook;
 
 /*
