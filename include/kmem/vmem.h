@@ -78,8 +78,8 @@ void vmem_print(void (*pr)(void *arg, const char *line), void *arg);
 
 /* Maintenance: rescale hash tables (called by kmem_update()). */
 void vmem_update(void);
-/* Give a VMC_RETAIN arena's entirely free imported spans back. */
-void vmem_release_spans(vmem_t *vmp);
+/* Give a VMC_RETAIN arena's entirely free imported spans back; bytes. */
+size_t vmem_release_spans(vmem_t *vmp);
 
 #ifdef __cplusplus
 }

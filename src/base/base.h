@@ -213,7 +213,15 @@ void kmem_strlcpy(char *dst, const char *src, size_t len);
 bool kmem_option_next(const char **pp, char name[KMEM_OPTION_LEN],
     char value[KMEM_OPTION_LEN], bool *has_value);
 bool kmem_parse_size(const char *s, uint64_t *vp);
-typedef bool kmem_option_fn(const char *name, bool has_value,
+/* What an option item's handler made of it (kmem_option_each reports). */
+typedef enum kmem_optres {
+	KMEM_OPT_OK,
+	KMEM_OPT_UNKNOWN,	/* no such option */
+	KMEM_OPT_BAD_VALUE,	/* the value does not parse */
+	KMEM_OPT_NEEDS_VALUE,	/* name=value expected */
+	KMEM_OPT_NO_VALUE	/* the option takes no value */
+} kmem_optres_t;
+typedef kmem_optres_t kmem_option_fn(const char *name, bool has_value,
     const char *value);
 void kmem_option_each(const char *items, const char *source,
     kmem_option_fn *item);

@@ -42,8 +42,9 @@ kmem_option_next(const char **pp, char name[KMEM_OPTION_LEN],
 }
 
 /*
- * Call item(name, has_value, value) for every item of items (NULL: none);
- * an item it does not know is reported, naming source ("KMEM_DEBUG"...).
+ * Call item(name, has_value, value) for every item of items (NULL: none)
+ * and report what it could not take, naming source (KMEM_OPTIONS,
+ * KMEM_DEBUG, ...); a bad item is ignored, the others still apply.
  */
 void
 kmem_option_each(const char *items, const char *source, kmem_option_fn *item)
@@ -52,9 +53,28 @@ kmem_option_each(const char *items, const char *source, kmem_option_fn *item)
 	char name[KMEM_OPTION_LEN], value[KMEM_OPTION_LEN];
 	bool has_value;
 
-	while (kmem_option_next(&p, name, value, &has_value))
-		if (!item(name, has_value, value))
-			kmem_warn("%s: '%s' not recognized", source, name);
+	while (kmem_option_next(&p, name, value, &has_value)) {
+		switch (item(name, has_value, value)) {
+		case KMEM_OPT_OK:
+			break;
+		case KMEM_OPT_UNKNOWN:
+			kmem_warn("%s: '%s': unknown option (ignored)", source,
+			    name);
+			break;
+		case KMEM_OPT_BAD_VALUE:
+			kmem_warn("%s: %s: '%s' is not a valid size or number "
+			    "(ignored)", source, name, value);
+			break;
+		case KMEM_OPT_NEEDS_VALUE:
+			kmem_warn("%s: %s needs a value, as %s=SIZE (ignored)",
+			    source, name, name);
+			break;
+		case KMEM_OPT_NO_VALUE:
+			kmem_warn("%s: %s takes no value (ignored)", source,
+			    name);
+			break;
+		}
+	}
 }
 
 /* A size with an optional k, m, g or t suffix; false if malformed. */

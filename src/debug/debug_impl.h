@@ -97,10 +97,13 @@ extern size_t kmem_log_bytes[3];	/* sizes asked for by KMEM_LOGGING */
 extern uint32_t kmem_content_maxsave;
 
 int kmem_debug_init(void);
+void kmem_debug_fini(void);
 void kmem_log_init(void);
 void kmem_log_fork(int phase);
 void kmem_log_parse(const char *items);
-bool kmem_log_item(const char *name, bool has_value, const char *arg);
+kmem_optres_t kmem_log_item(const char *name, bool has_value,
+    const char *arg);
+void kmem_log_fini(void);
 void *kmem_log_enter(int log, const void *hdr, size_t hdrsize,
     const void *data, size_t datasize);
 
@@ -128,7 +131,8 @@ void kmem_debug_fresh(kmem_cache_t *cp, void *buf);
 int kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag);
 bool kmem_debug_free(kmem_cache_t *cp, void *buf);
 void kmem_debug_parse(const char *items);
-bool kmem_debug_item(const char *name, bool has_value, const char *arg);
+kmem_optres_t kmem_debug_item(const char *name, bool has_value,
+    const char *arg);
 void kmem_debug_alloc_failed(kmem_cache_t *cp, const char *from,
     size_t size);
 void kmem_debug_alloc_size(kmem_cache_t *cp, void *buf, size_t size);

@@ -43,21 +43,20 @@ static const char *const kmem_log_names[3] = {
 };
 
 /* One KMEM_LOGGING item: transaction[=size], contents[=size], fail[=size]. */
-bool
+kmem_optres_t
 kmem_log_item(const char *name, bool has_value, const char *arg)
 {
 	for (int log = 0; log < 3; log++) {
 		if (kmem_strcmp(name, kmem_log_names[log]) != 0)
 			continue;
 		uint64_t size = KMEM_LOG_DEFAULT;
-		if (has_value && !kmem_parse_size(arg, &size))
-			kmem_warn("KMEM_LOGGING: %s: '%s' is not a size", name,
-			    arg);
-		else
-			kmem_log_bytes[log] = (size_t)size;
-		return (true);
+		if (has_value && (!kmem_parse_size(arg, &size) ||
+		    size > SIZE_MAX / 2))
+			return (KMEM_OPT_BAD_VALUE);
+		kmem_log_bytes[log] = (size_t)size;
+		return (KMEM_OPT_OK);
 	}
-	return (false);
+	return (KMEM_OPT_UNKNOWN);
 }
 
 /* The KMEM_LOGGING string: comma-separated items. */
@@ -98,6 +97,22 @@ kmem_log_init(void)
 		}
 		lp->log_recsize = recsize;
 		lp->log_nrecs = bytes / recsize;
+	}
+}
+
+/* Free the logs (a failed kmem_init() is undone). */
+void
+kmem_log_fini(void)
+{
+	for (int log = 0; log < 3; log++) {
+		kmem_log_t *lp = &kmem_logs[log];
+		if (lp->log_base != NULL)
+			vmem_free(kmem_metadata_arena, lp->log_base,
+			    P2ROUNDUP(kmem_log_bytes[log],
+			    kmem_plat_pagesize()));
+		lp->log_base = NULL;
+		lp->log_nrecs = 0;
+		lp->log_next = 0;
 	}
 }
 

@@ -29,7 +29,7 @@ firewall_import(vmem_t *src, size_t *sizep, size_t align, int vmflag)
 
 	(void)src;
 	(void)align;
-	char *va = vmem_pages_map(size + page, vmflag);
+	char *va = vmem_pages_map(size + page, 0, vmflag);
 	if (va == NULL)
 		return (NULL);
 	if (!kmem_plat_guard(va + size, page)) {
@@ -60,34 +60,54 @@ kmem_debug_init(void)
 	return (kmem_firewall_arena != NULL ? 0 : -1);
 }
 
+/* After a failed kmem_init(): the logs and the firewall arena go. */
+void
+kmem_debug_fini(void)
+{
+	kmem_log_fini();
+	if (kmem_firewall_arena != NULL)
+		vmem_destroy(kmem_firewall_arena);
+	kmem_firewall_arena = NULL;
+}
+
 /*
- * One KMEM_DEBUG item (UMEM_DEBUG syntax); false if name is not one:
+ * The KMEM_DEBUG items (UMEM_DEBUG syntax), and whether each takes a
+ * value (a number, with an optional k, m, g or t suffix):
  *   guards		deadbeef and redzone checks on every transaction
  *   audit[=frames]	record each transaction (audit.c), frames deep
  *   contents[=bytes]	save freed buffers' first bytes (contents log)
  *   default		audit, contents and guards
  *   lite		the cheaper checks (one pattern word)
- *   firewall=size	buffers of size bytes or more end at a guard page
+ *   firewall[=size]	buffers of size bytes or more end at a guard page
  *   maxverify=N	check the pattern in N bytes of each buffer
  *   mtbf=N		fail 1 KM_NOSLEEP allocation in N
  *   checknull		stop when an allocation would return NULL
  *   noabort		report corruption without stopping
  *   nosignal		stop on a transaction in a signal handler (audit)
+ *   unwind		audit, walking stacks by the unwind tables
  *   verbose		accepted (reports always go to the console)
  */
-bool
-kmem_debug_item(const char *name, bool has_value, const char *arg)
-{
-	uint64_t v = 0;
+enum { VAL_NONE, VAL_OPTIONAL, VAL_REQUIRED };
+static const struct {
+	const char	*di_name;
+	int		di_value;
+} kmem_debug_items[] = {
+	{ "guards", VAL_NONE }, { "audit", VAL_OPTIONAL },
+	{ "contents", VAL_OPTIONAL }, { "default", VAL_NONE },
+	{ "lite", VAL_NONE }, { "firewall", VAL_OPTIONAL },
+	{ "maxverify", VAL_REQUIRED }, { "mtbf", VAL_REQUIRED },
+	{ "checknull", VAL_NONE }, { "noabort", VAL_NONE },
+	{ "nosignal", VAL_NONE }, { "verbose", VAL_NONE },
+	{ "unwind", VAL_NONE },
+};
 
-	if (has_value && (!kmem_parse_size(arg, &v) || v > UINT32_MAX)) {
-		kmem_warn("KMEM_DEBUG: %s: '%s' is not a number", name, arg);
-		return (true);
-	}
-	uint32_t value = (uint32_t)v;
-	if (kmem_strcmp(name, "mtbf") == 0 && has_value)
+/* Apply item name (known, its value checked) with value. */
+static void
+debug_item_apply(const char *name, bool has_value, uint32_t value)
+{
+	if (kmem_strcmp(name, "mtbf") == 0)
 		kmem_debug_mtbf = value;
-	else if (kmem_strcmp(name, "maxverify") == 0 && has_value)
+	else if (kmem_strcmp(name, "maxverify") == 0)
 		kmem_maxverify = value;
 	else if (kmem_strcmp(name, "guards") == 0)
 		kmem_debug_flags |= KMF_BUFTAG;
@@ -104,7 +124,12 @@ kmem_debug_item(const char *name, bool has_value, const char *arg)
 			    KMEM_CONTENTS_MAX);
 	} else if (kmem_strcmp(name, "nosignal") == 0)
 		kmem_debug_flags |= KMF_REDZONE | KMF_AUDIT | KMF_CHECKSIGNAL;
-	else if (kmem_strcmp(name, "firewall") == 0)
+	else if (kmem_strcmp(name, "unwind") == 0) {
+		kmem_debug_flags |= KMF_REDZONE | KMF_AUDIT;
+		if (!kmem_plat_stack_unwinder(true))
+			kmem_warn("KMEM_DEBUG: unwind: no unwinder here; stacks "
+			    "follow frame pointers");
+	} else if (kmem_strcmp(name, "firewall") == 0)
 		kmem_minfirewall = has_value && value != 0 ? value :
 		    kmem_plat_pagesize() / 2;
 	else if (kmem_strcmp(name, "lite") == 0)
@@ -113,9 +138,28 @@ kmem_debug_item(const char *name, bool has_value, const char *arg)
 		kmem_debug_checknull_on = true;
 	else if (kmem_strcmp(name, "noabort") == 0)
 		kmem_debug_noabort = true;
-	else if (kmem_strcmp(name, "verbose") != 0)
-		return (false);
-	return (true);
+}
+
+/* One KMEM_DEBUG item. */
+kmem_optres_t
+kmem_debug_item(const char *name, bool has_value, const char *arg)
+{
+	size_t n = sizeof (kmem_debug_items) / sizeof (kmem_debug_items[0]);
+	size_t i = 0;
+	uint64_t v = 0;
+
+	while (i < n && kmem_strcmp(name, kmem_debug_items[i].di_name) != 0)
+		i++;
+	if (i == n)
+		return (KMEM_OPT_UNKNOWN);
+	if (has_value && kmem_debug_items[i].di_value == VAL_NONE)
+		return (KMEM_OPT_NO_VALUE);
+	if (!has_value && kmem_debug_items[i].di_value == VAL_REQUIRED)
+		return (KMEM_OPT_NEEDS_VALUE);
+	if (has_value && (!kmem_parse_size(arg, &v) || v > UINT32_MAX))
+		return (KMEM_OPT_BAD_VALUE);
+	debug_item_apply(name, has_value, (uint32_t)v);
+	return (KMEM_OPT_OK);
 }
 
 /* The KMEM_DEBUG string: comma-separated items. */

@@ -12,6 +12,13 @@ kmem_list_t kmem_cache_list = { &kmem_cache_list, &kmem_cache_list };
 static kmem_cache_t kmem_cache_cache_static;
 static kmem_cache_t *kmem_cache_cache;
 
+/*
+ * The largest buffer size and alignment a cache takes: far beyond any
+ * memory, yet small enough that no layout computation (buffer tags,
+ * rounding to the alignment, slabs of up to 8 chunks) can wrap.
+ */
+#define KMEM_CACHE_MAXBUF	(SIZE_MAX >> 8)
+
 /* Bad arguments are a programming error: report and stop, as illumos. */
 static void
 cache_check_args(const char *name, size_t bufsize, size_t align, int cflags)
@@ -19,8 +26,12 @@ cache_check_args(const char *name, size_t bufsize, size_t align, int cflags)
 	if (name == NULL || bufsize == 0)
 		kmem_panic("kmem_cache_create: bad arguments (name %p, "
 		    "bufsize %zu)", (const void *)name, bufsize);
-	if (!IS_P2(align))
-		kmem_panic("kmem_cache_create: bad alignment %zu", align);
+	if (bufsize > KMEM_CACHE_MAXBUF)
+		kmem_panic("kmem_cache_create: '%s': bufsize %zu is too large "
+		    "(at most %zu)", name, bufsize, (size_t)KMEM_CACHE_MAXBUF);
+	if (!IS_P2(align) || align > KMEM_CACHE_MAXBUF)
+		kmem_panic("kmem_cache_create: '%s': bad alignment %zu", name,
+		    align);
 	if ((cflags & (KMC_NOHASH | KMC_NOTOUCH)) ==
 	    (KMC_NOHASH | KMC_NOTOUCH))
 		kmem_panic("kmem_cache_create: '%s': KMC_NOHASH and "
@@ -115,7 +126,24 @@ kmem_cache_bootstrap(void)
 	    KMC_NOHASH | KMC_NOMAGAZINE | KMC_NODEBUG, 0) == 0);
 }
 
-/* kmem_cache_create() with a preset slab size (quantum caches). */
+/* Undo kmem_cache_bootstrap() (a failed kmem_init()). */
+void
+kmem_cache_unbootstrap(void)
+{
+	if (kmem_cache_cache == NULL)
+		return;
+	kmem_lock_enter(&kmem_cache_list_lock);
+	kmem_list_remove(&kmem_cache_cache->cache_link);
+	kmem_lock_exit(&kmem_cache_list_lock);
+	(void)kmem_slab_cache_fini(kmem_cache_cache);
+	kmem_cache_cache = NULL;
+}
+
+/*
+ * kmem_cache_create() with a preset slab size (quantum caches).  Until
+ * kmem is ready (start-up), nothing sleeps: a budget too small to start
+ * makes kmem_init() fail instead of waiting for memory nobody will free.
+ */
 kmem_cache_t *
 kmem_cache_create_slab(const char *name, size_t bufsize, size_t align,
     kmem_constructor_t *ctor, kmem_destructor_t *dtor,
@@ -123,7 +151,8 @@ kmem_cache_create_slab(const char *name, size_t bufsize, size_t align,
     size_t slabsize)
 {
 	cache_check_args(name, bufsize, align, cflags);
-	kmem_cache_t *cp = kmem_cache_alloc(kmem_cache_cache, KM_SLEEP);
+	kmem_cache_t *cp = kmem_cache_alloc(kmem_cache_cache,
+	    kmem_is_ready() ? KM_SLEEP : KM_NOSLEEP_LAZY);
 	if (cp == NULL)
 		return (NULL);
 	if (cache_init(cp, name, bufsize, align, ctor, dtor, reclaim, private,
@@ -139,11 +168,21 @@ kmem_cache_create(const char *name, size_t bufsize, size_t align,
     kmem_constructor_t *constructor, kmem_destructor_t *destructor,
     kmem_reclaim_t *reclaim, void *private, vmem_t *vmp, int cflags)
 {
-	if (kmem_default_arena == NULL && kmem_init(NULL) != 0)
+	if (!kmem_is_ready() && kmem_init(NULL) != 0)
 		return (NULL);
 	return (kmem_cache_create_slab(name, bufsize, align, constructor,
 	    destructor, reclaim, private, vmp == NULL ? kmem_default_arena : vmp,
 	    cflags & ~(KMC_KMEM_ALLOC | KMC_IDENTIFIER), 0));
+}
+
+static bool
+cache_is_listed(const kmem_cache_t *cp)
+{
+	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
+	    lp = lp->next)
+		if (lp == &cp->cache_link)
+			return (true);
+	return (false);
 }
 
 void
@@ -154,6 +193,9 @@ kmem_cache_destroy(kmem_cache_t *cp)
 	 * thread then either flushes its slot of cp itself or is purged.
 	 */
 	kmem_lock_enter(&kmem_cache_list_lock);
+	if (cp == NULL || !cache_is_listed(cp))
+		kmem_panic("kmem_cache_destroy(%p): not a cache (destroyed "
+		    "twice?)", (void *)cp);
 	kmem_cpu_purge(cp);
 	kmem_list_remove(&cp->cache_link);
 	kmem_lock_exit(&kmem_cache_list_lock);
@@ -197,6 +239,8 @@ kmem_cache_reap_now(kmem_cache_t *cp)
  * does not wait for it.
  */
 static kmem_lock_t kmem_reclaim_lock = KMEM_LOCK_INIT;
+/* The thread running kmem_reclaim(), so that its callbacks may allocate. */
+static uintptr_t kmem_reclaim_owner;
 
 /* fork(2): the cache locks, in lock order, with the records' list. */
 void
@@ -233,26 +277,15 @@ kmem_cache_fork(int phase)
 	} else {
 		kmem_lock_init(&kmem_cache_list_lock);
 		kmem_lock_init(&kmem_reclaim_lock);
+		kmem_reclaim_owner = 0;
 	}
 }
 
-void
-kmem_reclaim(int kmflag)
+
+/* Every cache's magazines are purged already: reap, newest cache first. */
+static void
+reclaim_reap_all(void)
 {
-	if (kmflag & KM_NOSLEEP) {
-		if (!kmem_lock_tryenter(&kmem_reclaim_lock))
-			return;
-	} else {
-		kmem_lock_enter(&kmem_reclaim_lock);
-	}
-	kmem_cpu_bypass(true);		/* and purge every magazine */
-	kmem_lock_enter(&kmem_cache_list_lock);
-	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
-	    lp = lp->next) {
-		kmem_cache_t *cp = KMEM_CONTAINER(lp, kmem_cache_t, cache_link);
-		if (cp->cache_reclaim != NULL)
-			cp->cache_reclaim(cp->cache_private);
-	}
 	for (kmem_list_t *lp = kmem_cache_list.prev; lp != &kmem_cache_list;
 	    lp = lp->prev) {
 		kmem_cache_t *cp = KMEM_CONTAINER(lp, kmem_cache_t, cache_link);
@@ -261,6 +294,40 @@ kmem_reclaim(int kmflag)
 		kmem_lock_exit(&cp->cache_depot_lock);
 		kmem_slab_reap(cp);
 	}
+}
+
+void
+kmem_reclaim(int kmflag)
+{
+	uintptr_t self = kmem_plat_thread();
+
+	/*
+	 * A reclaim callback (or a destructor it caused) allocating while
+	 * memory is short: it must not wait for the reclaim it is part of.
+	 * It reaps empty slabs again (this thread holds the list lock) and
+	 * runs no callback twice.
+	 */
+	if (self != 0 && kmem_load_relaxed(&kmem_reclaim_owner) == self) {
+		reclaim_reap_all();
+		return;
+	}
+	if (kmflag & KM_NOSLEEP) {
+		if (!kmem_lock_tryenter(&kmem_reclaim_lock))
+			return;
+	} else {
+		kmem_lock_enter(&kmem_reclaim_lock);
+	}
+	kmem_cpu_bypass(true);		/* and purge every magazine */
+	kmem_lock_enter(&kmem_cache_list_lock);
+	kmem_store_relaxed(&kmem_reclaim_owner, self);
+	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
+	    lp = lp->next) {
+		kmem_cache_t *cp = KMEM_CONTAINER(lp, kmem_cache_t, cache_link);
+		if (cp->cache_reclaim != NULL)
+			cp->cache_reclaim(cp->cache_private);
+	}
+	reclaim_reap_all();
+	kmem_store_relaxed(&kmem_reclaim_owner, 0);
 	kmem_lock_exit(&kmem_cache_list_lock);
 	kmem_cpu_bypass(false);
 	kmem_lock_exit(&kmem_reclaim_lock);

@@ -32,6 +32,15 @@ kmem_cpu_index_alloc(void)
 	    VM_NOSLEEP | VM_FIRSTFIT));
 }
 
+/* After a failed kmem_init(): every cache that had an index is gone. */
+void
+kmem_cpu_index_fini(void)
+{
+	if (kmem_cache_index_arena != NULL)
+		vmem_destroy(kmem_cache_index_arena);
+	kmem_cache_index_arena = NULL;
+}
+
 void
 kmem_cpu_index_free(uint32_t index)
 {

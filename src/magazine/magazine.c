@@ -314,6 +314,19 @@ cache_alloc_attempt(kmem_cache_t *cp, int kmflag, bool *ctor_failed)
 	return (n == 1 ? buf : NULL);
 }
 
+/* A KM_SLEEP allocation about to wait: panic if it would wait forever. */
+static void
+cache_alloc_possible(kmem_cache_t *cp, int kmflag)
+{
+	if (!vmem_can_ever_alloc(cp->cache_arena, cp->cache_slabsize,
+	    kmem_slab_mem_align(cp), kmflag))
+		kmem_panic("kmem_cache_alloc(%s, KM_SLEEP): can never be "
+		    "satisfied: a slab of %zu bytes cannot be had from arena "
+		    "'%s' (memory budget physmem=%zu)", cp->cache_name,
+		    cp->cache_slabsize, vmem_name(cp->cache_arena),
+		    kmem_physmem());
+}
+
 /*
  * Memory is short.  KM_NOSLEEP reclaims (reclaim callbacks, every
  * magazine, empty slabs) and tries again; KM_NOSLEEP_LAZY gives up at
@@ -336,6 +349,7 @@ cache_alloc_pressure(kmem_cache_t *cp, int kmflag)
 			    "a context that cannot sleep", cp->cache_name);
 		} else {
 			uint64_t gen;
+			cache_alloc_possible(cp, kmflag);
 			vmem_memwait_enter(&gen);
 			while ((buf = cache_alloc_attempt(cp, kmflag,
 			    &ctor_failed)) == NULL && !ctor_failed)

@@ -221,10 +221,14 @@ void kmem_cache_free_slow(kmem_cache_t *cp, void *buf);
 /* cache.c */
 void kmem_reclaim(int kmflag);
 
-/* kmem_alloc.c */
+/* init.c */
 extern vmem_t *kmem_heap_arena;
 void kmem_release_free_pages(void);
 bool kmem_is_ready(void);
+
+/* kmem_alloc.c */
+int kmem_alloc_caches_create(int cflags);
+void kmem_alloc_caches_destroy(void);
 
 /* The kmem_alloc size tables (kmem_alloc.c). */
 #define KMEM_ALLOC_SMALL_MAX	4096
@@ -252,6 +256,8 @@ kmem_alloc_class(size_t size)
 	return (kmem_alloc_cache_big(index));
 }
 void kmem_cache_bootstrap(void);
+void kmem_cache_unbootstrap(void);
+void kmem_cpu_index_fini(void);
 kmem_cache_t *kmem_cache_create_slab(const char *name, size_t bufsize,
     size_t align, kmem_constructor_t *ctor, kmem_destructor_t *dtor,
     kmem_reclaim_t *reclaim, void *private, vmem_t *vmp, int cflags,

@@ -217,6 +217,16 @@ slab_needs_xalloc(const kmem_cache_t *cp)
 	    (slab_is_small(cp) && cp->cache_slabsize > q));
 }
 
+/* The alignment of a slab's memory in its arena. */
+size_t
+kmem_slab_mem_align(const kmem_cache_t *cp)
+{
+	if (!slab_needs_xalloc(cp))
+		return (cp->cache_arena->vm_quantum);
+	return (slab_is_small(cp) ? cp->cache_slabsize :
+	    kmem_max(cp->cache_align, cp->cache_arena->vm_quantum));
+}
+
 /*
  * Slab memory never sleeps or reclaims inside vmem: when it cannot be had,
  * kmem_cache_alloc() decides whether to reclaim, fail or wait, and then
@@ -230,9 +240,7 @@ slab_mem_alloc(kmem_cache_t *cp, int kmflag)
 
 	if (slab_needs_xalloc(cp))
 		return (vmem_xalloc(vmp, cp->cache_slabsize,
-		    slab_is_small(cp) ? cp->cache_slabsize :
-		    kmem_max(cp->cache_align, vmp->vm_quantum), 0, 0, NULL, NULL,
-		    vmflag));
+		    kmem_slab_mem_align(cp), 0, 0, NULL, NULL, vmflag));
 	return (vmem_alloc(vmp, cp->cache_slabsize, vmflag));
 }
 

@@ -189,6 +189,7 @@ kmem_cache_fast_index(const kmem_cache_t *cp)
 }
 
 /* slab.c */
+size_t kmem_slab_mem_align(const kmem_cache_t *cp);
 int kmem_slab_cache_init(kmem_cache_t *cp);
 void *kmem_slab_alloc(kmem_cache_t *cp, int kmflag);
 int kmem_slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n);

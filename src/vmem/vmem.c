@@ -126,6 +126,10 @@ vmem_span_create(vmem_t *vmp, uintptr_t start, size_t size, bool import)
 	vmem_arena_insert_after(span, vsp);
 	vmem_freelist_insert(vmp, vsp);
 	vmp->vm_kstat.vk_mem_total += size;
+	if (vmp->vm_hi == 0 || start < vmp->vm_lo)
+		kmem_store_relaxed(&vmp->vm_lo, start);
+	if (start + size > vmp->vm_hi)
+		kmem_store_relaxed(&vmp->vm_hi, start + size);
 	if (import) {
 		vmp->vm_kstat.vk_mem_import += size;
 		vmp->vm_kstat.vk_import++;
@@ -333,8 +337,28 @@ vmem_seg_alloc(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t addr, size_t size)
 		vsp->vs_start = addr;
 	}
 	vmem_hash_insert(vmp, vsp);
+	vsp->vs_direct = 0;
 	vmp->vm_kstat.vk_mem_inuse += size;
 	vmp->vm_kstat.vk_alloc++;
+}
+
+/*
+ * The size of a span that holds r under any alignment, and the alignment
+ * to ask the source for; 0 if it overflows.
+ */
+static size_t
+vmem_import_size(const vmem_t *vmp, const vmem_req_t *r, size_t *alignp)
+{
+	size_t squantum = vmp->vm_source != NULL ?
+	    vmp->vm_source->vm_quantum : kmem_plat_pagesize();
+	size_t align = kmem_max(r->vr_align, squantum);
+	size_t size = P2ROUNDUP(r->vr_size + r->vr_phase, align);
+
+	if (r->vr_align > squantum && !(vmp->vm_cflags & VMC_XALIGN))
+		size += r->vr_align - squantum;
+	size = P2ROUNDUP(kmem_max(size, vmp->vm_min_import), squantum);
+	*alignp = align;
+	return (size < r->vr_size ? 0 : size);
 }
 
 /* Import a span big enough for r from the source.  vm_lock not held. */
@@ -342,16 +366,11 @@ static bool
 vmem_import(vmem_t *vmp, const vmem_req_t *r, int vmflag, uintptr_t *startp,
     size_t *sizep)
 {
-	size_t squantum = vmp->vm_source != NULL ?
-	    vmp->vm_source->vm_quantum : kmem_plat_pagesize();
-	size_t align = kmem_max(r->vr_align, squantum);
-	size_t size = P2ROUNDUP(r->vr_size + r->vr_phase, align);
+	size_t align;
+	size_t size = vmem_import_size(vmp, r, &align);
 	void *va;
 
-	if (r->vr_align > squantum && !(vmp->vm_cflags & VMC_XALIGN))
-		size += r->vr_align - squantum;
-	size = P2ROUNDUP(kmem_max(size, vmp->vm_min_import), squantum);
-	if (size < r->vr_size)
+	if (size == 0)
 		return (false);		/* overflow */
 	vmflag &= VM_KMFLAGS;
 	if (vmp->vm_ximport) {
@@ -365,6 +384,70 @@ vmem_import(vmem_t *vmp, const vmem_req_t *r, int vmflag, uintptr_t *startp,
 	*startp = (uintptr_t)va;
 	*sizep = size;
 	return (true);
+}
+
+/*
+ * Why r could never be satisfied, even if everything were freed, or NULL
+ * if it could: no span of an arena without a source fits it, or the
+ * spans an arena would import are larger than the memory budget (the root
+ * arena) or than its source could ever give.  Custom import functions
+ * are taken to succeed some day.  Called without vm_lock.
+ */
+static const char *
+vmem_never_reason(vmem_t *vmp, const vmem_req_t *r, int vmflag)
+{
+	bool fits = false;
+
+	kmem_lock_enter(&vmp->vm_lock);
+	for (vmem_seg_t *vsp = vmp->vm_seg0.vs_anext; vsp != &vmp->vm_seg0 &&
+	    !fits; vsp = vsp->vs_anext)
+		fits = vsp->vs_type == VMEM_SPAN && vmem_fit(r, vsp) != 0;
+	kmem_lock_exit(&vmp->vm_lock);
+	if (fits)
+		return (NULL);
+	if (vmp->vm_source_alloc == NULL)
+		return ("no span of the arena can hold it");
+
+	size_t align;
+	size_t size = vmem_import_size(vmp, r, &align);
+	if (size == 0)
+		return ("its size overflows");
+	if (vmp->vm_source_alloc == vmem_pages_import)
+		return (vmem_pages_within_budget(size, vmflag) ? NULL :
+		    "larger than the memory budget");
+	if (vmp->vm_source_alloc != vmem_xalloc_import &&
+	    vmp->vm_source_alloc != (vmem_ximport_t *)(void *)vmem_alloc)
+		return (NULL);
+	vmem_req_t sr = { .vr_size = size, .vr_align = align };
+	return (vmem_never_reason(vmp->vm_source, &sr, vmflag));
+}
+
+/* Whether size bytes at align could ever be had from vmp (kmem's waits). */
+bool
+vmem_can_ever_alloc(vmem_t *vmp, size_t size, size_t align, int vmflag)
+{
+	vmem_req_t r = { .vr_size = P2ROUNDUP(size, vmp->vm_quantum),
+	    .vr_align = kmem_max(align, vmp->vm_quantum) };
+
+	return (r.vr_size >= size && vmem_never_reason(vmp, &r, vmflag) ==
+	    NULL);
+}
+
+/*
+ * Give back the entirely free imported spans of a VMC_RETAIN arena whose
+ * import just failed: what it keeps counts against the budget.  Called
+ * and returns with vm_lock held; true if any went back.
+ */
+static bool
+vmem_release_retained(vmem_t *vmp)
+{
+	if (!(vmp->vm_cflags & VMC_RETAIN) || vmp->vm_source_free == NULL ||
+	    vmp->vm_kstat.vk_mem_import == 0)
+		return (false);
+	kmem_lock_exit(&vmp->vm_lock);
+	bool released = vmem_release_spans(vmp) != 0;
+	kmem_lock_enter(&vmp->vm_lock);
+	return (released);
 }
 
 static void
@@ -395,66 +478,82 @@ vmem_check_params(vmem_t *vmp, const vmem_req_t *r)
 		    r->vr_align, r->vr_phase, r->vr_nocross);
 }
 
-void *
-vmem_xalloc(vmem_t *vmp, size_t size, size_t align, size_t phase,
-    size_t nocross, void *minaddr, void *maxaddr, int vmflag)
+/*
+ * One attempt at r: a free segment, else a span imported from the source.
+ * vm_lock held (dropped around the source's functions).  Returns the
+ * allocated segment, or NULL; *retryp says whether retained spans just
+ * went back to the source, so that another attempt may succeed at once.
+ */
+static vmem_seg_t *
+vmem_attempt(vmem_t *vmp, const vmem_req_t *r, int vmflag, bool *retryp)
 {
-	vmem_req_t r = {
-		.vr_size = P2ROUNDUP(size, vmp->vm_quantum),
-		.vr_align = align == 0 ? vmp->vm_quantum : align,
-		.vr_phase = phase, .vr_nocross = nocross,
-		.vr_min = (uintptr_t)minaddr, .vr_max = (uintptr_t)maxaddr,
-		.vr_end = (vmflag & VM_ENDALLOC) != 0,
-	};
-	bool reclaimed = false, waiting = false;
-	uint64_t gen = 0;
-	uintptr_t addr = 0;
+	vmem_seg_t *vsp = NULL;
+	uintptr_t addr = 0, start;
+	size_t ssize;
 
-	r.vr_plain = r.vr_align <= vmp->vm_quantum && phase == 0 &&
-	    nocross == 0 && r.vr_min == 0 && r.vr_max == 0;
-	if (size == 0 || r.vr_size < size)
-		r.vr_size = size;	/* let the checks report it */
-	vmem_check_params(vmp, &r);
+	*retryp = false;
+	if (vmem_seg_reserve(vmp, VMEM_MINFREE)) {
+		vsp = (vmflag & VM_NEXTFIT) ? vmem_find_next(vmp, r, &addr) :
+		    vmem_find(vmp, r, vmflag, &addr);
+	}
+	if (vsp != NULL) {
+		vmem_seg_alloc(vmp, vsp, addr, r->vr_size);
+		if (vmflag & VM_NEXTFIT)
+			vmem_rotor_move(vmp, vsp);
+		return (vsp);
+	}
+	if (vmp->vm_source_alloc == NULL || vmp->vm_nsegfree < VMEM_MINFREE)
+		return (NULL);
+	kmem_lock_exit(&vmp->vm_lock);
+	bool ok = vmem_import(vmp, r, vmflag, &start, &ssize);
+	kmem_lock_enter(&vmp->vm_lock);
+	if (!ok) {
+		*retryp = vmem_release_retained(vmp);
+		return (NULL);
+	}
+	if (vmem_seg_reserve(vmp, VMEM_MINFREE)) {
+		vsp = vmem_span_create(vmp, start, ssize, true);
+		if ((addr = vmem_fit(r, vsp)) != 0) {
+			vmem_seg_alloc(vmp, vsp, addr, r->vr_size);
+			return (vsp);
+		}
+		/* The span cannot meet the constraints. */
+		VERIFY(vmem_span_release(vmp, vsp, &start, &ssize));
+	}
+	kmem_lock_exit(&vmp->vm_lock);
+	vmp->vm_source_free(vmp->vm_source, (void *)start, ssize);
+	kmem_lock_enter(&vmp->vm_lock);
+	return (NULL);
+}
+
+/*
+ * Allocate r: attempt; reclaim once (unless VM_NOSLEEP|VM_NORMALPRI);
+ * then fail (VM_NOSLEEP) or wait for memory and attempt again.  qcache,
+ * when not NULL, is the quantum cache that could not serve this request:
+ * a segment the arena serves is marked vs_direct, and while waiting a
+ * buffer freed to that cache serves as well.
+ */
+static void *
+vmem_xalloc_req(vmem_t *vmp, const vmem_req_t *r, int vmflag, void *qcache)
+{
+	bool reclaimed = false, waiting = false, retry;
+	uint64_t gen = 0;
+	void *va = NULL;
 
 	kmem_lock_enter(&vmp->vm_lock);
 	for (;;) {
-		vmem_seg_t *vsp = NULL;
-		if (vmem_seg_reserve(vmp, VMEM_MINFREE)) {
-			vsp = (vmflag & VM_NEXTFIT) ?
-			    vmem_find_next(vmp, &r, &addr) :
-			    vmem_find(vmp, &r, vmflag, &addr);
-		}
+		vmem_seg_t *vsp = vmem_attempt(vmp, r, vmflag, &retry);
 		if (vsp != NULL) {
-			vmem_seg_alloc(vmp, vsp, addr, r.vr_size);
-			if (vmflag & VM_NEXTFIT)
-				vmem_rotor_move(vmp, vsp);
+			if (qcache != NULL) {
+				vsp->vs_direct = 1;
+				kmem_store_relaxed(&vmp->vm_qdirect,
+				    vmp->vm_qdirect + 1);
+			}
+			va = (void *)vsp->vs_start;
 			break;
 		}
-		if (vmp->vm_source_alloc != NULL && vmp->vm_nsegfree >=
-		    VMEM_MINFREE) {
-			uintptr_t start;
-			size_t ssize;
-			kmem_lock_exit(&vmp->vm_lock);
-			bool ok = vmem_import(vmp, &r, vmflag, &start, &ssize);
-			kmem_lock_enter(&vmp->vm_lock);
-			if (ok && vmem_seg_reserve(vmp, VMEM_MINFREE)) {
-				vsp = vmem_span_create(vmp, start, ssize, true);
-				if ((addr = vmem_fit(&r, vsp)) != 0) {
-					vmem_seg_alloc(vmp, vsp, addr,
-					    r.vr_size);
-					break;
-				}
-				/* The span cannot meet the constraints. */
-				VERIFY(vmem_span_release(vmp, vsp, &start,
-				    &ssize));
-			}
-			if (ok) {
-				kmem_lock_exit(&vmp->vm_lock);
-				vmp->vm_source_free(vmp->vm_source,
-				    (void *)start, ssize);
-				kmem_lock_enter(&vmp->vm_lock);
-			}
-		}
+		if (retry)
+			continue;
 		if (!reclaimed && (vmflag & (VM_NOSLEEP | VM_NORMALPRI)) !=
 		    (VM_NOSLEEP | VM_NORMALPRI) && vmem_hooks != NULL &&
 		    vmem_hooks->vh_reclaim != NULL) {
@@ -464,6 +563,14 @@ vmem_xalloc(vmem_t *vmp, size_t size, size_t align, size_t phase,
 			kmem_lock_enter(&vmp->vm_lock);
 			continue;
 		}
+		if (waiting && qcache != NULL) {
+			kmem_lock_exit(&vmp->vm_lock);
+			va = vmem_hooks->vh_qcache_alloc(qcache,
+			    (vmflag & VM_PUSHPAGE) | VM_NOSLEEP | VM_NORMALPRI);
+			kmem_lock_enter(&vmp->vm_lock);
+			if (va != NULL)
+				break;
+		}
 		if ((vmflag & VM_NOSLEEP) || !kmem_plat_may_sleep()) {
 			vmp->vm_kstat.vk_fail++;
 			kmem_lock_exit(&vmp->vm_lock);
@@ -472,15 +579,23 @@ vmem_xalloc(vmem_t *vmp, size_t size, size_t align, size_t phase,
 			if (!(vmflag & VM_NOSLEEP))
 				kmem_warn("vmem_xalloc('%s', %zu): VM_SLEEP "
 				    "allocation in a context that cannot sleep",
-				    vmp->vm_name, size);
+				    vmp->vm_name, r->vr_size);
 			if (vmflag & VM_PANIC)
-				kmem_panic("vmem_xalloc(%p, %zu): cannot satisfy "
-				    "mandatory allocation", (void *)vmp, size);
+				kmem_panic("vmem_xalloc('%s', %zu): cannot "
+				    "satisfy mandatory allocation", vmp->vm_name,
+				    r->vr_size);
 			return (NULL);
 		}
 		/* Register first, try once more, then sleep (vmem_pages.c). */
 		kmem_lock_exit(&vmp->vm_lock);
 		if (!waiting) {
+			const char *never = vmem_never_reason(vmp, r, vmflag);
+			if (never != NULL)
+				kmem_panic("vmem_xalloc('%s', %zu, %zu, %zu, %zu, "
+				    "%p, %p, VM_SLEEP): can never be satisfied: "
+				    "%s", vmp->vm_name, r->vr_size, r->vr_align,
+				    r->vr_phase, r->vr_nocross, (void *)r->vr_min,
+				    (void *)r->vr_max, never);
 			vmem_memwait_enter(&gen);
 			waiting = true;
 		} else {
@@ -493,7 +608,27 @@ vmem_xalloc(vmem_t *vmp, size_t size, size_t align, size_t phase,
 	kmem_lock_exit(&vmp->vm_lock);
 	if (waiting)
 		vmem_memwait_exit();
-	return ((void *)addr);
+	return (va);
+}
+
+void *
+vmem_xalloc(vmem_t *vmp, size_t size, size_t align, size_t phase,
+    size_t nocross, void *minaddr, void *maxaddr, int vmflag)
+{
+	vmem_req_t r = {
+		.vr_size = P2ROUNDUP(size, vmp->vm_quantum),
+		.vr_align = align == 0 ? vmp->vm_quantum : align,
+		.vr_phase = phase, .vr_nocross = nocross,
+		.vr_min = (uintptr_t)minaddr, .vr_max = (uintptr_t)maxaddr,
+		.vr_end = (vmflag & VM_ENDALLOC) != 0,
+	};
+
+	r.vr_plain = r.vr_align <= vmp->vm_quantum && phase == 0 &&
+	    nocross == 0 && r.vr_min == 0 && r.vr_max == 0;
+	if (size == 0 || r.vr_size < size)
+		r.vr_size = size;	/* let the checks report it */
+	vmem_check_params(vmp, &r);
+	return (vmem_xalloc_req(vmp, &r, vmflag, NULL));
 }
 
 void
@@ -506,6 +641,8 @@ vmem_xfree(vmem_t *vmp, void *vaddr, size_t size)
 	size = P2ROUNDUP(size, vmp->vm_quantum);
 	kmem_lock_enter(&vmp->vm_lock);
 	vmem_seg_t *vsp = vmem_hash_delete(vmp, (uintptr_t)vaddr, size);
+	if (vsp->vs_direct)
+		kmem_store_relaxed(&vmp->vm_qdirect, vmp->vm_qdirect - 1);
 	vmp->vm_kstat.vk_mem_inuse -= size;
 	vmp->vm_kstat.vk_free++;
 
@@ -536,40 +673,105 @@ vmem_xfree(vmem_t *vmp, void *vaddr, size_t size)
 void *
 vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
 {
-	if (size - 1 < vmp->vm_qcache_max)
-		return (vmem_hooks->vh_qcache_alloc(
-		    vmp->vm_qcache[(size - 1) >> vmp->vm_qshift],
-		    vmflag & VM_KMFLAGS));
+	if (size - 1 < vmp->vm_qcache_max) {
+		/*
+		 * The quantum cache, without waiting or reclaiming; if it
+		 * cannot serve (its slabs no longer fit: the arena's last
+		 * segments are in pieces, or memory is short), the arena
+		 * serves the request itself with the caller's flags.
+		 */
+		void *cache = vmp->vm_qcache[(size - 1) >> vmp->vm_qshift];
+		void *va = vmem_hooks->vh_qcache_alloc(cache,
+		    (vmflag & VM_PUSHPAGE) | VM_NOSLEEP | VM_NORMALPRI);
+		if (KMEM_LIKELY(va != NULL))
+			return (va);
+		vmem_req_t r = { .vr_size = P2ROUNDUP(size, vmp->vm_quantum),
+		    .vr_align = vmp->vm_quantum, .vr_plain = true };
+		return (vmem_xalloc_req(vmp, &r, vmflag, cache));
+	}
 	return (vmem_xalloc(vmp, size, vmp->vm_quantum, 0, 0, NULL, NULL,
 	    vmflag));
+}
+
+/*
+ * A free of a quantum-cache size: first the cheap checks that need no
+ * lock (inside the arena's spans, on a quantum boundary), then a segment
+ * the arena served itself goes back to it.  Under KMEM_DEBUG the quantum
+ * caches have no magazines, so the slab layer checks every free fully.
+ */
+static void
+vmem_qcache_free(vmem_t *vmp, void *vaddr, size_t size)
+{
+	uintptr_t addr = (uintptr_t)vaddr;
+
+	if (addr < kmem_load_relaxed(&vmp->vm_lo) ||
+	    addr + size > kmem_load_relaxed(&vmp->vm_hi) ||
+	    P2PHASE(addr, vmp->vm_quantum) != 0)
+		kmem_panic("vmem_free('%s', %p, %zu): bad free: not a segment "
+		    "of the arena", vmp->vm_name, vaddr, size);
+	if (KMEM_UNLIKELY(kmem_load_relaxed(&vmp->vm_qdirect) != 0)) {
+		kmem_lock_enter(&vmp->vm_lock);
+		vmem_seg_t *vsp = vmem_hash_find(vmp, addr);
+		bool direct = vsp != NULL && vsp->vs_direct;
+		kmem_lock_exit(&vmp->vm_lock);
+		if (direct) {
+			vmem_xfree(vmp, vaddr, size);
+			return;
+		}
+	}
+	vmem_hooks->vh_qcache_free(vmp->vm_qcache[(size - 1) >> vmp->vm_qshift],
+	    vaddr);
 }
 
 void
 vmem_free(vmem_t *vmp, void *vaddr, size_t size)
 {
 	if (size - 1 < vmp->vm_qcache_max)
-		vmem_hooks->vh_qcache_free(
-		    vmp->vm_qcache[(size - 1) >> vmp->vm_qshift], vaddr);
+		vmem_qcache_free(vmp, vaddr, size);
 	else
 		vmem_xfree(vmp, vaddr, size);
 }
 
+/* An import function for arenas whose spans must honour an alignment. */
+void *
+vmem_xalloc_import(vmem_t *src, size_t *sizep, size_t align, int vmflag)
+{
+	return (vmem_xalloc(src, *sizep, align, 0, 0, NULL, NULL, vmflag));
+}
+
+/*
+ * Add [vaddr, vaddr+size) to the arena.  A span that wraps around the
+ * address space or overlaps one of the arena's spans is a programming
+ * error: every address in the overlap would be handed out twice.
+ */
 void *
 vmem_add(vmem_t *vmp, void *vaddr, size_t size, int vmflag)
 {
+	uintptr_t start = (uintptr_t)vaddr, end = start + size;
+
 	(void)vmflag;
 	if (vaddr == NULL || size == 0)
-		kmem_panic("vmem_add(%p, %p, %zu): bad arguments",
-		    (void *)vmp, vaddr, size);
-	if (P2PHASE((uintptr_t)vaddr | size, vmp->vm_quantum) != 0)
-		kmem_panic("vmem_add(%p, %p, %zu): misaligned", (void *)vmp,
+		kmem_panic("vmem_add('%s', %p, %zu): bad arguments",
+		    vmp->vm_name, vaddr, size);
+	if (P2PHASE(start | size, vmp->vm_quantum) != 0)
+		kmem_panic("vmem_add('%s', %p, %zu): misaligned", vmp->vm_name,
 		    vaddr, size);
+	if (end <= start)
+		kmem_panic("vmem_add('%s', %p, %zu): span wraps around the "
+		    "address space", vmp->vm_name, vaddr, size);
 	kmem_lock_enter(&vmp->vm_lock);
+	for (vmem_seg_t *vsp = vmp->vm_seg0.vs_anext; vsp != &vmp->vm_seg0;
+	    vsp = vsp->vs_anext)
+		if (vsp->vs_type == VMEM_SPAN && start < vsp->vs_end &&
+		    vsp->vs_start < end)
+			kmem_panic("vmem_add('%s', %p, %zu): overlaps span "
+			    "[%p, %p)", vmp->vm_name, vaddr, size,
+			    (void *)vsp->vs_start, (void *)vsp->vs_end);
 	if (!vmem_seg_reserve(vmp, VMEM_MINFREE)) {
 		kmem_lock_exit(&vmp->vm_lock);
 		return (NULL);
 	}
-	vmem_span_create(vmp, (uintptr_t)vaddr, size, false);
+	vmem_span_create(vmp, start, size, false);
 	kmem_lock_exit(&vmp->vm_lock);
 	vmem_memwait_signal();
 	return (vaddr);
@@ -648,6 +850,9 @@ vmem_create_common(const char *name, void *base, size_t size, size_t quantum,
     vmem_ximport_t *afunc, bool ximport, vmem_free_t *ffunc, vmem_t *source,
     size_t qcache_max, int vmflag)
 {
+	if (name == NULL)
+		kmem_panic("vmem_create(NULL, %p, %zu): bad arguments: no name",
+		    base, size);
 	if (quantum == 0 || !IS_P2(quantum))
 		kmem_panic("vmem_create('%s'): quantum %zu is not a power of 2",
 		    name, quantum);
@@ -773,12 +978,14 @@ vmem_destroy(vmem_t *vmp)
 
 /*
  * Give back, to the source, every imported span of a VMC_RETAIN arena that
- * is entirely free.  One span per pass under vm_lock; the source's free
- * function runs with the lock dropped.
+ * is entirely free; returns the bytes given back.  One span per pass
+ * under vm_lock; the source's free function runs with the lock dropped.
  */
-void
+size_t
 vmem_release_spans(vmem_t *vmp)
 {
+	size_t total = 0;
+
 	for (;;) {
 		uintptr_t start = 0;
 		size_t size = 0;
@@ -791,8 +998,9 @@ vmem_release_spans(vmem_t *vmp)
 				    &size);
 		kmem_lock_exit(&vmp->vm_lock);
 		if (!found)
-			return;
+			return (total);
 		vmp->vm_source_free(vmp->vm_source, (void *)start, size);
+		total += size;
 	}
 }
 

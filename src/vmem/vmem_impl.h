@@ -33,6 +33,8 @@ typedef struct vmem_seg {
 	struct vmem_seg	*vs_aprev;
 	uint8_t		vs_type;	/* VMEM_ALLOC, VMEM_FREE, VMEM_SPAN, ... */
 	uint8_t		vs_import;	/* span: imported from the source */
+	uint8_t		vs_direct;	/* allocated: a quantum-cache size */
+					/* served by the arena itself */
 } vmem_seg_t;
 
 static inline size_t
@@ -94,6 +96,9 @@ struct vmem {
 	vmem_seg_t	*vm_segfree;	/* this arena's segment reserve */
 	unsigned	vm_nsegfree;
 	void		*vm_qcache[VMEM_NQCACHE_MAX];
+	size_t		vm_qdirect;	/* segments with vs_direct set */
+	uintptr_t	vm_lo;		/* lowest span address ever */
+	uintptr_t	vm_hi;		/* highest span end ever */
 	vmem_kstat_t	vm_kstat;
 	vmem_t		*vm_next;	/* all arenas */
 	vmem_seg_t	*vm_hash0[VMEM_HASH_INITIAL];
@@ -108,6 +113,7 @@ void vmem_freelist_insert(vmem_t *vmp, vmem_seg_t *vsp);
 void vmem_freelist_delete(vmem_t *vmp, vmem_seg_t *vsp);
 int vmem_freelist_index(size_t size);
 void vmem_hash_insert(vmem_t *vmp, vmem_seg_t *vsp);
+vmem_seg_t *vmem_hash_find(vmem_t *vmp, uintptr_t addr);
 vmem_seg_t *vmem_hash_delete(vmem_t *vmp, uintptr_t addr, size_t size);
 void vmem_hash_rescale(vmem_t *vmp, size_t nbuckets);
 void vmem_hash_fini(vmem_t *vmp);
@@ -120,6 +126,10 @@ extern kmem_lock_t vmem_list_lock;
 extern vmem_t *vmem_list;
 void vmem_hooks_set(const vmem_hooks_t *hooks);
 void vmem_hook_wait(bool begin);
+void *vmem_xalloc_import(vmem_t *src, size_t *sizep, size_t align,
+    int vmflag);
+bool vmem_can_ever_alloc(vmem_t *vmp, size_t size, size_t align,
+    int vmflag);
 
 /* fork(2) support (vmem.c, vmem_pages.c, vmem_seg.c). */
 #define VMEM_FORK_PREPARE	0
@@ -130,7 +140,12 @@ void vmem_pages_fork(int phase);
 kmem_lock_t *vmem_segpool_lockp(void);
 
 /* vmem_pages.c: memory from the platform under the budget; waiting. */
-void *vmem_pages_map(size_t size, int vmflag);
+#define VMEM_PAGES_CHUNK	(1024 * 1024)	/* the root arena's import unit */
+void *vmem_pages_map(size_t size, size_t align, int vmflag);
+void *vmem_pages_import(vmem_t *src, size_t *sizep, size_t align,
+    int vmflag);
+void vmem_pages_release(vmem_t *src, void *va, size_t size);
+bool vmem_pages_within_budget(size_t size, int vmflag);
 void vmem_pages_unmap(void *va, size_t size);
 void vmem_pages_stat(size_t *budgetp, size_t *reservep, size_t *mappedp,
     size_t *peakp, uint64_t *failp);

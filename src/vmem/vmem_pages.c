@@ -71,10 +71,18 @@ vmem_reserve(size_t budget)
 	return (kmem_min(budget / VMEM_RESERVE_FRACTION, VMEM_RESERVE_MAX));
 }
 
-/* Map size bytes (page multiple) if the budget allows; NULL otherwise. */
+/*
+ * Map size bytes (page multiple) aligned to align (a power of two; 0 or
+ * anything up to a page means a page) if the budget allows; NULL
+ * otherwise.  Only size counts against the budget: a larger alignment is
+ * had by mapping more and unmapping the ends at once.
+ */
 void *
-vmem_pages_map(size_t size, int vmflag)
+vmem_pages_map(size_t size, size_t align, int vmflag)
 {
+	size_t page = kmem_plat_pagesize();
+	size_t slop = align > page ? align - page : 0;
+
 	kmem_lock_enter(&vmem_pages.vp_lock);
 	size_t budget = vmem_budget_locked();
 	size_t limit = (vmflag & VM_PUSHPAGE) ? budget :
@@ -89,7 +97,15 @@ vmem_pages_map(size_t size, int vmflag)
 		vmem_pages.vp_peak = vmem_pages.vp_mapped;
 	kmem_lock_exit(&vmem_pages.vp_lock);
 
-	void *va = kmem_plat_map(size);
+	char *va = size + slop < size ? NULL : kmem_plat_map(size + slop);
+	if (va != NULL && slop != 0) {
+		size_t head = P2PHASE(-(uintptr_t)va, align);
+		if (head != 0)
+			kmem_plat_unmap(va, head);
+		if (slop - head != 0)
+			kmem_plat_unmap(va + head + size, slop - head);
+		va += head;
+	}
 	if (va == NULL) {
 		kmem_lock_enter(&vmem_pages.vp_lock);
 		vmem_pages.vp_mapped -= size;
@@ -107,6 +123,52 @@ vmem_pages_unmap(void *va, size_t size)
 	vmem_pages.vp_mapped -= size;
 	kmem_lock_exit(&vmem_pages.vp_lock);
 	vmem_memwait_signal();
+}
+
+/*
+ * The root arena's import: chunks of at least VMEM_PAGES_CHUNK, aligned
+ * to the chunk or to the request's alignment if that is larger, so that
+ * naturally aligned slabs of up to a chunk tile a chunk with nothing left
+ * over; exactly the request (at its alignment) when a whole chunk no
+ * longer fits the budget.
+ */
+void *
+vmem_pages_import(vmem_t *src, size_t *sizep, size_t align, int vmflag)
+{
+	size_t want = P2ROUNDUP(*sizep, kmem_plat_pagesize());
+	size_t size = kmem_max(want, VMEM_PAGES_CHUNK);
+
+	(void)src;
+	if (want < *sizep)
+		return (NULL);		/* the rounding wrapped */
+	void *va = vmem_pages_map(size, kmem_max(align, VMEM_PAGES_CHUNK),
+	    vmflag);
+	if (va == NULL && size > want) {
+		size = want;
+		va = vmem_pages_map(size, align, vmflag);
+	}
+	if (va != NULL)
+		*sizep = size;
+	return (va);
+}
+
+void
+vmem_pages_release(vmem_t *src, void *va, size_t size)
+{
+	(void)src;
+	vmem_pages_unmap(va, size);
+}
+
+/* Whether size bytes could ever be mapped under the current budget. */
+bool
+vmem_pages_within_budget(size_t size, int vmflag)
+{
+	kmem_lock_enter(&vmem_pages.vp_lock);
+	size_t budget = vmem_budget_locked();
+	size_t limit = (vmflag & VM_PUSHPAGE) ? budget :
+	    budget - vmem_reserve(budget);
+	kmem_lock_exit(&vmem_pages.vp_lock);
+	return (size <= limit);
 }
 
 int

@@ -20,7 +20,7 @@ static vmem_seg_t *vmem_segpool;
 void *
 vmem_meta_alloc(size_t size)
 {
-	return (vmem_pages_map(P2ROUNDUP(size, kmem_plat_pagesize()),
+	return (vmem_pages_map(P2ROUNDUP(size, kmem_plat_pagesize()), 0,
 	    VM_PUSHPAGE));
 }
 
@@ -170,6 +170,18 @@ vmem_hash_insert(vmem_t *vmp, vmem_seg_t *vsp)
 		vmem_hash_rescale(vmp, 4 * (vmp->vm_hash_mask + 1));
 }
 
+/* The allocated segment that starts at addr, or NULL; vm_lock held. */
+vmem_seg_t *
+vmem_hash_find(vmem_t *vmp, uintptr_t addr)
+{
+	vmem_seg_t *vsp = *vmem_hash_bucket(vmp, addr);
+
+	while (vsp != NULL && vsp->vs_start != addr)
+		vsp = vsp->vs_knext;
+	return (vsp);
+}
+
+/* Unhash the segment [addr, addr+size); panics on a bad free. */
 vmem_seg_t *
 vmem_hash_delete(vmem_t *vmp, uintptr_t addr, size_t size)
 {
@@ -183,11 +195,11 @@ vmem_hash_delete(vmem_t *vmp, uintptr_t addr, size_t size)
 		prev = &vsp->vs_knext;
 	}
 	if (vsp == NULL)
-		kmem_panic("vmem_hash_delete(%p, %lx, %zu): bad free",
-		    (void *)vmp, (unsigned long)addr, size);
+		kmem_panic("vmem_free('%s', %p, %zu): bad free: no segment "
+		    "allocated there", vmp->vm_name, (void *)addr, size);
 	if (vs_size(vsp) != size)
-		kmem_panic("vmem_hash_delete(%p, %lx, %zu): wrong size "
-		    "(expect %zu)", (void *)vmp, (unsigned long)addr, size,
+		kmem_panic("vmem_free('%s', %p, %zu): bad free: wrong size "
+		    "(allocated %zu)", vmp->vm_name, (void *)addr, size,
 		    vs_size(vsp));
 	*prev = vsp->vs_knext;
 	vmp->vm_nbusy--;
