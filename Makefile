@@ -33,7 +33,8 @@ $(error unknown MODE $(MODE))
 endif
 
 CORE_SRC := $(sort $(wildcard src/*/*.c))
-PLAT_SRC := platform/posix/posix.c platform/posix/posix_debug.c
+PLAT_SRC := platform/posix/posix.c platform/posix/posix_debug.c \
+	    platform/posix/posix_stack.c
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 PLAT_OBJ := $(PLAT_SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ	 := $(CORE_OBJ) $(PLAT_OBJ)

@@ -128,6 +128,11 @@ const char *kmem_plat_logging_options(void);
  * kmem_plat_stack: up to max return addresses of the caller's callers,
  *   innermost first; the number stored.  Must never fault or allocate,
  *   whatever the stack holds (bound the walk by the thread's stack).
+ * kmem_plat_stack_unwinder: on: from now on, walk with an unwinder that
+ *   reads the unwind tables, so that frames of code built without frame
+ *   pointers are followed (KMEM_DEBUG=unwind); off: the default walk.
+ *   false if the platform has no such unwinder.  The unwinder trusts the
+ *   tables; if it allocates, the allocation's own walk must not use it.
  * kmem_plat_symbol: write "name+0xoffset" for pc into buf (NUL-terminated,
  *   truncated to len).  Called only to print reports; may take locks.
  * kmem_plat_signal_frame: whether pc is the return address of a signal
@@ -138,6 +143,7 @@ const char *kmem_plat_logging_options(void);
  */
 uintptr_t kmem_plat_thread(void);
 int kmem_plat_stack(uintptr_t *pcs, int max);
+bool kmem_plat_stack_unwinder(bool on);
 void kmem_plat_symbol(uintptr_t pc, char *buf, size_t len);
 bool kmem_plat_signal_frame(uintptr_t pc);
 bool kmem_plat_guard(void *addr, size_t size);
