@@ -124,16 +124,20 @@ ifeq ($(MODE),debug)
 endif
 
 # The malloc library: its API tests, then real programs under LD_PRELOAD,
-# their output compared with a run on the C library's malloc.
+# their output compared with a run on the C library's malloc, without
+# debugging and under every debug mode (all features and logs, then the
+# unwinder's stacks, then audit, guards and lite alone).
+MALLOC_ALL_DEBUG := KMEM_DEBUG=default,nosignal \
+	KMEM_LOGGING=transaction,contents,fail
 test-malloc: $(BUILD)/libkmem_malloc.so $(BUILD)/tests/malloc_api \
 	    $(BUILD)/tests/cxx_containers
 	LD_PRELOAD=$(CURDIR)/$(BUILD)/libkmem_malloc.so $(BUILD)/tests/malloc_api
-	tests/malloc/programs.sh $(CURDIR)/$(BUILD)/libkmem_malloc.so \
-	    $(BUILD)/tests/cxx_containers
-	@echo "The same programs with every debug feature and log on:"
-	KMEM_DEBUG=default,nosignal KMEM_LOGGING=transaction,contents,fail \
-	    tests/malloc/programs.sh $(CURDIR)/$(BUILD)/libkmem_malloc.so \
-	    $(BUILD)/tests/cxx_containers
+	@echo "Real programs without debugging, then under each debug mode" \
+	    "(python3 only under the first three):"
+	PROGRAMS_HEAVY_MODES=3 tests/malloc/programs.sh \
+	    $(CURDIR)/$(BUILD)/libkmem_malloc.so $(BUILD)/tests/cxx_containers \
+	    "" "$(MALLOC_ALL_DEBUG)" "KMEM_DEBUG=default,nosignal,unwind" \
+	    KMEM_DEBUG=audit KMEM_DEBUG=guards KMEM_DEBUG=lite
 
 $(BUILD)/tests/malloc_api: tests/malloc/malloc_api.c
 	@mkdir -p $(dir $@)
