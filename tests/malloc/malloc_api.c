@@ -3,12 +3,15 @@
  * glibc's guarantees (16-byte alignment, malloc(0) unique, errno ENOMEM,
  * overflow-checked calloc), the alignment functions, malloc_usable_size,
  * realloc, threads with cross-thread frees, fork, and proof that kmem (not
- * the C library) served the requests.  Prints "N passed, N failed".
+ * the C library) served the requests; sizes near SIZE_MAX and huge
+ * alignments fail cleanly; pointers that start no buffer stop the process.
+ * Prints "N passed, N failed".
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -132,6 +135,265 @@ test_memalign(void)
 	    malloc_usable_size(pv) >= (size_t)page);
 	free(v);
 	free(pv);
+}
+
+/*
+ * Run body(arg) in a child, its stderr into out (NUL-terminated); return
+ * its wait status.  A crash in one case does not hide the others.
+ */
+static int
+run_child(int (*body)(int), int arg, char *out, size_t outlen)
+{
+	int fds[2], status = -1;
+	if (pipe(fds) != 0)
+		return (-1);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		close(fds[0]);
+		_exit(body(arg));
+	}
+	close(fds[1]);
+	size_t n = 0;
+	char chunk[512];
+	for (ssize_t r; (r = read(fds[0], chunk, sizeof (chunk))) > 0; ) {
+		size_t take = (size_t)r < outlen - 1 - n ? (size_t)r :
+		    outlen - 1 - n;		/* the rest is read and dropped */
+		memcpy(out + n, chunk, take);
+		n += take;
+	}
+	out[n] = '\0';
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	return (status);
+}
+
+/* body(arg) ran in a child and returned 0. */
+static void
+check_in_child(const char *name, int (*body)(int), int arg)
+{
+	char out[4096];
+	int status = run_child(body, arg, out, sizeof (out));
+	CHECK(name, WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (WIFSIGNALED(status))
+		printf("    %s: killed by signal %d\n", name, WTERMSIG(status));
+	if (out[0] != '\0')
+		printf("    %s said: %s\n", name, out);
+}
+
+/*
+ * Every allocating function, asked for SIZE_MAX - k bytes, k from 0 to a
+ * little more than a page: NULL and ENOMEM (posix_memalign: ENOMEM
+ * returned, errno and the pointer untouched), a buffer realloc'd keeps
+ * its contents -- never a small buffer from a size that wrapped, never a
+ * crash.  The memalign family runs at a small class's alignment, a page's
+ * and one past the 1 MiB classes.
+ */
+enum { NEAR_MAX_FNS = 9, NEAR_MAX_ALIGNED = 3 * 3, NEAR_MAX_K = 4096 + 64 };
+static const char *const near_max_names[NEAR_MAX_FNS + NEAR_MAX_ALIGNED] = {
+	"size-max:malloc", "size-max:calloc(1,n)", "size-max:calloc(n,1)",
+	"size-max:realloc(NULL)", "size-max:realloc(buf)",
+	"size-max:reallocarray(NULL)", "size-max:reallocarray(buf)",
+	"size-max:valloc", "size-max:pvalloc",
+	"size-max:memalign(32)", "size-max:memalign(4096)",
+	"size-max:memalign(2M)", "size-max:aligned_alloc(32)",
+	"size-max:aligned_alloc(4096)", "size-max:aligned_alloc(2M)",
+	"size-max:posix_memalign(32)", "size-max:posix_memalign(4096)",
+	"size-max:posix_memalign(2M)",
+};
+
+/* Call function fn for size bytes; true if it failed as it must. */
+static bool
+near_max_fails(int fn, size_t size, char *buf)
+{
+	static const size_t aligns[] = { 32, 4096, 2 << 20 };
+	size_t align = fn >= NEAR_MAX_FNS ? aligns[(fn - NEAR_MAX_FNS) % 3] : 0;
+	void *p = NULL;
+
+	errno = 0;
+	switch (fn) {
+	case 0: p = malloc(size); break;
+	case 1: p = calloc(1, size); break;
+	case 2: p = calloc(size, 1); break;
+	case 3: p = realloc(NULL, size); break;
+	case 4: p = realloc(buf, size); break;
+	case 5: p = reallocarray(NULL, 1, size); break;
+	case 6: p = reallocarray(buf, size, 1); break;
+	case 7: p = valloc(size); break;
+	case 8: p = pvalloc(size); break;
+	default:
+		switch ((fn - NEAR_MAX_FNS) / 3) {
+		case 0: p = memalign(align, size); break;
+		case 1: p = aligned_alloc(align, size); break;
+		default:
+			return (posix_memalign(&p, align, size) == ENOMEM &&
+			    p == NULL && errno == 0);
+		}
+	}
+	return (p == NULL && errno == ENOMEM);
+}
+
+static int
+near_max_body(int fn)
+{
+	char *buf = malloc(100);
+	int bad = 0;
+	strcpy(buf, "kmem");
+	for (size_t k = 0; k <= NEAR_MAX_K; k++) {
+		if (!near_max_fails(fn, SIZE_MAX - k, buf) && bad++ == 0)
+			fprintf(stderr, "SIZE_MAX - %zu did not fail ", k);
+	}
+	if (strcmp(buf, "kmem") != 0 || malloc_usable_size(buf) < 100)
+		bad++;
+	free(buf);
+	return (bad != 0);
+}
+
+/* Alignments no address space can meet: ENOMEM, as glibc says. */
+static int
+huge_align_body(int unused)
+{
+	int bad = 0;
+	(void)unused;
+	for (int shift = 47; shift < 64; shift++) {
+		size_t align = (size_t)1 << shift;
+		void *p = NULL;
+		errno = 0;
+		bad += memalign(align, 1) != NULL || errno != ENOMEM;
+		errno = 0;
+		bad += aligned_alloc(align, 0) != NULL || errno != ENOMEM;
+		bad += posix_memalign(&p, align, 1) != ENOMEM || p != NULL;
+	}
+	return (bad != 0);
+}
+
+/* Size 0 at every alignment past the classes: a unique, aligned buffer. */
+static int
+zero_huge_align_body(int unused)
+{
+	int bad = 0;
+	(void)unused;
+	for (size_t align = 2 << 20; align <= 8 << 20; align *= 2) {
+		void *a = NULL, *b = aligned_alloc(align, 0);
+		void *c = memalign(align, 0);
+		bad += posix_memalign(&a, align, 0) != 0;
+		bad += a == NULL || b == NULL || c == NULL || a == b || b == c ||
+		    a == c;
+		bad += ((uintptr_t)a | (uintptr_t)b | (uintptr_t)c) % align != 0;
+		free(a);
+		free(b);
+		free(c);
+	}
+	return (bad != 0);
+}
+
+static void
+test_size_max(void)
+{
+	for (int fn = 0; fn < NEAR_MAX_FNS + NEAR_MAX_ALIGNED; fn++)
+		check_in_child(near_max_names[fn], near_max_body, fn);
+	check_in_child("memalign:huge-align-enomem", huge_align_body, 0);
+	check_in_child("memalign:zero-huge-align", zero_huge_align_body, 0);
+}
+
+/*
+ * A pointer that starts no buffer stops the process with the message
+ * libkmem_malloc(3) documents, from free, realloc and malloc_usable_size:
+ * inside a small buffer, in a small slab's header, inside a large-slab
+ * buffer (on a page boundary too), inside an oversize buffer, on the
+ * stack.  Each call runs in a child.
+ */
+enum { BAD_CASES = 7 };
+static const char *const bad_case_names[BAD_CASES] = {
+	"small+16", "small+1", "slab-header", "large-slab+16",
+	"large-slab+page", "oversize+page", "stack",
+};
+static const char *const bad_fn_names[3] = {
+	"free", "realloc", "malloc_usable_size",
+};
+static char *bad_pointers[BAD_CASES];
+
+static int
+bad_pointer_body(int which)
+{
+	void *p = bad_pointers[which / 3];
+	switch (which % 3) {
+	case 0: free(p); break;
+	case 1: p = realloc(p, 200); break;
+	default: (void)malloc_usable_size(p); break;
+	}
+	return (0);		/* survived: the test fails */
+}
+
+static void
+test_bad_pointers(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char *small = malloc(100), *mid = malloc(1000), *big = malloc(20000);
+	char *huge = malloc(3 << 20), stack[32];
+	char *mine[] = {
+		small + 16, small + 1,
+		(char *)((uintptr_t)small & -(uintptr_t)page) + page - 16,
+		mid + 16, (char *)(((uintptr_t)big + (uintptr_t)page) &
+		    -(uintptr_t)page), huge + page, stack,
+	};
+	memcpy(bad_pointers, mine, sizeof (mine));
+	for (int which = 0; which < BAD_CASES * 3; which++) {
+		char name[64], want[128], guarded[128], out[4096];
+		snprintf(name, sizeof (name), "%s:bad-pointer:%s",
+		    bad_fn_names[which % 3], bad_case_names[which / 3]);
+		void *bad = bad_pointers[which / 3];
+		snprintf(want, sizeof (want), "%s(%p): invalid or corrupted "
+		    "buffer", bad_fn_names[which % 3], bad);
+		/* Under KMEM_DEBUG a guarded cache reports a bad free. */
+		snprintf(guarded, sizeof (guarded), "bad free: free address "
+		    "(%p)", bad);
+		int status = run_child(bad_pointer_body, which, out,
+		    sizeof (out));
+		bool said = strstr(out, want) != NULL || (which % 3 == 0 &&
+		    strstr(out, guarded) != NULL);
+		CHECK(name, WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT &&
+		    said);
+		if (!said)
+			printf("    %s: wanted \"%s\", child said \"%s\"\n",
+			    name, want, out);
+	}
+	free(small);
+	free(mid);
+	free(big);
+	free(huge);
+}
+
+/*
+ * No false alarm: every buffer of every class, from many slabs and so
+ * many colours, starts a chunk (malloc_usable_size checks as free does).
+ */
+static int
+every_buffer_body(int unused)
+{
+	enum { N = 2000 };
+	static char *bufs[N];
+	int bad = 0;
+	(void)unused;
+	for (size_t size = 16; size <= 1 << 20; size = size < 4096 ?
+	    size + 16 * (size / 128 + 1) : size * 5 / 4) {
+		int n = size < 4096 ? N : size < 65536 ? 64 : 12;
+		for (int i = 0; i < n; i++) {
+			bufs[i] = malloc(size);
+			bad += bufs[i] == NULL || malloc_usable_size(bufs[i]) <
+			    size;
+		}
+		for (int i = 0; i < n; i++)
+			free(bufs[i]);
+	}
+	return (bad != 0);
+}
+
+static void
+test_checks(void)
+{
+	test_bad_pointers();
+	check_in_child("free:every-buffer-starts", every_buffer_body, 0);
 }
 
 enum { XN = 20000 };
@@ -307,6 +569,8 @@ main(void)
 	test_errors();
 	test_calloc_realloc();
 	test_memalign();
+	test_size_max();
+	test_checks();
 	test_threads_fork();
 	test_is_kmem();
 	test_large_reuse();
