@@ -183,6 +183,7 @@ test-install:
 	    $$(PKG_CONFIG_PATH=$(INST)/lib/pkgconfig pkg-config --cflags kmem) \
 	    $(INST)/lib/libkmem.a -lpthread
 	$(INST)/client-static
+	tests/malloc/link.sh $(INST)
 
 lint-man:
 	@command -v mandoc >/dev/null || { echo "mandoc missing: apt-get install mandoc"; exit 1; }
@@ -200,7 +201,7 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libkmem.a
 bench:
 	$(MAKE) -C bench run
 
-install: $(BUILD)/libkmem.a $(BUILD)/libkmem.so
+install: $(BUILD)/libkmem.a $(BUILD)/libkmem.so $(BUILD)/libkmem_malloc.so
 	install -d $(DESTDIR)$(PREFIX)/include/kmem $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	    $(DESTDIR)$(PREFIX)/share/man/man9 $(DESTDIR)$(PREFIX)/share/man/man3
 	install -m 644 include/kmem/*.h $(DESTDIR)$(PREFIX)/include/kmem/
@@ -209,8 +210,10 @@ install: $(BUILD)/libkmem.a $(BUILD)/libkmem.so
 	install -m 755 $(BUILD)/libkmem_malloc.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 man/*.9 $(DESTDIR)$(PREFIX)/share/man/man9/
 	install -m 644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    kmem.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/kmem.pc
+	for pc in kmem kmem_malloc; do \
+	    sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+		$$pc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$pc.pc || exit 1; \
+	done
 
 clean:
 	rm -rf build
