@@ -88,11 +88,15 @@ $(BUILD)/tests/%.o: tests/%.c $(HEADERS) tests/harness.h
 
 # -rdynamic: audit reports name the tests' functions (dladdr(3)).
 $(TEST_BIN): $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o) $(BUILD)/tests/harness.o \
-	    $(BUILD)/libkmem.a $(BUILD)/tests/kmem_debug_helper
+	    $(BUILD)/tests/harness_child.o $(BUILD)/libkmem.a \
+	    $(BUILD)/tests/kmem_debug_helper $(BUILD)/tests/kmem_fresh_helper
 	$(CC) -rdynamic -o $@ $(filter %.o %.a,$^) $(SANLD) -lpthread
 
 $(BUILD)/tests/kmem_debug_helper: $(BUILD)/tests/debug_helper.o $(BUILD)/libkmem.a
 	$(CC) -rdynamic -o $@ $^ $(SANLD) -lpthread
+
+$(BUILD)/tests/kmem_fresh_helper: $(BUILD)/tests/fresh_helper.o $(BUILD)/libkmem.a
+	$(CC) -o $@ $^ $(SANLD) -lpthread
 
 test-build: $(TEST_BIN)
 

@@ -55,6 +55,22 @@ void kt_capture_free(kt_capture_t *c);
  */
 char *kt_run_child(void (*fn)(void), int *statusp);
 
+/*
+ * Run fn in a child; check that it panics (SIGABRT) saying message.
+ * Prints what the child said if not.
+ */
+bool kt_expect_panic_at(void (*fn)(void), const char *message,
+    const char *file, int line);
+#define KT_EXPECT_PANIC(fn, message) \
+	kt_expect_panic_at((fn), (message), __FILE__, __LINE__)
+
+/*
+ * Run the program helper (in the test binary's directory) with argv and
+ * envp; return its stdout and stderr (a static buffer) and its status.
+ */
+char *kt_run_helper(const char *helper, char *const argv[],
+    char *const envp[], int *statusp);
+
 /* A constructor that always fails, for callers' error paths. */
 int kt_ctor_refuse(void *buf, void *priv, int flag);
 

@@ -129,9 +129,44 @@ kmem_plat_atfork(void (*prepare)(void), void (*parent)(void),
 	(void)pthread_atfork(prepare, parent, child);
 }
 
+/* Fault injection (kmem_posix_fail_map()): requests made, and which fail. */
+static unsigned long posix_map_calls;
+static unsigned long posix_map_fail_at;	/* 0: none */
+static int posix_map_fail_persist;
+
+void
+kmem_posix_fail_map(unsigned long nth, int persist)
+{
+	unsigned long now = __atomic_load_n(&posix_map_calls, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&posix_map_fail_persist, persist, __ATOMIC_RELAXED);
+	__atomic_store_n(&posix_map_fail_at, nth == 0 ? 0 : now + nth,
+	    __ATOMIC_RELAXED);
+}
+
+unsigned long
+kmem_posix_map_count(void)
+{
+	return (__atomic_load_n(&posix_map_calls, __ATOMIC_RELAXED));
+}
+
+static bool
+posix_map_injected(void)
+{
+	unsigned long n = __atomic_add_fetch(&posix_map_calls, 1,
+	    __ATOMIC_RELAXED);
+	unsigned long at = __atomic_load_n(&posix_map_fail_at,
+	    __ATOMIC_RELAXED);
+
+	return (at != 0 && (n == at || (n > at &&
+	    __atomic_load_n(&posix_map_fail_persist, __ATOMIC_RELAXED))));
+}
+
 void *
 kmem_plat_map(size_t size)
 {
+	if (posix_map_injected())
+		return (NULL);
 	void *va = mmap(NULL, size, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return (va == MAP_FAILED ? NULL : va);

@@ -44,6 +44,7 @@
 #include "../debug/debug_impl.h"
 
 #define KMEM_DEFAULT_QCACHE_PAGES 8
+#define KMEM_METADATA_IMPORT	(64 * 1024)
 
 vmem_t *kmem_default_arena;
 vmem_t *kmem_oversize_arena;
@@ -108,7 +109,7 @@ hook_wait(bool begin)
 
 static const vmem_hooks_t kmem_vmem_hooks = {
 	qcache_create, qcache_alloc, qcache_free, qcache_destroy,
-	hook_reclaim, hook_wait,
+	hook_reclaim, hook_wait, kmem_reclaiming,
 };
 
 static void
@@ -255,6 +256,8 @@ kmem_init_locked(const char *options, const char *source)
 	    vmem_alloc, vmem_free, kmem_heap_arena, 0, VMC_NO_QCACHE);
 	if (kmem_heap_arena == NULL || kmem_metadata_arena == NULL)
 		return (-1);
+	/* Metadata in runs of pages, not one page in every chunk of heap. */
+	kmem_metadata_arena->vm_min_import = KMEM_METADATA_IMPORT;
 	kmem_cache_bootstrap();
 	/* kmem's own caches are never guarded: they are not clients'. */
 	kmem_slab_cache = internal_cache("kmem_slab_cache",
@@ -338,7 +341,7 @@ kmem_init_failed(void)
 		return;
 	warned = true;
 	vmem_pages_stat(&budget, &reserve, &mapped, &peak, &refused);
-	if (refused != 0)
+	if (!vmem_pages_within_budget(mapped + VMEM_PAGES_CHUNK, 0))
 		kmem_warn("kmem_init: the memory budget (physmem=%zu) is too "
 		    "small for kmem to start", budget);
 	else
@@ -363,8 +366,8 @@ kmem_init(const char *options)
 		if (rc == 0) {
 			kmem_store_release(&kmem_ready, true);
 		} else {
-			kmem_init_undo();
 			kmem_init_failed();
+			kmem_init_undo();
 		}
 	}
 	bool first = rc == 0 && !kmem_host_started;

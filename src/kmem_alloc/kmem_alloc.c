@@ -153,6 +153,8 @@ kmem_alloc_oversize(size_t size, int kmflag)
 		return (NULL);
 	if (!kmem_is_ready() && kmem_init(NULL) != 0)
 		return (NULL);
+	if (KMEM_UNLIKELY(kmem_reclaiming()))
+		kmflag |= KM_PUSHPAGE;	/* a reclaim callback */
 	if (!(kmflag & KM_NOSLEEP) && size > kmem_physmem())
 		kmem_panic("kmem_alloc(%zu, KM_SLEEP): can never be satisfied: "
 		    "larger than the memory budget (physmem=%zu)", size,

@@ -296,6 +296,15 @@ reclaim_reap_all(void)
 	}
 }
 
+/* Whether this thread runs kmem_reclaim() (its callbacks, destructors). */
+bool
+kmem_reclaiming(void)
+{
+	uintptr_t owner = kmem_load_relaxed(&kmem_reclaim_owner);
+
+	return (owner != 0 && owner == kmem_plat_thread());
+}
+
 void
 kmem_reclaim(int kmflag)
 {

@@ -344,9 +344,11 @@ cache_alloc_pressure(kmem_cache_t *cp, int kmflag)
 		buf = cache_alloc_attempt(cp, kmflag, &ctor_failed);
 	}
 	if (buf == NULL && !ctor_failed && !(kmflag & KM_NOSLEEP)) {
-		if (!kmem_plat_may_sleep()) {
+		if (!kmem_plat_may_sleep() || kmem_reclaiming()) {
 			kmem_warn("kmem_cache_alloc(%s): KM_SLEEP allocation in "
-			    "a context that cannot sleep", cp->cache_name);
+			    "a context that cannot sleep%s", cp->cache_name,
+			    kmem_reclaiming() ? " (a reclaim callback), with "
+			    "the reserve spent" : "");
 		} else {
 			uint64_t gen;
 			cache_alloc_possible(cp, kmflag);
@@ -425,6 +427,9 @@ cache_alloc_slow_body(kmem_cache_t *cp, int kmflag)
 KMEM_NOINLINE void *
 kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 {
+	/* Reclaim callbacks free memory: they may use the reserve. */
+	if (KMEM_UNLIKELY(kmem_reclaiming()))
+		kmflag |= KM_PUSHPAGE;
 	void *buf = cache_alloc_slow_body(cp, kmflag);
 
 	if (KMEM_UNLIKELY(buf == NULL))

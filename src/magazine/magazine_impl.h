@@ -220,6 +220,7 @@ void kmem_cache_free_slow(kmem_cache_t *cp, void *buf);
 
 /* cache.c */
 void kmem_reclaim(int kmflag);
+bool kmem_reclaiming(void);
 
 /* init.c */
 extern vmem_t *kmem_heap_arena;

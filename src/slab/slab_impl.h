@@ -33,6 +33,7 @@ extern vmem_t *kmem_firewall_arena;
 
 
 #define KMEM_VOID_FRACTION	8	/* never waste more than 1/8 of a slab */
+#define KMEM_SLAB_WASTE		32	/* and at most 1/32 where it can */
 #define KMEM_HASH_INITIAL	64
 
 /*

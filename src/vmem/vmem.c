@@ -71,6 +71,8 @@
  *     mirrors which freelists are non-empty.
  *  4. The hash holds exactly the allocated segments, and the statistics
  *     vk_mem_inuse and vk_mem_total equal the allocated and spanned bytes.
+ *  5. vm_nwhole counts the free segments that are whole imported spans,
+ *     and vm_qdirect the allocated segments marked vs_direct.
  */
 #include "vmem_impl.h"
 
@@ -93,24 +95,6 @@ vmem_hook_wait(bool begin)
 		vmem_hooks->vh_wait(begin);
 }
 
-/* ---- arena list helpers (vm_lock held) ---- */
-
-static void
-vmem_arena_insert_after(vmem_seg_t *at, vmem_seg_t *vsp)
-{
-	vsp->vs_aprev = at;
-	vsp->vs_anext = at->vs_anext;
-	at->vs_anext->vs_aprev = vsp;
-	at->vs_anext = vsp;
-}
-
-static void
-vmem_arena_remove(vmem_seg_t *vsp)
-{
-	vsp->vs_aprev->vs_anext = vsp->vs_anext;
-	vsp->vs_anext->vs_aprev = vsp->vs_aprev;
-}
-
 /* Add a span and return its single free segment.  Reserve >= 2. */
 static vmem_seg_t *
 vmem_span_create(vmem_t *vmp, uintptr_t start, size_t size, bool import)
@@ -125,6 +109,7 @@ vmem_span_create(vmem_t *vmp, uintptr_t start, size_t size, bool import)
 	vmem_arena_insert_after(vmp->vm_seg0.vs_aprev, span);
 	vmem_arena_insert_after(span, vsp);
 	vmem_freelist_insert(vmp, vsp);
+	vmp->vm_nwhole += import;
 	vmp->vm_kstat.vk_mem_total += size;
 	if (vmp->vm_hi == 0 || start < vmp->vm_lo)
 		kmem_store_relaxed(&vmp->vm_lo, start);
@@ -137,31 +122,12 @@ vmem_span_create(vmem_t *vmp, uintptr_t start, size_t size, bool import)
 	return (vsp);
 }
 
-/*
- * If free segment vsp is a whole imported span, unlink both and return the
- * span's extent in *startp and *sizep so the caller can give it back to the
- * source once vm_lock is dropped.
- */
+/* A VM_SLEEP request may wait here (not in an interrupt, nor in reclaim). */
 static bool
-vmem_span_release(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t *startp,
-    size_t *sizep)
+vmem_may_sleep(void)
 {
-	vmem_seg_t *span = vsp->vs_aprev;
-
-	if (span->vs_type != VMEM_SPAN || !span->vs_import ||
-	    vs_size(span) != vs_size(vsp) || vmp->vm_source_free == NULL)
-		return (false);
-	*startp = span->vs_start;
-	*sizep = vs_size(span);
-	vmem_freelist_delete(vmp, vsp);
-	vmem_arena_remove(vsp);
-	vmem_arena_remove(span);
-	vmem_seg_put(vmp, vsp);
-	vmem_seg_put(vmp, span);
-	vmp->vm_kstat.vk_mem_total -= *sizep;
-	vmp->vm_kstat.vk_mem_import -= *sizep;
-	vmp->vm_kstat.vk_export++;
-	return (true);
+	return (kmem_plat_may_sleep() && (vmem_hooks == NULL ||
+	    vmem_hooks->vh_reclaiming == NULL || !vmem_hooks->vh_reclaiming()));
 }
 
 /* ---- fitting ---- */
@@ -311,6 +277,7 @@ vmem_rotor_move(vmem_t *vmp, vmem_seg_t *vsp)
 		prev->vs_end = next->vs_end;
 		vmem_seg_put(vmp, next);
 		vmem_freelist_insert(vmp, prev);
+		vmp->vm_nwhole += vmem_seg_is_whole(prev);
 	}
 	vmem_arena_insert_after(vsp, rotor);
 }
@@ -319,6 +286,7 @@ vmem_rotor_move(vmem_t *vmp, vmem_seg_t *vsp)
 static void
 vmem_seg_alloc(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t addr, size_t size)
 {
+	vmp->vm_nwhole -= vmem_seg_is_whole(vsp);
 	vmem_freelist_delete(vmp, vsp);
 	if (addr + size < vsp->vs_end) {
 		vmem_seg_t *tail = vmem_seg_get(vmp);
@@ -433,23 +401,6 @@ vmem_can_ever_alloc(vmem_t *vmp, size_t size, size_t align, int vmflag)
 	    NULL);
 }
 
-/*
- * Give back the entirely free imported spans of a VMC_RETAIN arena whose
- * import just failed: what it keeps counts against the budget.  Called
- * and returns with vm_lock held; true if any went back.
- */
-static bool
-vmem_release_retained(vmem_t *vmp)
-{
-	if (!(vmp->vm_cflags & VMC_RETAIN) || vmp->vm_source_free == NULL ||
-	    vmp->vm_kstat.vk_mem_import == 0)
-		return (false);
-	kmem_lock_exit(&vmp->vm_lock);
-	bool released = vmem_release_spans(vmp) != 0;
-	kmem_lock_enter(&vmp->vm_lock);
-	return (released);
-}
-
 static void
 vmem_check_params(vmem_t *vmp, const vmem_req_t *r)
 {
@@ -492,10 +443,15 @@ vmem_attempt(vmem_t *vmp, const vmem_req_t *r, int vmflag, bool *retryp)
 	size_t ssize;
 
 	*retryp = false;
-	if (vmem_seg_reserve(vmp, VMEM_MINFREE)) {
-		vsp = (vmflag & VM_NEXTFIT) ? vmem_find_next(vmp, r, &addr) :
-		    vmem_find(vmp, r, vmflag, &addr);
+	if (!vmem_seg_reserve(vmp, VMEM_MINFREE)) {
+		/* No memory for segment structures: retained spans hold it. */
+		kmem_lock_exit(&vmp->vm_lock);
+		*retryp = vmem_release_all_retained();
+		kmem_lock_enter(&vmp->vm_lock);
+		return (NULL);
 	}
+	vsp = (vmflag & VM_NEXTFIT) ? vmem_find_next(vmp, r, &addr) :
+	    vmem_find(vmp, r, vmflag, &addr);
 	if (vsp != NULL) {
 		vmem_seg_alloc(vmp, vsp, addr, r->vr_size);
 		if (vmflag & VM_NEXTFIT)
@@ -571,14 +527,15 @@ vmem_xalloc_req(vmem_t *vmp, const vmem_req_t *r, int vmflag, void *qcache)
 			if (va != NULL)
 				break;
 		}
-		if ((vmflag & VM_NOSLEEP) || !kmem_plat_may_sleep()) {
+		if ((vmflag & VM_NOSLEEP) || !vmem_may_sleep()) {
 			vmp->vm_kstat.vk_fail++;
 			kmem_lock_exit(&vmp->vm_lock);
 			if (waiting)
 				vmem_memwait_exit();
 			if (!(vmflag & VM_NOSLEEP))
 				kmem_warn("vmem_xalloc('%s', %zu): VM_SLEEP "
-				    "allocation in a context that cannot sleep",
+				    "allocation in a context that cannot sleep "
+				    "(an interrupt, or a reclaim callback)",
 				    vmp->vm_name, r->vr_size);
 			if (vmflag & VM_PANIC)
 				kmem_panic("vmem_xalloc('%s', %zu): cannot "
@@ -661,6 +618,7 @@ vmem_xfree(vmem_t *vmp, void *vaddr, size_t size)
 		vmem_seg_put(vmp, prev);
 	}
 	vmem_freelist_insert(vmp, vsp);
+	vmp->vm_nwhole += vmem_seg_is_whole(vsp);
 	release = !(vmp->vm_cflags & VMC_RETAIN) &&
 	    vmem_span_release(vmp, vsp, &start, &ssize);
 	ASSERT_EXPENSIVE(vmem_is_valid(vmp));
@@ -974,34 +932,6 @@ vmem_destroy(vmem_t *vmp)
 	vmem_seg_release_all(vmp);
 	vmem_hash_fini(vmp);
 	vmem_meta_free(vmp, sizeof (*vmp));
-}
-
-/*
- * Give back, to the source, every imported span of a VMC_RETAIN arena that
- * is entirely free; returns the bytes given back.  One span per pass
- * under vm_lock; the source's free function runs with the lock dropped.
- */
-size_t
-vmem_release_spans(vmem_t *vmp)
-{
-	size_t total = 0;
-
-	for (;;) {
-		uintptr_t start = 0;
-		size_t size = 0;
-		bool found = false;
-		kmem_lock_enter(&vmp->vm_lock);
-		for (vmem_seg_t *vsp = vmp->vm_seg0.vs_anext;
-		    vsp != &vmp->vm_seg0 && !found; vsp = vsp->vs_anext)
-			if (vsp->vs_type == VMEM_FREE)
-				found = vmem_span_release(vmp, vsp, &start,
-				    &size);
-		kmem_lock_exit(&vmp->vm_lock);
-		if (!found)
-			return (total);
-		vmp->vm_source_free(vmp->vm_source, (void *)start, size);
-		total += size;
-	}
 }
 
 /* Shrink or grow each hash table to about one segment per bucket. */

@@ -43,6 +43,36 @@ vs_size(const vmem_seg_t *vsp)
 	return (vsp->vs_end - vsp->vs_start);
 }
 
+/* The arena list (vm_lock held). */
+static inline void
+vmem_arena_insert_after(vmem_seg_t *at, vmem_seg_t *vsp)
+{
+	vsp->vs_aprev = at;
+	vsp->vs_anext = at->vs_anext;
+	at->vs_anext->vs_aprev = vsp;
+	at->vs_anext = vsp;
+}
+
+static inline void
+vmem_arena_remove(vmem_seg_t *vsp)
+{
+	vsp->vs_aprev->vs_anext = vsp->vs_anext;
+	vsp->vs_anext->vs_aprev = vsp->vs_aprev;
+}
+
+/*
+ * Whether free segment vsp is a whole imported span, one that could go
+ * back to the source (vm_nwhole counts them).
+ */
+static inline bool
+vmem_seg_is_whole(const vmem_seg_t *vsp)
+{
+	const vmem_seg_t *span = vsp->vs_aprev;
+
+	return (span->vs_type == VMEM_SPAN && span->vs_import &&
+	    vs_size(span) == vs_size(vsp));
+}
+
 /* Statistics: the illumos per-arena kstats. */
 typedef struct vmem_kstat {
 	uint64_t	vk_mem_inuse;	/* bytes allocated */
@@ -60,8 +90,10 @@ typedef struct vmem_kstat {
 
 /*
  * How vmem reaches the layer above it, set by kmem at start-up: the kmem
- * caches that serve as quantum caches, reclaim when an arena runs dry, and
- * the switch that sends every free to the slab layer while anyone waits.
+ * caches that serve as quantum caches, reclaim when an arena runs dry,
+ * the switch that sends every free to the slab layer while anyone waits,
+ * and whether the calling thread is inside a reclaim (it must not wait:
+ * it holds what others would need to free memory for it).
  */
 typedef struct vmem_hooks {
 	void	*(*vh_qcache_create)(const char *name, size_t size,
@@ -71,6 +103,7 @@ typedef struct vmem_hooks {
 	void	(*vh_qcache_destroy)(void *cache);
 	void	(*vh_reclaim)(int vmflag);
 	void	(*vh_wait)(bool begin);
+	bool	(*vh_reclaiming)(void);	/* this thread is reclaiming */
 } vmem_hooks_t;
 
 struct vmem {
@@ -97,6 +130,9 @@ struct vmem {
 	unsigned	vm_nsegfree;
 	void		*vm_qcache[VMEM_NQCACHE_MAX];
 	size_t		vm_qdirect;	/* segments with vs_direct set */
+	size_t		vm_nwhole;	/* free segments that are whole */
+					/* imported spans */
+	uint64_t	vm_trim_free;	/* vk_free at the last fruitless trim */
 	uintptr_t	vm_lo;		/* lowest span address ever */
 	uintptr_t	vm_hi;		/* highest span end ever */
 	vmem_kstat_t	vm_kstat;
@@ -120,6 +156,12 @@ void vmem_hash_fini(vmem_t *vmp);
 void *vmem_meta_alloc(size_t size);
 void vmem_meta_free(void *p, size_t size);
 bool vmem_is_valid(vmem_t *vmp);
+
+/* vmem_release.c: giving imported memory back. */
+bool vmem_span_release(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t *startp,
+    size_t *sizep);
+bool vmem_release_retained(vmem_t *vmp);
+bool vmem_release_all_retained(void);
 
 /* vmem.c */
 extern kmem_lock_t vmem_list_lock;

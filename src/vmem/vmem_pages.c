@@ -126,21 +126,23 @@ vmem_pages_unmap(void *va, size_t size)
 }
 
 /*
- * The root arena's import: chunks of at least VMEM_PAGES_CHUNK, aligned
- * to the chunk or to the request's alignment if that is larger, so that
- * naturally aligned slabs of up to a chunk tile a chunk with nothing left
- * over; exactly the request (at its alignment) when a whole chunk no
+ * The root arena's import: chunks of about VMEM_PAGES_CHUNK, a whole
+ * multiple of the request (so that more of the same size leave nothing
+ * over: 12 slabs of 80 KiB, not 12 and 64 KiB), aligned to the chunk or
+ * to the request's alignment if that is larger (naturally aligned slabs
+ * of up to a chunk tile it); exactly the request when a whole chunk no
  * longer fits the budget.
  */
 void *
 vmem_pages_import(vmem_t *src, size_t *sizep, size_t align, int vmflag)
 {
 	size_t want = P2ROUNDUP(*sizep, kmem_plat_pagesize());
-	size_t size = kmem_max(want, VMEM_PAGES_CHUNK);
 
 	(void)src;
-	if (want < *sizep)
+	if (want < *sizep || want == 0)
 		return (NULL);		/* the rounding wrapped */
+	size_t size = want >= VMEM_PAGES_CHUNK ? want :
+	    VMEM_PAGES_CHUNK / want * want;
 	void *va = vmem_pages_map(size, kmem_max(align, VMEM_PAGES_CHUNK),
 	    vmflag);
 	if (va == NULL && size > want) {

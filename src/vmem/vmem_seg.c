@@ -269,7 +269,8 @@ vmem_hash_fini(vmem_t *vmp)
 bool
 vmem_is_valid(vmem_t *vmp)
 {
-	uint64_t inuse = 0, total = 0, nfree = 0, nbusy = 0;
+	uint64_t inuse = 0, total = 0, nfree = 0, nbusy = 0, nwhole = 0;
+	uint64_t ndirect = 0;
 	vmem_seg_t *span = NULL;
 	uintptr_t expect = 0;
 
@@ -295,8 +296,12 @@ vmem_is_valid(vmem_t *vmp)
 			if (vsp->vs_type == VMEM_ALLOC) {
 				inuse += vs_size(vsp);
 				nbusy++;
+				ndirect += vsp->vs_direct;
 			} else {
 				nfree++;
+				nwhole += vsp->vs_aprev == span &&
+				    span->vs_import && vs_size(span) ==
+				    vs_size(vsp);
 				if (vsp->vs_anext->vs_type == VMEM_FREE)
 					return (false);
 			}
@@ -328,6 +333,7 @@ vmem_is_valid(vmem_t *vmp)
 			nhashed++;
 		}
 	return (nfree == 0 && nhashed == nbusy && nbusy == vmp->vm_nbusy &&
+	    nwhole == vmp->vm_nwhole && ndirect == vmp->vm_qdirect &&
 	    inuse == vmp->vm_kstat.vk_mem_inuse &&
 	    total == vmp->vm_kstat.vk_mem_total);
 }

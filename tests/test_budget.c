@@ -1,0 +1,180 @@
+/*
+ * The memory budget as a user meets it: every size class filled to the
+ * budget, freed, and the budget then used by another size (without and
+ * with sleeping); reclaim callbacks that allocate; requests that can
+ * never be satisfied.  Each budget run is a fresh process
+ * (kmem_fresh_helper) with its own physmem.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <kmem/kmem.h>
+#include <kmem/vmem.h>
+
+#include "harness.h"
+
+static bool
+helper_ok(char *const argv[], char *const envp[])
+{
+	int status = -1;
+	char *out = kt_run_helper("kmem_fresh_helper", argv, envp, &status);
+	bool ok = out != NULL && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+
+	if (!KT_CHECK(ok))
+		printf("    %s %s %s (status 0x%x): %s\n", argv[1],
+		    argv[2] != NULL ? argv[2] : "",
+		    argv[2] != NULL && argv[3] != NULL ? argv[3] : "", status,
+		    out != NULL ? out : "(no output)");
+	return (ok);
+}
+
+/* The kmem_alloc_N classes, from the cache list. */
+static size_t classes[128];
+static int nclasses;
+
+static int
+class_cb(kmem_cache_t *cp, void *arg)
+{
+	unsigned long size;
+
+	(void)arg;
+	if (sscanf(kmem_cache_name(cp), "kmem_alloc_%lu", &size) == 1 &&
+	    nclasses < 128)
+		classes[nclasses++] = size;
+	return (0);
+}
+
+/*
+ * Each class reaches 90% of a 32 MiB budget, and after everything is
+ * freed another size does too: the next class half the table away, or
+ * (every other class) 2 MiB oversize buffers, which need the heap's
+ * retained spans given back.  Then the first size again, and KM_SLEEP.
+ */
+static void
+test_classes(void)
+{
+	char *envp[] = { "KMEM_OPTIONS=physmem=32m,reap_interval=0", NULL };
+	char s1[32], s2[32];
+
+	nclasses = 0;
+	KT_EQ_U(kmem_init(NULL), 0);
+	(void)kmem_cache_walk(class_cb, NULL);
+	KT_CMP_U(nclasses, >=, 50);
+	for (int i = 0; i < nclasses; i += kt_quick ? 7 : 1) {
+		size_t other = (i % 2) ? (size_t)2 << 20 :
+		    classes[(i + nclasses / 2) % nclasses];
+		snprintf(s1, sizeof (s1), "%zu", classes[i]);
+		snprintf(s2, sizeof (s2), "%zu", other);
+		char *argv[] = { "kmem_fresh_helper", "budget", s1, s2, NULL };
+		if (!helper_ok(argv, envp))
+			break;
+	}
+}
+
+/* Oversize buffers first, then the small classes, and back. */
+static void
+test_oversize_then_small(void)
+{
+	char *envp[] = { "KMEM_OPTIONS=physmem=32m,reap_interval=0", NULL };
+	char *argv1[] = { "kmem_fresh_helper", "budget", "3145728", "64", NULL };
+	char *argv2[] = { "kmem_fresh_helper", "budget", "1048577", "65536",
+	    NULL };
+
+	helper_ok(argv1, envp);
+	helper_ok(argv2, envp);
+}
+
+/* The same with the heap keeping nothing (noretain). */
+static void
+test_noretain(void)
+{
+	char *envp[] = { "KMEM_OPTIONS=physmem=32m,noretain,reap_interval=0",
+	    NULL };
+	char *argv[] = { "kmem_fresh_helper", "budget", "65536", "2097152",
+	    NULL };
+
+	helper_ok(argv, envp);
+}
+
+/* A reclaim callback that allocates with KM_SLEEP while memory is short. */
+static void
+test_reclaim_sleep(void)
+{
+	char *envp[] = { "KMEM_OPTIONS=physmem=32m,reap_interval=0", NULL };
+	char *envp2[] = { "KMEM_OPTIONS=physmem=32m,noretain,reap_interval=0",
+	    NULL };
+	char *argv[] = { "kmem_fresh_helper", "reclaim-sleep", NULL };
+
+	helper_ok(argv, envp);
+	helper_ok(argv, envp2);
+}
+
+/* ---- requests that can never be satisfied panic, naming them ---- */
+
+static void
+never_kmem_alloc(void)
+{
+	(void)kmem_alloc((size_t)1 << 50, KM_SLEEP);
+}
+
+static void
+never_cache(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_tera", (size_t)1 << 40, 0,
+	    NULL, NULL, NULL, NULL, NULL, 0);
+	(void)kmem_cache_alloc(cp, KM_SLEEP);
+}
+
+static void
+never_fixed_arena(void)
+{
+	vmem_t *vmp = vmem_create("t_small", (void *)0x100000, 1 << 20, 4096,
+	    NULL, NULL, NULL, 0, VM_SLEEP);
+	(void)vmem_alloc(vmp, 2 << 20, VM_SLEEP);
+}
+
+static void
+never_range(void)
+{
+	vmem_t *vmp = vmem_create("t_small", (void *)0x100000, 1 << 20, 4096,
+	    NULL, NULL, NULL, 0, VM_SLEEP);
+	(void)vmem_xalloc(vmp, 4096, 0, 0, 0, (void *)0x10000000,
+	    (void *)0x20000000, VM_SLEEP);
+}
+
+static void
+never_import(void)
+{
+	(void)kmem_init(NULL);
+	vmem_t *vmp = vmem_create("t_importer", NULL, 0, 4096, vmem_alloc,
+	    vmem_free, kmem_default_arena, 0, VM_SLEEP);
+	(void)vmem_alloc(vmp, (size_t)1 << 50, VM_SLEEP);
+}
+
+static void
+test_never(void)
+{
+	KT_EXPECT_PANIC(never_kmem_alloc, "kmem_alloc(1125899906842624, "
+	    "KM_SLEEP): can never be satisfied: larger than the memory budget");
+	KT_EXPECT_PANIC(never_cache, "kmem_cache_alloc(t_tera, KM_SLEEP): can "
+	    "never be satisfied: a slab of");
+	KT_EXPECT_PANIC(never_fixed_arena, "vmem_xalloc('t_small', 2097152, "
+	    "4096, 0, 0, 0x0, 0x0, VM_SLEEP): can never be satisfied: no "
+	    "span of the arena can hold it");
+	KT_EXPECT_PANIC(never_range, "vmem_xalloc('t_small', 4096, 4096, 0, 0, "
+	    "0x10000000, 0x20000000, VM_SLEEP): can never be satisfied");
+	KT_EXPECT_PANIC(never_import, "vmem_xalloc('heap', "
+	    "1125899906842624, 4096, 0, 0, 0x0, 0x0, VM_SLEEP): can never "
+	    "be satisfied: larger than the memory budget");
+}
+
+KT_SUITE(budget_suite,
+	{ "budget:classes:fill-free-refill", test_classes },
+	{ "budget:classes:oversize-then-small", test_oversize_then_small },
+	{ "budget:classes:noretain", test_noretain },
+	{ "budget:reclaim:callback-sleeps", test_reclaim_sleep },
+	{ "budget:never:panics", test_never },
+);
