@@ -225,6 +225,55 @@ test_destroy_not_empty(void)
 	memset(p, 0, 64);		/* its slab was kept for the client */
 }
 
+
+/* Sizes and alignments no layout can hold, and a cache destroyed twice. */
+static void
+bad_size_max(void)
+{
+	(void)kmem_cache_create("t_huge", SIZE_MAX, 0, NULL, NULL, NULL, NULL,
+	    NULL, 0);
+}
+
+static void
+bad_size_near_max(void)
+{
+	(void)kmem_cache_create("t_huge", SIZE_MAX - 100, 0, NULL, NULL, NULL,
+	    NULL, NULL, 0);
+}
+
+static void
+bad_align(void)
+{
+	(void)kmem_cache_create("t_align", 64, (size_t)1 << 63, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+}
+
+static void
+bad_destroy_twice(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_twice", 64, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	kmem_cache_destroy(cp);
+	kmem_cache_destroy(cp);
+}
+
+static void
+test_bad_args(void)
+{
+	KT_EXPECT_PANIC(bad_size_max, "kmem_cache_create: 't_huge': bufsize "
+	    "18446744073709551615 is too large");
+	KT_EXPECT_PANIC(bad_size_near_max, "kmem_cache_create: 't_huge': "
+	    "bufsize 18446744073709551515 is too large");
+	KT_EXPECT_PANIC(bad_align, "kmem_cache_create: 't_align': bad "
+	    "alignment 9223372036854775808");
+	KT_EXPECT_PANIC(bad_destroy_twice, "): not a cache (destroyed twice?)");
+	/* Far beyond memory but laid out fine: creating works. */
+	kmem_cache_t *cp = kmem_cache_create("t_tera", (size_t)1 << 40, 0,
+	    NULL, NULL, NULL, NULL, NULL, 0);
+	KT_CHECK(cp != NULL && kmem_cache_alloc(cp, KM_NOSLEEP) == NULL);
+	kmem_cache_destroy(cp);
+}
+
 KT_SUITE(slab_suite,
 	{ "slab:layout:small-large-nohash", test_layouts },
 	{ "slab:ctor:constructed-once", test_ctor_once },
@@ -232,4 +281,5 @@ KT_SUITE(slab_suite,
 	{ "slab:layout:color-align", test_color_align },
 	{ "slab:notouch:identifiers", test_notouch_ids },
 	{ "slab:destroy:not-empty", test_destroy_not_empty },
+	{ "slab:create:bad-args", test_bad_args },
 );

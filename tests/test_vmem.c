@@ -4,8 +4,10 @@
  * and export of spans, quantum caches, walking, sleeping and failing.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <kmem/kmem.h>
@@ -377,6 +379,139 @@ test_hash_grows(void)
 	vmem_destroy(vmp);
 }
 
+
+/*
+ * A quantum-cached arena of identifiers against a shadow bitmap: random
+ * allocations of cached and uncached sizes and frees never overlap, stay
+ * in the arena and balance; after everything is freed, every identifier
+ * can be had (the quantum caches' slabs must not strand the last ones),
+ * and a VM_SLEEP sleeper is woken by a free.
+ */
+static void *
+qmodel_sleeper(void *arg)
+{
+	return (vmem_alloc(arg, 1, VM_SLEEP));
+}
+
+static void
+test_qcache_model(void)
+{
+	enum { N = 2000, QMAX = 8, MAXLIVE = 400 };
+	int steps = kt_quick ? 3000 : 30000;
+	vmem_t *vmp = vmem_create("t_qmodel", (void *)1, N, 1, NULL, NULL,
+	    NULL, QMAX, VMC_IDENTIFIER);
+	uint8_t *held = calloc(N + 1, 1);
+	live_t *live = calloc(MAXLIVE, sizeof (live_t));
+	int nlive = 0, bad = 0;
+	uint64_t seed = 7;
+
+	for (int step = 0; step < steps && bad < 5; step++) {
+		if (nlive == MAXLIVE || (nlive > 0 && kt_rand(&seed) % 3 == 0)) {
+			int i = (int)(kt_rand(&seed) % (uint64_t)nlive);
+			vmem_free(vmp, (void *)live[i].addr, live[i].size);
+			memset(held + live[i].addr, 0, live[i].size);
+			live[i] = live[--nlive];
+			continue;
+		}
+		size_t size = 1 + kt_rand(&seed) % (QMAX + 4);
+		uintptr_t a = (uintptr_t)vmem_alloc(vmp, size, VM_NOSLEEP);
+		if (a == 0)
+			continue;
+		bool ok = a >= 1 && a + size <= N + 1;
+		for (size_t j = 0; ok && j < size; j++)
+			ok = held[a + j] == 0;
+		if (!KT_CHECK(ok)) {
+			bad++;
+			continue;
+		}
+		memset(held + a, 1, size);
+		live[nlive++] = (live_t){ a, size };
+	}
+	while (nlive > 0) {
+		nlive--;
+		vmem_free(vmp, (void *)live[nlive].addr, live[nlive].size);
+	}
+	memset(held, 0, N + 1);
+	kmem_reap();
+	KT_EQ_U(vmem_size(vmp, VMEM_ALLOC), 0);
+	int n = 0, dup = 0;
+	void *id;
+	while (n <= N && (id = vmem_alloc(vmp, 1, VM_NOSLEEP)) != NULL) {
+		dup += held[(uintptr_t)id]++;
+		n++;
+	}
+	KT_EQ_U(n, N);		/* every identifier, once */
+	KT_EQ_U(dup, 0);
+	pthread_t t;
+	void *got = NULL;
+	pthread_create(&t, NULL, qmodel_sleeper, vmp);
+	usleep(50000);
+	vmem_free(vmp, (void *)(uintptr_t)777, 1);
+	pthread_join(t, &got);
+	KT_CHECK(got == (void *)(uintptr_t)777);
+	for (uintptr_t i = 1; i <= N; i++)
+		vmem_free(vmp, (void *)i, 1);
+	kmem_reap();
+	KT_EQ_U(vmem_size(vmp, VMEM_ALLOC), 0);
+	free(live);
+	free(held);
+	vmem_destroy(vmp);
+}
+
+/* ---- bad input panics, naming the call ---- */
+
+static void
+bad_qcache_free(void)
+{
+	vmem_t *vmp = vmem_create("t_qbad", (void *)0x10000, 0x10000, 0x1000,
+	    NULL, NULL, NULL, 0x4000, 0);
+	vmem_free(vmp, (void *)0x7777000, 0x1000);
+}
+
+static void
+bad_add_overlap(void)
+{
+	vmem_t *vmp = vmem_create("t_overlap", (void *)0x100000, 0x100000,
+	    0x1000, NULL, NULL, NULL, 0, 0);
+	(void)vmem_add(vmp, (void *)0x180000, 0x100000, VM_SLEEP);
+}
+
+static void
+bad_add_wrap(void)
+{
+	vmem_t *vmp = vmem_create("t_wrap", NULL, 0, 0x1000, NULL, NULL, NULL,
+	    0, 0);
+	(void)vmem_add(vmp, (void *)(uintptr_t)-0x1000, 0x2000, VM_SLEEP);
+}
+
+static void
+bad_create_null(void)
+{
+	(void)vmem_create(NULL, (void *)0x1000, 0x1000, 0x1000, NULL, NULL,
+	    NULL, 0, 0);
+}
+
+static void
+test_bad_input(void)
+{
+	KT_EXPECT_PANIC(bad_qcache_free, "vmem_free('t_qbad', 0x7777000, "
+	    "4096): bad free: not a segment of the arena");
+	KT_EXPECT_PANIC(bad_add_overlap, "vmem_add('t_overlap', 0x180000, "
+	    "1048576): overlaps span [0x100000, 0x200000)");
+	KT_EXPECT_PANIC(bad_add_wrap, "span wraps around the address space");
+	KT_EXPECT_PANIC(bad_create_null, "vmem_create(NULL, 0x1000, 4096): "
+	    "bad arguments: no name");
+
+	/* Under KMEM_DEBUG a quantum cache's slab layer checks every free. */
+	char *argv[] = { "kmem_fresh_helper", "qcache-double-free", NULL };
+	char *envp[] = { "KMEM_DEBUG=guards", NULL };
+	int status = -1;
+	char *out = kt_run_helper("kmem_fresh_helper", argv, envp, &status);
+	KT_CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+	KT_CHECK(out != NULL && strstr(out, "kmem_cache_free(t_qdouble_4096, "
+	    "0x10000): invalid free: buffer not in cache") != NULL);
+}
+
 KT_SUITE(vmem_suite,
 	{ "vmem:create:add", test_create_add },
 	{ "vmem:alloc:instant-fill", test_instant_fill },
@@ -387,4 +522,6 @@ KT_SUITE(vmem_suite,
 	{ "vmem:walk:types", test_walk },
 	{ "vmem:sleep:wakes", test_sleep_wakes },
 	{ "vmem:hash:grows", test_hash_grows },
+	{ "vmem:qcache:model", test_qcache_model },
+	{ "vmem:bad:panics", test_bad_input },
 );
