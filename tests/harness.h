@@ -70,6 +70,18 @@ bool kt_expect_panic_at(void (*fn)(void), const char *message,
  */
 char *kt_run_helper(const char *helper, char *const argv[],
     char *const envp[], int *statusp);
+/* The same in this process (a child of kt_run_child()): never returns. */
+_Noreturn void kt_exec_helper(const char *helper, char *const argv[],
+    char *const envp[]);
+/*
+ * Run kmem_fresh_helper (a process of its own: its own budget, options
+ * and start-up) and check that it exits with rc; its output, or NULL
+ * (reported) if it did not.
+ */
+char *kt_fresh_helper_at(char *const argv[], char *const envp[], int rc,
+    const char *file, int line);
+#define KT_FRESH_HELPER(argv, envp, rc) \
+	kt_fresh_helper_at((argv), (envp), (rc), __FILE__, __LINE__)
 
 /* A constructor that always fails, for callers' error paths. */
 int kt_ctor_refuse(void *buf, void *priv, int flag);

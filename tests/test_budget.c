@@ -19,16 +19,7 @@
 static bool
 helper_ok(char *const argv[], char *const envp[])
 {
-	int status = -1;
-	char *out = kt_run_helper("kmem_fresh_helper", argv, envp, &status);
-	bool ok = out != NULL && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-
-	if (!KT_CHECK(ok))
-		printf("    %s %s %s (status 0x%x): %s\n", argv[1],
-		    argv[2] != NULL ? argv[2] : "",
-		    argv[2] != NULL && argv[3] != NULL ? argv[3] : "", status,
-		    out != NULL ? out : "(no output)");
-	return (ok);
+	return (KT_FRESH_HELPER(argv, envp, 0) != NULL);
 }
 
 /* The kmem_alloc_N classes, from the cache list. */

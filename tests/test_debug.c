@@ -313,16 +313,8 @@ static char *helper_env[] = { "KMEM_DEBUG=default", NULL, NULL };
 static void
 run_helper(void)
 {
-	char self[4096], path[4200];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof (self) - 1);
-	if (n <= 0)
-		_exit(3);
-	self[n] = '\0';
-	*strrchr(self, '/') = '\0';
-	snprintf(path, sizeof (path), "%s/kmem_debug_helper", self);
-	char *argv[] = { path, (char *)helper_bug, NULL };
-	execve(path, argv, helper_env);
-	_exit(4);
+	char *argv[] = { "kmem_debug_helper", (char *)helper_bug, NULL };
+	kt_exec_helper("kmem_debug_helper", argv, helper_env);
 }
 
 static void

@@ -13,26 +13,12 @@
 
 #include "harness.h"
 
-/* Run the helper; its output, and whether it exited with status rc. */
-static char *
-helper(char *const argv[], char *const envp[], int rc)
-{
-	int status = -1;
-	char *out = kt_run_helper("kmem_fresh_helper", argv, envp, &status);
-
-	if (!KT_CHECK(out != NULL && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == rc))
-		printf("    %s (status 0x%x): %s\n", argv[1], status,
-		    out != NULL ? out : "(no output)");
-	return (out);
-}
-
 static void
 test_init_faults(void)
 {
 	char *argv[] = { "kmem_fresh_helper", "init-faults", NULL };
 	char *envp[] = { NULL };
-	char *out = helper(argv, envp, 0);
+	char *out = KT_FRESH_HELPER(argv, envp, 0);
 
 	KT_CHECK(out != NULL && strstr(out, "failed starts undone") != NULL);
 }
@@ -42,7 +28,7 @@ test_init_budget(void)
 {
 	char *argv[] = { "kmem_fresh_helper", "init-budget", NULL };
 	char *envp[] = { NULL };
-	char *out = helper(argv, envp, 0);
+	char *out = KT_FRESH_HELPER(argv, envp, 0);
 
 	KT_CHECK(out != NULL && strstr(out, "starts at") != NULL);
 	KT_CHECK(out != NULL && strstr(out, "kmem_init: the memory budget "
@@ -55,10 +41,10 @@ test_workload_faults(void)
 	char *argv[] = { "kmem_fresh_helper", "faults", "0", NULL };
 	char *argv2[] = { "kmem_fresh_helper", "faults", "1", NULL };
 	char *envp[] = { "KMEM_OPTIONS=reap_interval=0", NULL };
-	char *out = helper(argv, envp, 0);
+	char *out = KT_FRESH_HELPER(argv, envp, 0);
 
 	KT_CHECK(out != NULL && strstr(out, "page requests failed") != NULL);
-	out = helper(argv2, envp, 0);
+	out = KT_FRESH_HELPER(argv2, envp, 0);
 	KT_CHECK(out != NULL && strstr(out, "page requests failed") != NULL);
 }
 
@@ -91,7 +77,7 @@ test_option_messages(void)
 	for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++) {
 		char *envp[] = { (char *)cases[i].env, NULL };
 		bool fails = strstr(cases[i].said, "too small") != NULL;
-		char *out = helper(argv, envp, fails ? 1 : 0);
+		char *out = KT_FRESH_HELPER(argv, envp, fails ? 1 : 0);
 		if (!KT_CHECK(out != NULL && strstr(out, cases[i].said) != NULL))
 			printf("    %s: expected \"%s\"\n", cases[i].env,
 			    cases[i].said);
@@ -103,7 +89,7 @@ test_option_messages(void)
 	 */
 	char *envp[] = { "KMEM_OPTIONS=fail_log=8g,physmem=64m",
 	    "KMEM_LOGGING=transaction=1m", NULL };
-	char *out = helper(argv, envp, 0);
+	char *out = KT_FRESH_HELPER(argv, envp, 0);
 	KT_CHECK(out != NULL && strstr(out, "not a valid") == NULL &&
 	    strstr(out, "unknown") == NULL);
 }

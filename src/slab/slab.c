@@ -93,6 +93,23 @@ slab_small_size(const kmem_cache_t *cp)
 	return (kmem_max(kmem_plat_pagesize(), cp->cache_arena->vm_quantum));
 }
 
+/* The least wasteful slab size so far (slab_small/large_slabsize()). */
+typedef struct slab_choice {
+	size_t	sc_size;
+	size_t	sc_waste;
+} slab_choice_t;
+
+/* Consider a slab of size bytes losing waste; true if good enough. */
+static bool
+slab_consider(slab_choice_t *c, size_t size, size_t waste)
+{
+	if (c->sc_size == 0 || waste * c->sc_size < c->sc_waste * size) {
+		c->sc_size = size;
+		c->sc_waste = waste;
+	}
+	return (waste * KMEM_SLAB_WASTE <= size);
+}
+
 /*
  * A small slab's size: the smallest power-of-two multiple of a page that
  * holds the chunk and loses at most 1/KMEM_SLAB_WASTE of itself to the
@@ -102,20 +119,14 @@ slab_small_size(const kmem_cache_t *cp)
 static size_t
 slab_small_slabsize(size_t small, size_t chunk)
 {
-	size_t best = 0, best_waste = 0;
+	slab_choice_t c = { 0, 0 };
 
-	for (size_t s = small; s <= 8 * small || best == 0; s *= 2) {
-		if (s - sizeof (kmem_slab_t) < chunk)
-			continue;
-		size_t waste = s - (s - sizeof (kmem_slab_t)) / chunk * chunk;
-		if (best == 0 || waste * best < best_waste * s) {
-			best = s;
-			best_waste = waste;
-		}
-		if (waste * KMEM_SLAB_WASTE <= s)
+	for (size_t s = small; s <= 8 * small || c.sc_size == 0; s *= 2) {
+		if (s - sizeof (kmem_slab_t) >= chunk && slab_consider(&c, s,
+		    s - (s - sizeof (kmem_slab_t)) / chunk * chunk))
 			break;
 	}
-	return (best);
+	return (c.sc_size);
 }
 
 /*
@@ -130,22 +141,16 @@ static size_t
 slab_large_slabsize(size_t chunk, size_t q, size_t qmax)
 {
 	size_t max = kmem_max(P2ROUNDUP(8 * chunk, q), 16 * q);
-	size_t best = 0, best_waste = 0;
+	slab_choice_t c = { 0, 0 };
 	size_t s = P2ROUNDUP(chunk, q);
 
 	if (s <= qmax)
 		for (s = q; s < chunk; s *= 2)
 			continue;
-	for (; s <= max; s = s < qmax ? 2 * s : s + q) {
-		size_t waste = s % chunk;
-		if (best == 0 || waste * best < best_waste * s) {
-			best = s;
-			best_waste = waste;
-		}
-		if (waste * KMEM_SLAB_WASTE <= s)
+	for (; s <= max; s = s < qmax ? 2 * s : s + q)
+		if (slab_consider(&c, s, s % chunk))
 			break;
-	}
-	return (best);
+	return (c.sc_size);
 }
 
 /* Choose chunk, slab and colour layout.  0 on success. */
