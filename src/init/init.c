@@ -43,6 +43,24 @@
 #include "../magazine/magazine_impl.h"
 #include "../debug/debug_impl.h"
 
+/*
+ * The flag namespaces' relations, which the layers rely on: kmem passes
+ * its KM_ allocation flags straight to vmem (masked with VM_KMFLAGS), and
+ * a cache's cflags carry KMC_ creation flags beside KMF_ debug flags.
+ */
+_Static_assert(KM_SLEEP == VM_SLEEP && KM_NOSLEEP == VM_NOSLEEP &&
+    KM_PANIC == VM_PANIC && KM_PUSHPAGE == VM_PUSHPAGE &&
+    KM_NORMALPRI == VM_NORMALPRI && KM_VMFLAGS == VM_KMFLAGS,
+    "KM_ allocation flags are VM_ flags");
+_Static_assert(((KMF_DEBUG | KMF_NOMAGAZINE | KMF_HASH) &
+    (KMC_NOTOUCH | KMC_NODEBUG | KMC_NOMAGAZINE | KMC_NOHASH | KMC_QCACHE |
+    KMC_KMEM_ALLOC | KMC_IDENTIFIER)) == 0,
+    "KMF_ and KMC_ flags are disjoint");
+_Static_assert(((VM_KMFLAGS | VM_BESTFIT | VM_FIRSTFIT | VM_NEXTFIT |
+    VM_ENDALLOC) & (VMC_POPULATOR | VMC_NO_QCACHE | VMC_IDENTIFIER |
+    VMC_XALLOC | VMC_XALIGN | VMC_RETAIN)) == 0,
+    "VM_ allocation and VMC_ creation flags are disjoint");
+
 #define KMEM_DEFAULT_QCACHE_PAGES 8
 #define KMEM_METADATA_IMPORT	(64 * 1024)
 
