@@ -113,6 +113,16 @@ _Noreturn void kmem_plat_panic(const char *msg);
  */
 const char *kmem_plat_options(void);
 
+/*
+ * kmem is used before kmem_init() was called (a first kmem_alloc(),
+ * kmem_cache_create() or quantum-cached vmem_create()): set it up if this
+ * platform does that (hosted builds call kmem_init(NULL), so that a
+ * library or a drop-in malloc needs no set-up call) and say whether kmem
+ * is ready.  A kernel calls kmem_init() itself and returns false.  The
+ * core never calls kmem_init() from below: this is the only way up.
+ */
+bool kmem_plat_first_use(void);
+
 /* The debugging items (KMEM_DEBUG in hosted builds); may return NULL. */
 const char *kmem_plat_debug_options(void);
 
@@ -164,5 +174,8 @@ void kmem_plat_self_set(void *self);
 
 /* A thread that called kmem_plat_self_set() is exiting. */
 void kmem_thread_exit(void *self);
+
+/* Set kmem up (kmem_init(9)); kmem_plat_first_use() may call it. */
+int kmem_init(const char *options);
 
 #endif /* KMEM_PLATFORM_H */

@@ -122,6 +122,13 @@ kmem_plat_periodic(void (*fn)(void), uint64_t interval_ns)
 	return (rc == 0);
 }
 
+/* Hosted: kmem sets itself up on first use, from KMEM_OPTIONS. */
+bool
+kmem_plat_first_use(void)
+{
+	return (kmem_init(NULL) == 0);
+}
+
 void
 kmem_plat_atfork(void (*prepare)(void), void (*parent)(void),
     void (*child)(void))

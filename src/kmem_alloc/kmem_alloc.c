@@ -136,7 +136,7 @@ static KMEM_NOINLINE void *
 kmem_alloc_miss(kmem_cache_t *cp, size_t size, int kmflag)
 {
 	if (cp == &kmem_null_cache) {
-		if (kmem_init(NULL) != 0)
+		if (!kmem_plat_first_use())
 			return (NULL);
 		return (kmem_alloc(size, kmflag));
 	}
@@ -151,7 +151,7 @@ kmem_alloc_oversize(size_t size, int kmflag)
 {
 	if (size == 0)
 		return (NULL);
-	if (!kmem_is_ready() && kmem_init(NULL) != 0)
+	if (!kmem_is_ready() && !kmem_plat_first_use())
 		return (NULL);
 	if (KMEM_UNLIKELY(kmem_reclaiming()))
 		kmflag |= KM_PUSHPAGE;	/* a reclaim callback */

@@ -168,7 +168,7 @@ kmem_cache_create(const char *name, size_t bufsize, size_t align,
     kmem_constructor_t *constructor, kmem_destructor_t *destructor,
     kmem_reclaim_t *reclaim, void *private, vmem_t *vmp, int cflags)
 {
-	if (!kmem_is_ready() && kmem_init(NULL) != 0)
+	if (!kmem_is_ready() && !kmem_plat_first_use())
 		return (NULL);
 	return (kmem_cache_create_slab(name, bufsize, align, constructor,
 	    destructor, reclaim, private, vmp == NULL ? kmem_default_arena : vmp,

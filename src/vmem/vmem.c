@@ -76,8 +76,6 @@
  */
 #include "vmem_impl.h"
 
-int kmem_init(const char *options);
-
 kmem_lock_t vmem_list_lock = KMEM_LOCK_INIT;
 vmem_t *vmem_list;
 static const vmem_hooks_t *vmem_hooks;
@@ -838,12 +836,13 @@ vmem_create_common(const char *name, void *base, size_t size, size_t quantum,
 		qcache_max = 0;
 	/*
 	 * Quantum caches are kmem caches: an arena that wants them before
-	 * kmem is up is kmem's first use (hosted builds set themselves up on
-	 * first use).  kmem_init() itself creates its quantum-cached arena
-	 * only after the hooks are in place, so this never recurses.
+	 * kmem is up is kmem's first use (the platform may set kmem up; if
+	 * not, the arena has no quantum caches).  kmem_init() itself
+	 * creates its quantum-cached arena only after the hooks are in
+	 * place, so this never recurses.
 	 */
 	if (qcache_max != 0 && vmem_hooks == NULL)
-		(void)kmem_init(NULL);
+		(void)kmem_plat_first_use();
 	qcache_max = P2ALIGN(kmem_min(qcache_max,
 	    (size_t)VMEM_NQCACHE_MAX << vmp->vm_qshift), quantum);
 	if (qcache_max != 0 && vmem_hooks != NULL) {
