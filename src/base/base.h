@@ -17,6 +17,12 @@
 #define KMEM_CACHE_LINE		64
 #define KMEM_NOINLINE		__attribute__((noinline))
 #define KMEM_ALWAYS_INLINE	inline __attribute__((always_inline))
+/*
+ * Internal data the fast paths of a shared library read: hidden, so that
+ * position-independent code reaches it directly instead of through the
+ * GOT (the export maps hide every internal name anyway).
+ */
+#define KMEM_HIDDEN	__attribute__((visibility("hidden")))
 
 /* ---- power-of-two arithmetic (illumos sysmacros names) ---- */
 #define P2ALIGN(x, a)		((x) & -(a))

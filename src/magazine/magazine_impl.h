@@ -234,8 +234,8 @@ void kmem_alloc_caches_destroy(void);
 /* The kmem_alloc size tables (kmem_alloc.c). */
 #define KMEM_ALLOC_SMALL_MAX	4096
 #define KMEM_BIG_MAXBUF		1048576
-extern kmem_cache_t *kmem_alloc_table[KMEM_ALLOC_SMALL_MAX >> 3];
-extern kmem_cache_t *kmem_big_alloc_table[KMEM_BIG_MAXBUF >> 12];
+extern KMEM_HIDDEN kmem_cache_t *kmem_alloc_table[KMEM_ALLOC_SMALL_MAX >> 3];
+extern KMEM_HIDDEN kmem_cache_t *kmem_big_alloc_table[KMEM_BIG_MAXBUF >> 12];
 
 /* The size tables above KMEM_ALLOC_SMALL_MAX; NULL past them. */
 static inline kmem_cache_t *

@@ -1,0 +1,174 @@
+/*
+ * The owner map: from any address to what owns it, in constant time.
+ *
+ * Theory of operation
+ * -------------------
+ * Faces whose free takes no size -- libc free(3), NetBSD free(9),
+ * DragonFly kfree(9) -- must find a buffer's cache from its address
+ * alone.  The owner map is a two-level radix table over the 48-bit
+ * address space, one entry (two words) per page.  Once a face enables it
+ * (kmem_owner_enable(), before kmem_init()), the slab layer reports every
+ * kmem_alloc slab it lays out or destroys (kmem_slab_map_hook), so each
+ * page that holds a slab's chunks maps to its cache's class and to the
+ * slab's first buffer; the first page of a large buffer
+ * (kmem_owner_large_alloc(): the kmem_oversize arena) maps to the large
+ * class and the buffer's size.  Leaves (one per GiB of address space)
+ * are mapped on first use and never freed, so readers take no lock.
+ *
+ * Is a pointer the start of a buffer?  A class holds its cache's chunk
+ * size c = 2^k * d (d odd) as k and the inverse of d modulo 2^64, so that
+ * for the offset x of a pointer from its slab's first buffer (wrapped if
+ * below it), rotr(x * inverse, k) is x / c when c divides x and exceeds
+ * (2^64 - 1) / c otherwise (Granlund and Montgomery's divisibility
+ * test): one multiply, one rotate and one comparison with the slab's
+ * chunk count n say that x is 0, c, ... or (n - 1)c, with no division.
+ * The large class has no chunks, so the same test sends its buffers to
+ * the face's slow path.  A buffer freed twice still starts a chunk: only
+ * KMEM_DEBUG catches that.
+ *
+ * Invariants.
+ *  1. A page's entry names a class only while a slab of that class's
+ *     cache (or a large buffer starting on that page) is there.
+ *  2. Classes are never freed or changed once published: a reader that
+ *     loaded one may use it after the slab is gone.
+ */
+#include "owner.h"
+
+kmem_owner_t *kmem_owner_root[KMEM_OWNER_ROOT_ENTRIES];
+const kmem_owner_t kmem_owner_none;
+const kmem_owner_class_t kmem_owner_large;	/* no chunks */
+unsigned kmem_owner_shift = 12;
+
+static kmem_lock_t kmem_owner_lock = KMEM_LOCK_INIT;
+static kmem_owner_class_t kmem_owner_classes[KMEM_OWNER_NCLASS];
+
+static kmem_owner_t *
+owner_leaf(uintptr_t pn)
+{
+	size_t ri = pn >> KMEM_OWNER_LEAF_BITS;
+	kmem_owner_t *leaf = kmem_load_acquire(&kmem_owner_root[ri]);
+
+	if (leaf != NULL)
+		return (leaf);
+	kmem_lock_enter(&kmem_owner_lock);
+	if ((leaf = kmem_owner_root[ri]) == NULL &&
+	    (leaf = kmem_plat_map(KMEM_OWNER_LEAF_ENTRIES *
+	    sizeof (kmem_owner_t))) != NULL)
+		kmem_store_release(&kmem_owner_root[ri], leaf);
+	kmem_lock_exit(&kmem_owner_lock);
+	return (leaf);
+}
+
+/* Map every page of [mem, mem+size) to oc and first. */
+static void
+owner_set(void *mem, size_t size, const kmem_owner_class_t *oc,
+    uintptr_t first)
+{
+	uintptr_t last = ((uintptr_t)mem + size - 1) >> kmem_owner_shift;
+
+	for (uintptr_t pn = (uintptr_t)mem >> kmem_owner_shift; pn <= last;
+	    pn++) {
+		kmem_owner_t *leaf = owner_leaf(pn);
+		if (leaf == NULL)
+			kmem_panic("kmem: no memory for the owner map "
+			    "(address %p)", mem);
+		kmem_owner_t *ow = &leaf[pn & (KMEM_OWNER_LEAF_ENTRIES - 1)];
+		kmem_store_relaxed(&ow->ow_first, first);
+		kmem_store_release(&ow->ow_class, oc);
+	}
+}
+
+static void
+class_init(kmem_owner_class_t *oc, kmem_cache_t *cp, size_t chunks)
+{
+	size_t chunk = cp->cache_chunksize;
+	unsigned shift = (unsigned)lowbit(chunk) - 1;
+	uint64_t odd = chunk >> shift, inverse = odd;
+
+	for (int i = 0; i < 5; i++)	/* Newton: 3, 6, ... 96 good bits */
+		inverse *= 2 - odd * inverse;
+	oc->oc_inverse = inverse;
+	oc->oc_shift = shift;
+	oc->oc_chunks = chunks;
+}
+
+/* cp's class, made on its first slab (open addressing, never deleted). */
+static kmem_owner_class_t *
+class_of(kmem_cache_t *cp, size_t chunks)
+{
+	size_t h = (uintptr_t)cp / KMEM_CACHE_LINE;
+
+	for (size_t probe = 0; probe < KMEM_OWNER_NCLASS; probe++) {
+		kmem_owner_class_t *oc =
+		    &kmem_owner_classes[(h + probe) % KMEM_OWNER_NCLASS];
+		kmem_cache_t *owner = kmem_load_acquire(&oc->oc_cache);
+		if (owner == NULL) {
+			kmem_lock_enter(&kmem_owner_lock);
+			if ((owner = oc->oc_cache) == NULL) {
+				class_init(oc, cp, chunks);
+				kmem_store_release(&oc->oc_cache, cp);
+				owner = cp;
+			}
+			kmem_lock_exit(&kmem_owner_lock);
+		}
+		if (owner == cp) {
+			/* The colour never costs a chunk (slab.c). */
+			ASSERT(oc->oc_chunks == chunks);
+			return (oc);
+		}
+	}
+	kmem_panic("kmem: more than %d kmem_alloc caches", KMEM_OWNER_NCLASS);
+}
+
+/* The slab layer's hook: first..first+size are a slab's chunks. */
+static void
+owner_slab_map(void *first, size_t size, kmem_cache_t *owner)
+{
+	owner_set(first, size, owner == NULL ? NULL :
+	    class_of(owner, size / owner->cache_chunksize), (uintptr_t)first);
+}
+
+/*
+ * Keep the map from now on.  Must come before kmem_init() makes its
+ * first kmem_alloc slab; false if kmem is already set up without it.
+ */
+bool
+kmem_owner_enable(void)
+{
+	if (kmem_load_acquire(&kmem_slab_map_hook) == owner_slab_map)
+		return (true);
+	if (kmem_is_ready())
+		return (false);
+	kmem_owner_shift = (unsigned)highbit(kmem_plat_pagesize()) - 1;
+	kmem_store_release(&kmem_slab_map_hook, owner_slab_map);
+	return (true);
+}
+
+/*
+ * A large buffer: whole pages from kmem_oversize, aligned to align (at
+ * least a page), its first page mapped.  size > 0.  No request larger
+ * than the map's address space, or aligned past it, can succeed.
+ */
+void *
+kmem_owner_large_alloc(size_t size, size_t align, int kmflag)
+{
+	size_t page = (size_t)1 << kmem_owner_shift;
+	size_t limit = (size_t)1 << KMEM_OWNER_VA_BITS;
+
+	if (size > limit - page || align >= limit)
+		return (NULL);
+	size_t rsize = P2ROUNDUP(size, page);
+	void *buf = vmem_xalloc(kmem_oversize_arena, rsize,
+	    kmem_max(align, page), 0, 0, NULL, NULL, kmflag & VM_KMFLAGS);
+	if (buf != NULL)
+		owner_set(buf, page, &kmem_owner_large, rsize);
+	return (buf);
+}
+
+/* Free a large buffer of size bytes (kmem_owner_large_size()). */
+void
+kmem_owner_large_free(void *buf, size_t size)
+{
+	owner_set(buf, (size_t)1 << kmem_owner_shift, NULL, 0);
+	vmem_xfree(kmem_oversize_arena, buf, size);
+}
