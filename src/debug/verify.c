@@ -17,6 +17,7 @@ typedef struct verify_arg {
 	kmem_print_fn	*va_pr;
 	void		*va_arg;
 	int		va_problems;
+	int		va_corrupt;	/* in the cache being walked */
 } verify_arg_t;
 
 /* One free buffer of a guarded cache; false if it is damaged. */
@@ -58,6 +59,20 @@ verify_free_buffer(verify_arg_t *va, kmem_cache_t *cp, void *buf)
 	return (false);
 }
 
+/* The free buffers of one slab (kmem_slab_walk()). */
+static int
+verify_slab_cb(kmem_cache_t *cp, kmem_slab_t *sp, bool partial, void *arg)
+{
+	verify_arg_t *va = arg;
+
+	(void)partial;
+	for (kmem_bufctl_t *bcp = sp->slab_head; bcp != NULL;
+	    bcp = bcp->bc_next)
+		va->va_corrupt += !verify_free_buffer(va, cp,
+		    slab_bufctl_buf(cp, bcp));
+	return (0);
+}
+
 static int
 verify_cache(kmem_cache_t *cp, void *arg)
 {
@@ -71,23 +86,9 @@ verify_cache(kmem_cache_t *cp, void *arg)
 	}
 	if (cp->cache_flags & KMF_BUFTAG) {
 		kmem_lock_enter(&cp->cache_lock);
-		for (int pass = 0; pass < 2; pass++) {
-			kmem_list_t *head = pass == 0 ? &cp->cache_partial :
-			    &cp->cache_complete;
-			for (kmem_list_t *lp = head->next; lp != head;
-			    lp = lp->next) {
-				kmem_slab_t *sp = KMEM_CONTAINER(lp,
-				    kmem_slab_t, slab_link);
-				for (kmem_bufctl_t *bcp = sp->slab_head;
-				    bcp != NULL; bcp = bcp->bc_next) {
-					void *buf = (cp->cache_flags &
-					    KMF_HASH) ? bcp->bc_addr :
-					    (char *)bcp - cp->cache_bufctl;
-					corrupt += !verify_free_buffer(va, cp,
-					    buf);
-				}
-			}
-		}
+		va->va_corrupt = 0;
+		(void)kmem_slab_walk(cp, verify_slab_cb, va);
+		corrupt += va->va_corrupt;
 		kmem_lock_exit(&cp->cache_lock);
 		kmem_lock_enter(&cp->cache_depot_lock);
 		for (kmem_magazine_t *mp = cp->cache_full.ml_list; mp != NULL;
@@ -126,7 +127,7 @@ verify_arena(vmem_t *vmp, void *arg)
 int
 kmem_verify(void (*pr)(void *arg, const char *line), void *arg)
 {
-	verify_arg_t va = { pr, arg, 0 };
+	verify_arg_t va = { pr, arg, 0, 0 };
 
 	if (!kmem_is_ready())
 		return (0);

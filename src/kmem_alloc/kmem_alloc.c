@@ -116,9 +116,7 @@ void
 kmem_alloc_caches_destroy(void)
 {
 	for (size_t i = NCLASSES; i-- > 0; ) {
-		size_t index = class_size(i) - 1;
-		kmem_cache_t *cp = index < KMEM_ALLOC_SMALL_MAX ?
-		    kmem_alloc_table[index >> 3] : kmem_alloc_cache_big(index);
+		kmem_cache_t *cp = kmem_alloc_class(class_size(i));
 		if (cp == &kmem_null_cache)
 			continue;
 		table_forget(kmem_alloc_table, KMEM_ALLOC_SMALL_MAX >> 3, cp);
@@ -171,13 +169,10 @@ kmem_alloc_oversize(size_t size, int kmflag)
 void *
 kmem_alloc(size_t size, int kmflag)
 {
-	size_t index = size - 1;	/* size 0 wraps: oversize, NULL */
-	kmem_cache_t *cp;
+	kmem_cache_t *cp = kmem_alloc_class(size);	/* 0: oversize */
 	void *buf;
 
-	if (KMEM_LIKELY(index < KMEM_ALLOC_SMALL_MAX))
-		cp = kmem_load_acquire(&kmem_alloc_table[index >> 3]);
-	else if ((cp = kmem_alloc_cache_big(index)) == NULL)
+	if (KMEM_UNLIKELY(cp == NULL))
 		return (kmem_alloc_oversize(size, kmflag));
 	if (KMEM_LIKELY(kmem_magazine_alloc(cp, &buf)))
 		return (buf);
@@ -214,17 +209,12 @@ kmem_free_miss(kmem_cache_t *cp, void *buf, size_t size)
 void
 kmem_free(void *buf, size_t size)
 {
-	size_t index = size - 1;
 	kmem_cache_t *cp;
 
 	if (buf == NULL)
 		return;
-	if (KMEM_LIKELY(index < KMEM_ALLOC_SMALL_MAX))
-		cp = kmem_load_acquire(&kmem_alloc_table[index >> 3]);
-	else if ((cp = kmem_alloc_cache_big(index)) == NULL)
-		goto miss;
-	if (KMEM_LIKELY(kmem_magazine_free(cp, buf)))
+	cp = kmem_alloc_class(size);
+	if (KMEM_LIKELY(cp != NULL) && KMEM_LIKELY(kmem_magazine_free(cp, buf)))
 		return;
-miss:
 	kmem_free_miss(cp, buf, size);
 }

@@ -246,7 +246,7 @@ kmem_alloc_cache_big(size_t index)
 	return (NULL);
 }
 
-/* The kmem_alloc_N cache that serves size bytes; NULL above 128 KiB. */
+/* The kmem_alloc_N cache that serves size bytes; NULL above 1 MiB or 0. */
 static inline kmem_cache_t *
 kmem_alloc_class(size_t size)
 {

@@ -380,8 +380,7 @@ slab_destroy(kmem_cache_t *cp, kmem_slab_t *sp)
 	kmem_track_unpoison(sp->slab_mem, cp->cache_slabsize);
 	for (kmem_bufctl_t *bcp = sp->slab_head; bcp != NULL;
 	    bcp = bcp->bc_next) {
-		void *buf = slab_is_small(cp) ?
-		    (char *)bcp - cp->cache_bufctl : bcp->bc_addr;
+		void *buf = slab_bufctl_buf(cp, bcp);
 		/* The link lies outside the object: the destructor keeps it. */
 		if (slab_dtor(cp) != NULL) {
 			cp->cache_destructor(buf, cp->cache_private);

@@ -9,6 +9,48 @@
 #include "../debug/debug_impl.h"
 
 /*
+ * Call fn for every slab of cp, partial ones first, until it returns
+ * non-zero, which is returned.  cache_lock held.  The one walk of the
+ * slab lists: kmem_slab_find(), the validators, kmem_verify() and the
+ * tools all use it.
+ */
+int
+kmem_slab_walk(kmem_cache_t *cp, kmem_slab_walk_fn *fn, void *arg)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		kmem_list_t *head = pass == 0 ? &cp->cache_partial :
+		    &cp->cache_complete;
+		for (kmem_list_t *lp = head->next; lp != head; lp = lp->next) {
+			int rc = fn(cp, KMEM_CONTAINER(lp, kmem_slab_t,
+			    slab_link), pass == 0, arg);
+			if (rc != 0)
+				return (rc);
+		}
+	}
+	return (0);
+}
+
+typedef struct slab_find_arg {
+	uintptr_t	sf_addr;
+	void		*sf_chunk;
+	kmem_slab_t	*sf_slab;
+} slab_find_arg_t;
+
+static int
+slab_find_cb(kmem_cache_t *cp, kmem_slab_t *sp, bool partial, void *arg)
+{
+	slab_find_arg_t *sf = arg;
+	uintptr_t off = sf->sf_addr - (uintptr_t)sp->slab_base;
+
+	(void)partial;
+	if (off >= (uintptr_t)sp->slab_chunks * cp->cache_chunksize)
+		return (0);
+	sf->sf_chunk = sp->slab_base + off - off % cp->cache_chunksize;
+	sf->sf_slab = sp;
+	return (1);
+}
+
+/*
  * The slab of cp whose chunks hold addr, with the chunk's first byte in
  * *chunkp; NULL if no slab of cp holds addr.  A walk of the slab lists:
  * for classifying a bad free, not for any fast path.
@@ -16,35 +58,21 @@
 kmem_slab_t *
 kmem_slab_find(kmem_cache_t *cp, const void *addr, void **chunkp)
 {
-	kmem_slab_t *found = NULL;
+	slab_find_arg_t sf = { (uintptr_t)addr, NULL, NULL };
 
 	kmem_lock_enter(&cp->cache_lock);
-	for (int pass = 0; pass < 2 && found == NULL; pass++) {
-		kmem_list_t *head = pass == 0 ? &cp->cache_partial :
-		    &cp->cache_complete;
-		for (kmem_list_t *lp = head->next; lp != head && found == NULL;
-		    lp = lp->next) {
-			kmem_slab_t *sp = KMEM_CONTAINER(lp, kmem_slab_t,
-			    slab_link);
-			uintptr_t off = (uintptr_t)addr -
-			    (uintptr_t)sp->slab_base;
-			if (off >= (uintptr_t)sp->slab_chunks *
-			    cp->cache_chunksize)
-				continue;
-			*chunkp = sp->slab_base + off - off % cp->cache_chunksize;
-			found = sp;
-		}
-	}
+	(void)kmem_slab_walk(cp, slab_find_cb, &sf);
 	kmem_lock_exit(&cp->cache_lock);
-	return (found);
+	if (sf.sf_slab != NULL)
+		*chunkp = sf.sf_chunk;
+	return (sf.sf_slab);
 }
 
 static bool
 slab_bufctl_in_slab(const kmem_cache_t *cp, const kmem_slab_t *sp,
     const kmem_bufctl_t *bcp)
 {
-	const char *buf = slab_is_small(cp) ?
-	    (const char *)bcp - cp->cache_bufctl : bcp->bc_addr;
+	const char *buf = slab_bufctl_buf(cp, bcp);
 	size_t off = (size_t)(buf - sp->slab_base);
 
 	if (buf < sp->slab_base || off % cp->cache_chunksize != 0 ||
@@ -74,32 +102,39 @@ kmem_slab_is_valid(kmem_cache_t *cp, kmem_slab_t *sp)
 	    sp->slab_refcnt + nhead + nraw + never == sp->slab_chunks);
 }
 
+typedef struct slab_count {
+	uint64_t	sc_total;
+	uint64_t	sc_free;
+	uint64_t	sc_empty;
+	uint64_t	sc_constructed;
+} slab_count_t;
+
+static int
+slab_count_cb(kmem_cache_t *cp, kmem_slab_t *sp, bool partial, void *arg)
+{
+	slab_count_t *sc = arg;
+
+	if (!kmem_slab_is_valid(cp, sp) || slab_has_free(cp, sp) != partial)
+		return (1);
+	sc->sc_total += sp->slab_chunks;
+	sc->sc_free += sp->slab_chunks - sp->slab_refcnt;
+	sc->sc_constructed += sp->slab_nhead;
+	sc->sc_empty += sp->slab_refcnt == 0;
+	return (0);
+}
+
 /* Invariants 1-3 for a whole cache. */
 bool
 kmem_cache_slabs_are_valid(kmem_cache_t *cp)
 {
-	uint64_t total = 0, free = 0, empty = 0, constructed = 0;
-	bool ok = true;
+	slab_count_t sc = { 0, 0, 0, 0 };
 
 	kmem_lock_enter(&cp->cache_lock);
-	for (int pass = 0; pass < 2 && ok; pass++) {
-		kmem_list_t *head = pass == 0 ? &cp->cache_partial :
-		    &cp->cache_complete;
-		for (kmem_list_t *lp = head->next; lp != head && ok;
-		    lp = lp->next) {
-			kmem_slab_t *sp = KMEM_CONTAINER(lp, kmem_slab_t,
-			    slab_link);
-			ok = kmem_slab_is_valid(cp, sp) &&
-			    slab_has_free(cp, sp) == (pass == 0);
-			total += sp->slab_chunks;
-			free += sp->slab_chunks - sp->slab_refcnt;
-			constructed += sp->slab_nhead;
-			empty += sp->slab_refcnt == 0;
-		}
-	}
-	ok = ok && total == cp->cache_buftotal && free == cp->cache_bufslab &&
-	    empty == cp->cache_nempty &&
-	    constructed == cp->cache_constructed_slab;
+	bool ok = kmem_slab_walk(cp, slab_count_cb, &sc) == 0 &&
+	    sc.sc_total == cp->cache_buftotal &&
+	    sc.sc_free == cp->cache_bufslab &&
+	    sc.sc_empty == cp->cache_nempty &&
+	    sc.sc_constructed == cp->cache_constructed_slab;
 	kmem_lock_exit(&cp->cache_lock);
 	return (ok);
 }

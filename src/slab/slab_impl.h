@@ -200,6 +200,9 @@ bool kmem_slab_cache_fini(kmem_cache_t *cp);
 void kmem_slab_reap(kmem_cache_t *cp);
 void kmem_slab_hash_update(kmem_cache_t *cp);
 bool kmem_slab_is_valid(kmem_cache_t *cp, kmem_slab_t *sp);
+typedef int kmem_slab_walk_fn(kmem_cache_t *cp, kmem_slab_t *sp,
+    bool partial, void *arg);
+int kmem_slab_walk(kmem_cache_t *cp, kmem_slab_walk_fn *fn, void *arg);
 kmem_slab_t *kmem_slab_find(kmem_cache_t *cp, const void *addr, void **chunkp);
 bool kmem_cache_slabs_are_valid(kmem_cache_t *cp);
 
@@ -219,6 +222,14 @@ static inline bool
 slab_is_small(const kmem_cache_t *cp)
 {
 	return (!(cp->cache_flags & KMF_HASH));
+}
+
+/* The buffer a free bufctl stands for: embedded in it, or named. */
+static inline void *
+slab_bufctl_buf(const kmem_cache_t *cp, const kmem_bufctl_t *bcp)
+{
+	return (slab_is_small(cp) ? (char *)bcp - cp->cache_bufctl :
+	    bcp->bc_addr);
 }
 
 static inline kmem_slab_t *
