@@ -271,4 +271,21 @@ void *memset(void *dst, int c, size_t n);
 void *memmove(void *dst, const void *src, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 
+/*
+ * Hash tables (slab bufctls, vmem segments) aim at one entry per bucket:
+ * the size for n entries, and whether a table of have buckets should be
+ * rescaled to want (only when off by more than 2x, so it never flaps).
+ */
+static inline size_t
+kmem_hash_size(size_t n)
+{
+	return ((size_t)1 << (highbit(3 * n + 4) - 2));
+}
+
+static inline bool
+kmem_hash_rescale_due(size_t want, size_t have)
+{
+	return (want > 2 * have || 4 * want < have);
+}
+
 #endif /* KMEM_BASE_H */

@@ -436,9 +436,8 @@ kmem_slab_hash_update(kmem_cache_t *cp)
 		return;
 	kmem_lock_enter(&cp->cache_lock);
 	size_t want = kmem_max(KMEM_HASH_INITIAL,
-	    (size_t)1 << (highbit(3 * cp->cache_buftotal + 4) - 2));
-	size_t have = cp->cache_hash_mask + 1;
-	if (want > 2 * have || 4 * want < have)
+	    kmem_hash_size(cp->cache_buftotal));
+	if (kmem_hash_rescale_due(want, cp->cache_hash_mask + 1))
 		slab_hash_rescale(cp, want);
 	kmem_lock_exit(&cp->cache_lock);
 }

@@ -940,9 +940,8 @@ vmem_update(void)
 	kmem_lock_enter(&vmem_list_lock);
 	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next) {
 		kmem_lock_enter(&vmp->vm_lock);
-		size_t want = (size_t)1 << (highbit(3 * vmp->vm_nbusy + 4) - 2);
-		size_t have = vmp->vm_hash_mask + 1;
-		if (want > 2 * have || 4 * want < have)
+		size_t want = kmem_hash_size(vmp->vm_nbusy);
+		if (kmem_hash_rescale_due(want, vmp->vm_hash_mask + 1))
 			vmem_hash_rescale(vmp, want);
 		kmem_lock_exit(&vmp->vm_lock);
 	}
