@@ -40,7 +40,7 @@
  * periodic kmem_update() are registered, outside the lock (they may
  * allocate, through kmem when kmem is malloc).
  */
-#include "../magazine/magazine_impl.h"
+#include "init_impl.h"
 #include "../debug/debug_impl.h"
 
 /*
@@ -151,6 +151,27 @@ kmem_release_free_pages(void)
 	for (size_t i = 0; i < sizeof (arenas) / sizeof (arenas[0]); i++)
 		if (arenas[i] != NULL)
 			vmem_walk(arenas[i], VMEM_FREE, release_cb, NULL);
+}
+
+/* Reclaim everything, give the heap's free spans back, drop free pages. */
+void
+kmem_reap(void)
+{
+	kmem_reclaim(KM_SLEEP);
+	(void)vmem_release_spans(kmem_heap_arena);
+	kmem_release_free_pages();
+}
+
+/*
+ * The periodic update (every 15 seconds by default): the caches' working
+ * sets and magazines, vmem's hash tables, and the pages of free space.
+ */
+void
+kmem_update(void)
+{
+	kmem_cache_update_all();
+	vmem_update();
+	kmem_release_free_pages();
 }
 
 /* ---- options ---- */

@@ -25,7 +25,7 @@
  * Arenas and start-up are src/init/'s: the caches here take their slabs
  * from kmem_default, and requests beyond the classes go to kmem_oversize.
  */
-#include "../magazine/magazine_impl.h"
+#include "kmem_alloc_impl.h"
 #include "../debug/debug_impl.h"
 
 static const size_t kmem_alloc_sizes[] = {

@@ -7,6 +7,7 @@
 
 kmem_lock_t kmem_cache_list_lock = KMEM_LOCK_INIT;
 kmem_list_t kmem_cache_list = { &kmem_cache_list, &kmem_cache_list };
+const uint32_t kmem_layout_version = KMEM_LAYOUT_VERSION;
 
 /* The cache of caches; its own structure is static. */
 static kmem_cache_t kmem_cache_cache_static;
@@ -343,25 +344,12 @@ kmem_reclaim(int kmflag)
 }
 
 /*
- * Reclaim everything, unmap the heap's free spans, and let the platform
- * drop the pages of what free space remains.
+ * The caches' part of the periodic update (kmem_update()): rescale hash
+ * tables, start a new working-set interval and free the magazines that
+ * were idle for the whole last one, grow contended magazines.
  */
 void
-kmem_reap(void)
-{
-	kmem_reclaim(KM_SLEEP);
-	vmem_release_spans(kmem_heap_arena);
-	kmem_release_free_pages();
-}
-
-/*
- * The periodic update (every 15 seconds by default): rescale hash tables,
- * start a new working-set interval and free the magazines that were idle
- * for the whole last one, grow contended magazines, and let the platform
- * drop the pages of free arena space.
- */
-void
-kmem_update(void)
+kmem_cache_update_all(void)
 {
 	kmem_lock_enter(&kmem_cache_list_lock);
 	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
@@ -373,8 +361,6 @@ kmem_update(void)
 		kmem_magazine_resize(cp);
 	}
 	kmem_lock_exit(&kmem_cache_list_lock);
-	vmem_update();
-	kmem_release_free_pages();
 }
 
 /*

@@ -7,30 +7,6 @@
 
 #include "../slab/slab_impl.h"
 
-/*
- * The record a thread (hosted) or CPU (kernel) keeps: one slot per cache,
- * indexed by cache_slot.  cpu_busy and cpu_stop implement the
- * asymmetric handshake between the owner and a purger.
- */
-/* Bits of cpu_stop: while any is set, the owner does not use its slots. */
-#define KMEM_CPU_STOP_PURGE	0x1	/* a purger owns the slots */
-#define KMEM_CPU_STOP_BYPASS	0x2	/* someone waits for memory */
-
-typedef struct kmem_cpu {
-	uint32_t	cpu_busy;	/* owner is using its slots */
-	uint32_t	cpu_stop;	/* KMEM_CPU_STOP_*; written under */
-					/* kmem_cpu_list_lock */
-	uint32_t	cpu_ncc;	/* slots in cpu_cc */
-	uint32_t	cpu_pad;
-	kmem_cpu_cache_t *cpu_cc;
-	kmem_cpu_cache_t *cpu_retired;	/* outgrown tables, freed at exit */
-	kmem_list_t	cpu_link;	/* kmem_cpu_list */
-} kmem_cpu_t;
-
-extern kmem_lock_t kmem_cache_list_lock;
-extern kmem_list_t kmem_cache_list;
-extern kmem_lock_t kmem_cpu_list_lock;
-extern kmem_list_t kmem_cpu_list;
 extern kmem_magtype_t kmem_magtype[];
 extern const int kmem_nmagtype;
 extern kmem_cache_t *kmem_cpu_record_cache;
@@ -222,40 +198,9 @@ void kmem_cache_free_slow(kmem_cache_t *cp, void *buf);
 void kmem_reclaim(int kmflag);
 bool kmem_reclaiming(void);
 
-/* init.c */
-extern vmem_t *kmem_heap_arena;
-void kmem_release_free_pages(void);
-bool kmem_is_ready(void);
-
-/* kmem_alloc.c */
-int kmem_alloc_caches_create(int cflags);
-void kmem_alloc_caches_destroy(void);
-
-/* The kmem_alloc size tables (kmem_alloc.c). */
-#define KMEM_ALLOC_SMALL_MAX	4096
-#define KMEM_BIG_MAXBUF		1048576
-extern KMEM_HIDDEN kmem_cache_t *kmem_alloc_table[KMEM_ALLOC_SMALL_MAX >> 3];
-extern KMEM_HIDDEN kmem_cache_t *kmem_big_alloc_table[KMEM_BIG_MAXBUF >> 12];
-
-/* The size tables above KMEM_ALLOC_SMALL_MAX; NULL past them. */
-static inline kmem_cache_t *
-kmem_alloc_cache_big(size_t index)
-{
-	if (index < KMEM_BIG_MAXBUF)
-		return (kmem_load_acquire(&kmem_big_alloc_table[index >> 12]));
-	return (NULL);
-}
-
-/* The kmem_alloc_N cache that serves size bytes; NULL above 1 MiB or 0. */
-static inline kmem_cache_t *
-kmem_alloc_class(size_t size)
-{
-	size_t index = size - 1;
-
-	if (KMEM_LIKELY(index < KMEM_ALLOC_SMALL_MAX))
-		return (kmem_load_acquire(&kmem_alloc_table[index >> 3]));
-	return (kmem_alloc_cache_big(index));
-}
+/* cache.c: life cycle */
+bool kmem_is_ready(void);		/* init.c: start-up is done */
+void kmem_cache_update_all(void);
 void kmem_cache_bootstrap(void);
 void kmem_cache_unbootstrap(void);
 void kmem_cpu_index_fini(void);

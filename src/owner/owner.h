@@ -6,7 +6,7 @@
 #ifndef KMEM_OWNER_H
 #define KMEM_OWNER_H
 
-#include "../magazine/magazine_impl.h"
+#include "../kmem_alloc/kmem_alloc_impl.h"
 
 #define KMEM_OWNER_VA_BITS	48	/* the address space the map covers */
 #define KMEM_OWNER_LEAF_BITS	18	/* pages per leaf: 1 GiB of 4 KiB */

@@ -6,7 +6,7 @@
  * so figures that combine layers (buf_inuse) are exact only when the
  * cache is quiet -- as with kstats in a live kernel.
  */
-#include "../magazine/magazine_impl.h"
+#include "../init/init_impl.h"
 
 typedef struct kmem_snapshot {
 	uint64_t	ks_alloc;
