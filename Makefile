@@ -44,7 +44,7 @@ HEADERS	 := $(wildcard include/kmem/*.h platform/*.h platform/posix/*.h \
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(BUILD)/tests/kmem_test
 
-.PHONY: all lib deps demo test test-install test-malloc test-unit test-build check-freestanding lint-man \
+.PHONY: all lib deps demo test test-install test-malloc test-unit test-build check-freestanding check-layers lint-man \
 	bench install clean
 
 all: lib
@@ -116,6 +116,7 @@ test: deps
 	$(MAKE) MODE=release test-valgrind
 	$(MAKE) MODE=debug test-valgrind
 	$(MAKE) check-freestanding
+	$(MAKE) check-layers
 	$(MAKE) MODE=release test-malloc
 	$(MAKE) test-install
 	$(MAKE) lint-man
@@ -151,6 +152,10 @@ $(BUILD)/tests/malloc_api: tests/malloc/malloc_api.c
 $(BUILD)/tests/cxx_containers: tests/malloc/cxx_containers.cc
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -o $@ $< -lpthread
+
+# Every include goes down the layer stack (docs/internals.md).
+check-layers:
+	@scripts/check_layers.sh
 
 # The core compiled as a kernel would compile it, then its undefined
 # symbols checked against the platform contract plus memcpy and friends.

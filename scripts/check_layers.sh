@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The layering lint (make check-layers): every #include "..." between the
+# core's directories must go down the stack below (or stay in its layer),
+# and compat/ may include only the face header.  An edge that goes up is
+# an error unless it is one of the declared exceptions, each with its
+# reason; a new one must be fixed or declared here.
+set -u
+cd "$(dirname "$0")/.."
+declare -A rank=(
+	[base]=0 [vmem]=1 [model]=2 [slab]=3 [magazine]=4 [debug]=4
+	[kmem_alloc]=5 [owner]=6 [init]=7 [stats]=8 [face]=9
+)
+# from:to pairs that go up, and why.
+declare -A allowed=(
+	# The slab layer calls the debug layer's buffer checks directly on
+	# its slow paths (a per-cache table of debug functions would make
+	# this a hook; not done yet).
+	[slab:debug]=1
+)
+fail=0
+for f in src/*/*.[ch]; do
+	from=$(basename "$(dirname "$f")")
+	while read -r inc; do
+		to=$(echo "$inc" | sed -n 's|^\.\./\([a-z_]*\)/.*|\1|p')
+		[ -z "$to" ] && continue
+		if [ -z "${rank[$from]:-}" ] || [ -z "${rank[$to]:-}" ]; then
+			echo "check-layers: $f: unknown layer in \"$inc\""
+			fail=1
+		elif [ "${rank[$to]}" -gt "${rank[$from]}" ] &&
+		    [ -z "${allowed[$from:$to]:-}" ]; then
+			echo "check-layers: $f includes \"$inc\": $from may not reach up to $to"
+			fail=1
+		fi
+	done < <(sed -n 's|^#include "\(.*\)"|\1|p' "$f")
+done
+for f in compat/*/*.[ch]; do
+	while read -r inc; do
+		case "$inc" in
+		../../src/face/kmem_face.h) ;;
+		../../src/*) echo "check-layers: $f includes \"$inc\": a face includes only src/face/kmem_face.h"; fail=1 ;;
+		esac
+	done < <(sed -n 's|^#include "\(.*\)"|\1|p' "$f")
+done
+[ $fail -eq 0 ] && echo "check-layers: every include goes down the stack (1 declared exception)"
+exit $fail
