@@ -15,7 +15,7 @@
 
 #include <kmem/kmem.h>
 #include "../src/debug/debug_impl.h"
-#include "../src/debug/track.h"
+#include "../src/base/track.h"
 #include "harness.h"
 
 enum { GUARD_SIZE = 100 };	/* buftag at 104 */

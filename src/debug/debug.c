@@ -19,8 +19,9 @@
  *
  * Every transaction is checked, whether a magazine or a slab serves it: a
  * guarded cache's fast-path slot index is UINT32_MAX, so its allocations
- * and frees always take the slow paths, which call kmem_debug_alloc() and
- * kmem_debug_free() and still use the magazines.  On allocation the buftag
+ * and frees always take the slow paths, which call the cache's debug
+ * table (kmem_debug_ops: debug_alloc() and debug_free()) and still use
+ * the magazines.  On allocation the buftag
  * must say "free" and every word of the buffer must still hold the free
  * pattern; on free the buftag must say "allocated" (saying "free" means a
  * duplicate free) and the redzone must be intact.  Constructed state cannot
@@ -88,9 +89,34 @@ check_and_fill(uint64_t *w, size_t n, uint64_t expect, uint64_t pattern)
 	return (n);
 }
 
+/*
+ * A guarded cache's chunk: the buftag follows the buffer and holds the
+ * free link; an audited cache's audit bufctl follows the buftag.
+ */
+static size_t
+debug_layout(kmem_cache_t *cp)
+{
+	cp->cache_buftag = P2ROUNDUP(cp->cache_bufsize, sizeof (uint64_t));
+	cp->cache_bufctl = cp->cache_buftag + offsetof(kmem_buftag_t, bt_link);
+	size_t end = cp->cache_buftag + sizeof (kmem_buftag_t);
+	if (cp->cache_flags & KMF_AUDIT) {
+		cp->cache_audit = end;
+		cp->cache_audit_depth = kmem_audit_frames;
+		end += kmem_audit_size(cp);
+	}
+	return (end);
+}
+
+/* A hashed slab's buffer: its tag names its bufctl (for audit). */
+static void
+debug_link(kmem_cache_t *cp, void *buf, kmem_bufctl_t *bcp)
+{
+	kmem_buftag(cp, buf)->bt_link = bcp;
+}
+
 /* A chunk the slab layer hands out for the first time: make it free. */
-void
-kmem_debug_fresh(kmem_cache_t *cp, void *buf)
+static void
+debug_fresh(kmem_cache_t *cp, void *buf)
 {
 	kmem_buftag_t *btp = kmem_buftag(cp, buf);
 
@@ -103,8 +129,8 @@ kmem_debug_fresh(kmem_cache_t *cp, void *buf)
 }
 
 /* buf leaves the cache: check it, mark it allocated, construct it. */
-int
-kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag)
+static int
+debug_alloc(kmem_cache_t *cp, void *buf, int kmflag)
 {
 	kmem_buftag_t *btp = kmem_buftag(cp, buf);
 	char detail[128];
@@ -162,7 +188,7 @@ kmem_debug_free_size(kmem_cache_t *cp, void *buf, size_t size)
 	char detail[96];
 
 	if (btp->bt_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_ALLOC))
-		return;		/* kmem_debug_free() will say what is wrong */
+		return;		/* debug_free() will say what is wrong */
 	if (btp->bt_size != KMEM_SIZE_ENCODE(size)) {
 		uint64_t was = (btp->bt_size - 1) / 251;
 		if ((btp->bt_size - 1) % 251 != 0) {
@@ -185,8 +211,8 @@ kmem_debug_free_size(kmem_cache_t *cp, void *buf, size_t size)
  * or redzone damaged): it is reported and, under noabort, left out of the
  * cache, as illumos does, rather than handed out again.
  */
-bool
-kmem_debug_free(kmem_cache_t *cp, void *buf)
+static bool
+debug_free(kmem_cache_t *cp, void *buf)
 {
 	kmem_buftag_t *btp = kmem_buftag(cp, buf);
 
@@ -240,3 +266,8 @@ kmem_debug_alloc_failed(kmem_cache_t *cp, const char *from, size_t size)
 	    "failed (checknull)", size, from);
 	kmem_plat_panic("kmem: allocation failed");
 }
+
+/* What a guarded cache's layers call (kmem_types.h). */
+const kmem_debug_ops_t kmem_debug_ops = {
+	debug_layout, debug_fresh, debug_link, debug_alloc, debug_free,
+};

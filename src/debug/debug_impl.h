@@ -127,9 +127,15 @@ void kmem_audit_report(kmem_cache_t *cp, void *buf, kmem_cache_t *owner,
     void *chunk);
 void kmem_audit_fail(kmem_cache_t *cp);
 
-void kmem_debug_fresh(kmem_cache_t *cp, void *buf);
-int kmem_debug_alloc(kmem_cache_t *cp, void *buf, int kmflag);
-bool kmem_debug_free(kmem_cache_t *cp, void *buf);
+/* Debug settings for caches created from now on (KMEM_DEBUG, debug.c). */
+extern int kmem_debug_flags;
+extern uint32_t kmem_debug_mtbf;
+extern uint32_t kmem_maxverify;
+extern uint32_t kmem_audit_frames;
+extern size_t kmem_minfirewall;		/* 0: no firewall */
+extern vmem_t *kmem_firewall_arena;
+
+extern const kmem_debug_ops_t kmem_debug_ops;
 void kmem_debug_parse(const char *items);
 kmem_optres_t kmem_debug_item(const char *name, bool has_value,
     const char *arg);

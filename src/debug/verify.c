@@ -11,7 +11,7 @@
  */
 #include "debug_impl.h"
 #include "../magazine/magazine_impl.h"
-#include "track.h"
+#include "../base/track.h"
 
 typedef struct verify_arg {
 	kmem_print_fn	*va_pr;

@@ -4,6 +4,7 @@
  * periodic update.  Caches are on kmem_cache_list, in creation order.
  */
 #include "magazine_impl.h"
+#include "../debug/debug_impl.h"
 
 kmem_lock_t kmem_cache_list_lock = KMEM_LOCK_INIT;
 kmem_list_t kmem_cache_list = { &kmem_cache_list, &kmem_cache_list };
@@ -64,6 +65,8 @@ cache_debug_init(kmem_cache_t *cp, int cflags)
 		cp->cache_arena = kmem_firewall_arena;
 	}
 	cp->cache_flags |= flags;
+	if (flags & KMF_BUFTAG)
+		cp->cache_debug = &kmem_debug_ops;
 	cp->cache_mtbf = kmem_debug_mtbf;
 	cp->cache_verify = (flags & KMF_LITE) ? sizeof (uint64_t) :
 	    kmem_maxverify;

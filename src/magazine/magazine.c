@@ -377,7 +377,7 @@ static void cache_free_body(kmem_cache_t *cp, void *buf);
 static void *
 cache_alloc_guarded(kmem_cache_t *cp, void *buf, int kmflag)
 {
-	if (buf == NULL || kmem_debug_alloc(cp, buf, kmflag) == 0)
+	if (buf == NULL || cp->cache_debug->do_alloc(cp, buf, kmflag) == 0)
 		return (buf);
 	cache_free_body(cp, buf);	/* the constructor failed; still free */
 	return (NULL);
@@ -471,7 +471,7 @@ KMEM_NOINLINE void
 kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
 {
 	if (KMEM_UNLIKELY(cp->cache_flags & KMF_BUFTAG) &&
-	    !kmem_debug_free(cp, buf))	/* every free is checked */
+	    !cp->cache_debug->do_free(cp, buf))	/* every free is checked */
 		return;				/* reported; not taken back */
 	cache_free_body(cp, buf);
 }

@@ -119,6 +119,31 @@ typedef struct kmem_cpu_cache {
 
 _Static_assert(sizeof (kmem_cpu_cache_t) == 32, "cpu cache slot size");
 
+/*
+ * A debugged cache's checks (the debug layer's; kmem_debug(9)), set by
+ * the cache layer when the cache's debug flags are decided, NULL for a
+ * cache without buffer tags.  The slab and magazine layers call them only
+ * on the slow paths that already test KMF_BUFTAG: neither includes the
+ * debug layer for them.
+ *   do_layout	lay out the tag (and audit record) after the buffer:
+ *		sets cache_buftag, cache_bufctl, cache_audit; returns the
+ *		chunk's end before alignment
+ *   do_fresh	a buffer that was never handed out: fill, tag
+ *   do_link	a hashed slab's buffer: its tag names its bufctl
+ *   do_alloc	a buffer leaves the cache: check, construct (0, or the
+ *		constructor failed)
+ *   do_free	a buffer comes back: check (false: reported, not taken)
+ */
+struct kmem_cache;
+typedef struct kmem_debug_ops {
+	size_t	(*do_layout)(struct kmem_cache *cp);
+	void	(*do_fresh)(struct kmem_cache *cp, void *buf);
+	void	(*do_link)(struct kmem_cache *cp, void *buf,
+		    kmem_bufctl_t *bcp);
+	int	(*do_alloc)(struct kmem_cache *cp, void *buf, int kmflag);
+	bool	(*do_free)(struct kmem_cache *cp, void *buf);
+} kmem_debug_ops_t;
+
 struct kmem_cache {
 	/* Properties (constant after creation). */
 	char		cache_name[KMEM_CACHE_NAMELEN + 1];
@@ -139,6 +164,7 @@ struct kmem_cache {
 	kmem_reclaim_t	*cache_reclaim;
 	void		*cache_private;
 	vmem_t		*cache_arena;
+	const kmem_debug_ops_t *cache_debug;	/* KMF_BUFTAG caches */
 	uint32_t	cache_cpu_index; /* fast paths' slot: cache_slot, or */
 					/* UINT32_MAX to send every */
 					/* transaction to the slow path */

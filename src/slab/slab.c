@@ -62,7 +62,6 @@
  *  4. The hash holds exactly the allocated buffers of a KMF_HASH cache.
  */
 #include "slab_impl.h"
-#include "../debug/debug_impl.h"
 
 #define KMEM_KEEP_EMPTY	1
 
@@ -178,18 +177,9 @@ kmem_slab_cache_init(kmem_cache_t *cp)
 		cp->cache_maxcolor = cp->cache_slabsize - cp->cache_chunksize;
 		return (slab_hash_init(cp));
 	} else if (cp->cache_flags & KMF_BUFTAG) {
-		/* The buftag follows the buffer and holds the free link; */
-		/* an audited cache's audit bufctl follows the buftag. */
-		cp->cache_buftag = P2ROUNDUP(bufsize, sizeof (uint64_t));
-		cp->cache_bufctl = cp->cache_buftag +
-		    offsetof(kmem_buftag_t, bt_link);
-		size_t end = cp->cache_buftag + sizeof (kmem_buftag_t);
-		if (cp->cache_flags & KMF_AUDIT) {
-			cp->cache_audit = end;
-			cp->cache_audit_depth = kmem_audit_frames;
-			end += kmem_audit_size(cp);
-		}
-		cp->cache_chunksize = P2ROUNDUP(end, align);
+		/* The debug layer's tag follows the buffer. */
+		cp->cache_chunksize = P2ROUNDUP(cp->cache_debug->do_layout(cp),
+		    align);
 	} else if (cp->cache_constructor != NULL) {
 		cp->cache_bufctl = P2ROUNDUP(bufsize, sizeof (void *));
 		cp->cache_chunksize = P2ROUNDUP(cp->cache_bufctl +
@@ -478,7 +468,7 @@ slab_take(kmem_cache_t *cp, bool *construct)
 		bcp->bc_next = *bucket;
 		*bucket = bcp;
 		if (cp->cache_flags & KMF_BUFTAG)	/* for audit's bc_slab */
-			kmem_buftag(cp, buf)->bt_link = bcp;
+			cp->cache_debug->do_link(cp, buf, bcp);
 		if (cp->cache_buftotal - cp->cache_bufslab >
 		    2 * (cp->cache_hash_mask + 1))
 			slab_hash_rescale(cp, 4 * (cp->cache_hash_mask + 1));
@@ -538,7 +528,7 @@ slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n)
 	if (construct_map != 0 && (cp->cache_flags & KMF_BUFTAG)) {
 		for (int i = 0; i < got; i++)
 			if ((construct_map >> i) & 1)
-				kmem_debug_fresh(cp, bufs[i]);
+				cp->cache_debug->do_fresh(cp, bufs[i]);
 		return (got);
 	}
 	if (construct_map == 0 || cp->cache_constructor == NULL)

@@ -6,7 +6,6 @@
  * kmem_verify().
  */
 #include "slab_impl.h"
-#include "../debug/debug_impl.h"
 
 /*
  * Call fn for every slab of cp, partial ones first, until it returns

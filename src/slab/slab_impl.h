@@ -8,15 +8,8 @@
 #define KMEM_SLAB_IMPL_H
 
 #include "../model/kmem_types.h"
-#include "../debug/track.h"
+#include "../base/track.h"
 
-/* Debug settings for caches created from now on (KMEM_DEBUG, debug.c). */
-extern int kmem_debug_flags;
-extern uint32_t kmem_debug_mtbf;
-extern uint32_t kmem_maxverify;
-extern uint32_t kmem_audit_frames;
-extern size_t kmem_minfirewall;		/* 0: no firewall */
-extern vmem_t *kmem_firewall_arena;
 
 
 #define KMEM_VOID_FRACTION	8	/* never waste more than 1/8 of a slab */
