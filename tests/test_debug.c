@@ -573,7 +573,15 @@ test_verify_finds_damage(void)
 	kmem_track_poison(p[3], 64);
 	kmem_buftag(cp, p[7])->bt_redzone = KMEM_REDZONE_PATTERN;
 
-	/* Damage to a slab's bookkeeping is found too. */
+	kmem_cache_destroy(cp);
+
+	/*
+	 * Damage to a slab's bookkeeping is found too.  No magazines: a
+	 * purge would free into the damaged slab, and a debug build's slab
+	 * validator would stop there first.
+	 */
+	cp = kmem_cache_create("t_verify_slab", GUARD_SIZE, 0, NULL, NULL,
+	    NULL, NULL, NULL, KMF_BUFTAG | KMF_AUDIT | KMC_NOMAGAZINE);
 	void *q = kmem_cache_alloc(cp, KM_SLEEP);
 	kmem_slab_t *sp = KMEM_CONTAINER(cp->cache_partial.next, kmem_slab_t,
 	    slab_link);

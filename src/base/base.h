@@ -241,6 +241,8 @@ void kmem_option_each(const char *items, const char *source,
  */
 _Noreturn void kmem_assert_failed(const char *expr, const char *file,
     int line);
+_Noreturn void kmem_assert3_failed(const char *expr, uint64_t a,
+    const char *op, uint64_t b, const char *file, int line);
 
 #ifndef KMEM_DEBUG_LEVEL
 #define KMEM_DEBUG_LEVEL 0
@@ -257,6 +259,19 @@ _Noreturn void kmem_assert_failed(const char *expr, const char *file,
 #define ASSERT_EXPENSIVE(e) VERIFY(e)
 #else
 #define ASSERT_EXPENSIVE(e) ((void)0)
+#endif
+
+/* The same for a comparison: a failure prints both operands' values. */
+#define VERIFY3U(a, op, b) do {						\
+	uint64_t kmem_a_ = (uint64_t)(a), kmem_b_ = (uint64_t)(b);	\
+	if (KMEM_UNLIKELY(!(kmem_a_ op kmem_b_)))			\
+		kmem_assert3_failed(#a " " #op " " #b, kmem_a_, #op,	\
+		    kmem_b_, __FILE__, __LINE__);			\
+} while (0)
+#if KMEM_DEBUG_LEVEL >= 1
+#define ASSERT3U(a, op, b)	VERIFY3U(a, op, b)
+#else
+#define ASSERT3U(a, op, b)	((void)0)
 #endif
 
 /* Report a fatal misuse (bad arguments from a client) and stop. */

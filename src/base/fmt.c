@@ -205,6 +205,17 @@ report(const char *prefix, const char *fmt, va_list ap)
 }
 
 _Noreturn void
+kmem_assert3_failed(const char *expr, uint64_t a, const char *op, uint64_t b,
+    const char *file, int line)
+{
+	char msg[320];
+	kmem_snprintf(msg, sizeof (msg), "kmem: assertion failed: %s "
+	    "(0x%llx %s 0x%llx), file %s, line %d", expr, (unsigned long long)a,
+	    op, (unsigned long long)b, file, line);
+	kmem_plat_panic(msg);
+}
+
+_Noreturn void
 kmem_assert_failed(const char *expr, const char *file, int line)
 {
 	char msg[256];

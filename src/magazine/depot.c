@@ -75,6 +75,37 @@ kmem_depot_put(kmem_cache_t *cp, kmem_magazine_t *mp, bool full,
 	} else {
 		kmem_maglist_push(&cp->cache_empty, mp);
 	}
+	ASSERT_EXPENSIVE(kmem_depot_is_valid(cp));
+}
+
+/* One depot list's counts match its magazines.  Depot lock held. */
+static bool
+maglist_is_valid(const kmem_maglist_t *mlp, uint32_t only_size)
+{
+	uint64_t n = 0, capacity = 0;
+
+	for (const kmem_magazine_t *mp = mlp->ml_list; mp != NULL;
+	    mp = mp->mag_next) {
+		if (mp->mag_size == 0 || ++n > mlp->ml_total ||
+		    (only_size != 0 && mp->mag_size != only_size))
+			return (false);
+		capacity += mp->mag_size;
+	}
+	return (n == mlp->ml_total && capacity == mlp->ml_capacity &&
+	    mlp->ml_min <= mlp->ml_total);
+}
+
+/*
+ * The depot's invariants (magazine.c): each list's count, capacity and
+ * low-water mark agree with its magazines, and empty magazines are all of
+ * the current size (outgrown ones are retired).  Depot lock held.
+ */
+bool
+kmem_depot_is_valid(const kmem_cache_t *cp)
+{
+	return (maglist_is_valid(&cp->cache_full, 0) &&
+	    maglist_is_valid(&cp->cache_empty,
+	    (uint32_t)cp->cache_magtype->mt_magsize));
 }
 
 /* Take one depot list of cp onto *retiredp.  Depot lock held. */

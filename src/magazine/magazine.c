@@ -172,6 +172,7 @@ cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 		kmem_depot_lock(cp);
 		rf->rf_grow = kmem_depot_wants_growth(cp);
 		kmem_magazine_t *mp = kmem_maglist_pop(&cp->cache_full);
+		ASSERT_EXPENSIVE(kmem_depot_is_valid(cp));
 		if (mp != NULL) {
 			kmem_store_relaxed(&cp->cache_depot_alloc,
 			    cp->cache_depot_alloc + 1);
@@ -215,6 +216,7 @@ cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf,
 			kmem_depot_lock(cp);
 		}
 		slot_make_way(cp, ccp, emp->mag_size, &rf->rf_retired);
+		ASSERT_EXPENSIVE(kmem_depot_is_valid(cp));
 		kmem_lock_exit(&cp->cache_depot_lock);
 		ccp->cc_loaded = emp;
 		kmem_store_relaxed(&ccp->cc_rounds, 0);

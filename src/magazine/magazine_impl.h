@@ -21,6 +21,7 @@ void kmem_magazines_destroy(kmem_cache_t *cp, kmem_magazine_t *mp);
 void kmem_depot_put(kmem_cache_t *cp, kmem_magazine_t *mp, bool full,
     kmem_magazine_t **retiredp);
 void kmem_depot_take(kmem_cache_t *cp, kmem_magazine_t **retiredp);
+bool kmem_depot_is_valid(const kmem_cache_t *cp);
 void kmem_depot_ws_update(kmem_cache_t *cp);
 void kmem_depot_ws_reap(kmem_cache_t *cp);
 void kmem_cpu_purge(kmem_cache_t *cp);

@@ -113,7 +113,7 @@ class_of(kmem_cache_t *cp, size_t chunks)
 		}
 		if (owner == cp) {
 			/* The colour never costs a chunk (slab.c). */
-			ASSERT(oc->oc_chunks == chunks);
+			ASSERT3U(oc->oc_chunks, ==, chunks);
 			return (oc);
 		}
 	}

@@ -455,7 +455,8 @@ slab_take(kmem_cache_t *cp, bool *construct)
 		sp->slab_raw = bcp->bc_next;
 		*construct = true;
 	} else {
-		ASSERT(slab_is_small(cp) && sp->slab_bump < sp->slab_chunks);
+		ASSERT(slab_is_small(cp));
+		ASSERT3U(sp->slab_bump, <, sp->slab_chunks);
 		bcp = (kmem_bufctl_t *)(sp->slab_base + sp->slab_bump++ *
 		    cp->cache_chunksize + cp->cache_bufctl);
 		*construct = true;
@@ -475,6 +476,7 @@ slab_take(kmem_cache_t *cp, bool *construct)
 	}
 	if (sp->slab_refcnt++ == 0)
 		cp->cache_nempty--;
+	ASSERT_EXPENSIVE(kmem_slab_is_valid(cp, sp));
 	cp->cache_bufslab--;
 	cp->cache_slab_alloc++;
 	if (!slab_has_free(cp, sp)) {
@@ -514,7 +516,7 @@ slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n)
 	uint64_t construct_map = 0;
 	int got = 0;
 
-	ASSERT(n <= SLAB_BATCH_MAX);
+	ASSERT3U(n, <=, SLAB_BATCH_MAX);
 	kmem_lock_enter(&cp->cache_lock);
 	while (got < n && slab_ensure_partial(cp, got == 0 ? kmflag :
 	    kmflag | KM_NOSLEEP | KM_NORMALPRI)) {
@@ -646,7 +648,9 @@ slab_free_common(kmem_cache_t *cp, void *buf, bool constructed)
 	}
 	cp->cache_bufslab++;
 	cp->cache_slab_free++;
-	if (--sp->slab_refcnt == 0) {
+	uint32_t left = --sp->slab_refcnt;
+	ASSERT_EXPENSIVE(kmem_slab_is_valid(cp, sp));
+	if (left == 0) {
 		kmem_list_remove(&sp->slab_link);
 		/* Keep no empty slab while anyone waits for memory. */
 		if (cp->cache_nempty >= KMEM_KEEP_EMPTY ||
