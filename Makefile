@@ -44,7 +44,7 @@ HEADERS	 := $(wildcard include/kmem/*.h platform/*.h platform/posix/*.h \
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(BUILD)/tests/kmem_test
 
-.PHONY: all lib deps demo test test-install test-malloc test-unit test-build check-freestanding check-layers lint-man \
+.PHONY: all lib deps demo test test-install test-malloc test-unit test-build check-freestanding check-layers check-symbols lint-man \
 	bench install clean
 
 all: lib
@@ -117,6 +117,7 @@ test: deps
 	$(MAKE) MODE=debug test-valgrind
 	$(MAKE) check-freestanding
 	$(MAKE) check-layers
+	$(MAKE) MODE=release check-symbols
 	$(MAKE) MODE=release test-malloc
 	$(MAKE) test-install
 	$(MAKE) lint-man
@@ -156,6 +157,10 @@ $(BUILD)/tests/cxx_containers: tests/malloc/cxx_containers.cc
 # Every include goes down the layer stack (docs/internals.md).
 check-layers:
 	@scripts/check_layers.sh
+
+# Exports are the public API; every other global is internal (kmi_, vmi_).
+check-symbols: lib
+	@scripts/check_symbols.sh $(BUILD)
 
 # The core compiled as a kernel would compile it, then its undefined
 # symbols checked against the platform contract plus memcpy and friends.

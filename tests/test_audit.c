@@ -82,7 +82,7 @@ check_audit(size_t size)
 	KT_CHECK(bcp->bc_addr == p && bcp->bc_cache == cp);
 	KT_EQ_U(bcp->bc_event, KMEM_AUDIT_ALLOC);
 	KT_EQ_U(bcp->bc_thread, (uintptr_t)pthread_self());
-	KT_CHECK(bcp->bc_slab == kmem_slab_find(cp, p, &chunk));
+	KT_CHECK(bcp->bc_slab == kmi_slab_find(cp, p, &chunk));
 	KT_CHECK(bcp->bc_depth > 0 && bcp->bc_depth <= KMEM_STACK_DEPTH);
 	KT_CHECK(stack_shows(bcp, "alloc_site", true));
 	uint64_t t_alloc = bcp->bc_timestamp;
@@ -130,11 +130,11 @@ test_audit_frames(void)
 {
 	kmem_cache_t *deep = debug_cache("t_deep", 64, KMF_BUFTAG | KMF_AUDIT,
 	    NULL);
-	uint32_t saved = kmem_audit_frames;
-	kmem_audit_frames = 2;
+	uint32_t saved = kmi_audit_frames;
+	kmi_audit_frames = 2;
 	kmem_cache_t *cp = debug_cache("t_shallow", 64, KMF_BUFTAG | KMF_AUDIT,
 	    NULL);
-	kmem_audit_frames = saved;
+	kmi_audit_frames = saved;
 	void *p = alloc_site(cp);
 	KT_CHECK(kmem_buffer_audit(cp, p)->bc_depth <= 2);
 	KT_EQ_U(kmem_cache_stat(deep, "chunk_size") -
@@ -149,9 +149,9 @@ static void
 logs_on(void)
 {
 	for (int log = 0; log < 3; log++)
-		if (kmem_log_bytes[log] == 0)
-			kmem_log_bytes[log] = 64 * 1024;
-	kmem_log_init();
+		if (kmi_log_bytes[log] == 0)
+			kmi_log_bytes[log] = 64 * 1024;
+	kmi_log_init();
 }
 
 typedef struct collect {
@@ -317,12 +317,12 @@ test_firewall(void)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 
-	kmem_minfirewall = 2048;
-	KT_CHECK(kmem_debug_init() == 0 && kmem_firewall_arena != NULL);
+	kmi_minfirewall = 2048;
+	KT_CHECK(kmi_debug_init() == 0 && kmi_firewall_arena != NULL);
 	fw_cache = debug_cache("t_firewall", FW_SIZE, KMF_BUFTAG | KMF_AUDIT,
 	    NULL);
 	kmem_cache_t *small = debug_cache("t_nofirewall", 100, 0, NULL);
-	kmem_minfirewall = 0;
+	kmi_minfirewall = 0;
 	KT_CHECK(kmem_cache_stat(fw_cache, "buf_size") == FW_SIZE);
 	KT_CHECK(fw_cache->cache_flags & KMF_FIREWALL);
 	KT_CHECK(!(small->cache_flags & KMF_FIREWALL));

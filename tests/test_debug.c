@@ -186,7 +186,7 @@ void bug_checknull(void);
 void
 bug_checknull(void)
 {
-	kmem_debug_parse("checknull");
+	kmi_debug_parse("checknull");
 	kmem_cache_t *cp = kmem_cache_create("t_nullctor", 64, 0, kt_ctor_refuse,
 	    NULL, NULL, NULL, NULL, 0);
 	if (kmem_cache_alloc(cp, KM_NOSLEEP) == NULL)
@@ -209,11 +209,11 @@ test_checknull(void)
 static void
 test_maxverify(void)
 {
-	uint32_t saved = kmem_maxverify;
-	kmem_debug_parse("maxverify=16");
-	KT_EQ_U(kmem_maxverify, 16);
+	uint32_t saved = kmi_maxverify;
+	kmi_debug_parse("maxverify=16");
+	KT_EQ_U(kmi_maxverify, 16);
 	kmem_cache_t *cp = guarded_cache("t_maxverify", NULL, NULL);
-	kmem_maxverify = saved;		/* fixed per cache: no effect on cp */
+	kmi_maxverify = saved;		/* fixed per cache: no effect on cp */
 	uint64_t *p = kmem_cache_alloc(cp, KM_SLEEP);
 	KT_EQ_U(p[1], KMEM_UNINITIALIZED);
 	memset(p, 0, GUARD_SIZE);
@@ -389,7 +389,7 @@ void bug_dupfree_noabort(void);
 void
 bug_dupfree_noabort(void)
 {
-	kmem_debug_parse("noabort");
+	kmi_debug_parse("noabort");
 	kmem_cache_t *cp = guarded_cache("t_guard", NULL, NULL);
 	char *p = kmem_cache_alloc(cp, KM_SLEEP);
 	kmem_cache_free(cp, p);

@@ -62,7 +62,7 @@ test_depot(void)
 	KT_EQ_U(kmem_cache_stat(cp, "full_magazines"), 0);
 	KT_EQ_U(kmem_cache_stat(cp, "empty_magazines"), 0);
 	KT_CHECK(kmem_cache_stat(cp, "reap") > 0);
-	KT_CHECK(kmem_cache_slabs_are_valid(cp));
+	KT_CHECK(kmi_cache_slabs_are_valid(cp));
 	kmem_cache_destroy(cp);
 }
 
@@ -221,7 +221,7 @@ test_resize(void)
 	KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
 	alloc_then_free(cp, bufs, 100);
 	KT_CHECK(kmem_cache_stat(cp, "full_magazines") >= 2);
-	KT_CHECK(kmem_cache_slabs_are_valid(cp));
+	KT_CHECK(kmi_cache_slabs_are_valid(cp));
 	kmem_cache_destroy(cp);
 }
 
@@ -233,7 +233,7 @@ force_growth(kmem_cache_t *cp)
 	kmem_store_relaxed(&cp->cache_depot_contention,
 	    cp->cache_depot_contention + 10);
 	kmem_lock_exit(&cp->cache_depot_lock);
-	kmem_magazine_resize(cp);
+	kmi_magazine_resize(cp);
 }
 
 /*
@@ -275,7 +275,7 @@ test_resize_keeps_records(void)
 	    kmem_cache_stat(cp, "buf_total"));
 	KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
 	KT_EQ_U(kmem_cache_stat(cp, "alloc"), kmem_cache_stat(cp, "free"));
-	KT_CHECK(kmem_cache_slabs_are_valid(cp));
+	KT_CHECK(kmi_cache_slabs_are_valid(cp));
 	kmem_cache_destroy(cp);
 	KT_EQ_U(hold_dtor, hold_ctor);
 }
@@ -306,7 +306,7 @@ test_resize_outgrown_fill(void)
 	for (int i = 0; i < N; i++)
 		kmem_cache_free(cp, bufs[i]);
 	KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
-	KT_CHECK(kmem_cache_slabs_are_valid(cp));
+	KT_CHECK(kmi_cache_slabs_are_valid(cp));
 	kmem_cache_destroy(cp);
 }
 
@@ -348,7 +348,7 @@ test_resize_under_load(void)
 		    hold_ctor_fn, hold_dtor_fn, NULL, NULL, NULL, 0);
 		uint64_t magsize = kmem_cache_stat(cp, "magazine_size");
 		int steps = 0;
-		while (kmem_magtype[kmem_nmagtype - 1 - steps].mt_magsize !=
+		while (kmi_magtype[kmi_nmagtype - 1 - steps].mt_magsize !=
 		    (int)magsize)
 			steps++;
 		churn_t c[T];
@@ -360,12 +360,12 @@ test_resize_under_load(void)
 		for (int i = 0; i < T; i++)
 			pthread_join(t[i], NULL);
 		KT_EQ_U(kmem_cache_stat(cp, "magazine_size"),
-		    kmem_magtype[kmem_nmagtype - 1].mt_magsize);
+		    kmi_magtype[kmi_nmagtype - 1].mt_magsize);
 		KT_EQ_U(kmem_cache_stat(cp, "magazine_resize"), steps);
 		KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
 		KT_EQ_U(kmem_cache_stat(cp, "alloc"),
 		    kmem_cache_stat(cp, "free"));
-		KT_CHECK(kmem_cache_slabs_are_valid(cp));
+		KT_CHECK(kmi_cache_slabs_are_valid(cp));
 		kmem_cache_destroy(cp);
 		KT_EQ_U(hold_dtor, hold_ctor);
 	}

@@ -45,7 +45,7 @@ obj_dtor(void *buf, void *priv)
 static bool
 slabs_valid(kmem_cache_t *cp)
 {
-	return (kmem_cache_slabs_are_valid(cp));
+	return (kmi_cache_slabs_are_valid(cp));
 }
 
 static void

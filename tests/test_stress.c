@@ -127,7 +127,7 @@ reaper_main(void *arg)
 	while (!__atomic_load_n(&stress_stop, __ATOMIC_ACQUIRE)) {
 		kmem_reap();
 		kmem_update();
-		kmem_cpu_purge_all();
+		kmi_cpu_purge_all();
 	}
 	return (NULL);
 }
@@ -136,7 +136,7 @@ static int
 cache_check(kmem_cache_t *cp, void *arg)
 {
 	int *bad = arg;
-	if (!kmem_cache_slabs_are_valid(cp))
+	if (!kmi_cache_slabs_are_valid(cp))
 		(*bad)++;
 	return (0);
 }

@@ -20,7 +20,7 @@ static bool
 arena_valid(vmem_t *vmp)
 {
 	kmem_lock_enter(&vmp->vm_lock);
-	bool ok = vmem_is_valid(vmp);
+	bool ok = vmi_is_valid(vmp);
 	kmem_lock_exit(&vmp->vm_lock);
 	return (ok);
 }

@@ -74,7 +74,7 @@ malloc_init(void)
 static void *
 malloc_large(size_t size, size_t align)
 {
-	return (kmem_owner_large_alloc(size, kmem_max(align, malloc_page),
+	return (kmi_owner_large_alloc(size, kmem_max(align, malloc_page),
 	    KM_NOSLEEP));
 }
 
@@ -150,7 +150,7 @@ memalign_impl(size_t align, size_t size)
 static _Noreturn KMEM_NOINLINE void
 bad_pointer(const char *fn, const void *buf)
 {
-	kmem_panic("%s(%p): invalid or corrupted buffer", fn, buf);
+	kmi_panic("%s(%p): invalid or corrupted buffer", fn, buf);
 }
 
 /* The size of the buffer that starts at buf, whose page's entry is ow. */
@@ -174,13 +174,13 @@ free_slow(void *buf, const kmem_owner_t *ow)
 	size_t large = kmem_owner_large_size(ow, buf);
 
 	if (large != 0) {
-		kmem_owner_large_free(buf, large);
+		kmi_owner_large_free(buf, large);
 		return;
 	}
 	/* In a slab, starting no chunk: a guarded cache's own report */
 	/* names the buffer and its history (and noabort goes on). */
 	const kmem_owner_class_t *oc = kmem_owner_class(ow);
-	if (oc != NULL && oc != &kmem_owner_large &&
+	if (oc != NULL && oc != &kmi_owner_large &&
 	    kmem_face_guarded(oc->oc_cache)) {
 		kmem_face_free_slow(oc->oc_cache, buf);
 		return;

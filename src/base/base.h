@@ -156,8 +156,8 @@ typedef struct kmem_cv {
 #define KMEM_LOCK_INIT	{ 0 }
 #define KMEM_CV_INIT	{ 0 }
 
-void kmem_lock_enter_slow(kmem_lock_t *lk);
-void kmem_lock_exit_slow(kmem_lock_t *lk);
+void kmi_lock_enter_slow(kmem_lock_t *lk);
+void kmi_lock_exit_slow(kmem_lock_t *lk);
 
 static inline void
 kmem_lock_init(kmem_lock_t *lk)
@@ -176,14 +176,14 @@ static inline void
 kmem_lock_enter(kmem_lock_t *lk)
 {
 	if (!kmem_lock_tryenter(lk))
-		kmem_lock_enter_slow(lk);
+		kmi_lock_enter_slow(lk);
 }
 
 static inline void
 kmem_lock_exit(kmem_lock_t *lk)
 {
 	if (kmem_exchange(&lk->lk_state, 0) == 2)
-		kmem_lock_exit_slow(lk);
+		kmi_lock_exit_slow(lk);
 }
 
 static inline bool
@@ -192,34 +192,34 @@ kmem_lock_held(kmem_lock_t *lk)
 	return (kmem_load_relaxed(&lk->lk_state) != 0);
 }
 
-void kmem_cv_init(kmem_cv_t *cv);
-void kmem_cv_wait(kmem_cv_t *cv, kmem_lock_t *lk);
-void kmem_cv_signal(kmem_cv_t *cv);
-void kmem_cv_broadcast(kmem_cv_t *cv);
+void kmi_cv_init(kmem_cv_t *cv);
+void kmi_cv_wait(kmem_cv_t *cv, kmem_lock_t *lk);
+void kmi_cv_signal(kmem_cv_t *cv);
+void kmi_cv_broadcast(kmem_cv_t *cv);
 
 /* ---- formatted output without libc (src/base/fmt.c) ---- */
 
 /* Supports %s %c %d %u %x %p %% with l/ll/z modifiers, widths and '-'. */
-int kmem_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap);
-int kmem_snprintf(char *buf, size_t len, const char *fmt, ...)
+int kmi_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap);
+int kmi_snprintf(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* A line sink: printers hand each finished line to one of these. */
 typedef void kmem_print_fn(void *arg, const char *line);
-void kmem_print_console(void *arg, const char *line);
-void kmem_printf(kmem_print_fn *pr, void *arg, const char *fmt, ...)
+void kmi_print_console(void *arg, const char *line);
+void kmi_printf(kmem_print_fn *pr, void *arg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-size_t kmem_strlen(const char *s);
-int kmem_strcmp(const char *a, const char *b);
-void kmem_strlcpy(char *dst, const char *src, size_t len);
+size_t kmi_strlen(const char *s);
+int kmi_strcmp(const char *a, const char *b);
+void kmi_strlcpy(char *dst, const char *src, size_t len);
 
 /* Option strings, "name[=value],..." (options.c). */
 #define KMEM_OPTION_LEN	32
-bool kmem_option_next(const char **pp, char name[KMEM_OPTION_LEN],
+bool kmi_option_next(const char **pp, char name[KMEM_OPTION_LEN],
     char value[KMEM_OPTION_LEN], bool *has_value);
-bool kmem_parse_size(const char *s, uint64_t *vp);
-/* What an option item's handler made of it (kmem_option_each reports). */
+bool kmi_parse_size(const char *s, uint64_t *vp);
+/* What an option item's handler made of it (kmi_option_each reports). */
 typedef enum kmem_optres {
 	KMEM_OPT_OK,
 	KMEM_OPT_UNKNOWN,	/* no such option */
@@ -229,7 +229,7 @@ typedef enum kmem_optres {
 } kmem_optres_t;
 typedef kmem_optres_t kmem_option_fn(const char *name, bool has_value,
     const char *value);
-void kmem_option_each(const char *items, const char *source,
+void kmi_option_each(const char *items, const char *source,
     kmem_option_fn *item);
 
 /* ---- assertions ---- */
@@ -239,9 +239,9 @@ void kmem_option_each(const char *items, const char *source,
  * builds (KMEM_DEBUG_LEVEL >= 1); ASSERT_EXPENSIVE runs validators on every
  * operation (KMEM_DEBUG_LEVEL >= 2).  A failure never allocates.
  */
-_Noreturn void kmem_assert_failed(const char *expr, const char *file,
+_Noreturn void kmi_assert_failed(const char *expr, const char *file,
     int line);
-_Noreturn void kmem_assert3_failed(const char *expr, uint64_t a,
+_Noreturn void kmi_assert3_failed(const char *expr, uint64_t a,
     const char *op, uint64_t b, const char *file, int line);
 
 #ifndef KMEM_DEBUG_LEVEL
@@ -249,7 +249,7 @@ _Noreturn void kmem_assert3_failed(const char *expr, uint64_t a,
 #endif
 
 #define VERIFY(e) \
-	((void)(KMEM_LIKELY(e) ? 0 : (kmem_assert_failed(#e, __FILE__, __LINE__), 0)))
+	((void)(KMEM_LIKELY(e) ? 0 : (kmi_assert_failed(#e, __FILE__, __LINE__), 0)))
 #if KMEM_DEBUG_LEVEL >= 1
 #define ASSERT(e)	VERIFY(e)
 #else
@@ -265,7 +265,7 @@ _Noreturn void kmem_assert3_failed(const char *expr, uint64_t a,
 #define VERIFY3U(a, op, b) do {						\
 	uint64_t kmem_a_ = (uint64_t)(a), kmem_b_ = (uint64_t)(b);	\
 	if (KMEM_UNLIKELY(!(kmem_a_ op kmem_b_)))			\
-		kmem_assert3_failed(#a " " #op " " #b, kmem_a_, #op,	\
+		kmi_assert3_failed(#a " " #op " " #b, kmem_a_, #op,	\
 		    kmem_b_, __FILE__, __LINE__);			\
 } while (0)
 #if KMEM_DEBUG_LEVEL >= 1
@@ -275,10 +275,10 @@ _Noreturn void kmem_assert3_failed(const char *expr, uint64_t a,
 #endif
 
 /* Report a fatal misuse (bad arguments from a client) and stop. */
-_Noreturn void kmem_panic(const char *fmt, ...)
+_Noreturn void kmi_panic(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 /* Report a problem and go on. */
-void kmem_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void kmi_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- memory primitives the core may use (the compiler emits them too) ---- */
 void *memcpy(void *restrict dst, const void *restrict src, size_t n);

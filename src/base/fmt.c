@@ -52,7 +52,7 @@ fmt_number(char *tmp, uint64_t v, unsigned base)
 }
 
 int
-kmem_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap)
+kmi_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap)
 {
 	fmt_out_t fo = { buf, len, 0 };
 
@@ -83,7 +83,7 @@ kmem_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap)
 			const char *s = va_arg(ap, const char *);
 			if (s == NULL)
 				s = "(null)";
-			fmt_field(&fo, s, kmem_strlen(s), width, left, ' ');
+			fmt_field(&fo, s, kmi_strlen(s), width, left, ' ');
 			continue;
 		}
 		case 'c':
@@ -138,37 +138,37 @@ kmem_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap)
 }
 
 int
-kmem_snprintf(char *buf, size_t len, const char *fmt, ...)
+kmi_snprintf(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = kmem_vsnprintf(buf, len, fmt, ap);
+	int n = kmi_vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
 	return (n);
 }
 
 void
-kmem_print_console(void *arg, const char *line)
+kmi_print_console(void *arg, const char *line)
 {
 	(void)arg;
-	kmem_plat_write(line, kmem_strlen(line));
+	kmem_plat_write(line, kmi_strlen(line));
 	kmem_plat_write("\n", 1);
 }
 
 void
-kmem_printf(kmem_print_fn *pr, void *arg, const char *fmt, ...)
+kmi_printf(kmem_print_fn *pr, void *arg, const char *fmt, ...)
 {
 	char line[256];
 	va_list ap;
 
 	va_start(ap, fmt);
-	kmem_vsnprintf(line, sizeof (line), fmt, ap);
+	kmi_vsnprintf(line, sizeof (line), fmt, ap);
 	va_end(ap);
-	(pr != NULL ? pr : kmem_print_console)(arg, line);
+	(pr != NULL ? pr : kmi_print_console)(arg, line);
 }
 
 size_t
-kmem_strlen(const char *s)
+kmi_strlen(const char *s)
 {
 	size_t n = 0;
 	while (s[n] != '\0')
@@ -177,7 +177,7 @@ kmem_strlen(const char *s)
 }
 
 int
-kmem_strcmp(const char *a, const char *b)
+kmi_strcmp(const char *a, const char *b)
 {
 	while (*a != '\0' && *a == *b)
 		a++, b++;
@@ -185,7 +185,7 @@ kmem_strcmp(const char *a, const char *b)
 }
 
 void
-kmem_strlcpy(char *dst, const char *src, size_t len)
+kmi_strlcpy(char *dst, const char *src, size_t len)
 {
 	size_t i = 0;
 	for (; i + 1 < len && src[i] != '\0'; i++)
@@ -198,45 +198,45 @@ static void
 report(const char *prefix, const char *fmt, va_list ap)
 {
 	char msg[512];
-	size_t n = (size_t)kmem_snprintf(msg, sizeof (msg), "%s", prefix);
+	size_t n = (size_t)kmi_snprintf(msg, sizeof (msg), "%s", prefix);
 	if (n < sizeof (msg))
-		kmem_vsnprintf(msg + n, sizeof (msg) - n, fmt, ap);
-	kmem_print_console(NULL, msg);
+		kmi_vsnprintf(msg + n, sizeof (msg) - n, fmt, ap);
+	kmi_print_console(NULL, msg);
 }
 
 _Noreturn void
-kmem_assert3_failed(const char *expr, uint64_t a, const char *op, uint64_t b,
+kmi_assert3_failed(const char *expr, uint64_t a, const char *op, uint64_t b,
     const char *file, int line)
 {
 	char msg[320];
-	kmem_snprintf(msg, sizeof (msg), "kmem: assertion failed: %s "
+	kmi_snprintf(msg, sizeof (msg), "kmem: assertion failed: %s "
 	    "(0x%llx %s 0x%llx), file %s, line %d", expr, (unsigned long long)a,
 	    op, (unsigned long long)b, file, line);
 	kmem_plat_panic(msg);
 }
 
 _Noreturn void
-kmem_assert_failed(const char *expr, const char *file, int line)
+kmi_assert_failed(const char *expr, const char *file, int line)
 {
 	char msg[256];
-	kmem_snprintf(msg, sizeof (msg), "kmem: assertion failed: %s, file %s, "
+	kmi_snprintf(msg, sizeof (msg), "kmem: assertion failed: %s, file %s, "
 	    "line %d", expr, file, line);
 	kmem_plat_panic(msg);
 }
 
 _Noreturn void
-kmem_panic(const char *fmt, ...)
+kmi_panic(const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
-	kmem_vsnprintf(msg, sizeof (msg), fmt, ap);
+	kmi_vsnprintf(msg, sizeof (msg), fmt, ap);
 	va_end(ap);
 	kmem_plat_panic(msg);
 }
 
 void
-kmem_warn(const char *fmt, ...)
+kmi_warn(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

@@ -16,7 +16,7 @@
 #define KMEM_LOCK_SPINS	100
 
 void
-kmem_lock_enter_slow(kmem_lock_t *lk)
+kmi_lock_enter_slow(kmem_lock_t *lk)
 {
 	for (int i = 0; i < KMEM_LOCK_SPINS; i++) {
 		uint32_t s = kmem_load_relaxed(&lk->lk_state);
@@ -31,19 +31,19 @@ kmem_lock_enter_slow(kmem_lock_t *lk)
 }
 
 void
-kmem_lock_exit_slow(kmem_lock_t *lk)
+kmi_lock_exit_slow(kmem_lock_t *lk)
 {
 	kmem_plat_wake(&lk->lk_state, false);
 }
 
 void
-kmem_cv_init(kmem_cv_t *cv)
+kmi_cv_init(kmem_cv_t *cv)
 {
 	cv->cv_seq = 0;
 }
 
 void
-kmem_cv_wait(kmem_cv_t *cv, kmem_lock_t *lk)
+kmi_cv_wait(kmem_cv_t *cv, kmem_lock_t *lk)
 {
 	uint32_t seq = kmem_load_acquire(&cv->cv_seq);
 
@@ -54,14 +54,14 @@ kmem_cv_wait(kmem_cv_t *cv, kmem_lock_t *lk)
 }
 
 void
-kmem_cv_signal(kmem_cv_t *cv)
+kmi_cv_signal(kmem_cv_t *cv)
 {
 	kmem_fetch_add(&cv->cv_seq, 1);
 	kmem_plat_wake(&cv->cv_seq, false);
 }
 
 void
-kmem_cv_broadcast(kmem_cv_t *cv)
+kmi_cv_broadcast(kmem_cv_t *cv)
 {
 	kmem_fetch_add(&cv->cv_seq, 1);
 	kmem_plat_wake(&cv->cv_seq, true);

@@ -12,7 +12,7 @@
  * *pp.  false at the end of the string.  Empty items are skipped.
  */
 bool
-kmem_option_next(const char **pp, char name[KMEM_OPTION_LEN],
+kmi_option_next(const char **pp, char name[KMEM_OPTION_LEN],
     char value[KMEM_OPTION_LEN], bool *has_value)
 {
 	const char *p = *pp;
@@ -47,30 +47,30 @@ kmem_option_next(const char **pp, char name[KMEM_OPTION_LEN],
  * KMEM_DEBUG, ...); a bad item is ignored, the others still apply.
  */
 void
-kmem_option_each(const char *items, const char *source, kmem_option_fn *item)
+kmi_option_each(const char *items, const char *source, kmem_option_fn *item)
 {
 	const char *p = items;
 	char name[KMEM_OPTION_LEN], value[KMEM_OPTION_LEN];
 	bool has_value;
 
-	while (kmem_option_next(&p, name, value, &has_value)) {
+	while (kmi_option_next(&p, name, value, &has_value)) {
 		switch (item(name, has_value, value)) {
 		case KMEM_OPT_OK:
 			break;
 		case KMEM_OPT_UNKNOWN:
-			kmem_warn("%s: '%s': unknown option (ignored)", source,
+			kmi_warn("%s: '%s': unknown option (ignored)", source,
 			    name);
 			break;
 		case KMEM_OPT_BAD_VALUE:
-			kmem_warn("%s: %s: '%s' is not a valid size or number "
+			kmi_warn("%s: %s: '%s' is not a valid size or number "
 			    "(ignored)", source, name, value);
 			break;
 		case KMEM_OPT_NEEDS_VALUE:
-			kmem_warn("%s: %s needs a value, as %s=SIZE (ignored)",
+			kmi_warn("%s: %s needs a value, as %s=SIZE (ignored)",
 			    source, name, name);
 			break;
 		case KMEM_OPT_NO_VALUE:
-			kmem_warn("%s: %s takes no value (ignored)", source,
+			kmi_warn("%s: %s takes no value (ignored)", source,
 			    name);
 			break;
 		}
@@ -79,7 +79,7 @@ kmem_option_each(const char *items, const char *source, kmem_option_fn *item)
 
 /* A size with an optional k, m, g or t suffix; false if malformed. */
 bool
-kmem_parse_size(const char *s, uint64_t *vp)
+kmi_parse_size(const char *s, uint64_t *vp)
 {
 	uint64_t v = 0;
 

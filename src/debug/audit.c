@@ -31,7 +31,7 @@
  */
 #include "debug_impl.h"
 
-uint32_t kmem_audit_frames = KMEM_STACK_DEPTH;
+uint32_t kmi_audit_frames = KMEM_STACK_DEPTH;
 
 /* An audit bufctl with room for the deepest stack, on the stack. */
 typedef union audit_local {
@@ -52,7 +52,7 @@ audit_now(audit_local_t *al, kmem_cache_t *cp, uint32_t event)
 	bcp->bc_timestamp = kmem_plat_stamp_ns();
 	bcp->bc_event = event;
 	bcp->bc_depth = (uint32_t)kmem_plat_stack(bcp->bc_stack,
-	    (int)kmem_audit_frames);
+	    (int)kmi_audit_frames);
 	return (bcp);
 }
 
@@ -68,7 +68,7 @@ audit_slab(kmem_cache_t *cp, void *buf)
 
 /* A chunk handed out for the first time: name it in its bufctl. */
 void
-kmem_audit_fresh(kmem_cache_t *cp, void *buf)
+kmi_audit_fresh(kmem_cache_t *cp, void *buf)
 {
 	kmem_bufctl_audit_t *bcp = kmem_audit(cp, buf);
 
@@ -82,7 +82,7 @@ audit_check_signal(const uintptr_t *stack, uint32_t depth, const char *what)
 {
 	for (uint32_t i = 0; i < depth; i++) {
 		if (kmem_plat_signal_frame(stack[i])) {
-			kmem_printf(NULL, NULL, "kmem: %s called from a signal "
+			kmi_printf(NULL, NULL, "kmem: %s called from a signal "
 			    "handler (nosignal)", what);
 			kmem_plat_panic("kmem: unsafe call from a signal "
 			    "handler");
@@ -92,7 +92,7 @@ audit_check_signal(const uintptr_t *stack, uint32_t depth, const char *what)
 
 /* Record a transaction on buf, which the caller has checked. */
 void
-kmem_audit_record(kmem_cache_t *cp, void *buf, uint32_t event)
+kmi_audit_record(kmem_cache_t *cp, void *buf, uint32_t event)
 {
 	kmem_bufctl_audit_t *bcp = kmem_audit(cp, buf);
 
@@ -112,26 +112,26 @@ kmem_audit_record(kmem_cache_t *cp, void *buf, uint32_t event)
 			.kc_addr = buf, .kc_cache = cp,
 			.kc_timestamp = bcp->bc_timestamp,
 			.kc_size = (uint32_t)kmem_min(cp->cache_bufsize,
-			    kmem_content_maxsave),
+			    kmi_content_maxsave),
 		};
-		bcp->bc_contents = kmem_log_enter(KMEM_LOG_CONTENTS, &kc,
+		bcp->bc_contents = kmi_log_enter(KMEM_LOG_CONTENTS, &kc,
 		    sizeof (kc), buf, kc.kc_size);
 	}
 	if (kmem_log_on(KMEM_LOG_TRANSACTION))
-		bcp->bc_lastlog = kmem_log_enter(KMEM_LOG_TRANSACTION, bcp,
+		bcp->bc_lastlog = kmi_log_enter(KMEM_LOG_TRANSACTION, bcp,
 		    kmem_audit_size(cp), NULL, 0);
 }
 
 /* An allocation from cp (NULL: the oversize arena) returned NULL. */
 void
-kmem_audit_fail(kmem_cache_t *cp)
+kmi_audit_fail(kmem_cache_t *cp)
 {
 	audit_local_t al;
 
 	if (!kmem_log_on(KMEM_LOG_FAIL))
 		return;
 	kmem_bufctl_audit_t *bcp = audit_now(&al, cp, KMEM_AUDIT_FAIL);
-	kmem_log_enter(KMEM_LOG_FAIL, bcp, sizeof (*bcp) +
+	kmi_log_enter(KMEM_LOG_FAIL, bcp, sizeof (*bcp) +
 	    bcp->bc_depth * sizeof (uintptr_t), NULL, 0);
 }
 
@@ -141,7 +141,7 @@ kmem_buffer_audit(kmem_cache_t *cp, const void *buf)
 	void *chunk;
 
 	if (!(cp->cache_flags & KMF_AUDIT) ||
-	    kmem_slab_find(cp, buf, &chunk) == NULL || chunk != buf)
+	    kmi_slab_find(cp, buf, &chunk) == NULL || chunk != buf)
 		return (NULL);
 	return (kmem_audit(cp, chunk));
 }
@@ -154,14 +154,14 @@ kmem_audit_print(const kmem_bufctl_audit_t *bcp,
 	uint64_t ago = now > bcp->bc_timestamp ? now - bcp->bc_timestamp : 0;
 	char sym[128];
 
-	kmem_printf(pr, arg, "thread=%p  time=T-%lu.%09lu  slab=%p  cache: %s",
+	kmi_printf(pr, arg, "thread=%p  time=T-%lu.%09lu  slab=%p  cache: %s",
 	    (void *)bcp->bc_thread, (unsigned long)(ago / 1000000000u),
 	    (unsigned long)(ago % 1000000000u), bcp->bc_slab,
 	    bcp->bc_cache != NULL ? bcp->bc_cache->cache_name :
 	    "kmem_oversize");
 	for (uint32_t i = 0; i < bcp->bc_depth && i < KMEM_STACK_MAX; i++) {
 		kmem_plat_symbol(bcp->bc_stack[i], sym, sizeof (sym));
-		kmem_printf(pr, arg, "    %s", sym);
+		kmi_printf(pr, arg, "    %s", sym);
 	}
 }
 
@@ -172,7 +172,7 @@ kmem_audit_print(const kmem_bufctl_audit_t *bcp,
  * stack of the call that found the error.
  */
 void
-kmem_audit_report(kmem_cache_t *cp, void *buf, kmem_cache_t *owner,
+kmi_audit_report(kmem_cache_t *cp, void *buf, kmem_cache_t *owner,
     void *chunk)
 {
 	audit_local_t al;
@@ -180,12 +180,12 @@ kmem_audit_report(kmem_cache_t *cp, void *buf, kmem_cache_t *owner,
 	if (owner != NULL && (owner->cache_flags & KMF_AUDIT) &&
 	    kmem_audit_is_sound(owner, chunk) &&
 	    kmem_audit(owner, chunk)->bc_event != 0) {
-		kmem_printf(NULL, NULL, "previous transaction on buffer %p:",
+		kmi_printf(NULL, NULL, "previous transaction on buffer %p:",
 		    chunk);
 		kmem_audit_print(kmem_audit(owner, chunk), NULL, NULL);
 	}
 	if (!(cp->cache_flags & KMF_AUDIT))
 		return;
-	kmem_printf(NULL, NULL, "failing transaction on buffer %p:", buf);
+	kmi_printf(NULL, NULL, "failing transaction on buffer %p:", buf);
 	kmem_audit_print(audit_now(&al, cp, 0), NULL, NULL);
 }

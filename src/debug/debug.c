@@ -20,7 +20,7 @@
  * Every transaction is checked, whether a magazine or a slab serves it: a
  * guarded cache's fast-path slot index is UINT32_MAX, so its allocations
  * and frees always take the slow paths, which call the cache's debug
- * table (kmem_debug_ops: debug_alloc() and debug_free()) and still use
+ * table (kmi_debug_ops: debug_alloc() and debug_free()) and still use
  * the magazines.  On allocation the buftag
  * must say "free" and every word of the buffer must still hold the free
  * pattern; on free the buftag must say "allocated" (saying "free" means a
@@ -101,7 +101,7 @@ debug_layout(kmem_cache_t *cp)
 	size_t end = cp->cache_buftag + sizeof (kmem_buftag_t);
 	if (cp->cache_flags & KMF_AUDIT) {
 		cp->cache_audit = end;
-		cp->cache_audit_depth = kmem_audit_frames;
+		cp->cache_audit_depth = kmi_audit_frames;
 		end += kmem_audit_size(cp);
 	}
 	return (end);
@@ -125,7 +125,7 @@ debug_fresh(kmem_cache_t *cp, void *buf)
 	btp->bt_bxstat = (uintptr_t)buf ^ KMEM_BUFTAG_FREE;
 	btp->bt_cache = cp;
 	if (cp->cache_flags & KMF_AUDIT)
-		kmem_audit_fresh(cp, buf);
+		kmi_audit_fresh(cp, buf);
 }
 
 /* buf leaves the cache: check it, mark it allocated, construct it. */
@@ -136,10 +136,10 @@ debug_alloc(kmem_cache_t *cp, void *buf, int kmflag)
 	char detail[128];
 
 	if (btp->bt_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_FREE))
-		kmem_error_buftag(cp, buf, KMEM_BUFTAG_FREE);
+		kmi_error_buftag(cp, buf, KMEM_BUFTAG_FREE);
 	if ((cp->cache_flags & KMF_AUDIT) && !kmem_audit_is_sound(cp, buf)) {
-		kmem_error(KMERR_BADBUFCTL, cp, buf, NULL);
-		kmem_audit_fresh(cp, buf);		/* noabort: repair */
+		kmi_error(KMERR_BADBUFCTL, cp, buf, NULL);
+		kmi_audit_fresh(cp, buf);		/* noabort: repair */
 	}
 	if (cp->cache_flags & KMF_DEADBEEF) {
 		uint64_t *w = buf;
@@ -147,12 +147,12 @@ debug_alloc(kmem_cache_t *cp, void *buf, int kmflag)
 		size_t i = check_and_fill(w, n, KMEM_FREE_PATTERN,
 		    KMEM_UNINITIALIZED);
 		if (i < n) {
-			kmem_snprintf(detail, sizeof (detail), "modification "
+			kmi_snprintf(detail, sizeof (detail), "modification "
 			    "occurred at offset 0x%zx (0x%llx replaced by "
 			    "0x%llx)", i * sizeof (uint64_t),
 			    (unsigned long long)KMEM_FREE_PATTERN,
 			    (unsigned long long)w[i]);
-			kmem_error(KMERR_MODIFIED, cp, buf, detail);
+			kmi_error(KMERR_MODIFIED, cp, buf, detail);
 			fill(cp, buf, KMEM_UNINITIALIZED);	/* noabort */
 		}
 	}
@@ -167,13 +167,13 @@ debug_alloc(kmem_cache_t *cp, void *buf, int kmflag)
 		kmem_fetch_add(&cp->cache_ctor_calls, 1);
 	}
 	if (cp->cache_flags & KMF_AUDIT)
-		kmem_audit_record(cp, buf, KMEM_AUDIT_ALLOC);
+		kmi_audit_record(cp, buf, KMEM_AUDIT_ALLOC);
 	return (0);
 }
 
 /* kmem_alloc(size) took buf: remember the size, mark its end. */
 void
-kmem_debug_alloc_size(kmem_cache_t *cp, void *buf, size_t size)
+kmi_debug_alloc_size(kmem_cache_t *cp, void *buf, size_t size)
 {
 	kmem_buftag(cp, buf)->bt_size = KMEM_SIZE_ENCODE(size);
 	if (size < cp->cache_buftag)
@@ -182,7 +182,7 @@ kmem_debug_alloc_size(kmem_cache_t *cp, void *buf, size_t size)
 
 /* kmem_free(buf, size): the size must be the allocation's. */
 void
-kmem_debug_free_size(kmem_cache_t *cp, void *buf, size_t size)
+kmi_debug_free_size(kmem_cache_t *cp, void *buf, size_t size)
 {
 	kmem_buftag_t *btp = kmem_buftag(cp, buf);
 	char detail[96];
@@ -192,17 +192,17 @@ kmem_debug_free_size(kmem_cache_t *cp, void *buf, size_t size)
 	if (btp->bt_size != KMEM_SIZE_ENCODE(size)) {
 		uint64_t was = (btp->bt_size - 1) / 251;
 		if ((btp->bt_size - 1) % 251 != 0) {
-			kmem_error(KMERR_BADBUFTAG, cp, buf, NULL);
+			kmi_error(KMERR_BADBUFTAG, cp, buf, NULL);
 			return;
 		}
-		kmem_snprintf(detail, sizeof (detail), "free size (%zu) != "
+		kmi_snprintf(detail, sizeof (detail), "free size (%zu) != "
 		    "alloc size (%lu)", size, (unsigned long)was);
-		kmem_error(KMERR_BADSIZE, cp, buf, detail);
+		kmi_error(KMERR_BADSIZE, cp, buf, detail);
 		return;
 	}
 	if (size < cp->cache_buftag &&
 	    ((uint8_t *)buf)[size] != KMEM_REDZONE_BYTE)
-		kmem_error(KMERR_REDZONE, cp, buf, NULL);
+		kmi_error(KMERR_REDZONE, cp, buf, NULL);
 }
 
 /*
@@ -221,23 +221,23 @@ debug_free(kmem_cache_t *cp, void *buf)
 
 	/* A pointer into the middle, another cache or nowhere: classify. */
 	if ((!allocated && !freed) || btp->bt_cache != cp) {
-		kmem_error_bad_free(cp, buf);
+		kmi_error_bad_free(cp, buf);
 		return (false);
 	}
 	if (freed) {
-		kmem_error(KMERR_DUPFREE, cp, buf, NULL);
+		kmi_error(KMERR_DUPFREE, cp, buf, NULL);
 		return (false);
 	}
 	if (btp->bt_redzone != KMEM_REDZONE_PATTERN) {
-		kmem_error(KMERR_REDZONE, cp, buf, NULL);
+		kmi_error(KMERR_REDZONE, cp, buf, NULL);
 		return (false);
 	}
 	if (cp->cache_flags & KMF_AUDIT) {
 		if (!kmem_audit_is_sound(cp, buf)) {
-			kmem_error(KMERR_BADBUFCTL, cp, buf, NULL);
+			kmi_error(KMERR_BADBUFCTL, cp, buf, NULL);
 			return (false);
 		}
-		kmem_audit_record(cp, buf, KMEM_AUDIT_FREE);
+		kmi_audit_record(cp, buf, KMEM_AUDIT_FREE);
 	}
 	if (cp->cache_destructor != NULL) {
 		cp->cache_destructor(buf, cp->cache_private);
@@ -257,17 +257,17 @@ debug_free(kmem_cache_t *cp, void *buf)
  * check.
  */
 void
-kmem_debug_alloc_failed(kmem_cache_t *cp, const char *from, size_t size)
+kmi_debug_alloc_failed(kmem_cache_t *cp, const char *from, size_t size)
 {
-	kmem_audit_fail(cp);
-	if (!kmem_debug_checknull_on)
+	kmi_audit_fail(cp);
+	if (!kmi_debug_checknull_on)
 		return;
-	kmem_printf(NULL, NULL, "kmem: allocation of %zu bytes from %s "
+	kmi_printf(NULL, NULL, "kmem: allocation of %zu bytes from %s "
 	    "failed (checknull)", size, from);
 	kmem_plat_panic("kmem: allocation failed");
 }
 
 /* What a guarded cache's layers call (kmem_types.h). */
-const kmem_debug_ops_t kmem_debug_ops = {
+const kmem_debug_ops_t kmi_debug_ops = {
 	debug_layout, debug_fresh, debug_link, debug_alloc, debug_free,
 };

@@ -38,7 +38,7 @@ typedef struct kmem_buftag {
 #define KMERR_BADBASE	8	/* free address != alloc address */
 
 /*
- * Bytes of each buffer filled and verified (illumos: kmem_maxverify, 1 KiB
+ * Bytes of each buffer filled and verified (illumos: kmi_maxverify, 1 KiB
  * unless KMEM_DEBUG=maxverify=N): big buffers are checked at their start,
  * where most stray writes land, so that the checks stay cheap enough to
  * leave on; lite checks one word.  Fixed per cache when it is created, so
@@ -93,18 +93,18 @@ typedef struct kmem_log {
 } kmem_log_t;
 
 extern kmem_log_t kmem_logs[3];		/* by KMEM_LOG_* */
-extern size_t kmem_log_bytes[3];	/* sizes asked for by KMEM_LOGGING */
-extern uint32_t kmem_content_maxsave;
+extern size_t kmi_log_bytes[3];	/* sizes asked for by KMEM_LOGGING */
+extern uint32_t kmi_content_maxsave;
 
-int kmem_debug_init(void);
-void kmem_debug_fini(void);
-void kmem_log_init(void);
-void kmem_log_fork(int phase);
-void kmem_log_parse(const char *items);
-kmem_optres_t kmem_log_item(const char *name, bool has_value,
+int kmi_debug_init(void);
+void kmi_debug_fini(void);
+void kmi_log_init(void);
+void kmi_log_fork(int phase);
+void kmi_log_parse(const char *items);
+kmem_optres_t kmi_log_item(const char *name, bool has_value,
     const char *arg);
-void kmem_log_fini(void);
-void *kmem_log_enter(int log, const void *hdr, size_t hdrsize,
+void kmi_log_fini(void);
+void *kmi_log_enter(int log, const void *hdr, size_t hdrsize,
     const void *data, size_t datasize);
 
 static inline bool
@@ -114,34 +114,34 @@ kmem_log_on(int log)
 }
 
 /* Settings (settings.c) and reports (error.c). */
-extern bool kmem_debug_noabort;
-extern bool kmem_debug_checknull_on;
-void kmem_error(int type, kmem_cache_t *cp, void *buf, const char *detail);
-void kmem_error_buftag(kmem_cache_t *cp, void *buf, uintptr_t expected);
-void kmem_error_bad_free(kmem_cache_t *cp, void *buf);
+extern bool kmi_debug_noabort;
+extern bool kmi_debug_checknull_on;
+void kmi_error(int type, kmem_cache_t *cp, void *buf, const char *detail);
+void kmi_error_buftag(kmem_cache_t *cp, void *buf, uintptr_t expected);
+void kmi_error_bad_free(kmem_cache_t *cp, void *buf);
 
 /* audit.c */
-void kmem_audit_fresh(kmem_cache_t *cp, void *buf);
-void kmem_audit_record(kmem_cache_t *cp, void *buf, uint32_t event);
-void kmem_audit_report(kmem_cache_t *cp, void *buf, kmem_cache_t *owner,
+void kmi_audit_fresh(kmem_cache_t *cp, void *buf);
+void kmi_audit_record(kmem_cache_t *cp, void *buf, uint32_t event);
+void kmi_audit_report(kmem_cache_t *cp, void *buf, kmem_cache_t *owner,
     void *chunk);
-void kmem_audit_fail(kmem_cache_t *cp);
+void kmi_audit_fail(kmem_cache_t *cp);
 
 /* Debug settings for caches created from now on (KMEM_DEBUG, debug.c). */
-extern int kmem_debug_flags;
-extern uint32_t kmem_debug_mtbf;
-extern uint32_t kmem_maxverify;
-extern uint32_t kmem_audit_frames;
-extern size_t kmem_minfirewall;		/* 0: no firewall */
-extern vmem_t *kmem_firewall_arena;
+extern int kmi_debug_flags;
+extern uint32_t kmi_debug_mtbf;
+extern uint32_t kmi_maxverify;
+extern uint32_t kmi_audit_frames;
+extern size_t kmi_minfirewall;		/* 0: no firewall */
+extern vmem_t *kmi_firewall_arena;
 
-extern const kmem_debug_ops_t kmem_debug_ops;
-void kmem_debug_parse(const char *items);
-kmem_optres_t kmem_debug_item(const char *name, bool has_value,
+extern const kmem_debug_ops_t kmi_debug_ops;
+void kmi_debug_parse(const char *items);
+kmem_optres_t kmi_debug_item(const char *name, bool has_value,
     const char *arg);
-void kmem_debug_alloc_failed(kmem_cache_t *cp, const char *from,
+void kmi_debug_alloc_failed(kmem_cache_t *cp, const char *from,
     size_t size);
-void kmem_debug_alloc_size(kmem_cache_t *cp, void *buf, size_t size);
-void kmem_debug_free_size(kmem_cache_t *cp, void *buf, size_t size);
+void kmi_debug_alloc_size(kmem_cache_t *cp, void *buf, size_t size);
+void kmi_debug_free_size(kmem_cache_t *cp, void *buf, size_t size);
 
 #endif /* KMEM_DEBUG_IMPL_H */

@@ -15,7 +15,7 @@
  */
 #include "debug_impl.h"
 
-bool kmem_debug_noabort;
+bool kmi_debug_noabort;
 
 static const char *const kmem_error_msg[] = {
 	"buffer modified after being freed",
@@ -49,36 +49,36 @@ kmem_error_at(int type, kmem_cache_t *cp, void *buf, kmem_cache_t *owner,
 	else if (owner != NULL && (owner->cache_flags & KMF_BUFTAG))
 		bufctl = kmem_buftag(owner, chunk)->bt_link;
 	if (owner != NULL)	/* a search: no pointer read from the buffer */
-		slab = kmem_slab_find(owner, chunk, &found);
-	kmem_printf(NULL, NULL, "kernel memory allocator: %s%s%s",
+		slab = kmi_slab_find(owner, chunk, &found);
+	kmi_printf(NULL, NULL, "kernel memory allocator: %s%s%s",
 	    kmem_error_msg[type], headline ? ": " : "",
 	    headline ? detail : "");
 	if (!headline && detail != NULL)
-		kmem_printf(NULL, NULL, "%s", detail);
-	kmem_printf(NULL, NULL, "buffer=%p  bufctl=%p  slab=%p  cache: %s", buf,
+		kmi_printf(NULL, NULL, "%s", detail);
+	kmi_printf(NULL, NULL, "buffer=%p  bufctl=%p  slab=%p  cache: %s", buf,
 	    bufctl, slab, cp->cache_name);
-	kmem_audit_report(cp, buf, type == KMERR_BADBUFCTL ? NULL : owner,
+	kmi_audit_report(cp, buf, type == KMERR_BADBUFCTL ? NULL : owner,
 	    chunk);
-	if (!kmem_debug_noabort)
+	if (!kmi_debug_noabort)
 		kmem_plat_panic("kmem: heap corruption detected");
 }
 
 void
-kmem_error(int type, kmem_cache_t *cp, void *buf, const char *detail)
+kmi_error(int type, kmem_cache_t *cp, void *buf, const char *detail)
 {
 	kmem_error_at(type, cp, buf, cp, buf, detail);
 }
 
 /* A damaged bxstat, with what it should have said (illumos' detail). */
 void
-kmem_error_buftag(kmem_cache_t *cp, void *buf, uintptr_t expected)
+kmi_error_buftag(kmem_cache_t *cp, void *buf, uintptr_t expected)
 {
 	char detail[80];
 
-	kmem_snprintf(detail, sizeof (detail), "buf ^ bxstat = %lx, should be "
+	kmi_snprintf(detail, sizeof (detail), "buf ^ bxstat = %lx, should be "
 	    "%lx", (unsigned long)((uintptr_t)buf ^
 	    kmem_buftag(cp, buf)->bt_bxstat), (unsigned long)expected);
-	kmem_error(KMERR_BADBUFTAG, cp, buf, detail);
+	kmi_error(KMERR_BADBUFTAG, cp, buf, detail);
 }
 
 typedef struct owner_search {
@@ -98,7 +98,7 @@ owner_search_cache(kmem_cache_t *cp, void *arg)
 	owner_search_t *os = arg;
 	void *chunk;
 
-	if (kmem_slab_find(cp, os->os_addr, &chunk) != NULL &&
+	if (kmi_slab_find(cp, os->os_addr, &chunk) != NULL &&
 	    (os->os_cache == NULL ||
 	    cp->cache_chunksize < os->os_cache->cache_chunksize)) {
 		os->os_cache = cp;
@@ -113,23 +113,23 @@ owner_search_cache(kmem_cache_t *cp, void *arg)
  * in any cache, in another cache, or not at the start of its buffer).
  */
 void
-kmem_error_bad_free(kmem_cache_t *cp, void *buf)
+kmi_error_bad_free(kmem_cache_t *cp, void *buf)
 {
 	owner_search_t os = { buf, NULL, NULL };
 	char detail[160];
 
 	kmem_cache_walk(owner_search_cache, &os);
 	if (os.os_cache == cp && os.os_chunk == buf) {
-		kmem_error_buftag(cp, buf, KMEM_BUFTAG_ALLOC);	/* its own */
+		kmi_error_buftag(cp, buf, KMEM_BUFTAG_ALLOC);	/* its own */
 	} else if (os.os_cache == NULL) {
 		kmem_error_at(KMERR_BADADDR, cp, buf, NULL, buf, NULL);
 	} else if (os.os_chunk != buf) {
-		kmem_snprintf(detail, sizeof (detail), "free address (%p) != "
+		kmi_snprintf(detail, sizeof (detail), "free address (%p) != "
 		    "alloc address (%p)", buf, os.os_chunk);
 		kmem_error_at(KMERR_BADBASE, os.os_cache, buf, os.os_cache,
 		    os.os_chunk, detail);
 	} else {
-		kmem_snprintf(detail, sizeof (detail), "buffer was allocated "
+		kmi_snprintf(detail, sizeof (detail), "buffer was allocated "
 		    "from %s,\ncaller attempting free to %s.",
 		    os.os_cache->cache_name, cp->cache_name);
 		kmem_error_at(KMERR_BADCACHE, cp, buf, os.os_cache, buf,

@@ -13,7 +13,7 @@
  *    transaction (audited caches); the bufctl's bc_lastlog points at the
  *    copy and the copy's bc_lastlog at the buffer's previous record, which
  *    chains a buffer's history;
- *  - contents log: the first kmem_content_maxsave bytes of each freed
+ *  - contents log: the first kmi_content_maxsave bytes of each freed
  *    buffer (KMEM_DEBUG=contents), with its address, cache and time;
  *  - failure log: an audit bufctl (no buffer) for each allocation that
  *    returned NULL.
@@ -35,8 +35,8 @@ kmem_log_t kmem_logs[3] = {
 	{ KMEM_LOCK_INIT, NULL, 0, 0, 0 },
 	{ KMEM_LOCK_INIT, NULL, 0, 0, 0 },
 };
-size_t kmem_log_bytes[3];
-uint32_t kmem_content_maxsave = KMEM_CONTENTS_SIZE;
+size_t kmi_log_bytes[3];
+uint32_t kmi_content_maxsave = KMEM_CONTENTS_SIZE;
 
 static const char *const kmem_log_names[3] = {
 	"transaction", "contents", "fail",
@@ -44,16 +44,16 @@ static const char *const kmem_log_names[3] = {
 
 /* One KMEM_LOGGING item: transaction[=size], contents[=size], fail[=size]. */
 kmem_optres_t
-kmem_log_item(const char *name, bool has_value, const char *arg)
+kmi_log_item(const char *name, bool has_value, const char *arg)
 {
 	for (int log = 0; log < 3; log++) {
-		if (kmem_strcmp(name, kmem_log_names[log]) != 0)
+		if (kmi_strcmp(name, kmem_log_names[log]) != 0)
 			continue;
 		uint64_t size = KMEM_LOG_DEFAULT;
-		if (has_value && (!kmem_parse_size(arg, &size) ||
+		if (has_value && (!kmi_parse_size(arg, &size) ||
 		    size > SIZE_MAX / 2))
 			return (KMEM_OPT_BAD_VALUE);
-		kmem_log_bytes[log] = (size_t)size;
+		kmi_log_bytes[log] = (size_t)size;
 		return (KMEM_OPT_OK);
 	}
 	return (KMEM_OPT_UNKNOWN);
@@ -61,9 +61,9 @@ kmem_log_item(const char *name, bool has_value, const char *arg)
 
 /* The KMEM_LOGGING string: comma-separated items. */
 void
-kmem_log_parse(const char *items)
+kmi_log_parse(const char *items)
 {
-	kmem_option_each(items, "KMEM_LOGGING", kmem_log_item);
+	kmi_option_each(items, "KMEM_LOGGING", kmi_log_item);
 }
 
 static size_t
@@ -71,19 +71,19 @@ kmem_log_recsize(int log)
 {
 	if (log == KMEM_LOG_CONTENTS)
 		return (P2ROUNDUP(sizeof (kmem_contents_t) +
-		    kmem_content_maxsave, sizeof (uint64_t)));
+		    kmi_content_maxsave, sizeof (uint64_t)));
 	return (sizeof (kmem_bufctl_audit_t) +
-	    kmem_audit_frames * sizeof (uintptr_t));
+	    kmi_audit_frames * sizeof (uintptr_t));
 }
 
 /* Allocate the logs asked for; called by kmem_init() once arenas exist. */
 void
-kmem_log_init(void)
+kmi_log_init(void)
 {
 	for (int log = 0; log < 3; log++) {
 		kmem_log_t *lp = &kmem_logs[log];
 		size_t recsize = kmem_log_recsize(log);
-		size_t bytes = P2ROUNDUP(kmem_log_bytes[log],
+		size_t bytes = P2ROUNDUP(kmi_log_bytes[log],
 		    kmem_plat_pagesize());
 
 		if (bytes < recsize || lp->log_base != NULL)
@@ -91,7 +91,7 @@ kmem_log_init(void)
 		lp->log_base = vmem_alloc(kmem_metadata_arena, bytes,
 		    VM_NOSLEEP);
 		if (lp->log_base == NULL) {
-			kmem_warn("KMEM_LOGGING: no memory for the %s log",
+			kmi_warn("KMEM_LOGGING: no memory for the %s log",
 			    kmem_log_names[log]);
 			continue;
 		}
@@ -102,13 +102,13 @@ kmem_log_init(void)
 
 /* Free the logs (a failed kmem_init() is undone). */
 void
-kmem_log_fini(void)
+kmi_log_fini(void)
 {
 	for (int log = 0; log < 3; log++) {
 		kmem_log_t *lp = &kmem_logs[log];
 		if (lp->log_base != NULL)
 			vmem_free(kmem_metadata_arena, lp->log_base,
-			    P2ROUNDUP(kmem_log_bytes[log],
+			    P2ROUNDUP(kmi_log_bytes[log],
 			    kmem_plat_pagesize()));
 		lp->log_base = NULL;
 		lp->log_nrecs = 0;
@@ -118,7 +118,7 @@ kmem_log_fini(void)
 
 /* fork(2): the logs' locks are taken before, released or reset after. */
 void
-kmem_log_fork(int phase)
+kmi_log_fork(int phase)
 {
 	for (int log = 0; log < 3; log++) {
 		if (phase == VMEM_FORK_PREPARE)
@@ -135,7 +135,7 @@ kmem_log_fork(int phase)
  * return where it went, or NULL if the log is off.
  */
 void *
-kmem_log_enter(int log, const void *hdr, size_t hdrsize, const void *data,
+kmi_log_enter(int log, const void *hdr, size_t hdrsize, const void *data,
     size_t datasize)
 {
 	kmem_log_t *lp = &kmem_logs[log];

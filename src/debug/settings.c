@@ -1,19 +1,19 @@
 /*
  * Debugging: the settings (KMEM_DEBUG) and what they need set up.
  *
- * kmem_debug_parse() reads the KMEM_DEBUG items into the flags and values
+ * kmi_debug_parse() reads the KMEM_DEBUG items into the flags and values
  * that caches created from then on take (cache.c: cache_debug_init()),
- * and kmem_debug_init() sets up, once the arenas exist, the logs (log.c)
+ * and kmi_debug_init() sets up, once the arenas exist, the logs (log.c)
  * and the firewall arena.
  */
 #include "debug_impl.h"
 
-int kmem_debug_flags;
-size_t kmem_minfirewall;
-vmem_t *kmem_firewall_arena;
-uint32_t kmem_debug_mtbf;
-uint32_t kmem_maxverify = KMEM_MAXVERIFY;
-bool kmem_debug_checknull_on;
+int kmi_debug_flags;
+size_t kmi_minfirewall;
+vmem_t *kmi_firewall_arena;
+uint32_t kmi_debug_mtbf;
+uint32_t kmi_maxverify = KMEM_MAXVERIFY;
+bool kmi_debug_checknull_on;
 
 /*
  * The firewall arena: each span it imports is followed by a guard page,
@@ -29,11 +29,11 @@ firewall_import(vmem_t *src, size_t *sizep, size_t align, int vmflag)
 
 	(void)src;
 	(void)align;
-	char *va = vmem_pages_map(size + page, 0, vmflag);
+	char *va = vmi_pages_map(size + page, 0, vmflag);
 	if (va == NULL)
 		return (NULL);
 	if (!kmem_plat_guard(va + size, page)) {
-		vmem_pages_unmap(va, size + page);
+		vmi_pages_unmap(va, size + page);
 		return (NULL);
 	}
 	*sizep = size;
@@ -44,30 +44,30 @@ static void
 firewall_release(vmem_t *src, void *va, size_t size)
 {
 	(void)src;
-	vmem_pages_unmap(va, size + kmem_plat_pagesize());
+	vmi_pages_unmap(va, size + kmem_plat_pagesize());
 }
 
 /* After the arenas exist: the logs and the firewall arena. */
 int
-kmem_debug_init(void)
+kmi_debug_init(void)
 {
-	kmem_log_init();
-	if (kmem_firewall_arena != NULL)
+	kmi_log_init();
+	if (kmi_firewall_arena != NULL)
 		return (0);
-	kmem_firewall_arena = vmem_xcreate("kmem_firewall", NULL, 0,
+	kmi_firewall_arena = vmem_xcreate("kmem_firewall", NULL, 0,
 	    kmem_plat_pagesize(), firewall_import, firewall_release, NULL, 0,
 	    VM_SLEEP);
-	return (kmem_firewall_arena != NULL ? 0 : -1);
+	return (kmi_firewall_arena != NULL ? 0 : -1);
 }
 
 /* After a failed kmem_init(): the logs and the firewall arena go. */
 void
-kmem_debug_fini(void)
+kmi_debug_fini(void)
 {
-	kmem_log_fini();
-	if (kmem_firewall_arena != NULL)
-		vmem_destroy(kmem_firewall_arena);
-	kmem_firewall_arena = NULL;
+	kmi_log_fini();
+	if (kmi_firewall_arena != NULL)
+		vmem_destroy(kmi_firewall_arena);
+	kmi_firewall_arena = NULL;
 }
 
 /*
@@ -105,50 +105,50 @@ static const struct {
 static void
 debug_item_apply(const char *name, bool has_value, uint32_t value)
 {
-	if (kmem_strcmp(name, "mtbf") == 0)
-		kmem_debug_mtbf = value;
-	else if (kmem_strcmp(name, "maxverify") == 0)
-		kmem_maxverify = value;
-	else if (kmem_strcmp(name, "guards") == 0)
-		kmem_debug_flags |= KMF_BUFTAG;
-	else if (kmem_strcmp(name, "default") == 0)
-		kmem_debug_flags |= KMF_BUFTAG | KMF_AUDIT | KMF_CONTENTS;
-	else if (kmem_strcmp(name, "audit") == 0) {
-		kmem_debug_flags |= KMF_REDZONE | KMF_AUDIT;
+	if (kmi_strcmp(name, "mtbf") == 0)
+		kmi_debug_mtbf = value;
+	else if (kmi_strcmp(name, "maxverify") == 0)
+		kmi_maxverify = value;
+	else if (kmi_strcmp(name, "guards") == 0)
+		kmi_debug_flags |= KMF_BUFTAG;
+	else if (kmi_strcmp(name, "default") == 0)
+		kmi_debug_flags |= KMF_BUFTAG | KMF_AUDIT | KMF_CONTENTS;
+	else if (kmi_strcmp(name, "audit") == 0) {
+		kmi_debug_flags |= KMF_REDZONE | KMF_AUDIT;
 		if (has_value)
-			kmem_audit_frames = kmem_min(value, KMEM_STACK_MAX);
-	} else if (kmem_strcmp(name, "contents") == 0) {
-		kmem_debug_flags |= KMF_REDZONE | KMF_AUDIT | KMF_CONTENTS;
+			kmi_audit_frames = kmem_min(value, KMEM_STACK_MAX);
+	} else if (kmi_strcmp(name, "contents") == 0) {
+		kmi_debug_flags |= KMF_REDZONE | KMF_AUDIT | KMF_CONTENTS;
 		if (has_value)
-			kmem_content_maxsave = kmem_min(value,
+			kmi_content_maxsave = kmem_min(value,
 			    KMEM_CONTENTS_MAX);
-	} else if (kmem_strcmp(name, "nosignal") == 0)
-		kmem_debug_flags |= KMF_REDZONE | KMF_AUDIT | KMF_CHECKSIGNAL;
-	else if (kmem_strcmp(name, "unwind") == 0) {
-		kmem_debug_flags |= KMF_REDZONE | KMF_AUDIT;
+	} else if (kmi_strcmp(name, "nosignal") == 0)
+		kmi_debug_flags |= KMF_REDZONE | KMF_AUDIT | KMF_CHECKSIGNAL;
+	else if (kmi_strcmp(name, "unwind") == 0) {
+		kmi_debug_flags |= KMF_REDZONE | KMF_AUDIT;
 		if (!kmem_plat_stack_unwinder(true))
-			kmem_warn("KMEM_DEBUG: unwind: no unwinder here; stacks "
+			kmi_warn("KMEM_DEBUG: unwind: no unwinder here; stacks "
 			    "follow frame pointers");
-	} else if (kmem_strcmp(name, "firewall") == 0)
-		kmem_minfirewall = has_value && value != 0 ? value :
+	} else if (kmi_strcmp(name, "firewall") == 0)
+		kmi_minfirewall = has_value && value != 0 ? value :
 		    kmem_plat_pagesize() / 2;
-	else if (kmem_strcmp(name, "lite") == 0)
-		kmem_debug_flags |= KMF_BUFTAG | KMF_LITE;
-	else if (kmem_strcmp(name, "checknull") == 0)
-		kmem_debug_checknull_on = true;
-	else if (kmem_strcmp(name, "noabort") == 0)
-		kmem_debug_noabort = true;
+	else if (kmi_strcmp(name, "lite") == 0)
+		kmi_debug_flags |= KMF_BUFTAG | KMF_LITE;
+	else if (kmi_strcmp(name, "checknull") == 0)
+		kmi_debug_checknull_on = true;
+	else if (kmi_strcmp(name, "noabort") == 0)
+		kmi_debug_noabort = true;
 }
 
 /* One KMEM_DEBUG item. */
 kmem_optres_t
-kmem_debug_item(const char *name, bool has_value, const char *arg)
+kmi_debug_item(const char *name, bool has_value, const char *arg)
 {
 	size_t n = sizeof (kmem_debug_items) / sizeof (kmem_debug_items[0]);
 	size_t i = 0;
 	uint64_t v = 0;
 
-	while (i < n && kmem_strcmp(name, kmem_debug_items[i].di_name) != 0)
+	while (i < n && kmi_strcmp(name, kmem_debug_items[i].di_name) != 0)
 		i++;
 	if (i == n)
 		return (KMEM_OPT_UNKNOWN);
@@ -156,7 +156,7 @@ kmem_debug_item(const char *name, bool has_value, const char *arg)
 		return (KMEM_OPT_NO_VALUE);
 	if (!has_value && kmem_debug_items[i].di_value == VAL_REQUIRED)
 		return (KMEM_OPT_NEEDS_VALUE);
-	if (has_value && (!kmem_parse_size(arg, &v) || v > UINT32_MAX))
+	if (has_value && (!kmi_parse_size(arg, &v) || v > UINT32_MAX))
 		return (KMEM_OPT_BAD_VALUE);
 	debug_item_apply(name, has_value, (uint32_t)v);
 	return (KMEM_OPT_OK);
@@ -164,7 +164,7 @@ kmem_debug_item(const char *name, bool has_value, const char *arg)
 
 /* The KMEM_DEBUG string: comma-separated items. */
 void
-kmem_debug_parse(const char *items)
+kmi_debug_parse(const char *items)
 {
-	kmem_option_each(items, "KMEM_DEBUG", kmem_debug_item);
+	kmi_option_each(items, "KMEM_DEBUG", kmi_debug_item);
 }

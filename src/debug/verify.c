@@ -54,12 +54,12 @@ verify_free_buffer(verify_arg_t *va, kmem_cache_t *cp, void *buf)
 	kmem_track_poison(buf, cp->cache_bufsize);
 	if (what == NULL)
 		return (true);
-	kmem_printf(va->va_pr, va->va_arg, "buffer %p (free) %s, at %p", buf,
+	kmi_printf(va->va_pr, va->va_arg, "buffer %p (free) %s, at %p", buf,
 	    what, where);
 	return (false);
 }
 
-/* The free buffers of one slab (kmem_slab_walk()). */
+/* The free buffers of one slab (kmi_slab_walk()). */
 static int
 verify_slab_cb(kmem_cache_t *cp, kmem_slab_t *sp, bool partial, void *arg)
 {
@@ -79,15 +79,15 @@ verify_cache(kmem_cache_t *cp, void *arg)
 	verify_arg_t *va = arg;
 	int corrupt = 0;
 
-	if (!kmem_cache_slabs_are_valid(cp)) {
-		kmem_printf(va->va_pr, va->va_arg, "cache %s: slab lists do "
+	if (!kmi_cache_slabs_are_valid(cp)) {
+		kmi_printf(va->va_pr, va->va_arg, "cache %s: slab lists do "
 		    "not match their counts", cp->cache_name);
 		va->va_problems++;
 	}
 	if (cp->cache_flags & KMF_BUFTAG) {
 		kmem_lock_enter(&cp->cache_lock);
 		va->va_corrupt = 0;
-		(void)kmem_slab_walk(cp, verify_slab_cb, va);
+		(void)kmi_slab_walk(cp, verify_slab_cb, va);
 		corrupt += va->va_corrupt;
 		kmem_lock_exit(&cp->cache_lock);
 		kmem_lock_enter(&cp->cache_depot_lock);
@@ -99,10 +99,10 @@ verify_cache(kmem_cache_t *cp, void *arg)
 		kmem_lock_exit(&cp->cache_depot_lock);
 	}
 	if (corrupt != 0)
-		kmem_printf(va->va_pr, va->va_arg, "%-30s %p  %d corrupt "
+		kmi_printf(va->va_pr, va->va_arg, "%-30s %p  %d corrupt "
 		    "buffers", cp->cache_name, (void *)cp, corrupt);
 	else
-		kmem_printf(va->va_pr, va->va_arg, "%-30s %p  clean",
+		kmi_printf(va->va_pr, va->va_arg, "%-30s %p  clean",
 		    cp->cache_name, (void *)cp);
 	va->va_problems += corrupt;
 	return (0);
@@ -114,10 +114,10 @@ verify_arena(vmem_t *vmp, void *arg)
 	verify_arg_t *va = arg;
 
 	kmem_lock_enter(&vmp->vm_lock);
-	bool ok = vmem_is_valid(vmp);
+	bool ok = vmi_is_valid(vmp);
 	kmem_lock_exit(&vmp->vm_lock);
 	if (!ok) {
-		kmem_printf(va->va_pr, va->va_arg, "arena %s: segments do not "
+		kmi_printf(va->va_pr, va->va_arg, "arena %s: segments do not "
 		    "match their lists, hash or counts", vmp->vm_name);
 		va->va_problems++;
 	}
@@ -129,10 +129,10 @@ kmem_verify(void (*pr)(void *arg, const char *line), void *arg)
 {
 	verify_arg_t va = { pr, arg, 0, 0 };
 
-	if (!kmem_is_ready())
+	if (!kmi_is_ready())
 		return (0);
-	kmem_cpu_purge_all();
-	kmem_printf(pr, arg, "%-30s %-14s  %s", "Cache Name", "Addr",
+	kmi_cpu_purge_all();
+	kmi_printf(pr, arg, "%-30s %-14s  %s", "Cache Name", "Addr",
 	    "Cache Integrity");
 	kmem_cache_walk(verify_cache, &va);
 	vmem_arena_walk(verify_arena, &va);

@@ -47,7 +47,7 @@ kmem_face_free_fast(kmem_cache_t *cp, void *buf)
 static inline void
 kmem_face_free_slow(kmem_cache_t *cp, void *buf)
 {
-	kmem_cache_free_slow(cp, buf);
+	kmi_cache_free_slow(cp, buf);
 }
 
 static inline size_t
@@ -73,7 +73,7 @@ kmem_face_guarded(const kmem_cache_t *cp)
 static inline bool
 kmem_face_init(void)
 {
-	return (kmem_owner_enable() && (kmem_is_ready() ||
+	return (kmi_owner_enable() && (kmi_is_ready() ||
 	    kmem_init(NULL) == 0));
 }
 

@@ -86,9 +86,9 @@ qcache_create(const char *name, size_t size, size_t align, size_t slabsize,
     vmem_t *vmp)
 {
 	/* Under KMEM_DEBUG every free reaches the slab layer's checks. */
-	int nomag = kmem_debug_flags != 0 ? KMC_NOMAGAZINE : 0;
+	int nomag = kmi_debug_flags != 0 ? KMC_NOMAGAZINE : 0;
 
-	return (kmem_cache_create_slab(name, size, align, NULL, NULL, NULL, NULL,
+	return (kmi_cache_create_slab(name, size, align, NULL, NULL, NULL, NULL,
 	    vmp, KMC_QCACHE | KMC_NOTOUCH | nomag, slabsize));
 }
 
@@ -115,19 +115,19 @@ static void
 hook_reclaim(int vmflag)
 {
 	if (kmem_load_acquire(&kmem_ready))
-		kmem_reclaim(vmflag);
+		kmi_reclaim(vmflag);
 }
 
 /* Someone waits for memory: every free goes to the slab layer. */
 static void
 hook_wait(bool begin)
 {
-	kmem_cpu_bypass(begin);
+	kmi_cpu_bypass(begin);
 }
 
 static const vmem_hooks_t kmem_vmem_hooks = {
 	qcache_create, qcache_alloc, qcache_free, qcache_destroy,
-	hook_reclaim, hook_wait, kmem_reclaiming,
+	hook_reclaim, hook_wait, kmi_reclaiming,
 };
 
 static void
@@ -143,7 +143,7 @@ release_cb(void *arg, void *va, size_t size)
  * the addresses stay ready for reuse.
  */
 void
-kmem_release_free_pages(void)
+kmi_release_free_pages(void)
 {
 	vmem_t *arenas[] = { kmem_default_arena, kmem_oversize_arena,
 	    kmem_heap_arena };
@@ -157,9 +157,9 @@ kmem_release_free_pages(void)
 void
 kmem_reap(void)
 {
-	kmem_reclaim(KM_SLEEP);
+	kmi_reclaim(KM_SLEEP);
 	(void)vmem_release_spans(kmem_heap_arena);
-	kmem_release_free_pages();
+	kmi_release_free_pages();
 }
 
 /*
@@ -169,9 +169,9 @@ kmem_reap(void)
 void
 kmem_update(void)
 {
-	kmem_cache_update_all();
+	kmi_cache_update_all();
 	vmem_update();
-	kmem_release_free_pages();
+	kmi_release_free_pages();
 }
 
 /* ---- options ---- */
@@ -185,12 +185,12 @@ static kmem_optres_t
 kmem_option_log(const char *name, bool has_value, const char *value)
 {
 	char stem[KMEM_OPTION_LEN];
-	size_t len = kmem_strlen(name);
+	size_t len = kmi_strlen(name);
 
-	if (len <= 4 || kmem_strcmp(name + len - 4, "_log") != 0)
+	if (len <= 4 || kmi_strcmp(name + len - 4, "_log") != 0)
 		return (KMEM_OPT_UNKNOWN);
-	kmem_strlcpy(stem, name, len - 3);
-	return (kmem_log_item(stem, has_value, value));
+	kmi_strlcpy(stem, name, len - 3);
+	return (kmi_log_item(stem, has_value, value));
 }
 
 /*
@@ -202,29 +202,29 @@ kmem_option_item(const char *name, bool has_value, const char *value)
 {
 	uint64_t num;
 
-	if (kmem_strcmp(name, "nomagazines") == 0 ||
-	    kmem_strcmp(name, "noretain") == 0) {
+	if (kmi_strcmp(name, "nomagazines") == 0 ||
+	    kmi_strcmp(name, "noretain") == 0) {
 		if (has_value)
 			return (KMEM_OPT_NO_VALUE);
 		if (name[2] == 'm')
 			kmem_opt.nomagazines = true;
 		else
 			kmem_opt.noretain = true;
-	} else if (kmem_strcmp(name, "physmem") == 0) {
+	} else if (kmi_strcmp(name, "physmem") == 0) {
 		if (!has_value)
 			return (KMEM_OPT_NEEDS_VALUE);
-		if (!kmem_parse_size(value, &num) || num == 0 ||
+		if (!kmi_parse_size(value, &num) || num == 0 ||
 		    num > SIZE_MAX)
 			return (KMEM_OPT_BAD_VALUE);
 		(void)kmem_physmem_set((size_t)num);
-	} else if (kmem_strcmp(name, "reap_interval") == 0) {
+	} else if (kmi_strcmp(name, "reap_interval") == 0) {
 		if (!has_value)
 			return (KMEM_OPT_NEEDS_VALUE);
-		if (!kmem_parse_size(value, &num))
+		if (!kmi_parse_size(value, &num))
 			return (KMEM_OPT_BAD_VALUE);
 		kmem_opt.reap_interval = num;
 	} else {
-		kmem_optres_t res = kmem_debug_item(name, has_value, value);
+		kmem_optres_t res = kmi_debug_item(name, has_value, value);
 		return (res != KMEM_OPT_UNKNOWN ? res :
 		    kmem_option_log(name, has_value, value));
 	}
@@ -236,7 +236,7 @@ kmem_option_item(const char *name, bool has_value, const char *value)
 static kmem_cache_t *
 internal_cache(const char *name, size_t size, size_t align, int cflags)
 {
-	return (kmem_cache_create_slab(name, size, align, NULL, NULL, NULL,
+	return (kmi_cache_create_slab(name, size, align, NULL, NULL, NULL,
 	    NULL, kmem_metadata_arena, cflags | KMC_NODEBUG, 0));
 }
 
@@ -260,18 +260,18 @@ destroy_arena(vmem_t **vmpp)
 static void
 kmem_init_undo(void)
 {
-	kmem_alloc_caches_destroy();
+	kmi_alloc_caches_destroy();
 	destroy_arena(&kmem_oversize_arena);
 	destroy_arena(&kmem_default_arena);
-	kmem_debug_fini();
-	for (int i = kmem_nmagtype - 1; i >= 0; i--)
-		destroy_cache(&kmem_magtype[i].mt_cache);
-	destroy_cache(&kmem_cpu_record_cache);
-	destroy_cache(&kmem_bufctl_cache);
-	destroy_cache(&kmem_slab_cache);
-	kmem_cache_unbootstrap();
-	kmem_cpu_index_fini();
-	vmem_hooks_set(NULL);
+	kmi_debug_fini();
+	for (int i = kmi_nmagtype - 1; i >= 0; i--)
+		destroy_cache(&kmi_magtype[i].mt_cache);
+	destroy_cache(&kmi_cpu_record_cache);
+	destroy_cache(&kmi_bufctl_cache);
+	destroy_cache(&kmi_slab_cache);
+	kmi_cache_unbootstrap();
+	kmi_cpu_index_fini();
+	vmi_hooks_set(NULL);
 	destroy_arena(&kmem_metadata_arena);
 	destroy_arena(&kmem_heap_arena);
 }
@@ -283,13 +283,13 @@ kmem_init_locked(const char *options, const char *source)
 
 	kmem_opt.nomagazines = kmem_opt.noretain = false;
 	kmem_opt.reap_interval = 15;
-	kmem_option_each(options, source, kmem_option_item);
-	kmem_debug_parse(kmem_plat_debug_options());
-	kmem_log_parse(kmem_plat_logging_options());
+	kmi_option_each(options, source, kmem_option_item);
+	kmi_debug_parse(kmem_plat_debug_options());
+	kmi_log_parse(kmem_plat_logging_options());
 	int nomag = kmem_opt.nomagazines ? KMC_NOMAGAZINE : 0;
 
 	kmem_heap_arena = vmem_xcreate("heap", NULL, 0, page,
-	    vmem_pages_import, vmem_pages_release, NULL, 0, VMC_XALIGN |
+	    vmi_pages_import, vmi_pages_release, NULL, 0, VMC_XALIGN |
 	    (kmem_opt.noretain ? 0 : VMC_RETAIN));
 	kmem_metadata_arena = vmem_create("kmem_metadata", NULL, 0, page,
 	    vmem_alloc, vmem_free, kmem_heap_arena, 0, VMC_NO_QCACHE);
@@ -297,21 +297,21 @@ kmem_init_locked(const char *options, const char *source)
 		return (-1);
 	/* Metadata in runs of pages, not one page in every chunk of heap. */
 	kmem_metadata_arena->vm_min_import = KMEM_METADATA_IMPORT;
-	kmem_cache_bootstrap();
+	kmi_cache_bootstrap();
 	/* kmem's own caches are never guarded: they are not clients'. */
-	kmem_slab_cache = internal_cache("kmem_slab_cache",
+	kmi_slab_cache = internal_cache("kmi_slab_cache",
 	    sizeof (kmem_slab_t), 0, nomag);
-	kmem_bufctl_cache = internal_cache("kmem_bufctl_cache",
+	kmi_bufctl_cache = internal_cache("kmi_bufctl_cache",
 	    sizeof (kmem_bufctl_t), 0, nomag);
-	kmem_cpu_record_cache = internal_cache("kmem_cpu_cache",
+	kmi_cpu_record_cache = internal_cache("kmem_cpu_cache",
 	    sizeof (kmem_cpu_t), KMEM_CACHE_LINE, KMC_NOMAGAZINE);
-	if (kmem_slab_cache == NULL || kmem_bufctl_cache == NULL ||
-	    kmem_cpu_record_cache == NULL)
+	if (kmi_slab_cache == NULL || kmi_bufctl_cache == NULL ||
+	    kmi_cpu_record_cache == NULL)
 		return (-1);
-	for (int i = 0; i < kmem_nmagtype; i++) {
-		kmem_magtype_t *mtp = &kmem_magtype[i];
+	for (int i = 0; i < kmi_nmagtype; i++) {
+		kmem_magtype_t *mtp = &kmi_magtype[i];
 		char name[KMEM_CACHE_NAMELEN + 1];
-		kmem_snprintf(name, sizeof (name), "kmem_magazine_%d",
+		kmi_snprintf(name, sizeof (name), "kmem_magazine_%d",
 		    mtp->mt_magsize);
 		mtp->mt_cache = internal_cache(name,
 		    (size_t)(mtp->mt_magsize + 2) * sizeof (void *),
@@ -319,17 +319,17 @@ kmem_init_locked(const char *options, const char *source)
 		if (mtp->mt_cache == NULL)
 			return (-1);
 	}
-	vmem_hooks_set(&kmem_vmem_hooks);
+	vmi_hooks_set(&kmem_vmem_hooks);
 	kmem_default_arena = vmem_xcreate("kmem_default", NULL, 0, page,
-	    vmem_xalloc_import, vmem_xfree, kmem_heap_arena,
+	    vmi_xalloc_import, vmem_xfree, kmem_heap_arena,
 	    KMEM_DEFAULT_QCACHE_PAGES * page, VMC_XALIGN);
 	kmem_oversize_arena = vmem_xcreate("kmem_oversize", NULL, 0, page,
-	    vmem_xalloc_import, vmem_xfree, kmem_heap_arena, 0, VMC_XALIGN);
+	    vmi_xalloc_import, vmem_xfree, kmem_heap_arena, 0, VMC_XALIGN);
 	if (kmem_default_arena == NULL || kmem_oversize_arena == NULL ||
-	    kmem_debug_init() != 0 ||
-	    kmem_alloc_caches_create(nomag) != 0)
+	    kmi_debug_init() != 0 ||
+	    kmi_alloc_caches_create(nomag) != 0)
 		return (-1);
-	kmem_cpu_enabled = !kmem_opt.nomagazines;
+	kmi_cpu_enabled = !kmem_opt.nomagazines;
 	return (0);
 }
 
@@ -345,26 +345,26 @@ static void
 kmem_fork_prepare(void)
 {
 	kmem_lock_enter(&kmem_init_lock);
-	kmem_cache_fork(VMEM_FORK_PREPARE);
-	vmem_fork(VMEM_FORK_PREPARE);
-	kmem_log_fork(VMEM_FORK_PREPARE);
+	kmi_cache_fork(VMEM_FORK_PREPARE);
+	vmi_fork(VMEM_FORK_PREPARE);
+	kmi_log_fork(VMEM_FORK_PREPARE);
 }
 
 static void
 kmem_fork_parent(void)
 {
-	kmem_log_fork(VMEM_FORK_PARENT);
-	vmem_fork(VMEM_FORK_PARENT);
-	kmem_cache_fork(VMEM_FORK_PARENT);
+	kmi_log_fork(VMEM_FORK_PARENT);
+	vmi_fork(VMEM_FORK_PARENT);
+	kmi_cache_fork(VMEM_FORK_PARENT);
 	kmem_lock_exit(&kmem_init_lock);
 }
 
 static void
 kmem_fork_child(void)
 {
-	kmem_log_fork(VMEM_FORK_CHILD);
-	vmem_fork(VMEM_FORK_CHILD);
-	kmem_cache_fork(VMEM_FORK_CHILD);
+	kmi_log_fork(VMEM_FORK_CHILD);
+	vmi_fork(VMEM_FORK_CHILD);
+	kmi_cache_fork(VMEM_FORK_CHILD);
 	kmem_lock_init(&kmem_init_lock);
 }
 
@@ -379,12 +379,12 @@ kmem_init_failed(void)
 	if (warned)
 		return;
 	warned = true;
-	vmem_pages_stat(&budget, &reserve, &mapped, &peak, &refused);
-	if (!vmem_pages_within_budget(mapped + VMEM_PAGES_CHUNK, 0))
-		kmem_warn("kmem_init: the memory budget (physmem=%zu) is too "
+	vmi_pages_stat(&budget, &reserve, &mapped, &peak, &refused);
+	if (!vmi_pages_within_budget(mapped + VMEM_PAGES_CHUNK, 0))
+		kmi_warn("kmem_init: the memory budget (physmem=%zu) is too "
 		    "small for kmem to start", budget);
 	else
-		kmem_warn("kmem_init: no memory for kmem's own structures");
+		kmi_warn("kmem_init: no memory for kmem's own structures");
 }
 
 /*
@@ -424,7 +424,7 @@ kmem_init(const char *options)
 }
 
 bool
-kmem_is_ready(void)
+kmi_is_ready(void)
 {
 	return (kmem_load_acquire(&kmem_ready));
 }

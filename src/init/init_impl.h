@@ -8,6 +8,6 @@
 #include "../kmem_alloc/kmem_alloc_impl.h"
 
 extern vmem_t *kmem_heap_arena;
-void kmem_release_free_pages(void);
+void kmi_release_free_pages(void);
 
 #endif /* KMEM_INIT_IMPL_H */

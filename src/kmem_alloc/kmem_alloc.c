@@ -72,7 +72,7 @@ class_size(size_t i)
 
 /* The kmem_alloc_N caches, into the size tables (kmem_init()). */
 int
-kmem_alloc_caches_create(int cflags)
+kmi_alloc_caches_create(int cflags)
 {
 	size_t prev = 0;
 
@@ -83,8 +83,8 @@ kmem_alloc_caches_create(int cflags)
 
 		if (!IS_P2(size) && align > 64)
 			align = 64;
-		kmem_snprintf(name, sizeof (name), "kmem_alloc_%zu", size);
-		kmem_cache_t *cp = kmem_cache_create_slab(name, size, align,
+		kmi_snprintf(name, sizeof (name), "kmem_alloc_%zu", size);
+		kmem_cache_t *cp = kmi_cache_create_slab(name, size, align,
 		    NULL, NULL, NULL, NULL, kmem_default_arena,
 		    KMC_KMEM_ALLOC | cflags, 0);
 		if (cp == NULL)
@@ -111,9 +111,9 @@ table_forget(kmem_cache_t **table, size_t n, kmem_cache_t *cp)
 			kmem_store_release(&table[i], &kmem_null_cache);
 }
 
-/* Undo kmem_alloc_caches_create(), whatever part of it was done. */
+/* Undo kmi_alloc_caches_create(), whatever part of it was done. */
 void
-kmem_alloc_caches_destroy(void)
+kmi_alloc_caches_destroy(void)
 {
 	for (size_t i = NCLASSES; i-- > 0; ) {
 		kmem_cache_t *cp = kmem_alloc_class(class_size(i));
@@ -138,9 +138,9 @@ kmem_alloc_miss(kmem_cache_t *cp, size_t size, int kmflag)
 			return (NULL);
 		return (kmem_alloc(size, kmflag));
 	}
-	void *buf = kmem_cache_alloc_slow(cp, kmflag);
+	void *buf = kmi_cache_alloc_slow(cp, kmflag);
 	if (buf != NULL && (cp->cache_flags & KMF_BUFTAG))
-		kmem_debug_alloc_size(cp, buf, size);
+		kmi_debug_alloc_size(cp, buf, size);
 	return (buf);
 }
 
@@ -149,20 +149,20 @@ kmem_alloc_oversize(size_t size, int kmflag)
 {
 	if (size == 0)
 		return (NULL);
-	if (!kmem_is_ready() && !kmem_plat_first_use())
+	if (!kmi_is_ready() && !kmem_plat_first_use())
 		return (NULL);
-	if (KMEM_UNLIKELY(kmem_reclaiming()))
+	if (KMEM_UNLIKELY(kmi_reclaiming()))
 		kmflag |= KM_PUSHPAGE;	/* a reclaim callback */
 	if (!(kmflag & KM_NOSLEEP) && size > kmem_physmem())
-		kmem_panic("kmem_alloc(%zu, KM_SLEEP): can never be satisfied: "
+		kmi_panic("kmem_alloc(%zu, KM_SLEEP): can never be satisfied: "
 		    "larger than the memory budget (physmem=%zu)", size,
 		    kmem_physmem());
 	void *buf = vmem_alloc(kmem_oversize_arena, size, kmflag & VM_KMFLAGS);
 	if (buf == NULL && (kmflag & KM_PANIC))
-		kmem_panic("kmem_alloc(%zu): cannot satisfy mandatory "
+		kmi_panic("kmem_alloc(%zu): cannot satisfy mandatory "
 		    "allocation", size);
 	if (buf == NULL)
-		kmem_debug_alloc_failed(NULL, "kmem_oversize", size);
+		kmi_debug_alloc_failed(NULL, "kmem_oversize", size);
 	return (buf);
 }
 
@@ -194,16 +194,16 @@ kmem_free_miss(kmem_cache_t *cp, void *buf, size_t size)
 {
 	if (cp == NULL) {
 		if (size == 0)
-			kmem_panic("kmem_free(%p, 0): bad free: size 0", buf);
+			kmi_panic("kmem_free(%p, 0): bad free: size 0", buf);
 		vmem_free(kmem_oversize_arena, buf, size);
 		return;
 	}
 	if (cp == &kmem_null_cache)
-		kmem_panic("kmem_free(%p, %zu): invalid free: kmem is not "
+		kmi_panic("kmem_free(%p, %zu): invalid free: kmem is not "
 		    "initialised", buf, size);
 	if (cp->cache_flags & KMF_BUFTAG)
-		kmem_debug_free_size(cp, buf, size);
-	kmem_cache_free_slow(cp, buf);
+		kmi_debug_free_size(cp, buf, size);
+	kmi_cache_free_slow(cp, buf);
 }
 
 void

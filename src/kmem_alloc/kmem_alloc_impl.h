@@ -8,8 +8,8 @@
 #include "../magazine/magazine_impl.h"
 
 /* kmem_alloc.c */
-int kmem_alloc_caches_create(int cflags);
-void kmem_alloc_caches_destroy(void);
+int kmi_alloc_caches_create(int cflags);
+void kmi_alloc_caches_destroy(void);
 
 /* The kmem_alloc size tables (kmem_alloc.c). */
 #define KMEM_ALLOC_SMALL_MAX	4096

@@ -26,17 +26,17 @@ static void
 cache_check_args(const char *name, size_t bufsize, size_t align, int cflags)
 {
 	if (name == NULL || bufsize == 0)
-		kmem_panic("kmem_cache_create: bad arguments (name %p, "
+		kmi_panic("kmem_cache_create: bad arguments (name %p, "
 		    "bufsize %zu)", (const void *)name, bufsize);
 	if (bufsize > KMEM_CACHE_MAXBUF)
-		kmem_panic("kmem_cache_create: '%s': bufsize %zu is too large "
+		kmi_panic("kmem_cache_create: '%s': bufsize %zu is too large "
 		    "(at most %zu)", name, bufsize, (size_t)KMEM_CACHE_MAXBUF);
 	if (!IS_P2(align) || align > KMEM_CACHE_MAXBUF)
-		kmem_panic("kmem_cache_create: '%s': bad alignment %zu", name,
+		kmi_panic("kmem_cache_create: '%s': bad alignment %zu", name,
 		    align);
 	if ((cflags & (KMC_NOHASH | KMC_NOTOUCH)) ==
 	    (KMC_NOHASH | KMC_NOTOUCH))
-		kmem_panic("kmem_cache_create: '%s': KMC_NOHASH and "
+		kmi_panic("kmem_cache_create: '%s': KMC_NOHASH and "
 		    "KMC_NOTOUCH are exclusive", name);
 }
 
@@ -49,11 +49,11 @@ cache_check_args(const char *name, size_t bufsize, size_t align, int cflags)
 static void
 cache_debug_init(kmem_cache_t *cp, int cflags)
 {
-	int flags = (cflags | kmem_debug_flags) & KMF_DEBUG;
-	bool firewall = ((flags & KMF_FIREWALL) || (kmem_minfirewall != 0 &&
-	    cp->cache_bufsize >= kmem_minfirewall)) &&
+	int flags = (cflags | kmi_debug_flags) & KMF_DEBUG;
+	bool firewall = ((flags & KMF_FIREWALL) || (kmi_minfirewall != 0 &&
+	    cp->cache_bufsize >= kmi_minfirewall)) &&
 	    cp->cache_arena == kmem_default_arena &&
-	    kmem_firewall_arena != NULL && !(cflags & KMC_NOHASH);
+	    kmi_firewall_arena != NULL && !(cflags & KMC_NOHASH);
 
 	if (flags & (KMF_AUDIT | KMF_CONTENTS | KMF_CHECKSIGNAL))
 		flags |= KMF_REDZONE | KMF_AUDIT;
@@ -62,14 +62,14 @@ cache_debug_init(kmem_cache_t *cp, int cflags)
 		flags &= ~(KMF_BUFTAG | KMF_AUDIT | KMF_CONTENTS |
 		    KMF_CHECKSIGNAL | KMF_LITE);
 		flags |= KMF_FIREWALL | KMF_NOMAGAZINE;
-		cp->cache_arena = kmem_firewall_arena;
+		cp->cache_arena = kmi_firewall_arena;
 	}
 	cp->cache_flags |= flags;
 	if (flags & KMF_BUFTAG)
-		cp->cache_debug = &kmem_debug_ops;
-	cp->cache_mtbf = kmem_debug_mtbf;
+		cp->cache_debug = &kmi_debug_ops;
+	cp->cache_mtbf = kmi_debug_mtbf;
 	cp->cache_verify = (flags & KMF_LITE) ? sizeof (uint64_t) :
-	    kmem_maxverify;
+	    kmi_maxverify;
 }
 
 static int
@@ -79,7 +79,7 @@ cache_init(kmem_cache_t *cp, const char *name, size_t bufsize, size_t align,
     size_t slabsize)
 {
 	memset(cp, 0, sizeof (*cp));
-	kmem_strlcpy(cp->cache_name, name, sizeof (cp->cache_name));
+	kmi_strlcpy(cp->cache_name, name, sizeof (cp->cache_name));
 	if (vmp->vm_cflags & VMC_IDENTIFIER)
 		cflags |= KMC_NOTOUCH | KMC_IDENTIFIER;
 	if (align == 0)
@@ -101,15 +101,15 @@ cache_init(kmem_cache_t *cp, const char *name, size_t bufsize, size_t align,
 		cache_debug_init(cp, cflags);
 	kmem_lock_init(&cp->cache_depot_lock);
 	kmem_list_init(&cp->cache_link);
-	if (kmem_slab_cache_init(cp) != 0)
+	if (kmi_slab_cache_init(cp) != 0)
 		return (-1);
 
-	kmem_magtype_t *mtp = kmem_magtype;
+	kmem_magtype_t *mtp = kmi_magtype;
 	while (cp->cache_chunksize <= mtp->mt_minbuf)
 		mtp++;
 	cp->cache_magtype = mtp;
 	if (!(cp->cache_flags & KMF_NOMAGAZINE) &&
-	    (cp->cache_slot = kmem_cpu_index_alloc()) == 0)
+	    (cp->cache_slot = kmi_cpu_index_alloc()) == 0)
 		cp->cache_flags |= KMF_NOMAGAZINE;
 	/* Guarded caches check every transaction: no fast path for them. */
 	cp->cache_cpu_index = kmem_cache_fast_index(cp);
@@ -122,7 +122,7 @@ cache_init(kmem_cache_t *cp, const char *name, size_t bufsize, size_t align,
 
 /* Set up the cache of caches.  Called once by kmem_init(). */
 void
-kmem_cache_bootstrap(void)
+kmi_cache_bootstrap(void)
 {
 	kmem_cache_cache = &kmem_cache_cache_static;
 	VERIFY(cache_init(kmem_cache_cache, "kmem_cache", sizeof (kmem_cache_t),
@@ -130,16 +130,16 @@ kmem_cache_bootstrap(void)
 	    KMC_NOHASH | KMC_NOMAGAZINE | KMC_NODEBUG, 0) == 0);
 }
 
-/* Undo kmem_cache_bootstrap() (a failed kmem_init()). */
+/* Undo kmi_cache_bootstrap() (a failed kmem_init()). */
 void
-kmem_cache_unbootstrap(void)
+kmi_cache_unbootstrap(void)
 {
 	if (kmem_cache_cache == NULL)
 		return;
 	kmem_lock_enter(&kmem_cache_list_lock);
 	kmem_list_remove(&kmem_cache_cache->cache_link);
 	kmem_lock_exit(&kmem_cache_list_lock);
-	(void)kmem_slab_cache_fini(kmem_cache_cache);
+	(void)kmi_slab_cache_fini(kmem_cache_cache);
 	kmem_cache_cache = NULL;
 }
 
@@ -149,14 +149,14 @@ kmem_cache_unbootstrap(void)
  * makes kmem_init() fail instead of waiting for memory nobody will free.
  */
 kmem_cache_t *
-kmem_cache_create_slab(const char *name, size_t bufsize, size_t align,
+kmi_cache_create_slab(const char *name, size_t bufsize, size_t align,
     kmem_constructor_t *ctor, kmem_destructor_t *dtor,
     kmem_reclaim_t *reclaim, void *private, vmem_t *vmp, int cflags,
     size_t slabsize)
 {
 	cache_check_args(name, bufsize, align, cflags);
 	kmem_cache_t *cp = kmem_cache_alloc(kmem_cache_cache,
-	    kmem_is_ready() ? KM_SLEEP : KM_NOSLEEP_LAZY);
+	    kmi_is_ready() ? KM_SLEEP : KM_NOSLEEP_LAZY);
 	if (cp == NULL)
 		return (NULL);
 	if (cache_init(cp, name, bufsize, align, ctor, dtor, reclaim, private,
@@ -172,9 +172,9 @@ kmem_cache_create(const char *name, size_t bufsize, size_t align,
     kmem_constructor_t *constructor, kmem_destructor_t *destructor,
     kmem_reclaim_t *reclaim, void *private, vmem_t *vmp, int cflags)
 {
-	if (!kmem_is_ready() && !kmem_plat_first_use())
+	if (!kmi_is_ready() && !kmem_plat_first_use())
 		return (NULL);
-	return (kmem_cache_create_slab(name, bufsize, align, constructor,
+	return (kmi_cache_create_slab(name, bufsize, align, constructor,
 	    destructor, reclaim, private, vmp == NULL ? kmem_default_arena : vmp,
 	    cflags & ~(KMC_KMEM_ALLOC | KMC_IDENTIFIER), 0));
 }
@@ -198,14 +198,14 @@ kmem_cache_destroy(kmem_cache_t *cp)
 	 */
 	kmem_lock_enter(&kmem_cache_list_lock);
 	if (cp == NULL || !cache_is_listed(cp))
-		kmem_panic("kmem_cache_destroy(%p): not a cache (destroyed "
+		kmi_panic("kmem_cache_destroy(%p): not a cache (destroyed "
 		    "twice?)", (void *)cp);
-	kmem_cpu_purge(cp);
+	kmi_cpu_purge(cp);
 	kmem_list_remove(&cp->cache_link);
 	kmem_lock_exit(&kmem_cache_list_lock);
-	kmem_cpu_index_free(cp->cache_slot);
-	if (!kmem_slab_cache_fini(cp)) {
-		kmem_warn("kmem_cache_destroy: '%s' (%p) not empty",
+	kmi_cpu_index_free(cp->cache_slot);
+	if (!kmi_slab_cache_fini(cp)) {
+		kmi_warn("kmem_cache_destroy: '%s' (%p) not empty",
 		    cp->cache_name, (void *)cp);
 		return;		/* its slabs stay: they hold live buffers */
 	}
@@ -224,12 +224,12 @@ kmem_cache_reap_now(kmem_cache_t *cp)
 	if (cp->cache_reclaim != NULL)
 		cp->cache_reclaim(cp->cache_private);
 	kmem_lock_enter(&kmem_cache_list_lock);
-	kmem_cpu_purge(cp);
+	kmi_cpu_purge(cp);
 	kmem_lock_exit(&kmem_cache_list_lock);
 	kmem_lock_enter(&cp->cache_depot_lock);
 	cp->cache_reap++;
 	kmem_lock_exit(&cp->cache_depot_lock);
-	kmem_slab_reap(cp);
+	kmi_slab_reap(cp);
 }
 
 /*
@@ -243,17 +243,17 @@ kmem_cache_reap_now(kmem_cache_t *cp)
  * does not wait for it.
  */
 static kmem_lock_t kmem_reclaim_lock = KMEM_LOCK_INIT;
-/* The thread running kmem_reclaim(), so that its callbacks may allocate. */
+/* The thread running kmi_reclaim(), so that its callbacks may allocate. */
 static uintptr_t kmem_reclaim_owner;
 
 /* fork(2): the cache locks, in lock order, with the records' list. */
 void
-kmem_cache_fork(int phase)
+kmi_cache_fork(int phase)
 {
 	if (phase == VMEM_FORK_PREPARE) {
 		kmem_lock_enter(&kmem_reclaim_lock);
 		kmem_lock_enter(&kmem_cache_list_lock);
-		kmem_cpu_fork(phase);
+		kmi_cpu_fork(phase);
 		for (kmem_list_t *lp = kmem_cache_list.next;
 		    lp != &kmem_cache_list; lp = lp->next) {
 			kmem_cache_t *cp = KMEM_CONTAINER(lp, kmem_cache_t,
@@ -274,7 +274,7 @@ kmem_cache_fork(int phase)
 			kmem_lock_init(&cp->cache_depot_lock);
 		}
 	}
-	kmem_cpu_fork(phase);
+	kmi_cpu_fork(phase);
 	if (phase == VMEM_FORK_PARENT) {
 		kmem_lock_exit(&kmem_cache_list_lock);
 		kmem_lock_exit(&kmem_reclaim_lock);
@@ -296,13 +296,13 @@ reclaim_reap_all(void)
 		kmem_lock_enter(&cp->cache_depot_lock);
 		cp->cache_reap++;
 		kmem_lock_exit(&cp->cache_depot_lock);
-		kmem_slab_reap(cp);
+		kmi_slab_reap(cp);
 	}
 }
 
-/* Whether this thread runs kmem_reclaim() (its callbacks, destructors). */
+/* Whether this thread runs kmi_reclaim() (its callbacks, destructors). */
 bool
-kmem_reclaiming(void)
+kmi_reclaiming(void)
 {
 	uintptr_t owner = kmem_load_relaxed(&kmem_reclaim_owner);
 
@@ -310,7 +310,7 @@ kmem_reclaiming(void)
 }
 
 void
-kmem_reclaim(int kmflag)
+kmi_reclaim(int kmflag)
 {
 	uintptr_t self = kmem_plat_thread();
 
@@ -330,7 +330,7 @@ kmem_reclaim(int kmflag)
 	} else {
 		kmem_lock_enter(&kmem_reclaim_lock);
 	}
-	kmem_cpu_bypass(true);		/* and purge every magazine */
+	kmi_cpu_bypass(true);		/* and purge every magazine */
 	kmem_lock_enter(&kmem_cache_list_lock);
 	kmem_store_relaxed(&kmem_reclaim_owner, self);
 	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
@@ -342,7 +342,7 @@ kmem_reclaim(int kmflag)
 	reclaim_reap_all();
 	kmem_store_relaxed(&kmem_reclaim_owner, 0);
 	kmem_lock_exit(&kmem_cache_list_lock);
-	kmem_cpu_bypass(false);
+	kmi_cpu_bypass(false);
 	kmem_lock_exit(&kmem_reclaim_lock);
 }
 
@@ -352,16 +352,16 @@ kmem_reclaim(int kmflag)
  * were idle for the whole last one, grow contended magazines.
  */
 void
-kmem_cache_update_all(void)
+kmi_cache_update_all(void)
 {
 	kmem_lock_enter(&kmem_cache_list_lock);
 	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
 	    lp = lp->next) {
 		kmem_cache_t *cp = KMEM_CONTAINER(lp, kmem_cache_t, cache_link);
-		kmem_slab_hash_update(cp);
-		kmem_depot_ws_update(cp);
-		kmem_depot_ws_reap(cp);
-		kmem_magazine_resize(cp);
+		kmi_slab_hash_update(cp);
+		kmi_depot_ws_update(cp);
+		kmi_depot_ws_reap(cp);
+		kmi_magazine_resize(cp);
 	}
 	kmem_lock_exit(&kmem_cache_list_lock);
 }

@@ -7,8 +7,8 @@
 
 kmem_lock_t kmem_cpu_list_lock = KMEM_LOCK_INIT;
 kmem_list_t kmem_cpu_list = { &kmem_cpu_list, &kmem_cpu_list };
-kmem_cache_t *kmem_cpu_record_cache;
-bool kmem_cpu_enabled;
+kmem_cache_t *kmi_cpu_record_cache;
+bool kmi_cpu_enabled;
 
 /*
  * The record of a thread that is exiting: no slots, so whatever it frees
@@ -20,7 +20,7 @@ static vmem_t *kmem_cache_index_arena;
 static uint32_t kmem_cpu_bypassing;	/* kmem_cpu_list_lock */
 
 uint32_t
-kmem_cpu_index_alloc(void)
+kmi_cpu_index_alloc(void)
 {
 	if (kmem_cache_index_arena == NULL)
 		kmem_cache_index_arena = vmem_create("kmem_cache_index",
@@ -34,7 +34,7 @@ kmem_cpu_index_alloc(void)
 
 /* After a failed kmem_init(): every cache that had an index is gone. */
 void
-kmem_cpu_index_fini(void)
+kmi_cpu_index_fini(void)
 {
 	if (kmem_cache_index_arena != NULL)
 		vmem_destroy(kmem_cache_index_arena);
@@ -42,7 +42,7 @@ kmem_cpu_index_fini(void)
 }
 
 void
-kmem_cpu_index_free(uint32_t index)
+kmi_cpu_index_free(uint32_t index)
 {
 	if (index != 0)
 		vmem_free(kmem_cache_index_arena, (void *)(uintptr_t)index, 1);
@@ -69,24 +69,24 @@ cpu_table_free(kmem_cpu_cache_t *cc, uint32_t n)
  * true if it changed anything, so the caller may retry the fast path.
  */
 bool
-kmem_cpu_prepare(kmem_cache_t *cp)
+kmi_cpu_prepare(kmem_cache_t *cp)
 {
 	kmem_cpu_t *cpu = kmem_plat_self_enter();
 	kmem_plat_self_exit();
 
-	if (!kmem_cpu_enabled || cp->cache_slot == 0 ||
+	if (!kmi_cpu_enabled || cp->cache_slot == 0 ||
 	    cpu == &kmem_cpu_dead)
 		return (false);
 	uint32_t n = 64;
 	while (n <= cp->cache_slot)
 		n *= 2;
 	if (cpu == NULL) {
-		cpu = kmem_slab_alloc(kmem_cpu_record_cache, KM_NOSLEEP_LAZY);
+		cpu = kmi_slab_alloc(kmi_cpu_record_cache, KM_NOSLEEP_LAZY);
 		if (cpu == NULL)
 			return (false);
 		memset(cpu, 0, sizeof (*cpu));
 		if ((cpu->cpu_cc = cpu_table_alloc(n)) == NULL) {
-			kmem_slab_free(kmem_cpu_record_cache, cpu);
+			kmi_slab_free(kmi_cpu_record_cache, cpu);
 			return (false);
 		}
 		cpu->cpu_ncc = n;
@@ -141,10 +141,10 @@ static void
 slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
 {
 	if (ccp->cc_loaded != NULL)
-		kmem_magazine_retire(&cp->cache_detached, ccp->cc_loaded,
+		kmi_magazine_retire(&cp->cache_detached, ccp->cc_loaded,
 		    ccp->cc_rounds);
 	if (ccp->cc_ploaded != NULL)
-		kmem_magazine_retire(&cp->cache_detached, ccp->cc_ploaded,
+		kmi_magazine_retire(&cp->cache_detached, ccp->cc_ploaded,
 		    ccp->cc_prounds);
 	ccp->cc_loaded = ccp->cc_ploaded = NULL;
 	kmem_store_relaxed(&ccp->cc_rounds, 0);
@@ -162,7 +162,7 @@ slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
  * destroyed once they run again.  The caller holds kmem_cache_list_lock.
  */
 void
-kmem_cpu_purge(kmem_cache_t *cp)
+kmi_cpu_purge(kmem_cache_t *cp)
 {
 	kmem_cpu_t *self = kmem_plat_self_enter();
 	kmem_plat_self_exit();
@@ -199,7 +199,7 @@ kmem_cpu_purge(kmem_cache_t *cp)
 		kmem_cache_t *c = cp != NULL ? cp :
 		    KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
 		kmem_lock_enter(&c->cache_depot_lock);
-		kmem_depot_take(c, &c->cache_detached);
+		kmi_depot_take(c, &c->cache_detached);
 		kmem_lock_exit(&c->cache_depot_lock);
 		if (cp != NULL)
 			break;
@@ -218,7 +218,7 @@ kmem_cpu_purge(kmem_cache_t *cp)
 		    KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
 		kmem_magazine_t *retired = c->cache_detached;
 		c->cache_detached = NULL;
-		kmem_magazines_destroy(c, retired);
+		kmi_magazines_destroy(c, retired);
 		if (cp != NULL)
 			break;
 	}
@@ -232,7 +232,7 @@ kmem_cpu_purge(kmem_cache_t *cp)
  * what the magazines hold.
  */
 void
-kmem_cpu_bypass(bool on)
+kmi_cpu_bypass(bool on)
 {
 	kmem_lock_enter(&kmem_cpu_list_lock);
 	bool change = on ? kmem_cpu_bypassing++ == 0 :
@@ -246,15 +246,15 @@ kmem_cpu_bypass(bool on)
 	}
 	kmem_lock_exit(&kmem_cpu_list_lock);
 	if (on)
-		kmem_cpu_purge_all();
+		kmi_cpu_purge_all();
 }
 
 /* Purge every cache's magazines (memory pressure, tests). */
 void
-kmem_cpu_purge_all(void)
+kmi_cpu_purge_all(void)
 {
 	kmem_lock_enter(&kmem_cache_list_lock);
-	kmem_cpu_purge(NULL);
+	kmi_cpu_purge(NULL);
 	kmem_lock_exit(&kmem_cache_list_lock);
 }
 
@@ -289,15 +289,15 @@ kmem_thread_exit(void *self)
 			if (mags[i] == NULL)
 				continue;
 			if (rounds[i] == (int)mags[i]->mag_size || rounds[i] == 0)
-				kmem_depot_put(cp, mags[i], rounds[i] != 0,
+				kmi_depot_put(cp, mags[i], rounds[i] != 0,
 				    &retired);
 			else
-				kmem_magazine_retire(&retired, mags[i],
+				kmi_magazine_retire(&retired, mags[i],
 				    rounds[i]);
 		}
 		kmem_fetch_add(&cp->cache_cpu_free, ccp->cc_free);
 		kmem_lock_exit(&cp->cache_depot_lock);
-		kmem_magazines_destroy(cp, retired);
+		kmi_magazines_destroy(cp, retired);
 	}
 	kmem_lock_exit(&kmem_cache_list_lock);
 	cpu_table_free(cpu->cpu_cc, cpu->cpu_ncc);
@@ -306,7 +306,7 @@ kmem_thread_exit(void *self)
 		cpu->cpu_retired = (kmem_cpu_cache_t *)(void *)old[0].cc_loaded;
 		cpu_table_free(old, (uint32_t)old[0].cc_free);
 	}
-	kmem_slab_free(kmem_cpu_record_cache, cpu);
+	kmi_slab_free(kmi_cpu_record_cache, cpu);
 }
 
 /*
@@ -314,7 +314,7 @@ kmem_thread_exit(void *self)
  * free counts.  Racy by nature (owners run on), never unsafe.
  */
 uint64_t
-kmem_cpu_rounds(kmem_cache_t *cp, uint64_t *freep)
+kmi_cpu_rounds(kmem_cache_t *cp, uint64_t *freep)
 {
 	uint64_t rounds = 0, free = 0;
 	uint32_t index = cp->cache_slot;
@@ -343,7 +343,7 @@ kmem_cpu_rounds(kmem_cache_t *cp, uint64_t *freep)
  * stall every later purge.
  */
 void
-kmem_cpu_fork(int phase)
+kmi_cpu_fork(int phase)
 {
 	if (phase == VMEM_FORK_PREPARE) {
 		kmem_lock_enter(&kmem_cpu_list_lock);

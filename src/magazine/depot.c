@@ -11,9 +11,9 @@
 
 /* A new empty magazine of mtp's size, or NULL; never sleeps. */
 kmem_magazine_t *
-kmem_magazine_create(kmem_magtype_t *mtp)
+kmi_magazine_create(kmem_magtype_t *mtp)
 {
-	kmem_magazine_t *mp = kmem_slab_alloc(mtp->mt_cache, KM_NOSLEEP_LAZY);
+	kmem_magazine_t *mp = kmi_slab_alloc(mtp->mt_cache, KM_NOSLEEP_LAZY);
 
 	if (mp != NULL)
 		mp->mag_size = (uint32_t)mtp->mt_magsize;
@@ -22,32 +22,32 @@ kmem_magazine_create(kmem_magtype_t *mtp)
 
 /* Free a magazine and return its first nrounds rounds to the slab layer. */
 void
-kmem_magazine_destroy(kmem_cache_t *cp, kmem_magazine_t *mp, int nrounds)
+kmi_magazine_destroy(kmem_cache_t *cp, kmem_magazine_t *mp, int nrounds)
 {
-	kmem_magtype_t *mtp = kmem_magtype;
+	kmem_magtype_t *mtp = kmi_magtype;
 
 	while (mtp->mt_magsize != (int)mp->mag_size)
 		mtp++;
-	ASSERT(mtp < kmem_magtype + kmem_nmagtype);
+	ASSERT(mtp < kmi_magtype + kmi_nmagtype);
 	for (int i = 0; i < nrounds; i++)
-		kmem_slab_free(cp, mp->mag_round[i]);
-	kmem_slab_free(mtp->mt_cache, mp);
+		kmi_slab_free(cp, mp->mag_round[i]);
+	kmi_slab_free(mtp->mt_cache, mp);
 }
 
 /* Free a list of magazines, each with its first mag_rounds rounds. */
 void
-kmem_magazines_destroy(kmem_cache_t *cp, kmem_magazine_t *mp)
+kmi_magazines_destroy(kmem_cache_t *cp, kmem_magazine_t *mp)
 {
 	while (mp != NULL) {
 		kmem_magazine_t *next = mp->mag_next;
-		kmem_magazine_destroy(cp, mp, (int)mp->mag_rounds);
+		kmi_magazine_destroy(cp, mp, (int)mp->mag_rounds);
 		mp = next;
 	}
 }
 
-/* Put mp on *listp with its round count, for kmem_magazines_destroy(). */
+/* Put mp on *listp with its round count, for kmi_magazines_destroy(). */
 void
-kmem_magazine_retire(kmem_magazine_t **listp, kmem_magazine_t *mp,
+kmi_magazine_retire(kmem_magazine_t **listp, kmem_magazine_t *mp,
     int nrounds)
 {
 	mp->mag_rounds = (uint32_t)nrounds;
@@ -62,7 +62,7 @@ kmem_magazine_retire(kmem_magazine_t **listp, kmem_magazine_t *mp,
  * lock held.
  */
 void
-kmem_depot_put(kmem_cache_t *cp, kmem_magazine_t *mp, bool full,
+kmi_depot_put(kmem_cache_t *cp, kmem_magazine_t *mp, bool full,
     kmem_magazine_t **retiredp)
 {
 	ASSERT(kmem_lock_held(&cp->cache_depot_lock));
@@ -71,11 +71,11 @@ kmem_depot_put(kmem_cache_t *cp, kmem_magazine_t *mp, bool full,
 		kmem_store_relaxed(&cp->cache_depot_free,
 		    cp->cache_depot_free + 1);
 	} else if (mp->mag_size != (uint32_t)cp->cache_magtype->mt_magsize) {
-		kmem_magazine_retire(retiredp, mp, 0);
+		kmi_magazine_retire(retiredp, mp, 0);
 	} else {
 		kmem_maglist_push(&cp->cache_empty, mp);
 	}
-	ASSERT_EXPENSIVE(kmem_depot_is_valid(cp));
+	ASSERT_EXPENSIVE(kmi_depot_is_valid(cp));
 }
 
 /* One depot list's counts match its magazines.  Depot lock held. */
@@ -101,7 +101,7 @@ maglist_is_valid(const kmem_maglist_t *mlp, uint32_t only_size)
  * the current size (outgrown ones are retired).  Depot lock held.
  */
 bool
-kmem_depot_is_valid(const kmem_cache_t *cp)
+kmi_depot_is_valid(const kmem_cache_t *cp)
 {
 	return (maglist_is_valid(&cp->cache_full, 0) &&
 	    maglist_is_valid(&cp->cache_empty,
@@ -118,7 +118,7 @@ depot_take_list(kmem_cache_t *cp, bool full, kmem_magazine_t **retiredp)
 	ASSERT(kmem_lock_held(&cp->cache_depot_lock));
 	while (mp != NULL) {
 		kmem_magazine_t *next = mp->mag_next;
-		kmem_magazine_retire(retiredp, mp, full ? (int)mp->mag_size : 0);
+		kmi_magazine_retire(retiredp, mp, full ? (int)mp->mag_size : 0);
 		mp = next;
 	}
 	*mlp = (kmem_maglist_t){ NULL, 0, 0, 0, mlp->ml_alloc, 0 };
@@ -126,7 +126,7 @@ depot_take_list(kmem_cache_t *cp, bool full, kmem_magazine_t **retiredp)
 
 /* Take every depot magazine of cp onto *retiredp.  Depot lock held. */
 void
-kmem_depot_take(kmem_cache_t *cp, kmem_magazine_t **retiredp)
+kmi_depot_take(kmem_cache_t *cp, kmem_magazine_t **retiredp)
 {
 	depot_take_list(cp, true, retiredp);
 	depot_take_list(cp, false, retiredp);
@@ -134,7 +134,7 @@ kmem_depot_take(kmem_cache_t *cp, kmem_magazine_t **retiredp)
 
 /* Start a new interval: what stays below ml_min until the next is idle. */
 void
-kmem_depot_ws_update(kmem_cache_t *cp)
+kmi_depot_ws_update(kmem_cache_t *cp)
 {
 	kmem_lock_enter(&cp->cache_depot_lock);
 	cp->cache_full.ml_reaplimit = cp->cache_full.ml_min;
@@ -146,7 +146,7 @@ kmem_depot_ws_update(kmem_cache_t *cp)
 
 /* Free the magazines that were idle for a whole interval. */
 void
-kmem_depot_ws_reap(kmem_cache_t *cp)
+kmi_depot_ws_reap(kmem_cache_t *cp)
 {
 	for (int full = 1; full >= 0; full--) {
 		kmem_maglist_t *mlp = full ? &cp->cache_full : &cp->cache_empty;
@@ -161,7 +161,7 @@ kmem_depot_ws_reap(kmem_cache_t *cp)
 			kmem_lock_exit(&cp->cache_depot_lock);
 			if (mp == NULL)
 				break;
-			kmem_magazine_destroy(cp, mp,
+			kmi_magazine_destroy(cp, mp,
 			    full ? (int)mp->mag_size : 0);
 		}
 	}
@@ -172,7 +172,7 @@ kmem_depot_ws_reap(kmem_cache_t *cp)
  * to grow them now rather than at the next kmem_update()?  Depot lock.
  */
 bool
-kmem_depot_wants_growth(kmem_cache_t *cp)
+kmi_depot_wants_growth(kmem_cache_t *cp)
 {
 	return (cp->cache_depot_contention - cp->cache_depot_contention_prev >=
 	    KMEM_DEPOT_CONTENTION_NOW || cp->cache_depot_alloc +
@@ -191,7 +191,7 @@ kmem_depot_wants_growth(kmem_cache_t *cp)
  * is stopped, and no buffer goes back to the slab layer.
  */
 void
-kmem_magazine_resize(kmem_cache_t *cp)
+kmi_magazine_resize(kmem_cache_t *cp)
 {
 	kmem_magazine_t *retired = NULL;
 
@@ -209,11 +209,11 @@ kmem_magazine_resize(kmem_cache_t *cp)
 	kmem_store_relaxed(&cp->cache_depot_traffic_prev, traffic);
 	if ((contention > KMEM_DEPOT_CONTENTION || busy_depot) &&
 	    cp->cache_chunksize < mtp->mt_maxbuf &&
-	    mtp + 1 < kmem_magtype + kmem_nmagtype) {
+	    mtp + 1 < kmi_magtype + kmi_nmagtype) {
 		depot_take_list(cp, false, &retired);
 		kmem_store_relaxed(&cp->cache_magtype, mtp + 1);
 		cp->cache_resize++;
 	}
 	kmem_lock_exit(&cp->cache_depot_lock);
-	kmem_magazines_destroy(cp, retired);
+	kmi_magazines_destroy(cp, retired);
 }

@@ -13,7 +13,7 @@
  * magazine.  So a CPU touches shared state at most once every M operations,
  * and two swaps in a row can never thrash the depot.  The slab layer sees
  * only depot misses.  Magazines start at a size chosen from the chunk size
- * (kmem_magtype[]) and grow to the next size when the depot lock was
+ * (kmi_magtype[]) and grow to the next size when the depot lock was
  * contended more than KMEM_DEPOT_CONTENTION times in an update interval,
  * as in illumos, and also at once, from a slow path, after 256 contended
  * depot acquisitions or 4096 depot exchanges since the last growth
@@ -37,7 +37,7 @@
  * Working set.  Each depot list tracks the lowest number of magazines it
  * held during the current interval; kmem_update() turns that into a reap
  * limit, so a reap frees only magazines that sat unused for a whole
- * interval (kmem_depot_ws_reap()).
+ * interval (kmi_depot_ws_reap()).
  *
  * Per-thread, not per-CPU, in user space.  In a kernel, a CPU's slots are
  * found through the platform's self slot with preemption disabled.  In user
@@ -99,7 +99,7 @@
 #include "magazine_impl.h"
 #include "../debug/debug_impl.h"
 
-kmem_magtype_t kmem_magtype[] = {
+kmem_magtype_t kmi_magtype[] = {
 	{ 1,	8,	3200,	65536,	NULL },
 	{ 3,	16,	256,	32768,	NULL },
 	{ 7,	32,	64,	16384,	NULL },
@@ -110,7 +110,7 @@ kmem_magtype_t kmem_magtype[] = {
 	{ 95,	64,	0,	512,	NULL },
 	{ 143,	64,	0,	0,	NULL },
 };
-const int kmem_nmagtype = sizeof (kmem_magtype) / sizeof (kmem_magtype[0]);
+const int kmi_nmagtype = sizeof (kmi_magtype) / sizeof (kmi_magtype[0]);
 
 /*
  * What a slow path leaves to do once its record is no longer busy:
@@ -125,9 +125,9 @@ typedef struct refill {
 static void
 refill_finish(kmem_cache_t *cp, refill_t *rf)
 {
-	kmem_magazines_destroy(cp, rf->rf_retired);
+	kmi_magazines_destroy(cp, rf->rf_retired);
 	if (rf->rf_grow)
-		kmem_magazine_resize(cp);
+		kmi_magazine_resize(cp);
 }
 
 /*
@@ -141,10 +141,10 @@ slot_make_way(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, uint32_t size,
     kmem_magazine_t **retiredp)
 {
 	if (ccp->cc_ploaded != NULL)
-		kmem_depot_put(cp, ccp->cc_ploaded, ccp->cc_prounds != 0,
+		kmi_depot_put(cp, ccp->cc_ploaded, ccp->cc_prounds != 0,
 		    retiredp);
 	if (ccp->cc_loaded != NULL && ccp->cc_loaded->mag_size != size) {
-		kmem_depot_put(cp, ccp->cc_loaded, ccp->cc_rounds != 0,
+		kmi_depot_put(cp, ccp->cc_loaded, ccp->cc_rounds != 0,
 		    retiredp);
 		ccp->cc_loaded = NULL;
 		kmem_store_relaxed(&ccp->cc_rounds, 0);
@@ -170,9 +170,9 @@ cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 		if (cp->cache_flags & KMF_NOMAGAZINE)
 			return (NULL);
 		kmem_depot_lock(cp);
-		rf->rf_grow = kmem_depot_wants_growth(cp);
+		rf->rf_grow = kmi_depot_wants_growth(cp);
 		kmem_magazine_t *mp = kmem_maglist_pop(&cp->cache_full);
-		ASSERT_EXPENSIVE(kmem_depot_is_valid(cp));
+		ASSERT_EXPENSIVE(kmi_depot_is_valid(cp));
 		if (mp != NULL) {
 			kmem_store_relaxed(&cp->cache_depot_alloc,
 			    cp->cache_depot_alloc + 1);
@@ -206,17 +206,17 @@ cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf,
 		if (cp->cache_flags & KMF_NOMAGAZINE)
 			return (false);
 		kmem_depot_lock(cp);
-		rf->rf_grow = kmem_depot_wants_growth(cp);
+		rf->rf_grow = kmi_depot_wants_growth(cp);
 		kmem_magazine_t *emp = kmem_maglist_pop(&cp->cache_empty);
 		if (emp == NULL) {
 			kmem_magtype_t *mtp = cp->cache_magtype;
 			kmem_lock_exit(&cp->cache_depot_lock);
-			if ((emp = kmem_magazine_create(mtp)) == NULL)
+			if ((emp = kmi_magazine_create(mtp)) == NULL)
 				return (false);
 			kmem_depot_lock(cp);
 		}
 		slot_make_way(cp, ccp, emp->mag_size, &rf->rf_retired);
-		ASSERT_EXPENSIVE(kmem_depot_is_valid(cp));
+		ASSERT_EXPENSIVE(kmi_depot_is_valid(cp));
 		kmem_lock_exit(&cp->cache_depot_lock);
 		ccp->cc_loaded = emp;
 		kmem_store_relaxed(&ccp->cc_rounds, 0);
@@ -246,12 +246,12 @@ cpu_alloc_fill(kmem_cache_t *cp, int kmflag)
 	kmem_magtype_t *mtp = cp->cache_magtype;
 	kmem_magazine_t *mp = kmem_maglist_pop(&cp->cache_empty);
 	kmem_lock_exit(&cp->cache_depot_lock);
-	if (mp == NULL && (mp = kmem_magazine_create(mtp)) == NULL)
+	if (mp == NULL && (mp = kmi_magazine_create(mtp)) == NULL)
 		return (NULL);
-	int n = kmem_slab_alloc_batch(cp, kmflag, mp->mag_round,
+	int n = kmi_slab_alloc_batch(cp, kmflag, mp->mag_round,
 	    (int)mp->mag_size);
 	if (n <= 0) {		/* none, or a constructor failed (-1) */
-		kmem_magazine_destroy(cp, mp, 0);
+		kmi_magazine_destroy(cp, mp, 0);
 		return (NULL);
 	}
 
@@ -277,9 +277,9 @@ cpu_alloc_fill(kmem_cache_t *cp, int kmflag)
 	kmem_plat_self_exit();
 	if (mp != NULL) {
 		buf = mp->mag_round[--n];
-		kmem_magazine_retire(&retired, mp, n);
+		kmi_magazine_retire(&retired, mp, n);
 	}
-	kmem_magazines_destroy(cp, retired);
+	kmi_magazines_destroy(cp, retired);
 	return (buf);
 }
 
@@ -308,10 +308,10 @@ cache_alloc_attempt(kmem_cache_t *cp, int kmflag, bool *ctor_failed)
 		}
 	} else {
 		kmem_plat_self_exit();
-		if (kmem_cpu_prepare(cp))
+		if (kmi_cpu_prepare(cp))
 			return (cache_alloc_attempt(cp, kmflag, ctor_failed));
 	}
-	int n = kmem_slab_alloc_batch(cp, kmflag, &buf, 1);
+	int n = kmi_slab_alloc_batch(cp, kmflag, &buf, 1);
 	*ctor_failed = n < 0;
 	return (n == 1 ? buf : NULL);
 }
@@ -320,9 +320,9 @@ cache_alloc_attempt(kmem_cache_t *cp, int kmflag, bool *ctor_failed)
 static void
 cache_alloc_possible(kmem_cache_t *cp, int kmflag)
 {
-	if (!vmem_can_ever_alloc(cp->cache_arena, cp->cache_slabsize,
-	    kmem_slab_mem_align(cp), kmflag))
-		kmem_panic("kmem_cache_alloc(%s, KM_SLEEP): can never be "
+	if (!vmi_can_ever_alloc(cp->cache_arena, cp->cache_slabsize,
+	    kmi_slab_mem_align(cp), kmflag))
+		kmi_panic("kmem_cache_alloc(%s, KM_SLEEP): can never be "
 		    "satisfied: a slab of %zu bytes cannot be had from arena "
 		    "'%s' (memory budget physmem=%zu)", cp->cache_name,
 		    cp->cache_slabsize, vmem_name(cp->cache_arena),
@@ -342,23 +342,23 @@ cache_alloc_pressure(kmem_cache_t *cp, int kmflag)
 	void *buf = NULL;
 
 	if ((kmflag & KM_NOSLEEP_LAZY) != KM_NOSLEEP_LAZY) {
-		kmem_reclaim(kmflag);
+		kmi_reclaim(kmflag);
 		buf = cache_alloc_attempt(cp, kmflag, &ctor_failed);
 	}
 	if (buf == NULL && !ctor_failed && !(kmflag & KM_NOSLEEP)) {
-		if (!kmem_plat_may_sleep() || kmem_reclaiming()) {
-			kmem_warn("kmem_cache_alloc(%s): KM_SLEEP allocation in "
+		if (!kmem_plat_may_sleep() || kmi_reclaiming()) {
+			kmi_warn("kmem_cache_alloc(%s): KM_SLEEP allocation in "
 			    "a context that cannot sleep%s", cp->cache_name,
-			    kmem_reclaiming() ? " (a reclaim callback), with "
+			    kmi_reclaiming() ? " (a reclaim callback), with "
 			    "the reserve spent" : "");
 		} else {
 			uint64_t gen;
 			cache_alloc_possible(cp, kmflag);
-			vmem_memwait_enter(&gen);
+			vmi_memwait_enter(&gen);
 			while ((buf = cache_alloc_attempt(cp, kmflag,
 			    &ctor_failed)) == NULL && !ctor_failed)
-				vmem_memwait_sleep(&gen);
-			vmem_memwait_exit();
+				vmi_memwait_sleep(&gen);
+			vmi_memwait_exit();
 		}
 	}
 	if (buf == NULL) {
@@ -366,7 +366,7 @@ cache_alloc_pressure(kmem_cache_t *cp, int kmflag)
 		cp->cache_alloc_fail++;
 		kmem_lock_exit(&cp->cache_lock);
 		if (kmflag & KM_PANIC)
-			kmem_panic("kmem_cache_alloc(%s): cannot satisfy "
+			kmi_panic("kmem_cache_alloc(%s): cannot satisfy "
 			    "mandatory allocation", cp->cache_name);
 	} else {
 		kmem_track_buf_alloc(cp, buf);
@@ -427,15 +427,15 @@ cache_alloc_slow_body(kmem_cache_t *cp, int kmflag)
 }
 
 KMEM_NOINLINE void *
-kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
+kmi_cache_alloc_slow(kmem_cache_t *cp, int kmflag)
 {
 	/* Reclaim callbacks free memory: they may use the reserve. */
-	if (KMEM_UNLIKELY(kmem_reclaiming()))
+	if (KMEM_UNLIKELY(kmi_reclaiming()))
 		kmflag |= KM_PUSHPAGE;
 	void *buf = cache_alloc_slow_body(cp, kmflag);
 
 	if (KMEM_UNLIKELY(buf == NULL))
-		kmem_debug_alloc_failed(cp, cp->cache_name,
+		kmi_debug_alloc_failed(cp, cp->cache_name,
 		    cp->cache_bufsize);
 	return (buf);
 }
@@ -460,17 +460,17 @@ cache_free_body(kmem_cache_t *cp, void *buf)
 			return;
 	} else {
 		kmem_plat_self_exit();
-		if (kmem_cpu_prepare(cp)) {
+		if (kmi_cpu_prepare(cp)) {
 			cache_free_body(cp, buf);
 			return;
 		}
 	}
 	kmem_fetch_add(&cp->cache_cpu_free, 1);
-	kmem_slab_free(cp, buf);
+	kmi_slab_free(cp, buf);
 }
 
 KMEM_NOINLINE void
-kmem_cache_free_slow(kmem_cache_t *cp, void *buf)
+kmi_cache_free_slow(kmem_cache_t *cp, void *buf)
 {
 	if (KMEM_UNLIKELY(cp->cache_flags & KMF_BUFTAG) &&
 	    !cp->cache_debug->do_free(cp, buf))	/* every free is checked */
@@ -485,13 +485,13 @@ kmem_cache_alloc(kmem_cache_t *cp, int kmflag)
 
 	if (KMEM_LIKELY(kmem_magazine_alloc(cp, &buf)))
 		return (buf);
-	return (kmem_cache_alloc_slow(cp, kmflag));
+	return (kmi_cache_alloc_slow(cp, kmflag));
 }
 
 void
 kmem_cache_free(kmem_cache_t *cp, void *buf)
 {
 	if (KMEM_UNLIKELY(!kmem_magazine_free(cp, buf)))
-		kmem_cache_free_slow(cp, buf);
+		kmi_cache_free_slow(cp, buf);
 }
 

@@ -7,33 +7,33 @@
 
 #include "../slab/slab_impl.h"
 
-extern kmem_magtype_t kmem_magtype[];
-extern const int kmem_nmagtype;
-extern kmem_cache_t *kmem_cpu_record_cache;
-extern bool kmem_cpu_enabled;
+extern kmem_magtype_t kmi_magtype[];
+extern const int kmi_nmagtype;
+extern kmem_cache_t *kmi_cpu_record_cache;
+extern bool kmi_cpu_enabled;
 
-kmem_magazine_t *kmem_magazine_create(kmem_magtype_t *mtp);
-void kmem_magazine_destroy(kmem_cache_t *cp, kmem_magazine_t *mp,
+kmem_magazine_t *kmi_magazine_create(kmem_magtype_t *mtp);
+void kmi_magazine_destroy(kmem_cache_t *cp, kmem_magazine_t *mp,
     int nrounds);
-void kmem_magazine_retire(kmem_magazine_t **listp, kmem_magazine_t *mp,
+void kmi_magazine_retire(kmem_magazine_t **listp, kmem_magazine_t *mp,
     int nrounds);
-void kmem_magazines_destroy(kmem_cache_t *cp, kmem_magazine_t *mp);
-void kmem_depot_put(kmem_cache_t *cp, kmem_magazine_t *mp, bool full,
+void kmi_magazines_destroy(kmem_cache_t *cp, kmem_magazine_t *mp);
+void kmi_depot_put(kmem_cache_t *cp, kmem_magazine_t *mp, bool full,
     kmem_magazine_t **retiredp);
-void kmem_depot_take(kmem_cache_t *cp, kmem_magazine_t **retiredp);
-bool kmem_depot_is_valid(const kmem_cache_t *cp);
-void kmem_depot_ws_update(kmem_cache_t *cp);
-void kmem_depot_ws_reap(kmem_cache_t *cp);
-void kmem_cpu_purge(kmem_cache_t *cp);
-void kmem_cpu_purge_all(void);
-void kmem_cpu_bypass(bool on);
-void kmem_cpu_fork(int phase);
-void kmem_cache_fork(int phase);
-void kmem_magazine_resize(kmem_cache_t *cp);
-bool kmem_depot_wants_growth(kmem_cache_t *cp);
-uint64_t kmem_cpu_rounds(kmem_cache_t *cp, uint64_t *freep);
-uint32_t kmem_cpu_index_alloc(void);
-void kmem_cpu_index_free(uint32_t index);
+void kmi_depot_take(kmem_cache_t *cp, kmem_magazine_t **retiredp);
+bool kmi_depot_is_valid(const kmem_cache_t *cp);
+void kmi_depot_ws_update(kmem_cache_t *cp);
+void kmi_depot_ws_reap(kmem_cache_t *cp);
+void kmi_cpu_purge(kmem_cache_t *cp);
+void kmi_cpu_purge_all(void);
+void kmi_cpu_bypass(bool on);
+void kmi_cpu_fork(int phase);
+void kmi_cache_fork(int phase);
+void kmi_magazine_resize(kmem_cache_t *cp);
+bool kmi_depot_wants_growth(kmem_cache_t *cp);
+uint64_t kmi_cpu_rounds(kmem_cache_t *cp, uint64_t *freep);
+uint32_t kmi_cpu_index_alloc(void);
+void kmi_cpu_index_free(uint32_t index);
 
 
 /* ---- depot lists (cache_depot_lock) ---- */
@@ -191,21 +191,21 @@ kmem_magazine_free(kmem_cache_t *cp, void *buf)
 	return (done);
 }
 
-void *kmem_cache_alloc_slow(kmem_cache_t *cp, int kmflag);
-bool kmem_cpu_prepare(kmem_cache_t *cp);
-void kmem_cache_free_slow(kmem_cache_t *cp, void *buf);
+void *kmi_cache_alloc_slow(kmem_cache_t *cp, int kmflag);
+bool kmi_cpu_prepare(kmem_cache_t *cp);
+void kmi_cache_free_slow(kmem_cache_t *cp, void *buf);
 
 /* cache.c */
-void kmem_reclaim(int kmflag);
-bool kmem_reclaiming(void);
+void kmi_reclaim(int kmflag);
+bool kmi_reclaiming(void);
 
 /* cache.c: life cycle */
-bool kmem_is_ready(void);		/* init.c: start-up is done */
-void kmem_cache_update_all(void);
-void kmem_cache_bootstrap(void);
-void kmem_cache_unbootstrap(void);
-void kmem_cpu_index_fini(void);
-kmem_cache_t *kmem_cache_create_slab(const char *name, size_t bufsize,
+bool kmi_is_ready(void);		/* init.c: start-up is done */
+void kmi_cache_update_all(void);
+void kmi_cache_bootstrap(void);
+void kmi_cache_unbootstrap(void);
+void kmi_cpu_index_fini(void);
+kmem_cache_t *kmi_cache_create_slab(const char *name, size_t bufsize,
     size_t align, kmem_constructor_t *ctor, kmem_destructor_t *dtor,
     kmem_reclaim_t *reclaim, void *private, vmem_t *vmp, int cflags,
     size_t slabsize);

@@ -16,7 +16,7 @@
  * across a constructor, destructor or reclaim callback, except that
  * reclaim callbacks and destructors may run under kmem_cache_list_lock
  * during a reclaim or a global purge: they must not create or destroy
- * caches (they may allocate: kmem_reclaiming()).
+ * caches (they may allocate: kmi_reclaiming()).
  *
  * Why the cache is one structure for three layers: a slab allocator's
  * cache spans the slab layer (cache_lock), the depot (cache_depot_lock)
@@ -97,7 +97,7 @@ typedef struct kmem_maglist {
 	uint64_t	ml_capacity;	/* sum of the magazines' mag_size */
 } kmem_maglist_t;
 
-typedef struct kmem_magtype {
+typedef struct kmi_magtype {
 	int		mt_magsize;	/* rounds per magazine */
 	size_t		mt_align;
 	size_t		mt_minbuf;	/* used when chunksize > minbuf */
@@ -135,7 +135,7 @@ _Static_assert(sizeof (kmem_cpu_cache_t) == 32, "cpu cache slot size");
  *   do_free	a buffer comes back: check (false: reported, not taken)
  */
 struct kmem_cache;
-typedef struct kmem_debug_ops {
+typedef struct kmi_debug_ops {
 	size_t	(*do_layout)(struct kmem_cache *cp);
 	void	(*do_fresh)(struct kmem_cache *cp, void *buf);
 	void	(*do_link)(struct kmem_cache *cp, void *buf,

@@ -7,11 +7,11 @@
  * DragonFly kfree(9) -- must find a buffer's cache from its address
  * alone.  The owner map is a two-level radix table over the 48-bit
  * address space, one entry (two words) per page.  Once a face enables it
- * (kmem_owner_enable(), before kmem_init()), the slab layer reports every
- * kmem_alloc slab it lays out or destroys (kmem_slab_map_hook), so each
+ * (kmi_owner_enable(), before kmem_init()), the slab layer reports every
+ * kmem_alloc slab it lays out or destroys (kmi_slab_map_hook), so each
  * page that holds a slab's chunks maps to its cache's class and to the
  * slab's first buffer; the first page of a large buffer
- * (kmem_owner_large_alloc(): the kmem_oversize arena) maps to the large
+ * (kmi_owner_large_alloc(): the kmem_oversize arena) maps to the large
  * class and the buffer's size.  Leaves (one per GiB of address space)
  * are mapped on first use and never freed, so readers take no lock.
  *
@@ -35,9 +35,9 @@
 #include "owner.h"
 
 kmem_owner_t *kmem_owner_root[KMEM_OWNER_ROOT_ENTRIES];
-const kmem_owner_t kmem_owner_none;
-const kmem_owner_class_t kmem_owner_large;	/* no chunks */
-unsigned kmem_owner_shift = 12;
+const kmem_owner_t kmi_owner_none;
+const kmem_owner_class_t kmi_owner_large;	/* no chunks */
+unsigned kmi_owner_shift = 12;
 
 static kmem_lock_t kmem_owner_lock = KMEM_LOCK_INIT;
 static kmem_owner_class_t kmem_owner_classes[KMEM_OWNER_NCLASS];
@@ -64,13 +64,13 @@ static void
 owner_set(void *mem, size_t size, const kmem_owner_class_t *oc,
     uintptr_t first)
 {
-	uintptr_t last = ((uintptr_t)mem + size - 1) >> kmem_owner_shift;
+	uintptr_t last = ((uintptr_t)mem + size - 1) >> kmi_owner_shift;
 
-	for (uintptr_t pn = (uintptr_t)mem >> kmem_owner_shift; pn <= last;
+	for (uintptr_t pn = (uintptr_t)mem >> kmi_owner_shift; pn <= last;
 	    pn++) {
 		kmem_owner_t *leaf = owner_leaf(pn);
 		if (leaf == NULL)
-			kmem_panic("kmem: no memory for the owner map "
+			kmi_panic("kmem: no memory for the owner map "
 			    "(address %p)", mem);
 		kmem_owner_t *ow = &leaf[pn & (KMEM_OWNER_LEAF_ENTRIES - 1)];
 		kmem_store_relaxed(&ow->ow_first, first);
@@ -117,7 +117,7 @@ class_of(kmem_cache_t *cp, size_t chunks)
 			return (oc);
 		}
 	}
-	kmem_panic("kmem: more than %d kmem_alloc caches", KMEM_OWNER_NCLASS);
+	kmi_panic("kmem: more than %d kmem_alloc caches", KMEM_OWNER_NCLASS);
 }
 
 /* The slab layer's hook: first..first+size are a slab's chunks. */
@@ -133,14 +133,14 @@ owner_slab_map(void *first, size_t size, kmem_cache_t *owner)
  * first kmem_alloc slab; false if kmem is already set up without it.
  */
 bool
-kmem_owner_enable(void)
+kmi_owner_enable(void)
 {
-	if (kmem_load_acquire(&kmem_slab_map_hook) == owner_slab_map)
+	if (kmem_load_acquire(&kmi_slab_map_hook) == owner_slab_map)
 		return (true);
-	if (kmem_is_ready())
+	if (kmi_is_ready())
 		return (false);
-	kmem_owner_shift = (unsigned)highbit(kmem_plat_pagesize()) - 1;
-	kmem_store_release(&kmem_slab_map_hook, owner_slab_map);
+	kmi_owner_shift = (unsigned)highbit(kmem_plat_pagesize()) - 1;
+	kmem_store_release(&kmi_slab_map_hook, owner_slab_map);
 	return (true);
 }
 
@@ -150,9 +150,9 @@ kmem_owner_enable(void)
  * than the map's address space, or aligned past it, can succeed.
  */
 void *
-kmem_owner_large_alloc(size_t size, size_t align, int kmflag)
+kmi_owner_large_alloc(size_t size, size_t align, int kmflag)
 {
-	size_t page = (size_t)1 << kmem_owner_shift;
+	size_t page = (size_t)1 << kmi_owner_shift;
 	size_t limit = (size_t)1 << KMEM_OWNER_VA_BITS;
 
 	if (size > limit - page || align >= limit)
@@ -161,14 +161,14 @@ kmem_owner_large_alloc(size_t size, size_t align, int kmflag)
 	void *buf = vmem_xalloc(kmem_oversize_arena, rsize,
 	    kmem_max(align, page), 0, 0, NULL, NULL, kmflag & VM_KMFLAGS);
 	if (buf != NULL)
-		owner_set(buf, page, &kmem_owner_large, rsize);
+		owner_set(buf, page, &kmi_owner_large, rsize);
 	return (buf);
 }
 
 /* Free a large buffer of size bytes (kmem_owner_large_size()). */
 void
-kmem_owner_large_free(void *buf, size_t size)
+kmi_owner_large_free(void *buf, size_t size)
 {
-	owner_set(buf, (size_t)1 << kmem_owner_shift, NULL, 0);
+	owner_set(buf, (size_t)1 << kmi_owner_shift, NULL, 0);
 	vmem_xfree(kmem_oversize_arena, buf, size);
 }

@@ -38,22 +38,22 @@ typedef struct kmem_owner {
 } kmem_owner_t;
 
 extern KMEM_HIDDEN kmem_owner_t *kmem_owner_root[KMEM_OWNER_ROOT_ENTRIES];
-extern KMEM_HIDDEN const kmem_owner_t kmem_owner_none;
-extern KMEM_HIDDEN const kmem_owner_class_t kmem_owner_large;
-extern KMEM_HIDDEN unsigned kmem_owner_shift;
+extern KMEM_HIDDEN const kmem_owner_t kmi_owner_none;
+extern KMEM_HIDDEN const kmem_owner_class_t kmi_owner_large;
+extern KMEM_HIDDEN unsigned kmi_owner_shift;
 
-/* The entry for buf's page (kmem_owner_none where nothing is mapped). */
+/* The entry for buf's page (kmi_owner_none where nothing is mapped). */
 static KMEM_ALWAYS_INLINE const kmem_owner_t *
 kmem_owner_get(const void *buf)
 {
-	uintptr_t pn = (uintptr_t)buf >> kmem_owner_shift;
+	uintptr_t pn = (uintptr_t)buf >> kmi_owner_shift;
 	size_t ri = pn >> KMEM_OWNER_LEAF_BITS;
 
 	if (KMEM_UNLIKELY(ri >= KMEM_OWNER_ROOT_ENTRIES))
-		return (&kmem_owner_none);
+		return (&kmi_owner_none);
 	kmem_owner_t *leaf = kmem_load_acquire(&kmem_owner_root[ri]);
 	return (KMEM_LIKELY(leaf != NULL) ?
-	    &leaf[pn & (KMEM_OWNER_LEAF_ENTRIES - 1)] : &kmem_owner_none);
+	    &leaf[pn & (KMEM_OWNER_LEAF_ENTRIES - 1)] : &kmi_owner_none);
 }
 
 /* The class of the page whose entry is ow (NULL: nothing of kmem's). */
@@ -92,13 +92,13 @@ kmem_owner_cache(const kmem_owner_t *ow, const void *buf)
 static inline size_t
 kmem_owner_large_size(const kmem_owner_t *ow, const void *buf)
 {
-	return (kmem_load_acquire(&ow->ow_class) == &kmem_owner_large &&
-	    P2PHASE((uintptr_t)buf, (uintptr_t)1 << kmem_owner_shift) == 0 ?
+	return (kmem_load_acquire(&ow->ow_class) == &kmi_owner_large &&
+	    P2PHASE((uintptr_t)buf, (uintptr_t)1 << kmi_owner_shift) == 0 ?
 	    ow->ow_size : 0);
 }
 
-bool kmem_owner_enable(void);
-void *kmem_owner_large_alloc(size_t size, size_t align, int kmflag);
-void kmem_owner_large_free(void *buf, size_t size);
+bool kmi_owner_enable(void);
+void *kmi_owner_large_alloc(size_t size, size_t align, int kmflag);
+void kmi_owner_large_free(void *buf, size_t size);
 
 #endif /* KMEM_OWNER_H */

@@ -15,7 +15,7 @@
  * address; the bufctl is just a link word in the free chunk.  Everything
  * else uses large slabs (KMF_HASH): the slab size is chosen so that at most
  * 1/8 of it is wasted, kmem_slab_t and one external kmem_bufctl_t per chunk
- * come from the kmem_slab_cache and kmem_bufctl_cache, and a hash table
+ * come from the kmi_slab_cache and kmi_bufctl_cache, and a hash table
  * maps an allocated buffer back to its bufctl.  KMC_NOTOUCH caches (whose
  * "buffers" may be no memory at all, e.g. identifiers) always use large
  * slabs.  Slabs are coloured: each new slab starts its first chunk
@@ -42,7 +42,7 @@
  * KMEM_KEEP_EMPTY empty slabs -- or whenever anyone waits for memory, or
  * in a firewall cache -- it is destroyed at once, its memory returned to
  * the arena.
- * kmem_slab_reap() destroys the empty slabs kept.
+ * kmi_slab_reap() destroys the empty slabs kept.
  *
  * Memory.  The slab layer never sleeps or reclaims inside vmem; when no
  * slab can be had it fails, and kmem_cache_alloc() decides (see
@@ -52,7 +52,7 @@
  * the slab-layer statistics.  It is dropped around slab creation (which
  * may sleep for memory with KM_SLEEP), constructors and destructors.
  *
- * Invariants (kmem_slab_is_valid(), kmem_cache_slabs_are_valid(), in
+ * Invariants (kmi_slab_is_valid(), kmi_cache_slabs_are_valid(), in
  * slab_check.c).
  *  1. For each slab: refcnt + free chunks (head + raw + never bumped) ==
  *     chunks; every bufctl names a chunk of that slab.
@@ -65,10 +65,10 @@
 
 #define KMEM_KEEP_EMPTY	1
 
-kmem_cache_t *kmem_slab_cache;
-kmem_cache_t *kmem_bufctl_cache;
+kmem_cache_t *kmi_slab_cache;
+kmem_cache_t *kmi_bufctl_cache;
 vmem_t *kmem_metadata_arena;
-kmem_slab_map_fn *kmem_slab_map_hook;
+kmem_slab_map_fn *kmi_slab_map_hook;
 
 /*
  * Tell the hook (the malloc layer's page map) that a kmem_alloc slab's
@@ -77,7 +77,7 @@ kmem_slab_map_fn *kmem_slab_map_hook;
 static inline void
 slab_map(kmem_cache_t *cp, const kmem_slab_t *sp, kmem_cache_t *owner)
 {
-	kmem_slab_map_fn *hook = kmem_load_acquire(&kmem_slab_map_hook);
+	kmem_slab_map_fn *hook = kmem_load_acquire(&kmi_slab_map_hook);
 
 	if (hook != NULL && (cp->cache_cflags & KMC_KMEM_ALLOC))
 		hook(sp->slab_base, sp->slab_chunks * cp->cache_chunksize,
@@ -154,7 +154,7 @@ slab_large_slabsize(size_t chunk, size_t q, size_t qmax)
 
 /* Choose chunk, slab and colour layout.  0 on success. */
 int
-kmem_slab_cache_init(kmem_cache_t *cp)
+kmi_slab_cache_init(kmem_cache_t *cp)
 {
 	size_t align = cp->cache_align;
 	size_t bufsize = cp->cache_bufsize;
@@ -257,7 +257,7 @@ slab_needs_xalloc(const kmem_cache_t *cp)
 
 /* The alignment of a slab's memory in its arena. */
 size_t
-kmem_slab_mem_align(const kmem_cache_t *cp)
+kmi_slab_mem_align(const kmem_cache_t *cp)
 {
 	if (!slab_needs_xalloc(cp))
 		return (cp->cache_arena->vm_quantum);
@@ -278,7 +278,7 @@ slab_mem_alloc(kmem_cache_t *cp, int kmflag)
 
 	if (slab_needs_xalloc(cp))
 		return (vmem_xalloc(vmp, cp->cache_slabsize,
-		    kmem_slab_mem_align(cp), 0, 0, NULL, NULL, vmflag));
+		    kmi_slab_mem_align(cp), 0, 0, NULL, NULL, vmflag));
 	return (vmem_alloc(vmp, cp->cache_slabsize, vmflag));
 }
 
@@ -298,7 +298,7 @@ slab_bufctls_free(kmem_bufctl_t *bcp)
 {
 	while (bcp != NULL) {
 		kmem_bufctl_t *next = bcp->bc_next;
-		kmem_cache_free(kmem_bufctl_cache, bcp);
+		kmem_cache_free(kmi_bufctl_cache, bcp);
 		bcp = next;
 	}
 }
@@ -324,7 +324,7 @@ slab_create(kmem_cache_t *cp, int kmflag)
 	int metaflag = (kmflag & KM_PUSHPAGE) | KM_NOSLEEP_LAZY;
 	if (slab_is_small(cp)) {
 		sp = slab_of_small(cp, mem);
-	} else if ((sp = kmem_cache_alloc(kmem_slab_cache, metaflag)) == NULL) {
+	} else if ((sp = kmem_cache_alloc(kmi_slab_cache, metaflag)) == NULL) {
 		slab_mem_free(cp, mem);
 		return (NULL);
 	}
@@ -343,12 +343,12 @@ slab_create(kmem_cache_t *cp, int kmflag)
 	    cp->cache_chunksize);
 	slab_map(cp, sp, cp);
 	for (uint32_t i = sp->slab_chunks; i-- > 0; ) {
-		kmem_bufctl_t *bcp = kmem_cache_alloc(kmem_bufctl_cache,
+		kmem_bufctl_t *bcp = kmem_cache_alloc(kmi_bufctl_cache,
 		    metaflag);
 		if (bcp == NULL) {
 			slab_bufctls_free(sp->slab_raw);
 			slab_map(cp, sp, NULL);
-			kmem_cache_free(kmem_slab_cache, sp);
+			kmem_cache_free(kmi_slab_cache, sp);
 			slab_mem_free(cp, mem);
 			return (NULL);
 		}
@@ -384,7 +384,7 @@ slab_destroy(kmem_cache_t *cp, kmem_slab_t *sp)
 	if (!slab_is_small(cp)) {
 		slab_bufctls_free(sp->slab_head);
 		slab_bufctls_free(sp->slab_raw);
-		kmem_cache_free(kmem_slab_cache, sp);
+		kmem_cache_free(kmi_slab_cache, sp);
 	}
 	slab_mem_free(cp, mem);
 }
@@ -420,7 +420,7 @@ slab_hash_rescale(kmem_cache_t *cp, size_t nbuckets)
 
 /* Periodic: size the hash to about one buffer per bucket. */
 void
-kmem_slab_hash_update(kmem_cache_t *cp)
+kmi_slab_hash_update(kmem_cache_t *cp)
 {
 	if (slab_is_small(cp))
 		return;
@@ -476,7 +476,7 @@ slab_take(kmem_cache_t *cp, bool *construct)
 	}
 	if (sp->slab_refcnt++ == 0)
 		cp->cache_nempty--;
-	ASSERT_EXPENSIVE(kmem_slab_is_valid(cp, sp));
+	ASSERT_EXPENSIVE(kmi_slab_is_valid(cp, sp));
 	cp->cache_bufslab--;
 	cp->cache_slab_alloc++;
 	if (!slab_has_free(cp, sp)) {
@@ -509,7 +509,7 @@ slab_ensure_partial(kmem_cache_t *cp, int kmflag)
 
 #define SLAB_BATCH_MAX	64	/* bits in a batch's construct_map */
 
-/* kmem_slab_alloc_batch() for at most SLAB_BATCH_MAX buffers. */
+/* kmi_slab_alloc_batch() for at most SLAB_BATCH_MAX buffers. */
 static int
 slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n)
 {
@@ -547,12 +547,12 @@ slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n)
 			bufs[ok++] = bufs[i];
 			continue;
 		}
-		kmem_slab_free_raw(cp, bufs[i]);
+		kmi_slab_free_raw(cp, bufs[i]);
 		for (int j = i + 1; j < got; j++) {
 			if ((construct_map >> j) & 1)
-				kmem_slab_free_raw(cp, bufs[j]);
+				kmi_slab_free_raw(cp, bufs[j]);
 			else
-				kmem_slab_free(cp, bufs[j]);
+				kmi_slab_free(cp, bufs[j]);
 		}
 		return (ok == 0 ? -1 : ok);
 	}
@@ -568,7 +568,7 @@ slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n)
  * not wait for memory in vain).
  */
 int
-kmem_slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n)
+kmi_slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n)
 {
 	int got = 0;
 
@@ -591,11 +591,11 @@ kmem_slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n)
  * constructor fails.
  */
 void *
-kmem_slab_alloc(kmem_cache_t *cp, int kmflag)
+kmi_slab_alloc(kmem_cache_t *cp, int kmflag)
 {
 	void *buf;
 
-	return (kmem_slab_alloc_batch(cp, kmflag, &buf, 1) == 1 ? buf : NULL);
+	return (kmi_slab_alloc_batch(cp, kmflag, &buf, 1) == 1 ? buf : NULL);
 }
 
 /* Find buf's slab and bufctl; cache_lock held.  Panics on a bad address. */
@@ -607,7 +607,7 @@ slab_lookup(kmem_cache_t *cp, void *buf, kmem_bufctl_t **bcpp)
 	if (slab_is_small(cp)) {
 		sp = slab_of_small(cp, buf);
 		if (!slab_small_holds(cp, sp, buf))
-			kmem_panic("kmem_cache_free(%s, %p): invalid free: "
+			kmi_panic("kmem_cache_free(%s, %p): invalid free: "
 			    "buffer not in cache", cp->cache_name, buf);
 		*bcpp = (kmem_bufctl_t *)((char *)buf + cp->cache_bufctl);
 		return (sp);
@@ -621,7 +621,7 @@ slab_lookup(kmem_cache_t *cp, void *buf, kmem_bufctl_t **bcpp)
 		prev = &bcp->bc_next;
 	}
 	if (bcp == NULL)
-		kmem_panic("kmem_cache_free(%s, %p): invalid free: buffer not "
+		kmi_panic("kmem_cache_free(%s, %p): invalid free: buffer not "
 		    "in cache", cp->cache_name, buf);
 	*prev = bcp->bc_next;
 	*bcpp = bcp;
@@ -649,12 +649,12 @@ slab_free_common(kmem_cache_t *cp, void *buf, bool constructed)
 	cp->cache_bufslab++;
 	cp->cache_slab_free++;
 	uint32_t left = --sp->slab_refcnt;
-	ASSERT_EXPENSIVE(kmem_slab_is_valid(cp, sp));
+	ASSERT_EXPENSIVE(kmi_slab_is_valid(cp, sp));
 	if (left == 0) {
 		kmem_list_remove(&sp->slab_link);
 		/* Keep no empty slab while anyone waits for memory. */
 		if (cp->cache_nempty >= KMEM_KEEP_EMPTY ||
-		    vmem_memwait_active() || (cp->cache_flags & KMF_FIREWALL)) {
+		    vmi_memwait_active() || (cp->cache_flags & KMF_FIREWALL)) {
 			cp->cache_buftotal -= sp->slab_chunks;
 			cp->cache_bufslab -= sp->slab_chunks;
 			cp->cache_constructed_slab -= sp->slab_nhead;
@@ -670,19 +670,19 @@ slab_free_common(kmem_cache_t *cp, void *buf, bool constructed)
 		kmem_list_insert_head(&cp->cache_partial, &sp->slab_link);
 	}
 	kmem_lock_exit(&cp->cache_lock);
-	vmem_memwait_signal();		/* a buffer is free for a waiter */
+	vmi_memwait_signal();		/* a buffer is free for a waiter */
 }
 
 /* Return a constructed buffer to its slab. */
 void
-kmem_slab_free(kmem_cache_t *cp, void *buf)
+kmi_slab_free(kmem_cache_t *cp, void *buf)
 {
 	slab_free_common(cp, buf, true);
 }
 
 /* Return a buffer whose constructor failed. */
 void
-kmem_slab_free_raw(kmem_cache_t *cp, void *buf)
+kmi_slab_free_raw(kmem_cache_t *cp, void *buf)
 {
 	slab_free_common(cp, buf, false);
 }
@@ -721,7 +721,7 @@ slab_destroy_list(kmem_cache_t *cp, kmem_list_t *list)
 
 /* Destroy the empty slabs the cache keeps. */
 void
-kmem_slab_reap(kmem_cache_t *cp)
+kmi_slab_reap(kmem_cache_t *cp)
 {
 	kmem_list_t list;
 
@@ -738,11 +738,11 @@ kmem_slab_reap(kmem_cache_t *cp)
  * may still use them) and everything else is freed.
  */
 bool
-kmem_slab_cache_fini(kmem_cache_t *cp)
+kmi_slab_cache_fini(kmem_cache_t *cp)
 {
 	bool empty;
 
-	kmem_slab_reap(cp);
+	kmi_slab_reap(cp);
 	kmem_lock_enter(&cp->cache_lock);
 	empty = cp->cache_buftotal == 0;
 	kmem_lock_exit(&cp->cache_lock);

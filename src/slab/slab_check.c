@@ -1,7 +1,7 @@
 /*
  * The slab layer, inspected: which slab holds an address, and the slab
  * invariants of slab.c's theory statement as executable validators.  None
- * of it is on an allocation path: kmem_slab_find() runs after a bad free
+ * of it is on an allocation path: kmi_slab_find() runs after a bad free
  * and for tools, the validators under the debug build's assertions and
  * kmem_verify().
  */
@@ -10,11 +10,11 @@
 /*
  * Call fn for every slab of cp, partial ones first, until it returns
  * non-zero, which is returned.  cache_lock held.  The one walk of the
- * slab lists: kmem_slab_find(), the validators, kmem_verify() and the
+ * slab lists: kmi_slab_find(), the validators, kmem_verify() and the
  * tools all use it.
  */
 int
-kmem_slab_walk(kmem_cache_t *cp, kmem_slab_walk_fn *fn, void *arg)
+kmi_slab_walk(kmem_cache_t *cp, kmem_slab_walk_fn *fn, void *arg)
 {
 	for (int pass = 0; pass < 2; pass++) {
 		kmem_list_t *head = pass == 0 ? &cp->cache_partial :
@@ -55,12 +55,12 @@ slab_find_cb(kmem_cache_t *cp, kmem_slab_t *sp, bool partial, void *arg)
  * for classifying a bad free, not for any fast path.
  */
 kmem_slab_t *
-kmem_slab_find(kmem_cache_t *cp, const void *addr, void **chunkp)
+kmi_slab_find(kmem_cache_t *cp, const void *addr, void **chunkp)
 {
 	slab_find_arg_t sf = { (uintptr_t)addr, NULL, NULL };
 
 	kmem_lock_enter(&cp->cache_lock);
-	(void)kmem_slab_walk(cp, slab_find_cb, &sf);
+	(void)kmi_slab_walk(cp, slab_find_cb, &sf);
 	kmem_lock_exit(&cp->cache_lock);
 	if (sf.sf_slab != NULL)
 		*chunkp = sf.sf_chunk;
@@ -82,7 +82,7 @@ slab_bufctl_in_slab(const kmem_cache_t *cp, const kmem_slab_t *sp,
 
 /* Invariant 1 for one slab.  cache_lock held. */
 bool
-kmem_slab_is_valid(kmem_cache_t *cp, kmem_slab_t *sp)
+kmi_slab_is_valid(kmem_cache_t *cp, kmem_slab_t *sp)
 {
 	uint32_t nhead = 0, nraw = 0;
 
@@ -113,7 +113,7 @@ slab_count_cb(kmem_cache_t *cp, kmem_slab_t *sp, bool partial, void *arg)
 {
 	slab_count_t *sc = arg;
 
-	if (!kmem_slab_is_valid(cp, sp) || slab_has_free(cp, sp) != partial)
+	if (!kmi_slab_is_valid(cp, sp) || slab_has_free(cp, sp) != partial)
 		return (1);
 	sc->sc_total += sp->slab_chunks;
 	sc->sc_free += sp->slab_chunks - sp->slab_refcnt;
@@ -124,12 +124,12 @@ slab_count_cb(kmem_cache_t *cp, kmem_slab_t *sp, bool partial, void *arg)
 
 /* Invariants 1-3 for a whole cache. */
 bool
-kmem_cache_slabs_are_valid(kmem_cache_t *cp)
+kmi_cache_slabs_are_valid(kmem_cache_t *cp)
 {
 	slab_count_t sc = { 0, 0, 0, 0 };
 
 	kmem_lock_enter(&cp->cache_lock);
-	bool ok = kmem_slab_walk(cp, slab_count_cb, &sc) == 0 &&
+	bool ok = kmi_slab_walk(cp, slab_count_cb, &sc) == 0 &&
 	    sc.sc_total == cp->cache_buftotal &&
 	    sc.sc_free == cp->cache_bufslab &&
 	    sc.sc_empty == cp->cache_nempty &&

@@ -25,21 +25,21 @@ kmem_cache_fast_index(const kmem_cache_t *cp)
 }
 
 /* slab.c */
-size_t kmem_slab_mem_align(const kmem_cache_t *cp);
-int kmem_slab_cache_init(kmem_cache_t *cp);
-void *kmem_slab_alloc(kmem_cache_t *cp, int kmflag);
-int kmem_slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n);
-void kmem_slab_free(kmem_cache_t *cp, void *buf);
-void kmem_slab_free_raw(kmem_cache_t *cp, void *buf);
-bool kmem_slab_cache_fini(kmem_cache_t *cp);
-void kmem_slab_reap(kmem_cache_t *cp);
-void kmem_slab_hash_update(kmem_cache_t *cp);
-bool kmem_slab_is_valid(kmem_cache_t *cp, kmem_slab_t *sp);
+size_t kmi_slab_mem_align(const kmem_cache_t *cp);
+int kmi_slab_cache_init(kmem_cache_t *cp);
+void *kmi_slab_alloc(kmem_cache_t *cp, int kmflag);
+int kmi_slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n);
+void kmi_slab_free(kmem_cache_t *cp, void *buf);
+void kmi_slab_free_raw(kmem_cache_t *cp, void *buf);
+bool kmi_slab_cache_fini(kmem_cache_t *cp);
+void kmi_slab_reap(kmem_cache_t *cp);
+void kmi_slab_hash_update(kmem_cache_t *cp);
+bool kmi_slab_is_valid(kmem_cache_t *cp, kmem_slab_t *sp);
 typedef int kmem_slab_walk_fn(kmem_cache_t *cp, kmem_slab_t *sp,
     bool partial, void *arg);
-int kmem_slab_walk(kmem_cache_t *cp, kmem_slab_walk_fn *fn, void *arg);
-kmem_slab_t *kmem_slab_find(kmem_cache_t *cp, const void *addr, void **chunkp);
-bool kmem_cache_slabs_are_valid(kmem_cache_t *cp);
+int kmi_slab_walk(kmem_cache_t *cp, kmem_slab_walk_fn *fn, void *arg);
+kmem_slab_t *kmi_slab_find(kmem_cache_t *cp, const void *addr, void **chunkp);
+bool kmi_cache_slabs_are_valid(kmem_cache_t *cp);
 
 /*
  * Set by a layer that must find a kmem_alloc buffer's cache from its
@@ -48,7 +48,7 @@ bool kmem_cache_slabs_are_valid(kmem_cache_t *cp);
  * bytes) when it is created (owner = its cache) and destroyed (NULL).
  */
 typedef void kmem_slab_map_fn(void *first, size_t size, kmem_cache_t *owner);
-extern kmem_slab_map_fn *kmem_slab_map_hook;
+extern kmem_slab_map_fn *kmi_slab_map_hook;
 
 /*
  * Where a buffer lies, and the free-list link word (slab.c, slab_check.c).
@@ -136,8 +136,8 @@ slab_hash_bucket(const kmem_cache_t *cp, const void *buf)
 }
 
 /* Caches the slab layer itself allocates from (set up by kmem_init). */
-extern kmem_cache_t *kmem_slab_cache;
-extern kmem_cache_t *kmem_bufctl_cache;
+extern kmem_cache_t *kmi_slab_cache;
+extern kmem_cache_t *kmi_bufctl_cache;
 extern vmem_t *kmem_metadata_arena;
 
 #endif /* KMEM_SLAB_IMPL_H */

@@ -54,7 +54,7 @@ kmem_snapshot(kmem_cache_t *cp, kmem_snapshot_t *ks)
 	uint64_t free;
 
 	memset(ks, 0, sizeof (*ks));
-	ks->ks_cpu_rounds = kmem_cpu_rounds(cp, &free);
+	ks->ks_cpu_rounds = kmi_cpu_rounds(cp, &free);
 	kmem_lock_enter(&cp->cache_depot_lock);
 	ks->ks_magsize = (cp->cache_flags & KMF_NOMAGAZINE) ? 0 :
 	    (uint64_t)cp->cache_magtype->mt_magsize;
@@ -135,7 +135,7 @@ kmem_cache_stat(kmem_cache_t *cp, const char *name)
 		    cp->cache_slabsize },
 	};
 	for (size_t i = 0; i < sizeof (table) / sizeof (table[0]); i++)
-		if (kmem_strcmp(table[i].n, name) == 0)
+		if (kmi_strcmp(table[i].n, name) == 0)
 			return (table[i].v);
 	return (0);
 }
@@ -169,13 +169,13 @@ kmem_memstat(kmem_memstat_t *ms)
 	uint64_t fail;
 
 	memset(ms, 0, sizeof (*ms));
-	vmem_pages_stat(&budget, &reserve, &mapped, &peak, &fail);
+	vmi_pages_stat(&budget, &reserve, &mapped, &peak, &fail);
 	ms->ms_physmem = budget;
 	ms->ms_reserve = reserve;
 	ms->ms_mapped = mapped;
 	ms->ms_peak = peak;
 	ms->ms_fail = fail;
-	if (!kmem_is_ready())
+	if (!kmi_is_ready())
 		return;
 	kmem_cache_walk(memstat_cache, &ma);
 	ms->ms_inuse = (size_t)ma.ma_inuse +
@@ -206,7 +206,7 @@ kmastat_cache(kmem_cache_t *cp, void *arg)
 	kmem_snapshot(cp, &ks);
 	uint64_t mem = (ks.ks_slab_create - ks.ks_slab_destroy) *
 	    cp->cache_slabsize;
-	kmem_printf(ka->ka_pr, ka->ka_arg, "%-25s %6zu %9lu %9lu %12lu %12lu "
+	kmi_printf(ka->ka_pr, ka->ka_arg, "%-25s %6zu %9lu %9lu %12lu %12lu "
 	    "%5lu", cp->cache_name, cp->cache_bufsize,
 	    (unsigned long)ks_inuse(&ks), (unsigned long)ks.ks_buftotal,
 	    (unsigned long)mem, (unsigned long)ks.ks_alloc,
@@ -227,11 +227,11 @@ kmastat_arena(vmem_t *vmp, void *arg)
 	kmem_cache_walk(kmastat_cache, &sub);
 	if (sub.ka_alloc == 0 && sub.ka_mem == 0)
 		return (0);
-	kmem_snprintf(total, sizeof (total), "Total [%s]", vmp->vm_name);
-	kmem_printf(ka->ka_pr, ka->ka_arg, "%-25s %6s %9s %9s %12lu %12lu %5lu",
+	kmi_snprintf(total, sizeof (total), "Total [%s]", vmp->vm_name);
+	kmi_printf(ka->ka_pr, ka->ka_arg, "%-25s %6s %9s %9s %12lu %12lu %5lu",
 	    total, "", "", "", (unsigned long)sub.ka_mem,
 	    (unsigned long)sub.ka_alloc, (unsigned long)sub.ka_fail);
-	kmem_printf(ka->ka_pr, ka->ka_arg, "%s", "------------------------- "
+	kmi_printf(ka->ka_pr, ka->ka_arg, "%s", "------------------------- "
 	    "------ --------- --------- ------------ ------------ -----");
 	ka->ka_mem += sub.ka_mem;
 	ka->ka_alloc += sub.ka_alloc;
@@ -247,26 +247,26 @@ kmem_kmastat(void (*pr)(void *arg, const char *line), void *arg)
 	const char *rule = "------------------------- ------ --------- "
 	    "--------- ------------ ------------ -----";
 
-	kmem_printf(pr, arg, "%-25s %6s %9s %9s %12s %12s %5s", "cache", "buf",
+	kmi_printf(pr, arg, "%-25s %6s %9s %9s %12s %12s %5s", "cache", "buf",
 	    "buf", "buf", "memory", "alloc", "alloc");
-	kmem_printf(pr, arg, "%-25s %6s %9s %9s %12s %12s %5s", "name", "size",
+	kmi_printf(pr, arg, "%-25s %6s %9s %9s %12s %12s %5s", "name", "size",
 	    "in use", "total", "in use", "succeed", "fail");
-	kmem_printf(pr, arg, "%s", rule);
+	kmi_printf(pr, arg, "%s", rule);
 	vmem_arena_walk(kmastat_arena, &ka);
-	kmem_printf(pr, arg, "%-25s %6s %9s %9s %12lu %12lu %5lu", "Total", "",
+	kmi_printf(pr, arg, "%-25s %6s %9s %9s %12lu %12lu %5lu", "Total", "",
 	    "", "", (unsigned long)ka.ka_mem, (unsigned long)ka.ka_alloc,
 	    (unsigned long)ka.ka_fail);
-	kmem_printf(pr, arg, "%s", "");
+	kmi_printf(pr, arg, "%s", "");
 	vmem_print(pr, arg);
 
 	kmem_memstat_t ms;
 	kmem_memstat(&ms);
-	kmem_printf(pr, arg, "%s", "");
-	kmem_printf(pr, arg, "memory budget (physmem) %14zu  reserve %12zu  "
+	kmi_printf(pr, arg, "%s", "");
+	kmi_printf(pr, arg, "memory budget (physmem) %14zu  reserve %12zu  "
 	    "refused %lu", ms.ms_physmem, ms.ms_reserve,
 	    (unsigned long)ms.ms_fail);
-	kmem_printf(pr, arg, "mapped now %14zu  peak %14zu  in use %14zu",
+	kmi_printf(pr, arg, "mapped now %14zu  peak %14zu  in use %14zu",
 	    ms.ms_mapped, ms.ms_peak, ms.ms_inuse);
-	kmem_printf(pr, arg, "cached in free buffers %14zu  free in arenas %14zu",
+	kmi_printf(pr, arg, "cached in free buffers %14zu  free in arenas %14zu",
 	    ms.ms_cached, ms.ms_arena_free);
 }

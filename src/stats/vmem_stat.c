@@ -43,20 +43,20 @@ vmem_stat(vmem_t *vmp, const char *name)
 	uint64_t v = 0;
 
 	kmem_lock_enter(&vmp->vm_lock);
-	if (kmem_strcmp(name, "segments") == 0) {
+	if (kmi_strcmp(name, "segments") == 0) {
 		for (vmem_seg_t *vsp = vmp->vm_seg0.vs_anext;
 		    vsp != &vmp->vm_seg0; vsp = vsp->vs_anext)
 			v += (vsp->vs_type & (VMEM_ALLOC | VMEM_FREE)) != 0;
-	} else if (kmem_strcmp(name, "hash_size") == 0) {
+	} else if (kmi_strcmp(name, "hash_size") == 0) {
 		v = vmp->vm_hash_mask + 1;
-	} else if (kmem_strcmp(name, "qcache_max") == 0) {
+	} else if (kmi_strcmp(name, "qcache_max") == 0) {
 		v = vmp->vm_qcache_max;
-	} else if (kmem_strcmp(name, "quantum") == 0) {
+	} else if (kmi_strcmp(name, "quantum") == 0) {
 		v = vmp->vm_quantum;
 	} else {
 		for (size_t i = 0; i < sizeof (vmem_stat_names) /
 		    sizeof (vmem_stat_names[0]); i++) {
-			if (kmem_strcmp(name, vmem_stat_names[i].vsn_name) == 0)
+			if (kmi_strcmp(name, vmem_stat_names[i].vsn_name) == 0)
 				v = *(uint64_t *)(void *)((char *)&vmp->vm_kstat +
 				    vmem_stat_names[i].vsn_offset);
 		}
@@ -96,11 +96,11 @@ vmem_print_one(vmem_t *vmp, void *arg)
 	    src = src->vm_source)
 		depth++;
 	memset(name, ' ', 2 * depth);
-	kmem_strlcpy(name + 2 * depth, vmp->vm_name, VMEM_NAMELEN + 1);
+	kmi_strlcpy(name + 2 * depth, vmp->vm_name, VMEM_NAMELEN + 1);
 	kmem_lock_enter(&vmp->vm_lock);
 	ks = vmp->vm_kstat;
 	kmem_lock_exit(&vmp->vm_lock);
-	kmem_printf(vpa->vpa_pr, vpa->vpa_arg,
+	kmi_printf(vpa->vpa_pr, vpa->vpa_arg,
 	    "%-26s %14lu %14lu %14lu %13lu %6lu", name,
 	    (unsigned long)ks.vk_mem_inuse, (unsigned long)ks.vk_mem_total,
 	    (unsigned long)ks.vk_mem_import, (unsigned long)ks.vk_alloc,
@@ -113,10 +113,10 @@ vmem_print(void (*pr)(void *arg, const char *line), void *arg)
 {
 	vmem_print_arg_t vpa = { pr, arg };
 
-	kmem_printf(pr, arg, "%-26s %14s %14s %14s %13s %6s", "vmem name",
+	kmi_printf(pr, arg, "%-26s %14s %14s %14s %13s %6s", "vmem name",
 	    "memory in use", "memory total", "memory import", "alloc succeed",
 	    "fail");
-	kmem_printf(pr, arg, "%s", "-------------------------- -------------- "
+	kmi_printf(pr, arg, "%s", "-------------------------- -------------- "
 	    "-------------- -------------- ------------- ------");
 	vmem_arena_walk(vmem_print_one, &vpa);
 }

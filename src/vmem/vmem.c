@@ -64,7 +64,7 @@
  * up before an operation begins (vmem_seg.c).  VM_SLEEP allocations may
  * block; everything else never sleeps.
  *
- * Invariants (vmem_is_valid() in vmem_seg.c checks them).
+ * Invariants (vmi_is_valid() in vmem_seg.c checks them).
  *  1. The segments of each span tile it exactly, in address order.
  *  2. No two adjacent segments of a span are both free.
  *  3. Every free segment is on the freelist its size selects; the freemap
@@ -81,13 +81,13 @@ vmem_t *vmem_list;
 static const vmem_hooks_t *vmem_hooks;
 
 void
-vmem_hooks_set(const vmem_hooks_t *hooks)
+vmi_hooks_set(const vmem_hooks_t *hooks)
 {
 	vmem_hooks = hooks;
 }
 
 void
-vmem_hook_wait(bool begin)
+vmi_hook_wait(bool begin)
 {
 	if (vmem_hooks != NULL && vmem_hooks->vh_wait != NULL)
 		vmem_hooks->vh_wait(begin);
@@ -97,8 +97,8 @@ vmem_hook_wait(bool begin)
 static vmem_seg_t *
 vmem_span_create(vmem_t *vmp, uintptr_t start, size_t size, bool import)
 {
-	vmem_seg_t *span = vmem_seg_get(vmp);
-	vmem_seg_t *vsp = vmem_seg_get(vmp);
+	vmem_seg_t *span = vmi_seg_get(vmp);
+	vmem_seg_t *vsp = vmi_seg_get(vmp);
 
 	span->vs_start = vsp->vs_start = start;
 	span->vs_end = vsp->vs_end = start + size;
@@ -106,7 +106,7 @@ vmem_span_create(vmem_t *vmp, uintptr_t start, size_t size, bool import)
 	span->vs_import = import;
 	vmem_arena_insert_after(vmp->vm_seg0.vs_aprev, span);
 	vmem_arena_insert_after(span, vsp);
-	vmem_freelist_insert(vmp, vsp);
+	vmi_freelist_insert(vmp, vsp);
 	vmp->vm_nwhole += import;
 	vmp->vm_kstat.vk_mem_total += size;
 	if (vmp->vm_hi == 0 || start < vmp->vm_lo)
@@ -214,15 +214,15 @@ vmem_search(vmem_t *vmp, const vmem_req_t *r, int first, bool best,
 static vmem_seg_t *
 vmem_find(vmem_t *vmp, const vmem_req_t *r, int vmflag, uintptr_t *addrp)
 {
-	int floor = vmem_freelist_index(r->vr_size);
+	int floor = vmi_freelist_index(r->vr_size);
 
 	if ((vmflag & (VM_BESTFIT | VM_FIRSTFIT)) == 0) {
 		/* Instant fit: lists whose every member is big enough. */
 		size_t need = r->vr_size;
 		if (r->vr_align > vmp->vm_quantum)
 			need += r->vr_align - vmp->vm_quantum;
-		int first = IS_P2(need) ? vmem_freelist_index(need) :
-		    vmem_freelist_index(need) + 1;
+		int first = IS_P2(need) ? vmi_freelist_index(need) :
+		    vmi_freelist_index(need) + 1;
 		uint64_t map = first >= VMEM_FREELISTS ? 0 :
 		    vmp->vm_freemap & ~(((uint64_t)1 << first) - 1);
 		if (r->vr_plain && map != 0) {
@@ -269,12 +269,12 @@ vmem_rotor_move(vmem_t *vmp, vmem_seg_t *vsp)
 
 	vmem_arena_remove(rotor);
 	if (prev->vs_type == VMEM_FREE && next->vs_type == VMEM_FREE) {
-		vmem_freelist_delete(vmp, prev);
-		vmem_freelist_delete(vmp, next);
+		vmi_freelist_delete(vmp, prev);
+		vmi_freelist_delete(vmp, next);
 		vmem_arena_remove(next);
 		prev->vs_end = next->vs_end;
-		vmem_seg_put(vmp, next);
-		vmem_freelist_insert(vmp, prev);
+		vmi_seg_put(vmp, next);
+		vmi_freelist_insert(vmp, prev);
 		vmp->vm_nwhole += vmem_seg_is_whole(prev);
 	}
 	vmem_arena_insert_after(vsp, rotor);
@@ -285,24 +285,24 @@ static void
 vmem_seg_alloc(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t addr, size_t size)
 {
 	vmp->vm_nwhole -= vmem_seg_is_whole(vsp);
-	vmem_freelist_delete(vmp, vsp);
+	vmi_freelist_delete(vmp, vsp);
 	if (addr + size < vsp->vs_end) {
-		vmem_seg_t *tail = vmem_seg_get(vmp);
+		vmem_seg_t *tail = vmi_seg_get(vmp);
 		tail->vs_start = addr + size;
 		tail->vs_end = vsp->vs_end;
 		vmem_arena_insert_after(vsp, tail);
-		vmem_freelist_insert(vmp, tail);
+		vmi_freelist_insert(vmp, tail);
 		vsp->vs_end = addr + size;
 	}
 	if (addr > vsp->vs_start) {
-		vmem_seg_t *head = vmem_seg_get(vmp);
+		vmem_seg_t *head = vmi_seg_get(vmp);
 		head->vs_start = vsp->vs_start;
 		head->vs_end = addr;
 		vmem_arena_insert_after(vsp->vs_aprev, head);
-		vmem_freelist_insert(vmp, head);
+		vmi_freelist_insert(vmp, head);
 		vsp->vs_start = addr;
 	}
-	vmem_hash_insert(vmp, vsp);
+	vmi_hash_insert(vmp, vsp);
 	vsp->vs_direct = 0;
 	vmp->vm_kstat.vk_mem_inuse += size;
 	vmp->vm_kstat.vk_alloc++;
@@ -378,10 +378,10 @@ vmem_never_reason(vmem_t *vmp, const vmem_req_t *r, int vmflag)
 	size_t size = vmem_import_size(vmp, r, &align);
 	if (size == 0)
 		return ("its size overflows");
-	if (vmp->vm_source_alloc == vmem_pages_import)
-		return (vmem_pages_within_budget(size, vmflag) ? NULL :
+	if (vmp->vm_source_alloc == vmi_pages_import)
+		return (vmi_pages_within_budget(size, vmflag) ? NULL :
 		    "larger than the memory budget");
-	if (vmp->vm_source_alloc != vmem_xalloc_import &&
+	if (vmp->vm_source_alloc != vmi_xalloc_import &&
 	    vmp->vm_source_alloc != (vmem_ximport_t *)(void *)vmem_alloc)
 		return (NULL);
 	vmem_req_t sr = { .vr_size = size, .vr_align = align };
@@ -390,7 +390,7 @@ vmem_never_reason(vmem_t *vmp, const vmem_req_t *r, int vmflag)
 
 /* Whether size bytes at align could ever be had from vmp (kmem's waits). */
 bool
-vmem_can_ever_alloc(vmem_t *vmp, size_t size, size_t align, int vmflag)
+vmi_can_ever_alloc(vmem_t *vmp, size_t size, size_t align, int vmflag)
 {
 	vmem_req_t r = { .vr_size = P2ROUNDUP(size, vmp->vm_quantum),
 	    .vr_align = kmem_max(align, vmp->vm_quantum) };
@@ -405,24 +405,24 @@ vmem_check_params(vmem_t *vmp, const vmem_req_t *r)
 	size_t q = vmp->vm_quantum;
 
 	if (r->vr_size == 0)
-		kmem_panic("vmem_xalloc(%p, %zu, %zu, %zu, %zu): size == 0",
+		kmi_panic("vmem_xalloc(%p, %zu, %zu, %zu, %zu): size == 0",
 		    (void *)vmp, r->vr_size, r->vr_align, r->vr_phase,
 		    r->vr_nocross);
 	if ((r->vr_align | r->vr_phase | r->vr_nocross) & (q - 1))
-		kmem_panic("vmem_xalloc(%p, %zu, %zu, %zu, %zu): parameters "
+		kmi_panic("vmem_xalloc(%p, %zu, %zu, %zu, %zu): parameters "
 		    "not vm_quantum aligned", (void *)vmp, r->vr_size,
 		    r->vr_align, r->vr_phase, r->vr_nocross);
 	if (!IS_P2(r->vr_align) || !IS_P2(r->vr_nocross) ||
 	    r->vr_phase >= r->vr_align ||
 	    (r->vr_max != 0 && r->vr_min >= r->vr_max) ||
 	    ((r->vr_min | r->vr_max) & (q - 1)))
-		kmem_panic("vmem_xalloc(%p, %zu, %zu, %zu, %zu, %p, %p): "
+		kmi_panic("vmem_xalloc(%p, %zu, %zu, %zu, %zu, %p, %p): "
 		    "parameters inconsistent or invalid", (void *)vmp,
 		    r->vr_size, r->vr_align, r->vr_phase, r->vr_nocross,
 		    (void *)r->vr_min, (void *)r->vr_max);
 	if (r->vr_nocross != 0 &&
 	    r->vr_size + P2PHASE(r->vr_phase, r->vr_align) > r->vr_nocross)
-		kmem_panic("vmem_xalloc(%p, %zu, %zu, %zu, %zu): "
+		kmi_panic("vmem_xalloc(%p, %zu, %zu, %zu, %zu): "
 		    "overconstrained allocation", (void *)vmp, r->vr_size,
 		    r->vr_align, r->vr_phase, r->vr_nocross);
 }
@@ -441,10 +441,10 @@ vmem_attempt(vmem_t *vmp, const vmem_req_t *r, int vmflag, bool *retryp)
 	size_t ssize;
 
 	*retryp = false;
-	if (!vmem_seg_reserve(vmp, VMEM_MINFREE)) {
+	if (!vmi_seg_reserve(vmp, VMEM_MINFREE)) {
 		/* No memory for segment structures: retained spans hold it. */
 		kmem_lock_exit(&vmp->vm_lock);
-		*retryp = vmem_release_all_retained();
+		*retryp = vmi_release_all_retained();
 		kmem_lock_enter(&vmp->vm_lock);
 		return (NULL);
 	}
@@ -462,17 +462,17 @@ vmem_attempt(vmem_t *vmp, const vmem_req_t *r, int vmflag, bool *retryp)
 	bool ok = vmem_import(vmp, r, vmflag, &start, &ssize);
 	kmem_lock_enter(&vmp->vm_lock);
 	if (!ok) {
-		*retryp = vmem_release_retained(vmp);
+		*retryp = vmi_release_retained(vmp);
 		return (NULL);
 	}
-	if (vmem_seg_reserve(vmp, VMEM_MINFREE)) {
+	if (vmi_seg_reserve(vmp, VMEM_MINFREE)) {
 		vsp = vmem_span_create(vmp, start, ssize, true);
 		if ((addr = vmem_fit(r, vsp)) != 0) {
 			vmem_seg_alloc(vmp, vsp, addr, r->vr_size);
 			return (vsp);
 		}
 		/* The span cannot meet the constraints. */
-		VERIFY(vmem_span_release(vmp, vsp, &start, &ssize));
+		VERIFY(vmi_span_release(vmp, vsp, &start, &ssize));
 	}
 	kmem_lock_exit(&vmp->vm_lock);
 	vmp->vm_source_free(vmp->vm_source, (void *)start, ssize);
@@ -529,14 +529,14 @@ vmem_xalloc_req(vmem_t *vmp, const vmem_req_t *r, int vmflag, void *qcache)
 			vmp->vm_kstat.vk_fail++;
 			kmem_lock_exit(&vmp->vm_lock);
 			if (waiting)
-				vmem_memwait_exit();
+				vmi_memwait_exit();
 			if (!(vmflag & VM_NOSLEEP))
-				kmem_warn("vmem_xalloc('%s', %zu): VM_SLEEP "
+				kmi_warn("vmem_xalloc('%s', %zu): VM_SLEEP "
 				    "allocation in a context that cannot sleep "
 				    "(an interrupt, or a reclaim callback)",
 				    vmp->vm_name, r->vr_size);
 			if (vmflag & VM_PANIC)
-				kmem_panic("vmem_xalloc('%s', %zu): cannot "
+				kmi_panic("vmem_xalloc('%s', %zu): cannot "
 				    "satisfy mandatory allocation", vmp->vm_name,
 				    r->vr_size);
 			return (NULL);
@@ -546,23 +546,23 @@ vmem_xalloc_req(vmem_t *vmp, const vmem_req_t *r, int vmflag, void *qcache)
 		if (!waiting) {
 			const char *never = vmem_never_reason(vmp, r, vmflag);
 			if (never != NULL)
-				kmem_panic("vmem_xalloc('%s', %zu, %zu, %zu, %zu, "
+				kmi_panic("vmem_xalloc('%s', %zu, %zu, %zu, %zu, "
 				    "%p, %p, VM_SLEEP): can never be satisfied: "
 				    "%s", vmp->vm_name, r->vr_size, r->vr_align,
 				    r->vr_phase, r->vr_nocross, (void *)r->vr_min,
 				    (void *)r->vr_max, never);
-			vmem_memwait_enter(&gen);
+			vmi_memwait_enter(&gen);
 			waiting = true;
 		} else {
 			vmp->vm_kstat.vk_wait++;
-			vmem_memwait_sleep(&gen);
+			vmi_memwait_sleep(&gen);
 		}
 		kmem_lock_enter(&vmp->vm_lock);
 	}
-	ASSERT_EXPENSIVE(vmem_is_valid(vmp));
+	ASSERT_EXPENSIVE(vmi_is_valid(vmp));
 	kmem_lock_exit(&vmp->vm_lock);
 	if (waiting)
-		vmem_memwait_exit();
+		vmi_memwait_exit();
 	return (va);
 }
 
@@ -595,7 +595,7 @@ vmem_xfree(vmem_t *vmp, void *vaddr, size_t size)
 
 	size = P2ROUNDUP(size, vmp->vm_quantum);
 	kmem_lock_enter(&vmp->vm_lock);
-	vmem_seg_t *vsp = vmem_hash_delete(vmp, (uintptr_t)vaddr, size);
+	vmem_seg_t *vsp = vmi_hash_delete(vmp, (uintptr_t)vaddr, size);
 	if (vsp->vs_direct)
 		kmem_store_relaxed(&vmp->vm_qdirect, vmp->vm_qdirect - 1);
 	vmp->vm_kstat.vk_mem_inuse -= size;
@@ -603,27 +603,27 @@ vmem_xfree(vmem_t *vmp, void *vaddr, size_t size)
 
 	vmem_seg_t *next = vsp->vs_anext;
 	if (next->vs_type == VMEM_FREE) {
-		vmem_freelist_delete(vmp, next);
+		vmi_freelist_delete(vmp, next);
 		vmem_arena_remove(next);
 		vsp->vs_end = next->vs_end;
-		vmem_seg_put(vmp, next);
+		vmi_seg_put(vmp, next);
 	}
 	vmem_seg_t *prev = vsp->vs_aprev;
 	if (prev->vs_type == VMEM_FREE) {
-		vmem_freelist_delete(vmp, prev);
+		vmi_freelist_delete(vmp, prev);
 		vmem_arena_remove(prev);
 		vsp->vs_start = prev->vs_start;
-		vmem_seg_put(vmp, prev);
+		vmi_seg_put(vmp, prev);
 	}
-	vmem_freelist_insert(vmp, vsp);
+	vmi_freelist_insert(vmp, vsp);
 	vmp->vm_nwhole += vmem_seg_is_whole(vsp);
 	release = !(vmp->vm_cflags & VMC_RETAIN) &&
-	    vmem_span_release(vmp, vsp, &start, &ssize);
-	ASSERT_EXPENSIVE(vmem_is_valid(vmp));
+	    vmi_span_release(vmp, vsp, &start, &ssize);
+	ASSERT_EXPENSIVE(vmi_is_valid(vmp));
 	kmem_lock_exit(&vmp->vm_lock);
 	if (release)
 		vmp->vm_source_free(vmp->vm_source, (void *)start, ssize);
-	vmem_memwait_signal();
+	vmi_memwait_signal();
 }
 
 void *
@@ -663,11 +663,11 @@ vmem_qcache_free(vmem_t *vmp, void *vaddr, size_t size)
 	if (addr < kmem_load_relaxed(&vmp->vm_lo) ||
 	    addr + size > kmem_load_relaxed(&vmp->vm_hi) ||
 	    P2PHASE(addr, vmp->vm_quantum) != 0)
-		kmem_panic("vmem_free('%s', %p, %zu): bad free: not a segment "
+		kmi_panic("vmem_free('%s', %p, %zu): bad free: not a segment "
 		    "of the arena", vmp->vm_name, vaddr, size);
 	if (KMEM_UNLIKELY(kmem_load_relaxed(&vmp->vm_qdirect) != 0)) {
 		kmem_lock_enter(&vmp->vm_lock);
-		vmem_seg_t *vsp = vmem_hash_find(vmp, addr);
+		vmem_seg_t *vsp = vmi_hash_find(vmp, addr);
 		bool direct = vsp != NULL && vsp->vs_direct;
 		kmem_lock_exit(&vmp->vm_lock);
 		if (direct) {
@@ -690,7 +690,7 @@ vmem_free(vmem_t *vmp, void *vaddr, size_t size)
 
 /* An import function for arenas whose spans must honour an alignment. */
 void *
-vmem_xalloc_import(vmem_t *src, size_t *sizep, size_t align, int vmflag)
+vmi_xalloc_import(vmem_t *src, size_t *sizep, size_t align, int vmflag)
 {
 	return (vmem_xalloc(src, *sizep, align, 0, 0, NULL, NULL, vmflag));
 }
@@ -707,29 +707,29 @@ vmem_add(vmem_t *vmp, void *vaddr, size_t size, int vmflag)
 
 	(void)vmflag;
 	if (vaddr == NULL || size == 0)
-		kmem_panic("vmem_add('%s', %p, %zu): bad arguments",
+		kmi_panic("vmem_add('%s', %p, %zu): bad arguments",
 		    vmp->vm_name, vaddr, size);
 	if (P2PHASE(start | size, vmp->vm_quantum) != 0)
-		kmem_panic("vmem_add('%s', %p, %zu): misaligned", vmp->vm_name,
+		kmi_panic("vmem_add('%s', %p, %zu): misaligned", vmp->vm_name,
 		    vaddr, size);
 	if (end <= start)
-		kmem_panic("vmem_add('%s', %p, %zu): span wraps around the "
+		kmi_panic("vmem_add('%s', %p, %zu): span wraps around the "
 		    "address space", vmp->vm_name, vaddr, size);
 	kmem_lock_enter(&vmp->vm_lock);
 	for (vmem_seg_t *vsp = vmp->vm_seg0.vs_anext; vsp != &vmp->vm_seg0;
 	    vsp = vsp->vs_anext)
 		if (vsp->vs_type == VMEM_SPAN && start < vsp->vs_end &&
 		    vsp->vs_start < end)
-			kmem_panic("vmem_add('%s', %p, %zu): overlaps span "
+			kmi_panic("vmem_add('%s', %p, %zu): overlaps span "
 			    "[%p, %p)", vmp->vm_name, vaddr, size,
 			    (void *)vsp->vs_start, (void *)vsp->vs_end);
-	if (!vmem_seg_reserve(vmp, VMEM_MINFREE)) {
+	if (!vmi_seg_reserve(vmp, VMEM_MINFREE)) {
 		kmem_lock_exit(&vmp->vm_lock);
 		return (NULL);
 	}
 	vmem_span_create(vmp, start, size, false);
 	kmem_lock_exit(&vmp->vm_lock);
-	vmem_memwait_signal();
+	vmi_memwait_signal();
 	return (vaddr);
 }
 
@@ -757,11 +757,11 @@ vmem_walk(vmem_t *vmp, int typemask,
     void (*func)(void *arg, void *vaddr, size_t size), void *arg)
 {
 	kmem_lock_enter(&vmp->vm_lock);
-	if (!vmem_seg_reserve(vmp, VMEM_MINFREE + 1)) {
+	if (!vmi_seg_reserve(vmp, VMEM_MINFREE + 1)) {
 		kmem_lock_exit(&vmp->vm_lock);
 		return;
 	}
-	vmem_seg_t *walker = vmem_seg_get(vmp);
+	vmem_seg_t *walker = vmi_seg_get(vmp);
 	walker->vs_type = VMEM_WALKER;
 	vmem_arena_insert_after(&vmp->vm_seg0, walker);
 	while (walker->vs_anext != &vmp->vm_seg0) {
@@ -782,7 +782,7 @@ vmem_walk(vmem_t *vmp, int typemask,
 		}
 	}
 	vmem_arena_remove(walker);
-	vmem_seg_put(vmp, walker);
+	vmi_seg_put(vmp, walker);
 	kmem_lock_exit(&vmp->vm_lock);
 }
 
@@ -807,16 +807,16 @@ vmem_create_common(const char *name, void *base, size_t size, size_t quantum,
     size_t qcache_max, int vmflag)
 {
 	if (name == NULL)
-		kmem_panic("vmem_create(NULL, %p, %zu): bad arguments: no name",
+		kmi_panic("vmem_create(NULL, %p, %zu): bad arguments: no name",
 		    base, size);
 	if (quantum == 0 || !IS_P2(quantum))
-		kmem_panic("vmem_create('%s'): quantum %zu is not a power of 2",
+		kmi_panic("vmem_create('%s'): quantum %zu is not a power of 2",
 		    name, quantum);
-	vmem_t *vmp = vmem_meta_alloc(sizeof (vmem_t));
+	vmem_t *vmp = vmi_meta_alloc(sizeof (vmem_t));
 	if (vmp == NULL)
 		return (NULL);
 	memset(vmp, 0, sizeof (*vmp));
-	kmem_strlcpy(vmp->vm_name, name, sizeof (vmp->vm_name));
+	kmi_strlcpy(vmp->vm_name, name, sizeof (vmp->vm_name));
 	kmem_lock_init(&vmp->vm_lock);
 	vmp->vm_cflags = vmflag & ~VM_KMFLAGS;
 	vmp->vm_quantum = quantum;
@@ -850,7 +850,7 @@ vmem_create_common(const char *name, void *base, size_t size, size_t quantum,
 		for (size_t i = 0; i < (qcache_max >> vmp->vm_qshift); i++) {
 			char qname[VMEM_NAMELEN + 16];
 			size_t qsize = (i + 1) * quantum;
-			kmem_snprintf(qname, sizeof (qname), "%s_%zu", name,
+			kmi_snprintf(qname, sizeof (qname), "%s_%zu", name,
 			    qsize);
 			vmp->vm_qcache[i] = vmem_hooks->vh_qcache_create(qname,
 			    qsize, quantum, slabsize, vmp);
@@ -913,7 +913,7 @@ vmem_destroy(vmem_t *vmp)
 
 	uint64_t leaked = vmp->vm_kstat.vk_mem_inuse;
 	if (leaked != 0)
-		kmem_warn("vmem_destroy('%s'): leaked %lu %s", vmp->vm_name,
+		kmi_warn("vmem_destroy('%s'): leaked %lu %s", vmp->vm_name,
 		    (unsigned long)leaked, (vmp->vm_cflags & VMC_IDENTIFIER) ?
 		    "identifiers" : "bytes");
 
@@ -925,12 +925,12 @@ vmem_destroy(vmem_t *vmp)
 			vmp->vm_source_free(vmp->vm_source,
 			    (void *)vsp->vs_start, vs_size(vsp));
 		if (vsp != &vmp->vm_rotor)
-			vmem_seg_put(vmp, vsp);
+			vmi_seg_put(vmp, vsp);
 		vsp = next;
 	}
-	vmem_seg_release_all(vmp);
-	vmem_hash_fini(vmp);
-	vmem_meta_free(vmp, sizeof (*vmp));
+	vmi_seg_release_all(vmp);
+	vmi_hash_fini(vmp);
+	vmi_meta_free(vmp, sizeof (*vmp));
 }
 
 /* Shrink or grow each hash table to about one segment per bucket. */
@@ -942,7 +942,7 @@ vmem_update(void)
 		kmem_lock_enter(&vmp->vm_lock);
 		size_t want = kmem_hash_size(vmp->vm_nbusy);
 		if (kmem_hash_rescale_due(want, vmp->vm_hash_mask + 1))
-			vmem_hash_rescale(vmp, want);
+			vmi_hash_rescale(vmp, want);
 		kmem_lock_exit(&vmp->vm_lock);
 	}
 	kmem_lock_exit(&vmem_list_lock);
@@ -955,24 +955,24 @@ vmem_update(void)
  * arena, the segment pool, then vmem_pages.c's locks.
  */
 void
-vmem_fork(int phase)
+vmi_fork(int phase)
 {
 	if (phase == VMEM_FORK_PREPARE) {
 		kmem_lock_enter(&vmem_list_lock);
 		for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next)
 			kmem_lock_enter(&vmp->vm_lock);
-		kmem_lock_enter(vmem_segpool_lockp());
-		vmem_pages_fork(phase);
+		kmem_lock_enter(vmi_segpool_lockp());
+		vmi_pages_fork(phase);
 		return;
 	}
-	vmem_pages_fork(phase);
+	vmi_pages_fork(phase);
 	if (phase == VMEM_FORK_PARENT) {
-		kmem_lock_exit(vmem_segpool_lockp());
+		kmem_lock_exit(vmi_segpool_lockp());
 		for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next)
 			kmem_lock_exit(&vmp->vm_lock);
 		kmem_lock_exit(&vmem_list_lock);
 	} else {
-		kmem_lock_init(vmem_segpool_lockp());
+		kmem_lock_init(vmi_segpool_lockp());
 		for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next)
 			kmem_lock_init(&vmp->vm_lock);
 		kmem_lock_init(&vmem_list_lock);

@@ -141,60 +141,60 @@ struct vmem {
 };
 
 /* vmem_seg.c: segment supply, freelists, hash. */
-bool vmem_seg_reserve(vmem_t *vmp, unsigned n);
-vmem_seg_t *vmem_seg_get(vmem_t *vmp);
-void vmem_seg_put(vmem_t *vmp, vmem_seg_t *vsp);
-void vmem_seg_release_all(vmem_t *vmp);
-void vmem_freelist_insert(vmem_t *vmp, vmem_seg_t *vsp);
-void vmem_freelist_delete(vmem_t *vmp, vmem_seg_t *vsp);
-int vmem_freelist_index(size_t size);
-void vmem_hash_insert(vmem_t *vmp, vmem_seg_t *vsp);
-vmem_seg_t *vmem_hash_find(vmem_t *vmp, uintptr_t addr);
-vmem_seg_t *vmem_hash_delete(vmem_t *vmp, uintptr_t addr, size_t size);
-void vmem_hash_rescale(vmem_t *vmp, size_t nbuckets);
-void vmem_hash_fini(vmem_t *vmp);
-void *vmem_meta_alloc(size_t size);
-void vmem_meta_free(void *p, size_t size);
-bool vmem_is_valid(vmem_t *vmp);
+bool vmi_seg_reserve(vmem_t *vmp, unsigned n);
+vmem_seg_t *vmi_seg_get(vmem_t *vmp);
+void vmi_seg_put(vmem_t *vmp, vmem_seg_t *vsp);
+void vmi_seg_release_all(vmem_t *vmp);
+void vmi_freelist_insert(vmem_t *vmp, vmem_seg_t *vsp);
+void vmi_freelist_delete(vmem_t *vmp, vmem_seg_t *vsp);
+int vmi_freelist_index(size_t size);
+void vmi_hash_insert(vmem_t *vmp, vmem_seg_t *vsp);
+vmem_seg_t *vmi_hash_find(vmem_t *vmp, uintptr_t addr);
+vmem_seg_t *vmi_hash_delete(vmem_t *vmp, uintptr_t addr, size_t size);
+void vmi_hash_rescale(vmem_t *vmp, size_t nbuckets);
+void vmi_hash_fini(vmem_t *vmp);
+void *vmi_meta_alloc(size_t size);
+void vmi_meta_free(void *p, size_t size);
+bool vmi_is_valid(vmem_t *vmp);
 
 /* vmem_release.c: giving imported memory back. */
-bool vmem_span_release(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t *startp,
+bool vmi_span_release(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t *startp,
     size_t *sizep);
-bool vmem_release_retained(vmem_t *vmp);
-bool vmem_release_all_retained(void);
+bool vmi_release_retained(vmem_t *vmp);
+bool vmi_release_all_retained(void);
 
 /* vmem.c */
 extern kmem_lock_t vmem_list_lock;
 extern vmem_t *vmem_list;
-void vmem_hooks_set(const vmem_hooks_t *hooks);
-void vmem_hook_wait(bool begin);
-void *vmem_xalloc_import(vmem_t *src, size_t *sizep, size_t align,
+void vmi_hooks_set(const vmem_hooks_t *hooks);
+void vmi_hook_wait(bool begin);
+void *vmi_xalloc_import(vmem_t *src, size_t *sizep, size_t align,
     int vmflag);
-bool vmem_can_ever_alloc(vmem_t *vmp, size_t size, size_t align,
+bool vmi_can_ever_alloc(vmem_t *vmp, size_t size, size_t align,
     int vmflag);
 
 /* fork(2) support (vmem.c, vmem_pages.c, vmem_seg.c). */
 #define VMEM_FORK_PREPARE	0
 #define VMEM_FORK_PARENT	1
 #define VMEM_FORK_CHILD		2
-void vmem_fork(int phase);
-void vmem_pages_fork(int phase);
-kmem_lock_t *vmem_segpool_lockp(void);
+void vmi_fork(int phase);
+void vmi_pages_fork(int phase);
+kmem_lock_t *vmi_segpool_lockp(void);
 
 /* vmem_pages.c: memory from the platform under the budget; waiting. */
 #define VMEM_PAGES_CHUNK	(1024 * 1024)	/* the root arena's import unit */
-void *vmem_pages_map(size_t size, size_t align, int vmflag);
-void *vmem_pages_import(vmem_t *src, size_t *sizep, size_t align,
+void *vmi_pages_map(size_t size, size_t align, int vmflag);
+void *vmi_pages_import(vmem_t *src, size_t *sizep, size_t align,
     int vmflag);
-void vmem_pages_release(vmem_t *src, void *va, size_t size);
-bool vmem_pages_within_budget(size_t size, int vmflag);
-void vmem_pages_unmap(void *va, size_t size);
-void vmem_pages_stat(size_t *budgetp, size_t *reservep, size_t *mappedp,
+void vmi_pages_release(vmem_t *src, void *va, size_t size);
+bool vmi_pages_within_budget(size_t size, int vmflag);
+void vmi_pages_unmap(void *va, size_t size);
+void vmi_pages_stat(size_t *budgetp, size_t *reservep, size_t *mappedp,
     size_t *peakp, uint64_t *failp);
-void vmem_memwait_enter(uint64_t *genp);
-void vmem_memwait_sleep(uint64_t *genp);
-void vmem_memwait_exit(void);
-void vmem_memwait_signal(void);
-bool vmem_memwait_active(void);
+void vmi_memwait_enter(uint64_t *genp);
+void vmi_memwait_sleep(uint64_t *genp);
+void vmi_memwait_exit(void);
+void vmi_memwait_signal(void);
+bool vmi_memwait_active(void);
 
 #endif /* KMEM_VMEM_IMPL_H */

@@ -49,9 +49,9 @@ static void
 vmem_memwait_hook_sync(void)
 {
 	kmem_lock_enter(&vmem_memwait_state.mw_hook_lock);
-	bool want = vmem_memwait_active();
+	bool want = vmi_memwait_active();
 	if (want != vmem_memwait_state.mw_hook_on) {
-		vmem_hook_wait(want);
+		vmi_hook_wait(want);
 		vmem_memwait_state.mw_hook_on = want;
 	}
 	kmem_lock_exit(&vmem_memwait_state.mw_hook_lock);
@@ -78,7 +78,7 @@ vmem_reserve(size_t budget)
  * had by mapping more and unmapping the ends at once.
  */
 void *
-vmem_pages_map(size_t size, size_t align, int vmflag)
+vmi_pages_map(size_t size, size_t align, int vmflag)
 {
 	size_t page = kmem_plat_pagesize();
 	size_t slop = align > page ? align - page : 0;
@@ -116,13 +116,13 @@ vmem_pages_map(size_t size, size_t align, int vmflag)
 }
 
 void
-vmem_pages_unmap(void *va, size_t size)
+vmi_pages_unmap(void *va, size_t size)
 {
 	kmem_plat_unmap(va, size);
 	kmem_lock_enter(&vmem_pages.vp_lock);
 	vmem_pages.vp_mapped -= size;
 	kmem_lock_exit(&vmem_pages.vp_lock);
-	vmem_memwait_signal();
+	vmi_memwait_signal();
 }
 
 /*
@@ -134,7 +134,7 @@ vmem_pages_unmap(void *va, size_t size)
  * longer fits the budget.
  */
 void *
-vmem_pages_import(vmem_t *src, size_t *sizep, size_t align, int vmflag)
+vmi_pages_import(vmem_t *src, size_t *sizep, size_t align, int vmflag)
 {
 	size_t want = P2ROUNDUP(*sizep, kmem_plat_pagesize());
 
@@ -143,11 +143,11 @@ vmem_pages_import(vmem_t *src, size_t *sizep, size_t align, int vmflag)
 		return (NULL);		/* the rounding wrapped */
 	size_t size = want >= VMEM_PAGES_CHUNK ? want :
 	    VMEM_PAGES_CHUNK / want * want;
-	void *va = vmem_pages_map(size, kmem_max(align, VMEM_PAGES_CHUNK),
+	void *va = vmi_pages_map(size, kmem_max(align, VMEM_PAGES_CHUNK),
 	    vmflag);
 	if (va == NULL && size > want) {
 		size = want;
-		va = vmem_pages_map(size, align, vmflag);
+		va = vmi_pages_map(size, align, vmflag);
 	}
 	if (va != NULL)
 		*sizep = size;
@@ -155,15 +155,15 @@ vmem_pages_import(vmem_t *src, size_t *sizep, size_t align, int vmflag)
 }
 
 void
-vmem_pages_release(vmem_t *src, void *va, size_t size)
+vmi_pages_release(vmem_t *src, void *va, size_t size)
 {
 	(void)src;
-	vmem_pages_unmap(va, size);
+	vmi_pages_unmap(va, size);
 }
 
 /* Whether size bytes could ever be mapped under the current budget. */
 bool
-vmem_pages_within_budget(size_t size, int vmflag)
+vmi_pages_within_budget(size_t size, int vmflag)
 {
 	kmem_lock_enter(&vmem_pages.vp_lock);
 	size_t budget = vmem_budget_locked();
@@ -181,7 +181,7 @@ kmem_physmem_set(size_t bytes)
 	kmem_lock_enter(&vmem_pages.vp_lock);
 	vmem_pages.vp_budget = bytes;
 	kmem_lock_exit(&vmem_pages.vp_lock);
-	vmem_memwait_signal();		/* a larger budget may satisfy waiters */
+	vmi_memwait_signal();		/* a larger budget may satisfy waiters */
 	return (0);
 }
 
@@ -195,7 +195,7 @@ kmem_physmem(void)
 }
 
 void
-vmem_pages_stat(size_t *budgetp, size_t *reservep, size_t *mappedp,
+vmi_pages_stat(size_t *budgetp, size_t *reservep, size_t *mappedp,
     size_t *peakp, uint64_t *failp)
 {
 	kmem_lock_enter(&vmem_pages.vp_lock);
@@ -211,10 +211,10 @@ vmem_pages_stat(size_t *budgetp, size_t *reservep, size_t *mappedp,
 
 /*
  * Become a waiter; *genp receives the generation to wait on.  The caller
- * must try its allocation again before calling vmem_memwait_sleep().
+ * must try its allocation again before calling vmi_memwait_sleep().
  */
 void
-vmem_memwait_enter(uint64_t *genp)
+vmi_memwait_enter(uint64_t *genp)
 {
 	kmem_lock_enter(&vmem_memwait_state.mw_lock);
 	uint32_t n = vmem_memwait_state.mw_waiters;
@@ -229,18 +229,18 @@ vmem_memwait_enter(uint64_t *genp)
 
 /* Sleep until the generation differs from *genp; update *genp. */
 void
-vmem_memwait_sleep(uint64_t *genp)
+vmi_memwait_sleep(uint64_t *genp)
 {
 	kmem_lock_enter(&vmem_memwait_state.mw_lock);
 	while (vmem_memwait_state.mw_gen == *genp)
-		kmem_cv_wait(&vmem_memwait_state.mw_cv,
+		kmi_cv_wait(&vmem_memwait_state.mw_cv,
 		    &vmem_memwait_state.mw_lock);
 	*genp = vmem_memwait_state.mw_gen;
 	kmem_lock_exit(&vmem_memwait_state.mw_lock);
 }
 
 void
-vmem_memwait_exit(void)
+vmi_memwait_exit(void)
 {
 	kmem_lock_enter(&vmem_memwait_state.mw_lock);
 	uint32_t n = vmem_memwait_state.mw_waiters - 1;
@@ -252,27 +252,27 @@ vmem_memwait_exit(void)
 }
 
 bool
-vmem_memwait_active(void)
+vmi_memwait_active(void)
 {
 	return (kmem_load_relaxed(&vmem_memwait_state.mw_waiters) != 0);
 }
 
 /* Memory may have become available: wake every waiter. */
 void
-vmem_memwait_signal(void)
+vmi_memwait_signal(void)
 {
-	if (KMEM_LIKELY(!vmem_memwait_active()))
+	if (KMEM_LIKELY(!vmi_memwait_active()))
 		return;
 	kmem_lock_enter(&vmem_memwait_state.mw_lock);
 	vmem_memwait_state.mw_gen++;
-	kmem_cv_broadcast(&vmem_memwait_state.mw_cv);
+	kmi_cv_broadcast(&vmem_memwait_state.mw_cv);
 	kmem_lock_exit(&vmem_memwait_state.mw_lock);
 }
 
 /* ---- fork: the locks of this file, in order ---- */
 
 void
-vmem_pages_fork(int phase)
+vmi_pages_fork(int phase)
 {
 	kmem_lock_t *locks[] = { &vmem_memwait_state.mw_hook_lock,
 	    &vmem_memwait_state.mw_lock, &vmem_pages.vp_lock };
@@ -292,6 +292,6 @@ vmem_pages_fork(int phase)
 		/* The waiters were other threads: they are not in the child. */
 		vmem_memwait_state.mw_waiters = 0;
 		vmem_memwait_state.mw_hook_on = false;
-		kmem_cv_init(&vmem_memwait_state.mw_cv);
+		kmi_cv_init(&vmem_memwait_state.mw_cv);
 	}
 }

@@ -31,7 +31,7 @@ typedef struct vmem_extent {
  * is dropped.
  */
 bool
-vmem_span_release(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t *startp,
+vmi_span_release(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t *startp,
     size_t *sizep)
 {
 	vmem_seg_t *span = vsp->vs_aprev;
@@ -41,11 +41,11 @@ vmem_span_release(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t *startp,
 	vmp->vm_nwhole--;
 	*startp = span->vs_start;
 	*sizep = vs_size(span);
-	vmem_freelist_delete(vmp, vsp);
+	vmi_freelist_delete(vmp, vsp);
 	vmem_arena_remove(vsp);
 	vmem_arena_remove(span);
-	vmem_seg_put(vmp, vsp);
-	vmem_seg_put(vmp, span);
+	vmi_seg_put(vmp, vsp);
+	vmi_seg_put(vmp, span);
 	vmp->vm_kstat.vk_mem_total -= *sizep;
 	vmp->vm_kstat.vk_mem_import -= *sizep;
 	vmp->vm_kstat.vk_export++;
@@ -71,9 +71,9 @@ vmem_span_trim(vmem_t *vmp, vmem_seg_t *span, vmem_seg_t *vsp,
 		span->vs_start = vsp->vs_end;
 	else
 		span->vs_end = vsp->vs_start;
-	vmem_freelist_delete(vmp, vsp);
+	vmi_freelist_delete(vmp, vsp);
 	vmem_arena_remove(vsp);
-	vmem_seg_put(vmp, vsp);
+	vmi_seg_put(vmp, vsp);
 	vmp->vm_kstat.vk_mem_total -= ep->ve_size;
 	vmp->vm_kstat.vk_mem_import -= ep->ve_size;
 	return (true);
@@ -95,7 +95,7 @@ vmem_release_collect(vmem_t *vmp, bool trim, vmem_extent_t *ext)
 		if (vsp->vs_type == VMEM_SPAN) {
 			span = vsp->vs_import ? vsp : NULL;
 		} else if (vsp->vs_type == VMEM_FREE && span != NULL) {
-			if (vmem_span_release(vmp, vsp, &ext[n].ve_start,
+			if (vmi_span_release(vmp, vsp, &ext[n].ve_start,
 			    &ext[n].ve_size)) {
 				n++;
 				span = NULL;
@@ -143,7 +143,7 @@ vmem_release_spans(vmem_t *vmp)
 static bool
 vmem_retains(vmem_t *vmp, bool *trimp)
 {
-	*trimp = vmp->vm_source_alloc == vmem_pages_import &&
+	*trimp = vmp->vm_source_alloc == vmi_pages_import &&
 	    vmp->vm_trim_free != vmp->vm_kstat.vk_free;
 	return ((vmp->vm_cflags & VMC_RETAIN) && vmp->vm_source_free != NULL &&
 	    (vmp->vm_nwhole != 0 || *trimp));
@@ -154,7 +154,7 @@ vmem_retains(vmem_t *vmp, bool *trimp)
  * returns with vm_lock held; true if anything went back.
  */
 bool
-vmem_release_retained(vmem_t *vmp)
+vmi_release_retained(vmem_t *vmp)
 {
 	bool trim;
 
@@ -168,7 +168,7 @@ vmem_release_retained(vmem_t *vmp)
 
 /* The same for every arena (no segment structures to be had). */
 bool
-vmem_release_all_retained(void)
+vmi_release_all_retained(void)
 {
 	size_t released = 0;
 	bool trim;

@@ -18,22 +18,22 @@ static vmem_seg_t *vmem_segpool;
 
 /* vmem's own structures: counted in the budget, may use the reserve. */
 void *
-vmem_meta_alloc(size_t size)
+vmi_meta_alloc(size_t size)
 {
-	return (vmem_pages_map(P2ROUNDUP(size, kmem_plat_pagesize()), 0,
+	return (vmi_pages_map(P2ROUNDUP(size, kmem_plat_pagesize()), 0,
 	    VM_PUSHPAGE));
 }
 
 void
-vmem_meta_free(void *p, size_t size)
+vmi_meta_free(void *p, size_t size)
 {
-	vmem_pages_unmap(p, P2ROUNDUP(size, kmem_plat_pagesize()));
+	vmi_pages_unmap(p, P2ROUNDUP(size, kmem_plat_pagesize()));
 }
 
 static bool
 vmem_segpool_refill(void)
 {
-	vmem_seg_t *chunk = vmem_meta_alloc(VMEM_SEG_CHUNK);
+	vmem_seg_t *chunk = vmi_meta_alloc(VMEM_SEG_CHUNK);
 	size_t n = VMEM_SEG_CHUNK / sizeof (vmem_seg_t);
 
 	if (chunk == NULL)
@@ -46,14 +46,14 @@ vmem_segpool_refill(void)
 }
 
 kmem_lock_t *
-vmem_segpool_lockp(void)
+vmi_segpool_lockp(void)
 {
 	return (&vmem_segpool_lock);
 }
 
 /* Top the arena's reserve up to n segments.  Called with vm_lock held. */
 bool
-vmem_seg_reserve(vmem_t *vmp, unsigned n)
+vmi_seg_reserve(vmem_t *vmp, unsigned n)
 {
 	if (vmp->vm_nsegfree >= n)
 		return (true);
@@ -72,7 +72,7 @@ vmem_seg_reserve(vmem_t *vmp, unsigned n)
 }
 
 vmem_seg_t *
-vmem_seg_get(vmem_t *vmp)
+vmi_seg_get(vmem_t *vmp)
 {
 	vmem_seg_t *vsp = vmp->vm_segfree;
 
@@ -84,7 +84,7 @@ vmem_seg_get(vmem_t *vmp)
 }
 
 void
-vmem_seg_put(vmem_t *vmp, vmem_seg_t *vsp)
+vmi_seg_put(vmem_t *vmp, vmem_seg_t *vsp)
 {
 	vsp->vs_type = 0;
 	vsp->vs_knext = vmp->vm_segfree;
@@ -94,7 +94,7 @@ vmem_seg_put(vmem_t *vmp, vmem_seg_t *vsp)
 
 /* Give the arena's whole reserve back to the global pool. */
 void
-vmem_seg_release_all(vmem_t *vmp)
+vmi_seg_release_all(vmem_t *vmp)
 {
 	kmem_lock_enter(&vmem_segpool_lock);
 	while (vmp->vm_segfree != NULL) {
@@ -110,15 +110,15 @@ vmem_seg_release_all(vmem_t *vmp)
 /* ---- freelists: vm_freelist[n] holds free segments of [2^n, 2^(n+1)) ---- */
 
 int
-vmem_freelist_index(size_t size)
+vmi_freelist_index(size_t size)
 {
 	return (highbit(size) - 1);
 }
 
 void
-vmem_freelist_insert(vmem_t *vmp, vmem_seg_t *vsp)
+vmi_freelist_insert(vmem_t *vmp, vmem_seg_t *vsp)
 {
-	int n = vmem_freelist_index(vs_size(vsp));
+	int n = vmi_freelist_index(vs_size(vsp));
 
 	vsp->vs_type = VMEM_FREE;
 	vsp->vs_kprev = NULL;
@@ -130,9 +130,9 @@ vmem_freelist_insert(vmem_t *vmp, vmem_seg_t *vsp)
 }
 
 void
-vmem_freelist_delete(vmem_t *vmp, vmem_seg_t *vsp)
+vmi_freelist_delete(vmem_t *vmp, vmem_seg_t *vsp)
 {
-	int n = vmem_freelist_index(vs_size(vsp));
+	int n = vmi_freelist_index(vs_size(vsp));
 
 	ASSERT(vsp->vs_type == VMEM_FREE);
 	if (vsp->vs_kprev != NULL)
@@ -157,7 +157,7 @@ vmem_hash_bucket(vmem_t *vmp, uintptr_t addr)
 }
 
 void
-vmem_hash_insert(vmem_t *vmp, vmem_seg_t *vsp)
+vmi_hash_insert(vmem_t *vmp, vmem_seg_t *vsp)
 {
 	vmem_seg_t **bucket = vmem_hash_bucket(vmp, vsp->vs_start);
 
@@ -167,12 +167,12 @@ vmem_hash_insert(vmem_t *vmp, vmem_seg_t *vsp)
 	vmp->vm_nbusy++;
 	/* Grow as soon as chains average two: free stays constant time. */
 	if (vmp->vm_nbusy > 2 * (vmp->vm_hash_mask + 1))
-		vmem_hash_rescale(vmp, 4 * (vmp->vm_hash_mask + 1));
+		vmi_hash_rescale(vmp, 4 * (vmp->vm_hash_mask + 1));
 }
 
 /* The allocated segment that starts at addr, or NULL; vm_lock held. */
 vmem_seg_t *
-vmem_hash_find(vmem_t *vmp, uintptr_t addr)
+vmi_hash_find(vmem_t *vmp, uintptr_t addr)
 {
 	vmem_seg_t *vsp = *vmem_hash_bucket(vmp, addr);
 
@@ -183,7 +183,7 @@ vmem_hash_find(vmem_t *vmp, uintptr_t addr)
 
 /* Unhash the segment [addr, addr+size); panics on a bad free. */
 vmem_seg_t *
-vmem_hash_delete(vmem_t *vmp, uintptr_t addr, size_t size)
+vmi_hash_delete(vmem_t *vmp, uintptr_t addr, size_t size)
 {
 	vmem_seg_t **prev = vmem_hash_bucket(vmp, addr);
 	vmem_seg_t *vsp;
@@ -195,10 +195,10 @@ vmem_hash_delete(vmem_t *vmp, uintptr_t addr, size_t size)
 		prev = &vsp->vs_knext;
 	}
 	if (vsp == NULL)
-		kmem_panic("vmem_free('%s', %p, %zu): bad free: no segment "
+		kmi_panic("vmem_free('%s', %p, %zu): bad free: no segment "
 		    "allocated there", vmp->vm_name, (void *)addr, size);
 	if (vs_size(vsp) != size)
-		kmem_panic("vmem_free('%s', %p, %zu): bad free: wrong size "
+		kmi_panic("vmem_free('%s', %p, %zu): bad free: wrong size "
 		    "(allocated %zu)", vmp->vm_name, (void *)addr, size,
 		    vs_size(vsp));
 	*prev = vsp->vs_knext;
@@ -212,7 +212,7 @@ vmem_hash_delete(vmem_t *vmp, uintptr_t addr, size_t size)
  * longer, nothing breaks.
  */
 void
-vmem_hash_rescale(vmem_t *vmp, size_t nbuckets)
+vmi_hash_rescale(vmem_t *vmp, size_t nbuckets)
 {
 	size_t old_n = vmp->vm_hash_mask + 1;
 	vmem_seg_t **old = vmp->vm_hash_table;
@@ -224,7 +224,7 @@ vmem_hash_rescale(vmem_t *vmp, size_t nbuckets)
 	if (nbuckets == VMEM_HASH_INITIAL) {
 		table = vmp->vm_hash0;
 		memset(table, 0, sizeof (vmp->vm_hash0));
-	} else if ((table = vmem_meta_alloc(nbuckets * sizeof (void *))) ==
+	} else if ((table = vmi_meta_alloc(nbuckets * sizeof (void *))) ==
 	    NULL) {
 		return;
 	}
@@ -242,14 +242,14 @@ vmem_hash_rescale(vmem_t *vmp, size_t nbuckets)
 		}
 	}
 	if (old != vmp->vm_hash0)
-		vmem_meta_free(old, old_n * sizeof (void *));
+		vmi_meta_free(old, old_n * sizeof (void *));
 }
 
 void
-vmem_hash_fini(vmem_t *vmp)
+vmi_hash_fini(vmem_t *vmp)
 {
 	if (vmp->vm_hash_table != vmp->vm_hash0)
-		vmem_meta_free(vmp->vm_hash_table,
+		vmi_meta_free(vmp->vm_hash_table,
 		    (vmp->vm_hash_mask + 1) * sizeof (void *));
 	vmp->vm_hash_table = vmp->vm_hash0;
 	vmp->vm_hash_mask = VMEM_HASH_INITIAL - 1;
@@ -267,7 +267,7 @@ vmem_hash_fini(vmem_t *vmp)
  *     allocated segments and spans match vk_mem_inuse and vk_mem_total.
  */
 bool
-vmem_is_valid(vmem_t *vmp)
+vmi_is_valid(vmem_t *vmp)
 {
 	uint64_t inuse = 0, total = 0, nfree = 0, nbusy = 0, nwhole = 0;
 	uint64_t ndirect = 0;
@@ -319,7 +319,7 @@ vmem_is_valid(vmem_t *vmp)
 		for (vmem_seg_t *vsp = vmp->vm_freelist[n]; vsp != NULL;
 		    vsp = vsp->vs_knext) {
 			if (vsp->vs_type != VMEM_FREE ||
-			    vmem_freelist_index(vs_size(vsp)) != n)
+			    vmi_freelist_index(vs_size(vsp)) != n)
 				return (false);
 			nfree--;
 		}
