@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdint.h>
+
 #include <kmem/kmem.h>
+#include <kmem/vmem.h>
 #include "harness.h"
 
 typedef struct find {
@@ -129,10 +132,44 @@ test_oversize(void)
 	KT_EQ_U(vmem_size(kmem_oversize_arena, VMEM_ALLOC), inuse);
 }
 
+/*
+ * Sizes near SIZE_MAX: every rounding on a caller's size (size classes,
+ * pages, alignment, phase, import sizes) must fail cleanly, not wrap to a
+ * small size.  KM_NOSLEEP: NULL; no arena grows.
+ */
+static void
+test_size_max(void)
+{
+	vmem_t *ids = vmem_create("t_max_ids", (void *)1, 1 << 20, 1, NULL,
+	    NULL, NULL, 16, VMC_IDENTIFIER);
+	vmem_t *imp = vmem_create("t_max_imp", NULL, 0, 4096, vmem_alloc,
+	    vmem_free, kmem_default_arena, 4 * 4096, 0);
+	int got = 0;
+
+	for (size_t k = 0; k <= 4200; k += (k < 64 ? 1 : 61)) {
+		size_t size = SIZE_MAX - k;
+		got += kmem_alloc(size, KM_NOSLEEP) != NULL;
+		got += kmem_zalloc(size, KM_NOSLEEP) != NULL;
+		got += vmem_alloc(ids, size, VM_NOSLEEP) != NULL;
+		got += vmem_alloc(imp, size, VM_NOSLEEP) != NULL;
+		got += vmem_xalloc(imp, size, 4096, 0, 0, NULL, NULL,
+		    VM_NOSLEEP) != NULL;
+		got += vmem_xalloc(imp, 4096 * (k % 8 + 1), (size_t)1 << 62,
+		    ((size_t)1 << 62) - 4096, 0, NULL, NULL, VM_NOSLEEP) !=
+		    NULL;
+	}
+	KT_EQ_U(got, 0);
+	KT_EQ_U(vmem_size(imp, VMEM_ALLOC | VMEM_FREE), 0);
+	KT_EQ_U(vmem_size(ids, VMEM_ALLOC), 0);
+	vmem_destroy(imp);
+	vmem_destroy(ids);
+}
+
 KT_SUITE(kmem_alloc_suite,
 	{ "kmem_alloc:classes:by-size", test_classes },
 	{ "kmem_alloc:align:guarantees", test_alignment },
 	{ "kmem_alloc:zero:null-rules", test_zero_null },
 	{ "kmem_alloc:zalloc:zeroed", test_zalloc },
 	{ "kmem_alloc:oversize:arena", test_oversize },
+	{ "kmem_alloc:size:near-size-max", test_size_max },
 );

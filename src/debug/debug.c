@@ -64,11 +64,12 @@ fill(kmem_cache_t *cp, void *buf, uint64_t pattern)
 
 /*
  * Check that the first n words of w hold expect and replace them with
- * pattern, in one pass.  Returns n, or the index of the first word that
- * did not hold expect (the words from there on are left as they were).
+ * pattern, in one pass (pattern == expect: only check).  Returns n, or
+ * the index of the first word that did not hold expect (the words from
+ * there on are left as they were).
  */
-static size_t
-check_and_fill(uint64_t *w, size_t n, uint64_t expect, uint64_t pattern)
+size_t
+kmi_check_and_fill(uint64_t *w, size_t n, uint64_t expect, uint64_t pattern)
 {
 	size_t i = 0;
 
@@ -144,7 +145,7 @@ debug_alloc(kmem_cache_t *cp, void *buf, int kmflag)
 	if (cp->cache_flags & KMF_DEADBEEF) {
 		uint64_t *w = buf;
 		size_t n = kmem_verify_words(cp);
-		size_t i = check_and_fill(w, n, KMEM_FREE_PATTERN,
+		size_t i = kmi_check_and_fill(w, n, KMEM_FREE_PATTERN,
 		    KMEM_UNINITIALIZED);
 		if (i < n) {
 			kmi_snprintf(detail, sizeof (detail), "modification "

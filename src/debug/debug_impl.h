@@ -136,6 +136,8 @@ extern size_t kmi_minfirewall;		/* 0: no firewall */
 extern vmem_t *kmi_firewall_arena;
 
 extern const kmem_debug_ops_t kmi_debug_ops;
+size_t kmi_check_and_fill(uint64_t *w, size_t n, uint64_t expect,
+    uint64_t pattern);
 void kmi_debug_parse(const char *items);
 kmem_optres_t kmi_debug_item(const char *name, bool has_value,
     const char *arg);

@@ -45,11 +45,12 @@ verify_free_buffer(verify_arg_t *va, kmem_cache_t *cp, void *buf)
 	} else if (cp->cache_flags & KMF_DEADBEEF) {
 		uint64_t *w = buf;
 		size_t n = kmem_verify_words(cp);
-		for (size_t i = 0; i < n && what == NULL; i++)
-			if (w[i] != KMEM_FREE_PATTERN) {
-				what = "seems corrupted";
-				where = &w[i];
-			}
+		size_t i = kmi_check_and_fill(w, n, KMEM_FREE_PATTERN,
+		    KMEM_FREE_PATTERN);
+		if (i < n) {
+			what = "seems corrupted";
+			where = &w[i];
+		}
 	}
 	kmem_track_poison(buf, cp->cache_bufsize);
 	if (what == NULL)

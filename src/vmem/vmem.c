@@ -318,13 +318,20 @@ vmem_import_size(const vmem_t *vmp, const vmem_req_t *r, size_t *alignp)
 	size_t squantum = vmp->vm_source != NULL ?
 	    vmp->vm_source->vm_quantum : kmem_plat_pagesize();
 	size_t align = kmem_max(r->vr_align, squantum);
-	size_t size = P2ROUNDUP(r->vr_size + r->vr_phase, align);
+	size_t need = r->vr_size + r->vr_phase;
+	size_t size = P2ROUNDUP(need, align);
 
-	if (r->vr_align > squantum && !(vmp->vm_cflags & VMC_XALIGN))
-		size += r->vr_align - squantum;
-	size = P2ROUNDUP(kmem_max(size, vmp->vm_min_import), squantum);
 	*alignp = align;
-	return (size < r->vr_size ? 0 : size);
+	if (need < r->vr_size || size < need)
+		return (0);			/* wrapped */
+	if (r->vr_align > squantum && !(vmp->vm_cflags & VMC_XALIGN)) {
+		size += r->vr_align - squantum;
+		if (size < r->vr_align - squantum)
+			return (0);
+	}
+	size_t rounded = P2ROUNDUP(kmem_max(size, vmp->vm_min_import),
+	    squantum);
+	return (rounded < size ? 0 : rounded);
 }
 
 /* Import a span big enough for r from the source.  vm_lock not held. */
