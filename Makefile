@@ -155,8 +155,8 @@ $(BUILD)/tests/cxx_containers: tests/malloc/cxx_containers.cc
 	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror -o $@ $< -lpthread
 
 # Every include goes down the layer stack (docs/internals.md).
-check-layers:
-	@scripts/check_layers.sh
+check-layers: lib
+	@scripts/check_layers.sh $(BUILD)
 
 # Exports are the public API; every other global is internal (kmi_, vmi_).
 check-symbols: lib

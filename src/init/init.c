@@ -64,12 +64,9 @@ _Static_assert(((VM_KMFLAGS | VM_BESTFIT | VM_FIRSTFIT | VM_NEXTFIT |
 #define KMEM_DEFAULT_QCACHE_PAGES 8
 #define KMEM_METADATA_IMPORT	(64 * 1024)
 
-vmem_t *kmem_default_arena;
-vmem_t *kmem_oversize_arena;
 vmem_t *kmem_heap_arena;
 
 static kmem_lock_t kmem_init_lock = KMEM_LOCK_INIT;
-static bool kmem_ready;
 static bool kmem_host_started;		/* atfork handlers registered */
 
 /* The options of kmem_init(9) other than the debug and log items. */
@@ -114,7 +111,7 @@ qcache_destroy(void *cache)
 static void
 hook_reclaim(int vmflag)
 {
-	if (kmem_load_acquire(&kmem_ready))
+	if (kmem_load_acquire(&kmi_ready))
 		kmi_reclaim(vmflag);
 }
 
@@ -399,11 +396,11 @@ kmem_init(const char *options)
 	int rc = 0;
 
 	kmem_lock_enter(&kmem_init_lock);
-	if (!kmem_load_acquire(&kmem_ready)) {
+	if (!kmem_load_acquire(&kmi_ready)) {
 		rc = options != NULL ? kmem_init_locked(options, "kmem_init") :
 		    kmem_init_locked(kmem_plat_options(), "KMEM_OPTIONS");
 		if (rc == 0) {
-			kmem_store_release(&kmem_ready, true);
+			kmem_store_release(&kmi_ready, true);
 		} else {
 			kmem_init_failed();
 			kmem_init_undo();
@@ -421,10 +418,4 @@ kmem_init(const char *options)
 		(void)kmem_plat_periodic(kmem_update,
 		    kmem_opt.reap_interval * 1000000000u);
 	return (rc);
-}
-
-bool
-kmi_is_ready(void)
-{
-	return (kmem_load_acquire(&kmem_ready));
 }

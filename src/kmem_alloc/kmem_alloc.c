@@ -45,6 +45,9 @@ static const size_t kmem_big_alloc_sizes[] = {
  * kmem_alloc_miss(), which sets kmem up (libumem's trick) -- the fast path
  * never tests whether kmem is initialised.
  */
+/* Set by start-up (init.c): where requests past the classes go. */
+vmem_t *kmem_oversize_arena;
+
 static kmem_cache_t kmem_null_cache;
 #define NULL4	&kmem_null_cache, &kmem_null_cache, &kmem_null_cache, \
 		&kmem_null_cache

@@ -6,6 +6,20 @@
 #include "magazine_impl.h"
 #include "../debug/debug_impl.h"
 
+/*
+ * Set by start-up (init.c), which sits above this layer: the arena that
+ * caches without one of their own take slabs from, and whether start-up
+ * is done (until then nothing here may sleep).
+ */
+vmem_t *kmem_default_arena;
+bool kmi_ready;
+
+bool
+kmi_is_ready(void)
+{
+	return (kmem_load_acquire(&kmi_ready));
+}
+
 kmem_lock_t kmem_cache_list_lock = KMEM_LOCK_INIT;
 kmem_list_t kmem_cache_list = { &kmem_cache_list, &kmem_cache_list };
 const uint32_t kmem_layout_version = KMEM_LAYOUT_VERSION;

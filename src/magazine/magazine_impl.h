@@ -200,7 +200,8 @@ void kmi_reclaim(int kmflag);
 bool kmi_reclaiming(void);
 
 /* cache.c: life cycle */
-bool kmi_is_ready(void);		/* init.c: start-up is done */
+extern bool kmi_ready;			/* set by init.c */
+bool kmi_is_ready(void);
 void kmi_cache_update_all(void);
 void kmi_cache_bootstrap(void);
 void kmi_cache_unbootstrap(void);

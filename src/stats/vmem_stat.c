@@ -24,18 +24,6 @@ static const vmem_stat_name_t vmem_stat_names[] = {
 	VMEM_STAT("export", vk_export),
 };
 
-const char *
-vmem_name(vmem_t *vmp)
-{
-	return (vmp->vm_name);
-}
-
-vmem_t *
-vmem_source(vmem_t *vmp)
-{
-	return (vmp->vm_source);
-}
-
 /* Returns the named statistic; unknown names return 0. */
 uint64_t
 vmem_stat(vmem_t *vmp, const char *name)
@@ -63,20 +51,6 @@ vmem_stat(vmem_t *vmp, const char *name)
 	}
 	kmem_lock_exit(&vmp->vm_lock);
 	return (v);
-}
-
-/* Visit every arena in creation order; a non-zero return stops the walk. */
-int
-vmem_arena_walk(int (*func)(vmem_t *vmp, void *arg), void *arg)
-{
-	int rc = 0;
-
-	kmem_lock_enter(&vmem_list_lock);
-	for (vmem_t *vmp = vmem_list; vmp != NULL && rc == 0;
-	    vmp = vmp->vm_next)
-		rc = func(vmp, arg);
-	kmem_lock_exit(&vmem_list_lock);
-	return (rc);
 }
 
 typedef struct vmem_print_arg {

@@ -52,7 +52,7 @@
  *
  * Quantum caches.  An arena created with qcache_max > 0 fronts the sizes
  * quantum, 2*quantum, ... qcache_max with kmem object caches (reached
- * through vmem_hooks, set by kmem at start-up: vmem never calls up a
+ * through vmi_hooks, set by kmem at start-up: vmem never calls up a
  * layer directly).  Those allocations get kmem's per-CPU magazines and
  * suffer no fragmentation; vmem_xalloc() and vmem_xfree() bypass them and
  * must be paired.
@@ -78,19 +78,19 @@
 
 kmem_lock_t vmem_list_lock = KMEM_LOCK_INIT;
 vmem_t *vmem_list;
-static const vmem_hooks_t *vmem_hooks;
+const vmem_hooks_t *vmi_hooks;
 
 void
 vmi_hooks_set(const vmem_hooks_t *hooks)
 {
-	vmem_hooks = hooks;
+	vmi_hooks = hooks;
 }
 
 void
 vmi_hook_wait(bool begin)
 {
-	if (vmem_hooks != NULL && vmem_hooks->vh_wait != NULL)
-		vmem_hooks->vh_wait(begin);
+	if (vmi_hooks != NULL && vmi_hooks->vh_wait != NULL)
+		vmi_hooks->vh_wait(begin);
 }
 
 /* Add a span and return its single free segment.  Reserve >= 2. */
@@ -124,8 +124,8 @@ vmem_span_create(vmem_t *vmp, uintptr_t start, size_t size, bool import)
 static bool
 vmem_may_sleep(void)
 {
-	return (kmem_plat_may_sleep() && (vmem_hooks == NULL ||
-	    vmem_hooks->vh_reclaiming == NULL || !vmem_hooks->vh_reclaiming()));
+	return (kmem_plat_may_sleep() && (vmi_hooks == NULL ||
+	    vmi_hooks->vh_reclaiming == NULL || !vmi_hooks->vh_reclaiming()));
 }
 
 /* ---- fitting ---- */
@@ -516,17 +516,17 @@ vmem_xalloc_req(vmem_t *vmp, const vmem_req_t *r, int vmflag, void *qcache)
 		if (retry)
 			continue;
 		if (!reclaimed && (vmflag & (VM_NOSLEEP | VM_NORMALPRI)) !=
-		    (VM_NOSLEEP | VM_NORMALPRI) && vmem_hooks != NULL &&
-		    vmem_hooks->vh_reclaim != NULL) {
+		    (VM_NOSLEEP | VM_NORMALPRI) && vmi_hooks != NULL &&
+		    vmi_hooks->vh_reclaim != NULL) {
 			reclaimed = true;
 			kmem_lock_exit(&vmp->vm_lock);
-			vmem_hooks->vh_reclaim(vmflag);
+			vmi_hooks->vh_reclaim(vmflag);
 			kmem_lock_enter(&vmp->vm_lock);
 			continue;
 		}
 		if (waiting && qcache != NULL) {
 			kmem_lock_exit(&vmp->vm_lock);
-			va = vmem_hooks->vh_qcache_alloc(qcache,
+			va = vmi_hooks->vh_qcache_alloc(qcache,
 			    (vmflag & VM_PUSHPAGE) | VM_NOSLEEP | VM_NORMALPRI);
 			kmem_lock_enter(&vmp->vm_lock);
 			if (va != NULL)
@@ -644,7 +644,7 @@ vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
 		 * serves the request itself with the caller's flags.
 		 */
 		void *cache = vmp->vm_qcache[(size - 1) >> vmp->vm_qshift];
-		void *va = vmem_hooks->vh_qcache_alloc(cache,
+		void *va = vmi_hooks->vh_qcache_alloc(cache,
 		    (vmflag & VM_PUSHPAGE) | VM_NOSLEEP | VM_NORMALPRI);
 		if (KMEM_LIKELY(va != NULL))
 			return (va);
@@ -682,7 +682,7 @@ vmem_qcache_free(vmem_t *vmp, void *vaddr, size_t size)
 			return;
 		}
 	}
-	vmem_hooks->vh_qcache_free(vmp->vm_qcache[(size - 1) >> vmp->vm_qshift],
+	vmi_hooks->vh_qcache_free(vmp->vm_qcache[(size - 1) >> vmp->vm_qshift],
 	    vaddr);
 }
 
@@ -804,184 +804,4 @@ vmem_size(vmem_t *vmp, int typemask)
 		size += kmem_load_relaxed(&vmp->vm_kstat.vk_mem_total) -
 		    kmem_load_relaxed(&vmp->vm_kstat.vk_mem_inuse);
 	return ((size_t)size);
-}
-
-/* ---- creation and destruction ---- */
-
-static vmem_t *
-vmem_create_common(const char *name, void *base, size_t size, size_t quantum,
-    vmem_ximport_t *afunc, bool ximport, vmem_free_t *ffunc, vmem_t *source,
-    size_t qcache_max, int vmflag)
-{
-	if (name == NULL)
-		kmi_panic("vmem_create(NULL, %p, %zu): bad arguments: no name",
-		    base, size);
-	if (quantum == 0 || !IS_P2(quantum))
-		kmi_panic("vmem_create('%s'): quantum %zu is not a power of 2",
-		    name, quantum);
-	vmem_t *vmp = vmi_meta_alloc(sizeof (vmem_t));
-	if (vmp == NULL)
-		return (NULL);
-	memset(vmp, 0, sizeof (*vmp));
-	kmi_strlcpy(vmp->vm_name, name, sizeof (vmp->vm_name));
-	kmem_lock_init(&vmp->vm_lock);
-	vmp->vm_cflags = vmflag & ~VM_KMFLAGS;
-	vmp->vm_quantum = quantum;
-	vmp->vm_qshift = highbit(quantum) - 1;
-	vmp->vm_source_alloc = afunc;
-	vmp->vm_ximport = ximport;
-	vmp->vm_source_free = ffunc;
-	vmp->vm_source = source;
-	vmp->vm_seg0.vs_anext = vmp->vm_seg0.vs_aprev = &vmp->vm_seg0;
-	vmp->vm_rotor.vs_type = VMEM_ROTOR;
-	vmem_arena_insert_after(&vmp->vm_seg0, &vmp->vm_rotor);
-	vmp->vm_hash_table = vmp->vm_hash0;
-	vmp->vm_hash_mask = VMEM_HASH_INITIAL - 1;
-	vmp->vm_hash_shift = highbit(vmp->vm_hash_mask);
-
-	if (vmflag & VMC_NO_QCACHE)
-		qcache_max = 0;
-	/*
-	 * Quantum caches are kmem caches: an arena that wants them before
-	 * kmem is up is kmem's first use (the platform may set kmem up; if
-	 * not, the arena has no quantum caches).  kmem_init() itself
-	 * creates its quantum-cached arena only after the hooks are in
-	 * place, so this never recurses.
-	 */
-	if (qcache_max != 0 && vmem_hooks == NULL)
-		(void)kmem_plat_first_use();
-	qcache_max = P2ALIGN(kmem_min(qcache_max,
-	    (size_t)VMEM_NQCACHE_MAX << vmp->vm_qshift), quantum);
-	if (qcache_max != 0 && vmem_hooks != NULL) {
-		size_t slabsize = vmem_qcache_slabsize(qcache_max);
-		for (size_t i = 0; i < (qcache_max >> vmp->vm_qshift); i++) {
-			char qname[VMEM_NAMELEN + 16];
-			size_t qsize = (i + 1) * quantum;
-			kmi_snprintf(qname, sizeof (qname), "%s_%zu", name,
-			    qsize);
-			vmp->vm_qcache[i] = vmem_hooks->vh_qcache_create(qname,
-			    qsize, quantum, slabsize, vmp);
-			if (vmp->vm_qcache[i] == NULL) {
-				vmem_destroy(vmp);
-				return (NULL);
-			}
-			vmp->vm_qcache_max = qsize;
-		}
-	}
-	if (base != NULL || size != 0) {
-		if (vmem_add(vmp, base, size, vmflag) == NULL) {
-			vmem_destroy(vmp);
-			return (NULL);
-		}
-	}
-	kmem_lock_enter(&vmem_list_lock);
-	vmem_t **pp = &vmem_list;
-	while (*pp != NULL)
-		pp = &(*pp)->vm_next;
-	*pp = vmp;
-	kmem_lock_exit(&vmem_list_lock);
-	return (vmp);
-}
-
-vmem_t *
-vmem_create(const char *name, void *base, size_t size, size_t quantum,
-    vmem_alloc_t *afunc, vmem_free_t *ffunc, vmem_t *source,
-    size_t qcache_max, int vmflag)
-{
-	return (vmem_create_common(name, base, size, quantum,
-	    (vmem_ximport_t *)(void *)afunc, false, ffunc, source, qcache_max,
-	    vmflag));
-}
-
-vmem_t *
-vmem_xcreate(const char *name, void *base, size_t size, size_t quantum,
-    vmem_ximport_t *afunc, vmem_free_t *ffunc, vmem_t *source,
-    size_t qcache_max, int vmflag)
-{
-	return (vmem_create_common(name, base, size, quantum, afunc, true,
-	    ffunc, source, qcache_max, vmflag));
-}
-
-void
-vmem_destroy(vmem_t *vmp)
-{
-	kmem_lock_enter(&vmem_list_lock);
-	for (vmem_t **pp = &vmem_list; *pp != NULL; pp = &(*pp)->vm_next) {
-		if (*pp == vmp) {
-			*pp = vmp->vm_next;
-			break;
-		}
-	}
-	kmem_lock_exit(&vmem_list_lock);
-
-	for (int i = 0; i < VMEM_NQCACHE_MAX; i++)
-		if (vmp->vm_qcache[i] != NULL)
-			vmem_hooks->vh_qcache_destroy(vmp->vm_qcache[i]);
-
-	uint64_t leaked = vmp->vm_kstat.vk_mem_inuse;
-	if (leaked != 0)
-		kmi_warn("vmem_destroy('%s'): leaked %lu %s", vmp->vm_name,
-		    (unsigned long)leaked, (vmp->vm_cflags & VMC_IDENTIFIER) ?
-		    "identifiers" : "bytes");
-
-	vmem_seg_t *vsp = vmp->vm_seg0.vs_anext;
-	while (vsp != &vmp->vm_seg0) {
-		vmem_seg_t *next = vsp->vs_anext;
-		if (vsp->vs_type == VMEM_SPAN && vsp->vs_import &&
-		    vmp->vm_source_free != NULL)
-			vmp->vm_source_free(vmp->vm_source,
-			    (void *)vsp->vs_start, vs_size(vsp));
-		if (vsp != &vmp->vm_rotor)
-			vmi_seg_put(vmp, vsp);
-		vsp = next;
-	}
-	vmi_seg_release_all(vmp);
-	vmi_hash_fini(vmp);
-	vmi_meta_free(vmp, sizeof (*vmp));
-}
-
-/* Shrink or grow each hash table to about one segment per bucket. */
-void
-vmem_update(void)
-{
-	kmem_lock_enter(&vmem_list_lock);
-	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next) {
-		kmem_lock_enter(&vmp->vm_lock);
-		size_t want = kmem_hash_size(vmp->vm_nbusy);
-		if (kmem_hash_rescale_due(want, vmp->vm_hash_mask + 1))
-			vmi_hash_rescale(vmp, want);
-		kmem_lock_exit(&vmp->vm_lock);
-	}
-	kmem_lock_exit(&vmem_list_lock);
-}
-
-/*
- * fork(2): take every vmem lock before, so the child finds consistent
- * arenas; release them after in the parent; re-initialise them in the
- * child, which has only the forking thread.  Order: the arena list, each
- * arena, the segment pool, then vmem_pages.c's locks.
- */
-void
-vmi_fork(int phase)
-{
-	if (phase == VMEM_FORK_PREPARE) {
-		kmem_lock_enter(&vmem_list_lock);
-		for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next)
-			kmem_lock_enter(&vmp->vm_lock);
-		kmem_lock_enter(vmi_segpool_lockp());
-		vmi_pages_fork(phase);
-		return;
-	}
-	vmi_pages_fork(phase);
-	if (phase == VMEM_FORK_PARENT) {
-		kmem_lock_exit(vmi_segpool_lockp());
-		for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next)
-			kmem_lock_exit(&vmp->vm_lock);
-		kmem_lock_exit(&vmem_list_lock);
-	} else {
-		kmem_lock_init(vmi_segpool_lockp());
-		for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next)
-			kmem_lock_init(&vmp->vm_lock);
-		kmem_lock_init(&vmem_list_lock);
-	}
 }
