@@ -561,6 +561,81 @@ test_is_kmem(void)
 	free(p);
 }
 
+/*
+ * The platform's page requests failing one by one (kmem_posix_fail_map,
+ * once and from then on): every malloc-family call returns a buffer it
+ * can use, or NULL with ENOMEM (posix_memalign: ENOMEM); nothing crashes,
+ * and everything works again once the failures stop.
+ */
+typedef void (*failmap_fn_t)(unsigned long, int);
+typedef unsigned long (*mapcount_fn_t)(void);
+static int fault_nulls;		/* requests that came back NULL */
+
+static int
+fault_round(void)
+{
+	static const size_t sizes[] = { 24, 700, 5000, 70000, 900000, 3 << 20 };
+	void *p[6][24];
+	int bad = 0;
+
+	for (int i = 0; i < 24; i++) {
+		for (int s = 0; s < 6; s++) {
+			size_t size = sizes[s] + (size_t)i * 8;
+			errno = 0;
+			void *q = (i % 4 == 0) ? calloc(1, size) : (i % 4 == 1) ?
+			    memalign(4096, size) : malloc(size);
+			if (q == NULL) {
+				bad += errno != ENOMEM;
+				fault_nulls++;
+			} else {
+				memset(q, 0x5a, size);
+				void *r = realloc(q, size * 2);
+				if (r != NULL)
+					q = r;
+				else
+					bad += errno != ENOMEM;
+			}
+			p[s][i] = q;
+		}
+	}
+	for (int i = 0; i < 24; i++)
+		for (int s = 0; s < 6; s++)
+			free(p[s][i]);
+	return (bad);
+}
+
+static void
+test_faults(void)
+{
+	failmap_fn_t failmap = (failmap_fn_t)(uintptr_t)dlsym(RTLD_DEFAULT,
+	    "kmem_posix_fail_map");
+	mapcount_fn_t count = (mapcount_fn_t)(uintptr_t)dlsym(RTLD_DEFAULT,
+	    "kmem_posix_map_count");
+	void (*reap)(void) = (void (*)(void))(uintptr_t)dlsym(RTLD_DEFAULT,
+	    "kmem_reap");
+	CHECK("faults: hooks exported", failmap != NULL && count != NULL &&
+	    reap != NULL);
+	if (failmap == NULL || count == NULL || reap == NULL)
+		return;
+	reap();		/* every round below starts with nothing cached */
+	unsigned long before = count();
+	CHECK("faults: clean round", fault_round() == 0);
+	unsigned long total = count() - before + 8;
+	int bad = 0, recovered = 0;
+	for (int persist = 0; persist <= 1; persist++) {
+		for (unsigned long nth = 1; nth <= total; nth++) {
+			reap();
+			failmap(nth, persist);
+			bad += fault_round();
+			failmap(0, 0);
+			recovered += fault_round() == 0;
+		}
+	}
+	CHECK("faults: NULL with ENOMEM, or a usable buffer", bad == 0);
+	CHECK("faults: the failures reached malloc", fault_nulls > 0);
+	CHECK("faults: works again after each", recovered == (int)(2 * total));
+}
+
 int
 main(void)
 {
@@ -575,6 +650,7 @@ main(void)
 	test_is_kmem();
 	test_large_reuse();
 	test_threads_share_nothing();
+	test_faults();
 	printf("%d passed, %d failed\n", passed, failed);
 	return (failed != 0);
 }
