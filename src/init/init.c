@@ -296,9 +296,9 @@ kmem_init_locked(const char *options, const char *source)
 	kmem_metadata_arena->vm_min_import = KMEM_METADATA_IMPORT;
 	kmi_cache_bootstrap();
 	/* kmem's own caches are never guarded: they are not clients'. */
-	kmi_slab_cache = internal_cache("kmi_slab_cache",
+	kmi_slab_cache = internal_cache("kmem_slab_cache",
 	    sizeof (kmem_slab_t), 0, nomag);
-	kmi_bufctl_cache = internal_cache("kmi_bufctl_cache",
+	kmi_bufctl_cache = internal_cache("kmem_bufctl_cache",
 	    sizeof (kmem_bufctl_t), 0, nomag);
 	kmi_cpu_record_cache = internal_cache("kmem_cpu_cache",
 	    sizeof (kmem_cpu_t), KMEM_CACHE_LINE, KMC_NOMAGAZINE);
