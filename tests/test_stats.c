@@ -24,6 +24,13 @@ test_kmastat(void)
 	KT_CHECK(strstr(c.kc_buf, "Total [kmem_default]") != NULL);
 	KT_CHECK(strstr(c.kc_buf, "vmem name") != NULL);
 	KT_CHECK(strstr(c.kc_buf, "kmem_oversize") != NULL);
+	/* kmem's own caches and arenas keep their illumos names. */
+	static const char *const own[] = { "kmem_cache ", "kmem_slab_cache ",
+	    "kmem_bufctl_cache ", "kmem_magazine_15 ", "kmem_metadata",
+	    "kmem_default_4096 ", "heap" };
+	for (size_t i = 0; i < sizeof (own) / sizeof (own[0]); i++)
+		if (!KT_CHECK(strstr(c.kc_buf, own[i]) != NULL))
+			printf("    no \"%s\" in ::kmastat\n", own[i]);
 	char *line = strstr(c.kc_buf, "t_statcache");
 	KT_CHECK(line != NULL);
 	if (line != NULL) {
