@@ -139,8 +139,8 @@ release_cb(void *arg, void *va, size_t size)
  * arenas (hosted: madvise(MADV_DONTNEED)): the resident set shrinks while
  * the addresses stay ready for reuse.
  */
-void
-kmi_release_free_pages(void)
+static void
+release_free_pages(void)
 {
 	vmem_t *arenas[] = { kmem_default_arena, kmem_oversize_arena,
 	    kmem_heap_arena };
@@ -156,7 +156,7 @@ kmem_reap(void)
 {
 	kmi_reclaim(KM_SLEEP);
 	(void)vmem_release_spans(kmem_heap_arena);
-	kmi_release_free_pages();
+	release_free_pages();
 }
 
 /*
@@ -168,7 +168,7 @@ kmem_update(void)
 {
 	kmi_cache_update_all();
 	vmem_update();
-	kmi_release_free_pages();
+	release_free_pages();
 }
 
 /* ---- options ---- */

@@ -63,6 +63,8 @@
  */
 #include "slab_impl.h"
 
+static void slab_free_raw(kmem_cache_t *cp, void *buf);
+
 #define KMEM_KEEP_EMPTY	1
 
 kmem_cache_t *kmi_slab_cache;
@@ -547,10 +549,10 @@ slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n)
 			bufs[ok++] = bufs[i];
 			continue;
 		}
-		kmi_slab_free_raw(cp, bufs[i]);
+		slab_free_raw(cp, bufs[i]);
 		for (int j = i + 1; j < got; j++) {
 			if ((construct_map >> j) & 1)
-				kmi_slab_free_raw(cp, bufs[j]);
+				slab_free_raw(cp, bufs[j]);
 			else
 				kmi_slab_free(cp, bufs[j]);
 		}
@@ -681,8 +683,8 @@ kmi_slab_free(kmem_cache_t *cp, void *buf)
 }
 
 /* Return a buffer whose constructor failed. */
-void
-kmi_slab_free_raw(kmem_cache_t *cp, void *buf)
+static void
+slab_free_raw(kmem_cache_t *cp, void *buf)
 {
 	slab_free_common(cp, buf, false);
 }

@@ -30,7 +30,6 @@ int kmi_slab_cache_init(kmem_cache_t *cp);
 void *kmi_slab_alloc(kmem_cache_t *cp, int kmflag);
 int kmi_slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n);
 void kmi_slab_free(kmem_cache_t *cp, void *buf);
-void kmi_slab_free_raw(kmem_cache_t *cp, void *buf);
 bool kmi_slab_cache_fini(kmem_cache_t *cp);
 void kmi_slab_reap(kmem_cache_t *cp);
 void kmi_slab_hash_update(kmem_cache_t *cp);
