@@ -12,6 +12,8 @@
  *   init-faults          fail each page request of kmem_init() in turn
  *   init-budget          start under budgets growing a page at a time
  *   qcache-double-free   free a quantum-cached segment twice
+ *   init-unstarted MODE  kmem could not start: kmem_reap, kmem_update and
+ *                        KM_NOSLEEP are harmless; MODE sleep/panic panic
  *   faults PERSIST       fail each page request of a workload in turn
  */
 #include <stdio.h>
@@ -223,6 +225,22 @@ init_budget(void)
 	printf("starts at %zu bytes\n", budget);
 }
 
+/* kmem_init() failed (a tiny budget): nothing crashes, nothing lies. */
+static void
+init_unstarted(const char *mode)
+{
+	kmem_reap();
+	kmem_update();
+	if (kmem_alloc(100, KM_NOSLEEP) != NULL ||
+	    kmem_alloc(5 << 20, KM_NOSLEEP) != NULL)
+		FAIL("an allocation succeeded although kmem could not start");
+	if (strcmp(mode, "sleep") == 0)
+		(void)kmem_alloc(100, KM_SLEEP);
+	else if (strcmp(mode, "panic") == 0)
+		(void)kmem_alloc(5 << 20, KM_NOSLEEP | KM_PANIC);
+	printf("unstarted: %s returned\n", mode);
+}
+
 /* Under KMEM_DEBUG a quantum cache checks every free in its slab layer. */
 static void
 qcache_double_free(void)
@@ -340,6 +358,8 @@ main(int argc, char **argv)
 		init_faults();
 	else if (argc >= 2 && strcmp(argv[1], "init-budget") == 0)
 		init_budget();
+	else if (argc >= 3 && strcmp(argv[1], "init-unstarted") == 0)
+		init_unstarted(argv[2]);
 	else if (argc >= 2 && strcmp(argv[1], "qcache-double-free") == 0)
 		qcache_double_free();
 	else if (argc >= 3 && strcmp(argv[1], "faults") == 0)

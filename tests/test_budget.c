@@ -5,11 +5,13 @@
  * never be satisfied.  Each budget run is a fresh process
  * (kmem_fresh_helper) with its own physmem.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <kmem/kmem.h>
 #include <kmem/vmem.h>
@@ -147,6 +149,58 @@ never_import(void)
 	(void)vmem_alloc(vmp, (size_t)1 << 50, VM_SLEEP);
 }
 
+/* Within the budget, but not with the reserve and kmem's metadata. */
+static void
+never_metadata(void)
+{
+	kmem_memstat_t ms;
+
+	(void)kmem_init(NULL);
+	(void)kmem_physmem_set(64 << 20);
+	kmem_memstat(&ms);
+	/* 16 KiB short of the budget less the reserve: the metadata is more */
+	(void)kmem_alloc(ms.ms_physmem - ms.ms_reserve - 16384, KM_SLEEP);
+}
+
+/*
+ * A VM_SLEEP waiter of an arena with quantum caches that imports from a
+ * source: woken by a free of a cached size (which goes to the quantum
+ * cache, never to the source).  It slept in the source before.
+ */
+static void *
+qwake_waiter(void *arg)
+{
+	return (vmem_alloc(arg, 0x2000, VM_SLEEP));
+}
+
+static void
+test_qcache_import_wakes(void)
+{
+	vmem_t *src = vmem_create("t_qsrc", (void *)0x100000, 0x40000, 0x1000,
+	    NULL, NULL, NULL, 0, VMC_IDENTIFIER);
+	vmem_t *vmp = vmem_create("t_qimp", NULL, 0, 0x1000, vmem_alloc,
+	    vmem_free, src, 0x4000, VMC_IDENTIFIER);
+	void *ids[64];
+	int n = 0;
+	while (n < 64 && (ids[n] = vmem_alloc(vmp, 0x2000, VM_NOSLEEP)) != NULL)
+		n++;
+	KT_CMP_U(n, >, 8);
+	KT_CMP_U(n, <, 64);
+	pthread_t t;
+	void *got = NULL;
+	pthread_create(&t, NULL, qwake_waiter, vmp);
+	usleep(100000);
+	vmem_free(vmp, ids[3], 0x2000);		/* one free: enough */
+	pthread_join(t, &got);
+	KT_CHECK(got == ids[3]);
+	ids[3] = got;
+	for (int i = 0; i < n; i++)
+		vmem_free(vmp, ids[i], 0x2000);
+	kmem_reap();
+	vmem_destroy(vmp);
+	vmem_destroy(src);
+}
+
 static void
 test_never(void)
 {
@@ -159,9 +213,12 @@ test_never(void)
 	    "span of the arena can hold it");
 	KT_EXPECT_PANIC(never_range, "vmem_xalloc('t_small', 4096, 4096, 0, 0, "
 	    "0x10000000, 0x20000000, VM_SLEEP): can never be satisfied");
-	KT_EXPECT_PANIC(never_import, "vmem_xalloc('heap', "
+	KT_EXPECT_PANIC(never_import, "vmem_xalloc('t_importer', "
 	    "1125899906842624, 4096, 0, 0, 0x0, 0x0, VM_SLEEP): can never "
 	    "be satisfied: larger than the memory budget");
+	KT_EXPECT_PANIC(never_metadata, "KM_SLEEP): can never be satisfied: "
+	    "larger than the memory budget (physmem=67108864) less its "
+	    "reserve and kmem's own metadata");
 }
 
 KT_SUITE(budget_suite,
@@ -170,4 +227,5 @@ KT_SUITE(budget_suite,
 	{ "budget:classes:noretain", test_noretain },
 	{ "budget:reclaim:callback-sleeps", test_reclaim_sleep },
 	{ "budget:never:panics", test_never },
+	{ "budget:sleep:qcache-import-wakes", test_qcache_import_wakes },
 );

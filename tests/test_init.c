@@ -5,6 +5,7 @@
  * leaks nothing; option strings are reported clearly.  Each case is a
  * fresh process (kmem_fresh_helper).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -94,9 +95,31 @@ test_option_messages(void)
 	    strstr(out, "unknown") == NULL);
 }
 
+/* After a failed start: reaping is harmless, KM_SLEEP and KM_PANIC panic. */
+static void
+test_unstarted(void)
+{
+	char *envp[] = { "KMEM_OPTIONS=physmem=256k", NULL };
+	char *argv[] = { "kmem_fresh_helper", "init-unstarted", "nosleep",
+	    NULL };
+	char *out = KT_FRESH_HELPER(argv, envp, 0);
+	KT_CHECK(out != NULL && strstr(out, "unstarted: nosleep returned"));
+	static const char *const modes[] = { "sleep", "panic" };
+	for (int i = 0; i < 2; i++) {
+		char *argv2[] = { "kmem_fresh_helper", "init-unstarted",
+		    (char *)modes[i], NULL };
+		int status = -1;
+		out = kt_run_helper("kmem_fresh_helper", argv2, envp, &status);
+		KT_CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+		KT_CHECK(out != NULL && strstr(out, "kmem could not start") !=
+		    NULL);
+	}
+}
+
 KT_SUITE(init_suite,
 	{ "init:faults:each-request", test_init_faults },
 	{ "init:faults:budget-steps", test_init_budget },
 	{ "init:faults:workload", test_workload_faults },
 	{ "init:options:messages", test_option_messages },
+	{ "init:unstarted:harmless", test_unstarted },
 );

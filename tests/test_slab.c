@@ -258,8 +258,19 @@ bad_destroy_twice(void)
 }
 
 static void
+bad_nohash_ids(void)
+{
+	vmem_t *ids = vmem_create("t_nohash_ids", (void *)1, 100000, 1, NULL,
+	    NULL, NULL, 0, VMC_IDENTIFIER);
+	(void)kmem_cache_create("t_nohash", 1, 1, NULL, NULL, NULL, NULL, ids,
+	    KMC_NOHASH);
+}
+
+static void
 test_bad_args(void)
 {
+	KT_EXPECT_PANIC(bad_nohash_ids, "kmem_cache_create: 't_nohash': "
+	    "KMC_NOHASH on an arena of identifiers");
 	KT_EXPECT_PANIC(bad_size_max, "kmem_cache_create: 't_huge': bufsize "
 	    "18446744073709551615 is too large");
 	KT_EXPECT_PANIC(bad_size_near_max, "kmem_cache_create: 't_huge': "

@@ -154,6 +154,8 @@ release_free_pages(void)
 void
 kmem_reap(void)
 {
+	if (!kmi_is_ready())
+		return;		/* nothing to reap yet */
 	kmi_reclaim(KM_SLEEP);
 	(void)vmem_release_spans(kmem_heap_arena);
 	release_free_pages();
@@ -166,6 +168,8 @@ kmem_reap(void)
 void
 kmem_update(void)
 {
+	if (!kmi_is_ready())
+		return;
 	kmi_cache_update_all();
 	vmem_update();
 	release_free_pages();

@@ -132,13 +132,27 @@ _Static_assert(sizeof (kmem_alloc_table) == 512 * sizeof (void *) &&
     sizeof (kmem_big_alloc_table) == 256 * sizeof (void *),
     "size tables are fully initialised");
 
+/*
+ * kmem could not start (kmem_init() failed): KM_NOSLEEP gets NULL, but
+ * KM_SLEEP never fails and KM_PANIC panics rather than fail.
+ */
+static void *
+kmem_alloc_unstarted(size_t size, int kmflag)
+{
+	if (!(kmflag & KM_NOSLEEP) || (kmflag & KM_PANIC))
+		kmi_panic("kmem_alloc(%zu, %s): kmem could not start (see "
+		    "kmem_init(9))", size, (kmflag & KM_NOSLEEP) ?
+		    "KM_NOSLEEP | KM_PANIC" : "KM_SLEEP");
+	return (NULL);
+}
+
 /* The fast path missed, or kmem is not set up yet. */
 static KMEM_NOINLINE void *
 kmem_alloc_miss(kmem_cache_t *cp, size_t size, int kmflag)
 {
 	if (cp == &kmem_null_cache) {
 		if (!kmem_plat_first_use())
-			return (NULL);
+			return (kmem_alloc_unstarted(size, kmflag));
 		return (kmem_alloc(size, kmflag));
 	}
 	void *buf = kmi_cache_alloc_slow(cp, kmflag);
@@ -147,19 +161,38 @@ kmem_alloc_miss(kmem_cache_t *cp, size_t size, int kmflag)
 	return (buf);
 }
 
+/*
+ * A KM_SLEEP request larger than all the budget could ever give it -- the
+ * budget less the reserve (unless KM_PUSHPAGE) and less kmem's own
+ * metadata, which is never freed -- would wait forever: say so.
+ */
+static void
+kmem_alloc_possible(size_t size, int kmflag)
+{
+	size_t budget, reserve, mapped, peak;
+	uint64_t refused;
+
+	vmi_pages_stat(&budget, &reserve, &mapped, &peak, &refused);
+	size_t limit = budget - ((kmflag & KM_PUSHPAGE) ? 0 : reserve);
+	size_t meta = vmem_size(kmem_metadata_arena, VMEM_ALLOC);
+	if (size > limit || limit - size < meta)
+		kmi_panic("kmem_alloc(%zu, KM_SLEEP): can never be satisfied: "
+		    "larger than the memory budget (physmem=%zu) less %s"
+		    "kmem's own metadata (%zu)", size, budget,
+		    (kmflag & KM_PUSHPAGE) ? "" : "its reserve and ", meta);
+}
+
 static KMEM_NOINLINE void *
 kmem_alloc_oversize(size_t size, int kmflag)
 {
 	if (size == 0)
 		return (NULL);
 	if (!kmi_is_ready() && !kmem_plat_first_use())
-		return (NULL);
+		return (kmem_alloc_unstarted(size, kmflag));
 	if (KMEM_UNLIKELY(kmi_reclaiming()))
 		kmflag |= KM_PUSHPAGE;	/* a reclaim callback */
-	if (!(kmflag & KM_NOSLEEP) && size > kmem_physmem())
-		kmi_panic("kmem_alloc(%zu, KM_SLEEP): can never be satisfied: "
-		    "larger than the memory budget (physmem=%zu)", size,
-		    kmem_physmem());
+	if (!(kmflag & KM_NOSLEEP))
+		kmem_alloc_possible(size, kmflag);
 	void *buf = vmem_alloc(kmem_oversize_arena, size, kmflag & VM_KMFLAGS);
 	if (buf == NULL && (kmflag & KM_PANIC))
 		kmi_panic("kmem_alloc(%zu): cannot satisfy mandatory "

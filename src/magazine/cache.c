@@ -94,6 +94,10 @@ cache_init(kmem_cache_t *cp, const char *name, size_t bufsize, size_t align,
 {
 	memset(cp, 0, sizeof (*cp));
 	kmi_strlcpy(cp->cache_name, name, sizeof (cp->cache_name));
+	if ((vmp->vm_cflags & VMC_IDENTIFIER) && (cflags & KMC_NOHASH))
+		kmi_panic("kmem_cache_create: '%s': KMC_NOHASH on an arena of "
+		    "identifiers (its buffers are not memory to keep slabs in)",
+		    name);
 	if (vmp->vm_cflags & VMC_IDENTIFIER)
 		cflags |= KMC_NOTOUCH | KMC_IDENTIFIER;
 	if (align == 0)
