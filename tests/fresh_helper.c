@@ -12,6 +12,8 @@
  *   init-faults          fail each page request of kmem_init() in turn
  *   init-budget          start under budgets growing a page at a time
  *   qcache-double-free   free a quantum-cached segment twice
+ *   init-physmem-first   kmem_physmem_set() before the first allocation
+ *                        outranks KMEM_OPTIONS' physmem
  *   init-unstarted MODE  kmem could not start: kmem_reap, kmem_update and
  *                        KM_NOSLEEP are harmless; MODE sleep/panic panic
  *   faults PERSIST       fail each page request of a workload in turn
@@ -225,6 +227,19 @@ init_budget(void)
 	printf("starts at %zu bytes\n", budget);
 }
 
+/* The program's own budget, set before first use, stands. */
+static void
+init_physmem_first(void)
+{
+	if (kmem_physmem_set(48 << 20) != 0)
+		FAIL("kmem_physmem_set failed");
+	void *p = kmem_alloc(100, KM_NOSLEEP);	/* starts kmem */
+	if (p == NULL || kmem_physmem() != (48 << 20))
+		FAIL("budget %zu after start, 48 MiB was set", kmem_physmem());
+	kmem_free(p, 100);
+	printf("budget kept\n");
+}
+
 /* kmem_init() failed (a tiny budget): nothing crashes, nothing lies. */
 static void
 init_unstarted(const char *mode)
@@ -358,6 +373,8 @@ main(int argc, char **argv)
 		init_faults();
 	else if (argc >= 2 && strcmp(argv[1], "init-budget") == 0)
 		init_budget();
+	else if (argc >= 2 && strcmp(argv[1], "init-physmem-first") == 0)
+		init_physmem_first();
 	else if (argc >= 3 && strcmp(argv[1], "init-unstarted") == 0)
 		init_unstarted(argv[2]);
 	else if (argc >= 2 && strcmp(argv[1], "qcache-double-free") == 0)

@@ -95,6 +95,17 @@ test_option_messages(void)
 	    strstr(out, "unknown") == NULL);
 }
 
+/* A budget the program set before first use outranks KMEM_OPTIONS'. */
+static void
+test_physmem_first(void)
+{
+	char *envp[] = { "KMEM_OPTIONS=physmem=32m", NULL };
+	char *argv[] = { "kmem_fresh_helper", "init-physmem-first", NULL };
+	char *out = KT_FRESH_HELPER(argv, envp, 0);
+
+	KT_CHECK(out != NULL && strstr(out, "budget kept") != NULL);
+}
+
 /* After a failed start: reaping is harmless, KM_SLEEP and KM_PANIC panic. */
 static void
 test_unstarted(void)
@@ -122,4 +133,5 @@ KT_SUITE(init_suite,
 	{ "init:faults:workload", test_workload_faults },
 	{ "init:options:messages", test_option_messages },
 	{ "init:unstarted:harmless", test_unstarted },
+	{ "init:options:physmem-set-first", test_physmem_first },
 );

@@ -74,6 +74,7 @@ static struct {
 	bool		nomagazines;
 	bool		noretain;
 	uint64_t	reap_interval;	/* seconds; 0: none */
+	bool		from_environment; /* KMEM_OPTIONS, at lazy start */
 } kmem_opt;
 
 /* ---- vmem's quantum caches are kmem caches: the hooks vmem calls ---- */
@@ -217,7 +218,7 @@ kmem_option_item(const char *name, bool has_value, const char *value)
 		if (!kmi_parse_size(value, &num) || num == 0 ||
 		    num > SIZE_MAX)
 			return (KMEM_OPT_BAD_VALUE);
-		(void)kmem_physmem_set((size_t)num);
+		vmi_pages_set_budget((size_t)num, !kmem_opt.from_environment);
 	} else if (kmi_strcmp(name, "reap_interval") == 0) {
 		if (!has_value)
 			return (KMEM_OPT_NEEDS_VALUE);
@@ -284,6 +285,7 @@ kmem_init_locked(const char *options, const char *source)
 
 	kmem_opt.nomagazines = kmem_opt.noretain = false;
 	kmem_opt.reap_interval = 15;
+	kmem_opt.from_environment = kmi_strcmp(source, "KMEM_OPTIONS") == 0;
 	kmi_option_each(options, source, kmem_option_item);
 	kmi_debug_parse(kmem_plat_debug_options());
 	kmi_log_parse(kmem_plat_logging_options());

@@ -189,6 +189,7 @@ void *vmi_pages_import(vmem_t *src, size_t *sizep, size_t align,
     int vmflag);
 void vmi_pages_release(vmem_t *src, void *va, size_t size);
 bool vmi_pages_within_budget(size_t size, int vmflag);
+void vmi_pages_set_budget(size_t bytes, bool explicit);
 void vmi_pages_unmap(void *va, size_t size);
 void vmi_pages_stat(size_t *budgetp, size_t *reservep, size_t *mappedp,
     size_t *peakp, uint64_t *failp);

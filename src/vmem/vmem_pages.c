@@ -32,7 +32,8 @@ static struct {
 	size_t		vp_mapped;	/* bytes mapped from the platform */
 	size_t		vp_peak;
 	uint64_t	vp_fail;	/* maps refused by the budget */
-} vmem_pages = { KMEM_LOCK_INIT, 0, 0, 0, 0 };
+	bool		vp_explicit;	/* the program set vp_budget */
+} vmem_pages = { KMEM_LOCK_INIT, 0, 0, 0, 0, false };
 
 static struct {
 	kmem_lock_t	mw_lock;
@@ -173,15 +174,28 @@ vmi_pages_within_budget(size_t size, int vmflag)
 	return (size <= limit);
 }
 
+/*
+ * Set the budget.  explicit: the program asked (kmem_physmem_set(), or
+ * kmem_init()'s own options); a default from the environment at lazy
+ * start-up (KMEM_OPTIONS) does not override such a setting.
+ */
+void
+vmi_pages_set_budget(size_t bytes, bool explicit)
+{
+	kmem_lock_enter(&vmem_pages.vp_lock);
+	if (explicit || !vmem_pages.vp_explicit)
+		vmem_pages.vp_budget = bytes;
+	vmem_pages.vp_explicit |= explicit;
+	kmem_lock_exit(&vmem_pages.vp_lock);
+	vmi_memwait_signal();		/* a larger budget may satisfy waiters */
+}
+
 int
 kmem_physmem_set(size_t bytes)
 {
 	if (bytes == 0)
 		return (-1);
-	kmem_lock_enter(&vmem_pages.vp_lock);
-	vmem_pages.vp_budget = bytes;
-	kmem_lock_exit(&vmem_pages.vp_lock);
-	vmi_memwait_signal();		/* a larger budget may satisfy waiters */
+	vmi_pages_set_budget(bytes, true);
 	return (0);
 }
 
