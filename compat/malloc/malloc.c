@@ -74,8 +74,7 @@ malloc_init(void)
 static void *
 malloc_large(size_t size, size_t align)
 {
-	return (kmi_owner_large_alloc(size, kmem_max(align, malloc_page),
-	    KM_NOSLEEP));
+	return (kmi_owner_large_alloc(size, align, KM_NOSLEEP));
 }
 
 static KMEM_NOINLINE void *

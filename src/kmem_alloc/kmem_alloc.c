@@ -191,9 +191,17 @@ kmem_alloc_oversize(size_t size, int kmflag)
 		return (kmem_alloc_unstarted(size, kmflag));
 	if (KMEM_UNLIKELY(kmi_reclaiming()))
 		kmflag |= KM_PUSHPAGE;	/* a reclaim callback */
-	if (!(kmflag & KM_NOSLEEP))
-		kmem_alloc_possible(size, kmflag);
-	void *buf = vmem_alloc(kmem_oversize_arena, size, kmflag & VM_KMFLAGS);
+	void *buf = NULL;
+	if (!(kmflag & KM_NOSLEEP)) {
+		/* Only a request that would wait pays for the check. */
+		buf = vmem_alloc(kmem_oversize_arena, size,
+		    (kmflag & KM_PUSHPAGE) | VM_NOSLEEP | VM_NORMALPRI);
+		if (buf == NULL)
+			kmem_alloc_possible(size, kmflag);
+	}
+	if (buf == NULL)
+		buf = vmem_alloc(kmem_oversize_arena, size,
+		    kmflag & VM_KMFLAGS);
 	if (buf == NULL && (kmflag & KM_PANIC))
 		kmi_panic("kmem_alloc(%zu): cannot satisfy mandatory "
 		    "allocation", size);
