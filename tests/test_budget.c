@@ -164,6 +164,48 @@ never_metadata(void)
 }
 
 /*
+ * KM_SLEEP requests around the most the budget can give: each succeeds or
+ * panics ("can never be satisfied"), none waits forever (the alarm).
+ */
+static size_t band_size;
+
+static void
+band_child(void)
+{
+	alarm(10);
+	(void)kmem_init(NULL);
+	(void)kmem_physmem_set(64 << 20);
+	void *p = kmem_alloc(band_size, KM_SLEEP);
+	_exit(p != NULL ? 0 : 5);
+}
+
+static void
+test_sleep_band(void)
+{
+	size_t top = (64 << 20) - (64 << 20) / 64;	/* less the reserve */
+	int hung = 0, other = 0, ok = 0, never = 0;
+
+	for (size_t below = 1536 << 10; below >= 16 << 10; below -= 48 << 10) {
+		int status = -1;
+		band_size = top - below;
+		char *out = kt_run_child(band_child, &status);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			ok++;
+		else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT &&
+		    out != NULL && strstr(out, "can never be satisfied"))
+			never++;
+		else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+			hung++;
+		else
+			other++;
+	}
+	KT_EQ_U(hung, 0);
+	KT_EQ_U(other, 0);
+	KT_CMP_U(ok, >, 0);
+	KT_CMP_U(never, >, 0);
+}
+
+/*
  * A VM_SLEEP waiter of an arena with quantum caches that imports from a
  * source: woken by a free of a cached size (which goes to the quantum
  * cache, never to the source).  It slept in the source before.
@@ -224,7 +266,7 @@ test_never(void)
 	    "be satisfied: larger than the memory budget");
 	KT_EXPECT_PANIC(never_metadata, "KM_SLEEP): can never be satisfied: "
 	    "larger than the memory budget (physmem=67108864) less its "
-	    "reserve and kmem's own metadata");
+	    "reserve and what kmem keeps for itself");
 }
 
 KT_SUITE(budget_suite,
@@ -234,4 +276,5 @@ KT_SUITE(budget_suite,
 	{ "budget:reclaim:callback-sleeps", test_reclaim_sleep },
 	{ "budget:never:panics", test_never },
 	{ "budget:sleep:qcache-import-wakes", test_qcache_import_wakes },
+	{ "budget:sleep:succeeds-or-never", test_sleep_band },
 );

@@ -294,6 +294,8 @@ kmem_init_locked(const char *options, const char *source)
 	kmem_heap_arena = vmem_xcreate("heap", NULL, 0, page,
 	    vmi_pages_import, vmi_pages_release, NULL, 0, VMC_XALIGN |
 	    (kmem_opt.noretain ? 0 : VMC_RETAIN));
+	if (kmem_heap_arena == NULL)
+		return (-1);
 	kmem_metadata_arena = vmem_create("kmem_metadata", NULL, 0, page,
 	    vmem_alloc, vmem_free, kmem_heap_arena, 0, VMC_NO_QCACHE);
 	if (kmem_heap_arena == NULL || kmem_metadata_arena == NULL)

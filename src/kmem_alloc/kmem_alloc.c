@@ -163,8 +163,10 @@ kmem_alloc_miss(kmem_cache_t *cp, size_t size, int kmflag)
 
 /*
  * A KM_SLEEP request larger than all the budget could ever give it -- the
- * budget less the reserve (unless KM_PUSHPAGE) and less kmem's own
- * metadata, which is never freed -- would wait forever: say so.
+ * budget less the reserve (unless KM_PUSHPAGE) and less what kmem keeps
+ * for itself for good (its metadata, and the pages mapped outside the
+ * heap, such as vmem's segment structures) -- would wait forever: say so.
+ * Called after a non-waiting attempt, which gave back what the heap kept.
  */
 static void
 kmem_alloc_possible(size_t size, int kmflag)
@@ -174,11 +176,14 @@ kmem_alloc_possible(size_t size, int kmflag)
 
 	vmi_pages_stat(&budget, &reserve, &mapped, &peak, &refused);
 	size_t limit = budget - ((kmflag & KM_PUSHPAGE) ? 0 : reserve);
-	size_t meta = vmem_size(kmem_metadata_arena, VMEM_ALLOC);
+	vmem_t *heap = vmem_source(kmem_oversize_arena);
+	size_t heap_total = vmem_size(heap, VMEM_ALLOC | VMEM_FREE);
+	size_t meta = vmem_size(kmem_metadata_arena, VMEM_ALLOC | VMEM_FREE) +
+	    (mapped > heap_total ? mapped - heap_total : 0);
 	if (size > limit || limit - size < meta)
 		kmi_panic("kmem_alloc(%zu, KM_SLEEP): can never be satisfied: "
 		    "larger than the memory budget (physmem=%zu) less %s"
-		    "kmem's own metadata (%zu)", size, budget,
+		    "what kmem keeps for itself (%zu)", size, budget,
 		    (kmflag & KM_PUSHPAGE) ? "" : "its reserve and ", meta);
 }
 

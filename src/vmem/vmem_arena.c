@@ -59,6 +59,12 @@ vmem_create_common(const char *name, void *base, size_t size, size_t quantum,
 	vmp->vm_ximport = ximport;
 	vmp->vm_source_free = ffunc;
 	vmp->vm_source = source;
+	vmp->vm_trim_free = UINT64_MAX;		/* no trim tried yet */
+	if (source == NULL && (afunc == (vmem_ximport_t *)(void *)vmem_alloc ||
+	    afunc == vmi_xalloc_import))
+		kmi_panic("vmem_create('%s'): imports from a NULL source "
+		    "(kmem_default_arena before kmem started? call kmem_init() "
+		    "first)", name);
 	vmp->vm_seg0.vs_anext = vmp->vm_seg0.vs_aprev = &vmp->vm_seg0;
 	vmp->vm_rotor.vs_type = VMEM_ROTOR;
 	vmem_arena_insert_after(&vmp->vm_seg0, &vmp->vm_rotor);

@@ -9,7 +9,8 @@
  * fails or waits:
  *  - every entirely free imported span (vm_nwhole counts them, so that
  *    looking costs nothing when there is none);
- *  - for the root arena, whose source (the platform's pages) takes back
+ *  - for the root arena (retaining or not), whose source (the platform's
+ *    pages) takes back
  *    any page-aligned part of a span, the free pages at either end of its
  *    spans: what one size leaves over in every chunk (64 KiB of a MiB
  *    for 80 KiB slabs) is budget too.  A trim that found nothing is not
@@ -145,8 +146,8 @@ vmem_retains(vmem_t *vmp, bool *trimp)
 {
 	*trimp = vmp->vm_source_alloc == vmi_pages_import &&
 	    vmp->vm_trim_free != vmp->vm_kstat.vk_free;
-	return ((vmp->vm_cflags & VMC_RETAIN) && vmp->vm_source_free != NULL &&
-	    (vmp->vm_nwhole != 0 || *trimp));
+	return (vmp->vm_source_free != NULL && (*trimp ||
+	    ((vmp->vm_cflags & VMC_RETAIN) && vmp->vm_nwhole != 0)));
 }
 
 /*
