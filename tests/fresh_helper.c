@@ -12,6 +12,8 @@
  *   init-faults          fail each page request of kmem_init() in turn
  *   init-budget          start under budgets growing a page at a time
  *   qcache-double-free   free a quantum-cached segment twice
+ *   sleep-below BYTES    kmem_alloc(KM_SLEEP) of BYTES less than the most
+ *                        the budget can give: succeeds or panics, soon
  *   init-physmem-first   kmem_physmem_set() before the first allocation
  *                        outranks KMEM_OPTIONS' physmem
  *   init-unstarted MODE  kmem could not start: kmem_reap, kmem_update and
@@ -227,6 +229,18 @@ init_budget(void)
 	printf("starts at %zu bytes\n", budget);
 }
 
+static void
+sleep_below(size_t below)
+{
+	kmem_memstat_t ms;
+
+	alarm(10);		/* waiting forever is the failure */
+	kmem_memstat(&ms);
+	void *p = kmem_alloc(ms.ms_physmem - ms.ms_reserve - below, KM_SLEEP);
+	if (p == NULL)
+		FAIL("KM_SLEEP returned NULL");
+}
+
 /* The program's own budget, set before first use, stands. */
 static void
 init_physmem_first(void)
@@ -373,6 +387,8 @@ main(int argc, char **argv)
 		init_faults();
 	else if (argc >= 2 && strcmp(argv[1], "init-budget") == 0)
 		init_budget();
+	else if (argc >= 3 && strcmp(argv[1], "sleep-below") == 0)
+		sleep_below(strtoull(argv[2], NULL, 0));
 	else if (argc >= 2 && strcmp(argv[1], "init-physmem-first") == 0)
 		init_physmem_first();
 	else if (argc >= 3 && strcmp(argv[1], "init-unstarted") == 0)

@@ -164,31 +164,23 @@ never_metadata(void)
 }
 
 /*
- * KM_SLEEP requests around the most the budget can give: each succeeds or
- * panics ("can never be satisfied"), none waits forever (the alarm).
+ * KM_SLEEP requests around the most a 64 MiB budget can give, each in a
+ * fresh process: each succeeds or panics ("can never be satisfied"), none
+ * waits forever (the helper's alarm).
  */
-static size_t band_size;
-
-static void
-band_child(void)
-{
-	alarm(10);
-	(void)kmem_init(NULL);
-	(void)kmem_physmem_set(64 << 20);
-	void *p = kmem_alloc(band_size, KM_SLEEP);
-	_exit(p != NULL ? 0 : 5);
-}
-
 static void
 test_sleep_band(void)
 {
-	size_t top = (64 << 20) - (64 << 20) / 64;	/* less the reserve */
+	char *envp[] = { "KMEM_OPTIONS=physmem=64m,reap_interval=0", NULL };
 	int hung = 0, other = 0, ok = 0, never = 0;
+	char below[32];
 
-	for (size_t below = 1536 << 10; below >= 16 << 10; below -= 48 << 10) {
+	for (size_t b = 1536 << 10; b >= 16 << 10; b -= 48 << 10) {
+		char *argv[] = { "kmem_fresh_helper", "sleep-below", below, NULL };
 		int status = -1;
-		band_size = top - below;
-		char *out = kt_run_child(band_child, &status);
+		snprintf(below, sizeof (below), "%zu", b);
+		char *out = kt_run_helper("kmem_fresh_helper", argv, envp,
+		    &status);
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 			ok++;
 		else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT &&
