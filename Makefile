@@ -35,16 +35,21 @@ endif
 CORE_SRC := $(sort $(wildcard src/*/*.c))
 PLAT_SRC := platform/posix/posix.c platform/posix/posix_debug.c \
 	    platform/posix/posix_stack.c
+# The BSD faces (malloc(9), kmalloc(9)) are part of libkmem; their
+# kernel-only file is compiled by check-freestanding.
+BSD_SRC	 := compat/bsd/malloc.c compat/bsd/malloc_type.c compat/bsd/malloc_stat.c
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 PLAT_OBJ := $(PLAT_SRC:%.c=$(BUILD)/%.o)
+BSD_OBJ	 := $(BSD_SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ	 := $(CORE_OBJ) $(PLAT_OBJ)
-HEADERS	 := $(wildcard include/kmem/*.h platform/*.h platform/posix/*.h \
-	    src/*/*.h)
+HEADERS	 := $(wildcard include/kmem/*.h include/kmem/bsd/*.h \
+	    include/kmem/bsd/*/*.h platform/*.h platform/posix/*.h \
+	    src/*/*.h compat/bsd/*.h compat/bsd/*.def)
 
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(BUILD)/tests/kmem_test
 
-.PHONY: all lib deps demo test test-install test-malloc test-unit test-build check-freestanding check-layers check-symbols lint-man \
+.PHONY: all lib deps demo test test-examples test-install test-malloc test-unit test-build check-freestanding check-layers check-symbols lint-man \
 	bench install clean
 
 all: lib
@@ -57,6 +62,11 @@ NOBUILTIN := -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-free \
 $(BUILD)/compat/%.o: compat/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(OPT) $(NOBUILTIN) -Iplatform/posix -c $< -o $@
+
+# The BSD faces are freestanding C, as the core is.
+$(BUILD)/compat/bsd/%.o: compat/bsd/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) -ffreestanding -Iplatform/posix -c $< -o $@
 
 $(BUILD)/libkmem_malloc.so: $(LIB_OBJ) $(BUILD)/compat/malloc/malloc.o \
 	    compat/malloc/malloc.map
@@ -73,13 +83,13 @@ $(BUILD)/platform/%.o: platform/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(OPT) -Iplatform/posix -c $< -o $@
 
-$(BUILD)/libkmem.a: $(LIB_OBJ)
+$(BUILD)/libkmem.a: $(LIB_OBJ) $(BSD_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libkmem.so: $(LIB_OBJ) platform/posix/libkmem.map
+$(BUILD)/libkmem.so: $(LIB_OBJ) $(BSD_OBJ) platform/posix/libkmem.map
 	$(CC) -shared -Wl,-soname,libkmem.so -Wl,--version-script=platform/posix/libkmem.map \
-	    -o $@ $(LIB_OBJ) $(SANLD) -lpthread
+	    -o $@ $(LIB_OBJ) $(BSD_OBJ) $(SANLD) -lpthread
 
 $(BUILD)/tests/%.o: tests/%.c $(HEADERS) tests/harness.h
 	@mkdir -p $(dir $@)
@@ -89,13 +99,17 @@ $(BUILD)/tests/%.o: tests/%.c $(HEADERS) tests/harness.h
 # -rdynamic: audit reports name the tests' functions (dladdr(3)).
 $(TEST_BIN): $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o) $(BUILD)/tests/harness.o \
 	    $(BUILD)/tests/harness_child.o $(BUILD)/libkmem.a \
-	    $(BUILD)/tests/kmem_debug_helper $(BUILD)/tests/kmem_fresh_helper
+	    $(BUILD)/tests/kmem_debug_helper $(BUILD)/tests/kmem_fresh_helper \
+	    $(BUILD)/tests/kmem_bsd_helper
 	$(CC) -rdynamic -o $@ $(filter %.o %.a,$^) $(SANLD) -lpthread
 
 $(BUILD)/tests/kmem_debug_helper: $(BUILD)/tests/debug_helper.o $(BUILD)/libkmem.a
 	$(CC) -rdynamic -o $@ $^ $(SANLD) -lpthread
 
 $(BUILD)/tests/kmem_fresh_helper: $(BUILD)/tests/fresh_helper.o $(BUILD)/libkmem.a
+	$(CC) -o $@ $^ $(SANLD) -lpthread
+
+$(BUILD)/tests/kmem_bsd_helper: $(BUILD)/tests/bsd_helper.o $(BUILD)/libkmem.a
 	$(CC) -o $@ $^ $(SANLD) -lpthread
 
 test-build: $(TEST_BIN)
@@ -119,8 +133,14 @@ test: deps
 	$(MAKE) check-layers
 	$(MAKE) MODE=release check-symbols
 	$(MAKE) MODE=release test-malloc
+	$(MAKE) MODE=release test-examples
 	$(MAKE) test-install
 	$(MAKE) lint-man
+
+# The examples a user copies from: built and run, output checked.
+test-examples: $(BUILD)/examples/bsd_driver
+	$(BUILD)/examples/bsd_driver | grep -q '^    foobuffers    16 '
+	@echo "examples: bsd_driver ran; its vmstat -m names its type"
 
 test-valgrind: $(TEST_BIN)
 	valgrind --quiet --error-exitcode=99 --leak-check=no \
@@ -167,10 +187,10 @@ check-symbols: lib
 FS_BUILD := build/freestanding
 check-freestanding:
 	@rm -rf $(FS_BUILD) && mkdir -p $(FS_BUILD)
-	@for f in $(CORE_SRC); do \
+	@for f in $(CORE_SRC) $(wildcard compat/bsd/*.c); do \
 	    $(CC) -std=c11 -O2 $(WARN) -ffreestanding -fno-stack-protector \
 		-fno-pic -nostdinc -isystem $$($(CC) -print-file-name=include) \
-		-Iinclude -Iplatform -Iplatform/freestanding \
+		-D_KERNEL -Iinclude -Iplatform -Iplatform/freestanding \
 		-c $$f -o $(FS_BUILD)/$$(echo $$f | tr / _).o || exit 1; \
 	done
 	ld -r -o $(FS_BUILD)/kmem_core.o $(FS_BUILD)/*.o
@@ -197,6 +217,10 @@ test-install:
 	    $$(PKG_CONFIG_PATH=$(INST)/lib/pkgconfig pkg-config --cflags kmem) \
 	    $(INST)/lib/libkmem.a -lpthread
 	$(INST)/client-static
+	$(CC) -o $(INST)/bsd_driver examples/bsd_driver.c \
+	    $$(PKG_CONFIG_PATH=$(INST)/lib/pkgconfig pkg-config --cflags --libs kmem) \
+	    -I$(INST)/include/kmem/bsd
+	LD_LIBRARY_PATH=$(INST)/lib $(INST)/bsd_driver > /dev/null
 	tests/malloc/link.sh $(INST)
 
 lint-man:
@@ -204,8 +228,16 @@ lint-man:
 	mandoc -Tlint -W warning man/*.[0-9]
 	@echo "man pages: lint clean"
 
-demo: deps $(BUILD)/examples/demo
+demo: deps $(BUILD)/examples/demo $(BUILD)/examples/bsd_driver
 	$(BUILD)/examples/demo
+	@echo; echo "A BSD driver on kmem (examples/bsd_driver.c):"
+	$(BUILD)/examples/bsd_driver
+
+# Kernel sources keep their includes: <sys/malloc.h> is kmem/bsd's.
+$(BUILD)/examples/bsd_driver: examples/bsd_driver.c $(BUILD)/libkmem.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) -Iinclude/kmem/bsd -D_GNU_SOURCE -o $@ $< \
+	    $(BUILD)/libkmem.a $(SANLD) -lpthread
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libkmem.a
 	@mkdir -p $(dir $@)
@@ -219,6 +251,10 @@ install: $(BUILD)/libkmem.a $(BUILD)/libkmem.so $(BUILD)/libkmem_malloc.so
 	install -d $(DESTDIR)$(PREFIX)/include/kmem $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	    $(DESTDIR)$(PREFIX)/share/man/man9 $(DESTDIR)$(PREFIX)/share/man/man3
 	install -m 644 include/kmem/*.h $(DESTDIR)$(PREFIX)/include/kmem/
+	install -d $(DESTDIR)$(PREFIX)/include/kmem/bsd/sys
+	install -m 644 include/kmem/bsd/*.h $(DESTDIR)$(PREFIX)/include/kmem/bsd/
+	install -m 644 include/kmem/bsd/sys/*.h \
+	    $(DESTDIR)$(PREFIX)/include/kmem/bsd/sys/
 	install -m 644 $(BUILD)/libkmem.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libkmem.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libkmem_malloc.so $(DESTDIR)$(PREFIX)/lib/

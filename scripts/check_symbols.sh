@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The symbol lint (make check-symbols), on the release build:
 #  - every global symbol of libkmem.a is public (declared in
-#    include/kmem/*.h), internal (kmi_, vmi_), the platform contract
+#    include/kmem/*.h and the BSD faces' include/kmem/bsd/*.h), internal (kmi_, vmi_), the platform contract
 #    (kmem_plat_*, kmem_thread_exit), or one of the debugger's roots
 #    (docs/internals.md): a static link never collides with a client;
 #  - libkmem.so exports exactly the public functions and variables;
@@ -11,14 +11,17 @@ cd "$(dirname "$0")/.."
 B=${1:-build/release}
 roots="kmem_alloc_table kmem_big_alloc_table kmem_cache_list kmem_cache_list_lock
 kmem_cpu_list kmem_cpu_list_lock kmem_heap_arena kmem_metadata_arena
-kmem_layout_version kmem_logs kmem_owner_root vmem_list vmem_list_lock"
+kmem_layout_version kmem_logs kmem_owner_root vmem_list vmem_list_lock
+kmem_counter_retired kmem_bsd_types"
 libc="malloc free calloc realloc reallocarray posix_memalign aligned_alloc
 memalign valloc pvalloc malloc_usable_size"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # Public names: identifiers declared in the public headers.
-grep -ho '\b\(kmem\|vmem\)_[a-z0-9_]*\b' include/kmem/*.h |
-    grep -v '^kmem_plat_' | sort -u > "$tmp/public"
+{ grep -ho '\b\(kmem\|vmem\)_[a-z0-9_]*\b' include/kmem/*.h \
+    include/kmem/bsd/*.h
+  grep -ho '\bM_[A-Z0-9_]*\b\|\bk\(malloc\|free\|realloc\|strdup\)[a-z_]*\b\|\bmalloc_[a-z_]*\b' \
+    include/kmem/bsd/*.h; } | grep -v '^kmem_plat_' | sort -u > "$tmp/public"
 nm --defined-only -g "$B/libkmem.a" 2>/dev/null | awk 'NF == 3 {print $3}' |
     sort -u > "$tmp/archive"
 fail=0

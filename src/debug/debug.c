@@ -134,7 +134,6 @@ static int
 debug_alloc(kmem_cache_t *cp, void *buf, int kmflag)
 {
 	kmem_buftag_t *btp = kmem_buftag(cp, buf);
-	char detail[128];
 
 	if (btp->bt_bxstat != ((uintptr_t)buf ^ KMEM_BUFTAG_FREE))
 		kmi_error_buftag(cp, buf, KMEM_BUFTAG_FREE);
@@ -148,17 +147,14 @@ debug_alloc(kmem_cache_t *cp, void *buf, int kmflag)
 		size_t i = kmi_check_and_fill(w, n, KMEM_FREE_PATTERN,
 		    KMEM_UNINITIALIZED);
 		if (i < n) {
-			kmi_snprintf(detail, sizeof (detail), "modification "
-			    "occurred at offset 0x%zx (0x%llx replaced by "
-			    "0x%llx)", i * sizeof (uint64_t),
-			    (unsigned long long)KMEM_FREE_PATTERN,
-			    (unsigned long long)w[i]);
-			kmi_error(KMERR_MODIFIED, cp, buf, detail);
+			kmi_error_modified(cp, buf, i, KMEM_FREE_PATTERN,
+			    w[i]);
 			fill(cp, buf, KMEM_UNINITIALIZED);	/* noabort */
 		}
 	}
 	btp->bt_redzone = KMEM_REDZONE_PATTERN;
 	btp->bt_bxstat = (uintptr_t)buf ^ KMEM_BUFTAG_ALLOC;
+	btp->bt_tag = 0;
 	if (cp->cache_constructor != NULL) {
 		if (cp->cache_constructor(buf, cp->cache_private, kmflag) != 0) {
 			fill(cp, buf, KMEM_FREE_PATTERN);

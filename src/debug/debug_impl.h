@@ -20,6 +20,10 @@ typedef struct kmem_buftag {
 	uintptr_t	bt_bxstat;	/* buffer address ^ ALLOC or ^ FREE */
 	uint64_t	bt_size;	/* kmem_alloc: KMEM_SIZE_ENCODE(size) */
 	kmem_cache_t	*bt_cache;	/* the owner, set when first handed out */
+	uintptr_t	bt_tag;		/* a face's word on the buffer's last */
+					/* allocation (malloc(9): its type); */
+					/* 0 until a face sets it, kept after */
+					/* the free for the reports */
 } kmem_buftag_t;
 
 /* kmem_alloc's size in the buftag, and its redzone byte (illumos). */
@@ -36,6 +40,23 @@ typedef struct kmem_buftag {
 #define KMERR_BADCACHE	6	/* freed to another cache */
 #define KMERR_BADSIZE	7	/* free size != alloc size */
 #define KMERR_BADBASE	8	/* free address != alloc address */
+#define KMERR_FACE	9	/* a face's rule broken (its detail) */
+
+/*
+ * An error as a face sees it (kmi_debug_face_report, called before
+ * kmem's own report): the buffer, the face's tag on it, and for
+ * KMERR_MODIFIED where and what.
+ */
+typedef struct kmem_face_error {
+	int		fe_type;	/* KMERR_* */
+	kmem_cache_t	*fe_cache;	/* the buffer's own cache */
+	void		*fe_buf;
+	uintptr_t	fe_tag;
+	size_t		fe_offset;	/* KMERR_MODIFIED */
+	uint64_t	fe_expected;
+	uint64_t	fe_found;
+} kmem_face_error_t;
+extern void (*kmi_debug_face_report)(const kmem_face_error_t *);
 
 /*
  * Bytes of each buffer filled and verified (illumos: kmi_maxverify, 1 KiB
@@ -117,6 +138,8 @@ kmem_log_on(int log)
 extern bool kmi_debug_noabort;
 extern bool kmi_debug_checknull_on;
 void kmi_error(int type, kmem_cache_t *cp, void *buf, const char *detail);
+void kmi_error_modified(kmem_cache_t *cp, void *buf, size_t word,
+    uint64_t expected, uint64_t found);
 void kmi_error_buftag(kmem_cache_t *cp, void *buf, uintptr_t expected);
 void kmi_error_bad_free(kmem_cache_t *cp, void *buf);
 

@@ -27,7 +27,26 @@ static const char *const kmem_error_msg[] = {
 	"buffer freed to wrong cache",
 	"bad free",
 	"bad free",
+	"bad free",
 };
+
+/* A face's report of the same error, in its own words (kmem_face.h). */
+void (*kmi_debug_face_report)(const kmem_face_error_t *);
+
+static void
+face_report(int type, kmem_cache_t *owner, void *chunk, size_t offset,
+    uint64_t expected, uint64_t found)
+{
+	void (*report)(const kmem_face_error_t *) =
+	    kmem_load_acquire(&kmi_debug_face_report);
+
+	if (report == NULL || owner == NULL ||
+	    !(owner->cache_flags & KMF_BUFTAG))
+		return;
+	kmem_face_error_t fe = { type, owner, chunk,
+	    kmem_buftag(owner, chunk)->bt_tag, offset, expected, found };
+	report(&fe);
+}
 
 /*
  * Report, then stop unless noabort.  buf was freed to (or allocated from)
@@ -40,7 +59,8 @@ static void
 kmem_error_at(int type, kmem_cache_t *cp, void *buf, kmem_cache_t *owner,
     void *chunk, const char *detail)
 {
-	bool headline = (type == KMERR_BADSIZE || type == KMERR_BADBASE);
+	bool headline = (type == KMERR_BADSIZE || type == KMERR_BADBASE ||
+	    type == KMERR_FACE);
 	const void *bufctl = NULL;
 	void *slab = NULL, *found;
 
@@ -50,6 +70,8 @@ kmem_error_at(int type, kmem_cache_t *cp, void *buf, kmem_cache_t *owner,
 		bufctl = kmem_buftag(owner, chunk)->bt_link;
 	if (owner != NULL)	/* a search: no pointer read from the buffer */
 		slab = kmi_slab_find(owner, chunk, &found);
+	if (type != KMERR_MODIFIED && type != KMERR_FACE && slab != NULL)
+		face_report(type, owner, chunk, 0, 0, 0);
 	kmi_printf(NULL, NULL, "kernel memory allocator: %s%s%s",
 	    kmem_error_msg[type], headline ? ": " : "",
 	    headline ? detail : "");
@@ -67,6 +89,22 @@ void
 kmi_error(int type, kmem_cache_t *cp, void *buf, const char *detail)
 {
 	kmem_error_at(type, cp, buf, cp, buf, detail);
+}
+
+/* Free buffer buf was written to: word is where, found what. */
+void
+kmi_error_modified(kmem_cache_t *cp, void *buf, size_t word,
+    uint64_t expected, uint64_t found)
+{
+	char detail[128];
+
+	face_report(KMERR_MODIFIED, cp, buf, word * sizeof (uint64_t),
+	    expected, found);
+	kmi_snprintf(detail, sizeof (detail), "modification occurred at "
+	    "offset 0x%zx (0x%llx replaced by 0x%llx)",
+	    word * sizeof (uint64_t), (unsigned long long)expected,
+	    (unsigned long long)found);
+	kmi_error(KMERR_MODIFIED, cp, buf, detail);
 }
 
 /* A damaged bxstat, with what it should have said (illumos' detail). */

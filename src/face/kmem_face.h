@@ -10,6 +10,10 @@
  *   ownership	the owner map (src/owner/): from an address to its cache
  *		or large buffer in constant time, for frees without a size;
  *   large	buffers past the size classes, recorded in the owner map;
+ *   counting	per-CPU counters, with fast paths that count as they
+ *		allocate and free (statistics with nothing shared);
+ *   debugging	a face's tag on each guarded buffer, and its own words
+ *		before kmem's report of an error;
  *   set-up	kmem_face_init(): the owner map enabled, kmem started.
  */
 #ifndef KMEM_FACE_H
@@ -18,6 +22,7 @@
 #include <kmem/kmem.h>
 #include <kmem/vmem.h>
 #include "../owner/owner.h"
+#include "../debug/debug_impl.h"
 
 /* The largest size the kmem_alloc size classes serve. */
 #define KMEM_FACE_CLASS_MAX	KMEM_BIG_MAXBUF
@@ -67,6 +72,108 @@ static inline bool
 kmem_face_guarded(const kmem_cache_t *cp)
 {
 	return ((cp->cache_flags & KMF_BUFTAG) != 0);
+}
+
+/* The class's index among the size classes, from 0. */
+static inline unsigned
+kmem_face_class_index(const kmem_cache_t *cp)
+{
+	return (cp->cache_class - 1);
+}
+
+/* Whether size bytes could ever be allocated (KM_SLEEP would not wait */
+/* forever); budgetp and metap say against what. */
+static inline bool
+kmem_face_could_ever(size_t size, int kmflag, size_t *budgetp, size_t *metap)
+{
+	return (kmi_alloc_could_ever(size, kmflag, budgetp, metap));
+}
+
+/* ---- per-CPU counters (src/magazine/counter.c) ---- */
+
+/* n consecutive counters, all zero; 0 if there are no more. */
+static inline uint32_t
+kmem_face_counters(uint32_t n)
+{
+	return (kmi_counter_alloc(n));
+}
+
+/* Counter i += a, counter i + 1 += b, for this CPU. */
+static inline void
+kmem_face_count(uint32_t i, uint64_t a, uint64_t b)
+{
+	kmi_counter_add(i, a, b);
+}
+
+/* out[k] = the sum over all CPUs of counter i + k. */
+static inline void
+kmem_face_counters_read(uint32_t i, uint32_t n, uint64_t *out)
+{
+	kmi_counter_read(i, n, out);
+}
+
+/* out[k] = this CPU's own share of counter i + k. */
+static inline void
+kmem_face_counters_self(uint32_t i, uint32_t n, uint64_t *out)
+{
+	kmi_counter_self(i, n, out);
+}
+
+/*
+ * The fast paths that count: a buffer from (to) this CPU's magazine,
+ * counter ctr += 1 and ctr + 1 += the buffer size; false, with nothing
+ * done, if either cannot be done here.
+ */
+static KMEM_ALWAYS_INLINE bool
+kmem_face_alloc_counted(kmem_cache_t *cp, void **bufp, uint32_t ctr)
+{
+	return (kmem_magazine_xfer_counted(cp, bufp, true, ctr));
+}
+
+static KMEM_ALWAYS_INLINE bool
+kmem_face_free_counted(kmem_cache_t *cp, void *buf, uint32_t ctr)
+{
+	return (kmem_magazine_xfer_counted(cp, &buf, false, ctr));
+}
+
+/* ---- debugging: guarded caches only ---- */
+
+#define KMEM_FACE_ERR_MODIFIED	KMERR_MODIFIED
+#define KMEM_FACE_ERR_DUPFREE	KMERR_DUPFREE
+
+/* The face's word on buf (0 if none), kept until the next allocation. */
+static inline uintptr_t
+kmem_face_tag(const kmem_cache_t *cp, void *buf)
+{
+	return (kmem_buftag(cp, buf)->bt_tag);
+}
+
+static inline void
+kmem_face_tag_set(const kmem_cache_t *cp, void *buf, uintptr_t tag)
+{
+	kmem_buftag(cp, buf)->bt_tag = tag;
+}
+
+/* Whether buf is allocated now, by its buffer tag. */
+static inline bool
+kmem_face_allocated(const kmem_cache_t *cp, void *buf)
+{
+	return (kmem_buftag(cp, buf)->bt_bxstat ==
+	    ((uintptr_t)buf ^ KMEM_BUFTAG_ALLOC));
+}
+
+/* Called before kmem reports an error on a guarded buffer. */
+static inline void
+kmem_face_report_hook(void (*report)(const kmem_face_error_t *))
+{
+	kmem_store_release(&kmi_debug_face_report, report);
+}
+
+/* kmem's report on buf ("bad free: <detail>"), then stop unless noabort. */
+static inline void
+kmem_face_error(kmem_cache_t *cp, void *buf, const char *detail)
+{
+	kmi_error(KMERR_FACE, cp, buf, detail);
 }
 
 /* Enable the owner map and start kmem; false if it cannot start. */

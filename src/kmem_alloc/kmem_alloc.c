@@ -92,6 +92,7 @@ kmi_alloc_caches_create(int cflags)
 		    KMC_KMEM_ALLOC | cflags, 0);
 		if (cp == NULL)
 			return (-1);
+		cp->cache_class = (uint32_t)i + 1;
 		if (size <= KMEM_ALLOC_SMALL_MAX) {
 			for (size_t s = prev; s < size; s += 8)
 				kmem_store_release(&kmem_alloc_table[s >> 3], cp);
@@ -162,14 +163,14 @@ kmem_alloc_miss(kmem_cache_t *cp, size_t size, int kmflag)
 }
 
 /*
- * A KM_SLEEP request larger than all the budget could ever give it -- the
- * budget less the reserve (unless KM_PUSHPAGE) and less what kmem keeps
- * for itself for good (its metadata, and the pages mapped outside the
- * heap, such as vmem's segment structures) -- would wait forever: say so.
- * Called after a non-waiting attempt, which gave back what the heap kept.
+ * Whether size bytes could ever be had -- the budget less the reserve
+ * (unless KM_PUSHPAGE) and less what kmem keeps for itself for good (its
+ * metadata, and the pages mapped outside the heap, such as vmem's segment
+ * structures) -- or a KM_SLEEP request would wait forever.  Sets the
+ * budget and what kmem keeps, for messages.
  */
-static void
-kmem_alloc_possible(size_t size, int kmflag)
+bool
+kmi_alloc_could_ever(size_t size, int kmflag, size_t *budgetp, size_t *metap)
 {
 	size_t budget, reserve, mapped, peak;
 	uint64_t refused;
@@ -180,7 +181,18 @@ kmem_alloc_possible(size_t size, int kmflag)
 	size_t heap_total = vmem_size(heap, VMEM_ALLOC | VMEM_FREE);
 	size_t meta = vmem_size(kmem_metadata_arena, VMEM_ALLOC | VMEM_FREE) +
 	    (mapped > heap_total ? mapped - heap_total : 0);
-	if (size > limit || limit - size < meta)
+	*budgetp = budget;
+	*metap = meta;
+	return (size <= limit && limit - size >= meta);
+}
+
+/* A KM_SLEEP request that could never be satisfied: say so. */
+static void
+kmem_alloc_possible(size_t size, int kmflag)
+{
+	size_t budget, meta;
+
+	if (!kmi_alloc_could_ever(size, kmflag, &budget, &meta))
 		kmi_panic("kmem_alloc(%zu, KM_SLEEP): can never be satisfied: "
 		    "larger than the memory budget (physmem=%zu) less %s"
 		    "what kmem keeps for itself (%zu)", size, budget,

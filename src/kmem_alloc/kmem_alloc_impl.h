@@ -10,6 +10,8 @@
 /* kmem_alloc.c */
 int kmi_alloc_caches_create(int cflags);
 void kmi_alloc_caches_destroy(void);
+bool kmi_alloc_could_ever(size_t size, int kmflag, size_t *budgetp,
+    size_t *metap);
 
 /* The kmem_alloc size tables (kmem_alloc.c). */
 #define KMEM_ALLOC_SMALL_MAX	4096

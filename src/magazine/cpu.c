@@ -273,6 +273,7 @@ kmem_thread_exit(void *self)
 	kmem_lock_enter(&kmem_cache_list_lock);
 	kmem_lock_enter(&kmem_cpu_list_lock);
 	kmem_list_remove(&cpu->cpu_link);
+	kmi_counter_retire(cpu);
 	kmem_lock_exit(&kmem_cpu_list_lock);
 	for (kmem_list_t *cl = kmem_cache_list.next; cl != &kmem_cache_list;
 	    cl = cl->next) {
@@ -301,6 +302,7 @@ kmem_thread_exit(void *self)
 	}
 	kmem_lock_exit(&kmem_cache_list_lock);
 	cpu_table_free(cpu->cpu_cc, cpu->cpu_ncc);
+	kmi_counter_free(cpu);
 	while (cpu->cpu_retired != NULL) {
 		kmem_cpu_cache_t *old = cpu->cpu_retired;
 		cpu->cpu_retired = (kmem_cpu_cache_t *)(void *)old[0].cc_loaded;
@@ -361,9 +363,10 @@ kmi_cpu_fork(int phase)
 	while (lp != &kmem_cpu_list) {
 		kmem_cpu_t *cpu = KMEM_CONTAINER(lp, kmem_cpu_t, cpu_link);
 		lp = lp->next;
-		if (cpu != self)
+		if (cpu != self) {
 			kmem_list_remove(&cpu->cpu_link);
-		else
+			kmi_counter_retire(cpu);
+		} else
 			cpu->cpu_stop = 0;
 	}
 }

@@ -34,6 +34,12 @@ bool kmi_depot_wants_growth(kmem_cache_t *cp);
 uint64_t kmi_cpu_rounds(kmem_cache_t *cp, uint64_t *freep);
 uint32_t kmi_cpu_index_alloc(void);
 void kmi_cpu_index_free(uint32_t index);
+uint32_t kmi_counter_alloc(uint32_t n);
+void kmi_counter_add(uint32_t i, uint64_t a, uint64_t b);
+void kmi_counter_read(uint32_t i, uint32_t n, uint64_t *out);
+void kmi_counter_self(uint32_t i, uint32_t n, uint64_t *out);
+void kmi_counter_retire(kmem_cpu_t *cpu);
+void kmi_counter_free(kmem_cpu_t *cpu);
 
 
 /* ---- depot lists (cache_depot_lock) ---- */
@@ -144,6 +150,63 @@ kmem_track_buf_free(const kmem_cache_t *cp, void *buf)
 {
 	if (!(cp->cache_cflags & KMC_NOTOUCH))
 		kmem_track_poison(buf, cp->cache_bufsize);
+}
+
+/*
+ * Per-CPU counters (counter.c): add a to counter i of cpu's table and b
+ * to counter i + 1, in a busy section; false if the record has no table
+ * that long or is busy (an interrupted operation on this CPU).
+ */
+static KMEM_ALWAYS_INLINE bool
+kmem_counter_add2(kmem_cpu_t *cpu, uint32_t i, uint64_t a, uint64_t b)
+{
+	if (KMEM_UNLIKELY(cpu == NULL || i + 1 >= cpu->cpu_nctr ||
+	    cpu->cpu_busy))
+		return (false);
+	kmem_store_relaxed(&cpu->cpu_busy, 1);
+	kmem_compiler_barrier();
+	kmem_counter_add(&cpu->cpu_ctr[i], a);
+	kmem_counter_add(&cpu->cpu_ctr[i + 1], b);
+	kmem_store_release(&cpu->cpu_busy, 0);
+	return (true);
+}
+
+/*
+ * kmem_magazine_alloc() and kmem_magazine_free() that also count, in the
+ * same busy section: 1 to counter ctr and the buffer size to ctr + 1.
+ * false, and nothing done, if either cannot be done here.
+ */
+static KMEM_ALWAYS_INLINE bool
+kmem_magazine_xfer_counted(kmem_cache_t *cp, void **bufp, bool alloc,
+    uint32_t ctr)
+{
+	kmem_cpu_t *cpu = kmem_plat_self_enter();
+	kmem_cpu_cache_t *ccp;
+	bool done = false;
+
+	uint32_t index = kmem_load_relaxed(&cp->cache_cpu_index);
+
+	if (KMEM_LIKELY(ctr + 1 < (cpu != NULL ? cpu->cpu_nctr : 0) &&
+	    kmem_cpu_begin(cpu, index, &ccp))) {
+		if (alloc ? KMEM_LIKELY(ccp->cc_rounds > 0) :
+		    KMEM_LIKELY(ccp->cc_rounds < ccp->cc_magsize)) {
+			if (alloc) {
+				*bufp = kmem_magazine_pop(ccp);
+			} else {
+				kmem_track_buf_free(cp, *bufp);
+				kmem_magazine_push(ccp, *bufp);
+			}
+			kmem_counter_add(&cpu->cpu_ctr[ctr], 1);
+			kmem_counter_add(&cpu->cpu_ctr[ctr + 1],
+			    cp->cache_bufsize);
+			done = true;
+		}
+		kmem_cpu_end(cpu);
+	}
+	kmem_plat_self_exit();
+	if (done && alloc)
+		kmem_track_buf_alloc(cp, *bufp);
+	return (done);
 }
 
 /* Take a round from this thread's loaded magazine; false if none. */

@@ -37,7 +37,7 @@
  * these structures (kmem_layout_version in the library).  Bump it when a
  * structure a debugger reads changes.
  */
-#define KMEM_LAYOUT_VERSION	1
+#define KMEM_LAYOUT_VERSION	2
 
 /* Internal cache flags (illumos values); the debug ones are in kmem.h. */
 #define KMF_NOMAGAZINE	0x00000020	/* no per-CPU layer */
@@ -169,6 +169,7 @@ struct kmem_cache {
 					/* UINT32_MAX to send every */
 					/* transaction to the slow path */
 	uint32_t	cache_slot;	/* slot in per-CPU records; 0: none */
+	uint32_t	cache_class;	/* kmem_alloc_N: 1 + its class index */
 	uint32_t	cache_mtbf;	/* fail 1 KM_NOSLEEP alloc in this */
 	uint32_t	cache_mtbf_count;
 	kmem_list_t	cache_link;	/* kmem_cache_list */
@@ -228,8 +229,10 @@ typedef struct kmem_cpu {
 	uint32_t	cpu_stop;	/* KMEM_CPU_STOP_*; written under */
 					/* kmem_cpu_list_lock */
 	uint32_t	cpu_ncc;	/* slots in cpu_cc */
-	uint32_t	cpu_pad;
+	uint32_t	cpu_nctr;	/* counters in cpu_ctr */
 	kmem_cpu_cache_t *cpu_cc;
+	uint64_t	*cpu_ctr;	/* per-CPU counters (counter.c); */
+					/* replaced under kmem_cpu_list_lock */
 	kmem_cpu_cache_t *cpu_retired;	/* outgrown tables, freed at exit */
 	kmem_list_t	cpu_link;	/* kmem_cpu_list */
 } kmem_cpu_t;
@@ -241,5 +244,8 @@ extern kmem_list_t kmem_cache_list;	/* every cache, by cache_link */
 extern kmem_lock_t kmem_cpu_list_lock;
 extern kmem_list_t kmem_cpu_list;	/* every per-CPU record, by cpu_link */
 extern const uint32_t kmem_layout_version;
+/* Per-CPU counters (magazine/counter.c): what no live record holds. */
+#define KMEM_NCOUNTERS	8192
+extern uint64_t kmem_counter_retired[KMEM_NCOUNTERS];
 
 #endif /* KMEM_TYPES_H */

@@ -1,0 +1,54 @@
+/*
+ * The BSD malloc faces' shared internals: malloc types (malloc_type.c)
+ * and the allocation paths (malloc.c).
+ */
+#ifndef KMEM_BSD_IMPL_H
+#define KMEM_BSD_IMPL_H
+
+#define KMEM_BSD_NO_NAME_MAP
+#include <kmem/bsd/malloc.h>
+#include "../../src/face/kmem_face.h"
+
+/* A type's per-CPU counters, from ks_ctr (MALLOC_TYPE_NCOUNTERS of them). */
+#define MT_ALLOCS	0	/* allocations */
+#define MT_ALLOC_BYTES	1	/* their bytes */
+#define MT_FREES	2	/* frees */
+#define MT_FREE_BYTES	3	/* their bytes */
+#define MT_SYNCED	4	/* bytes in use as last added to ks_loose */
+
+#define KMEM_BSD_ALIGN	16	/* any object's alignment */
+
+extern kmem_lock_t kmi_bsd_type_lock;
+extern struct malloc_type *kmem_bsd_types;	/* registered types */
+
+bool kmi_bsd_type_register(struct malloc_type *type, const char *fn);
+_Noreturn void kmi_bsd_type_bogus(const struct malloc_type *type, const char *fn);
+void kmi_bsd_sync(struct malloc_type *type);
+bool kmi_bsd_limit_take(struct malloc_type *type, size_t bytes,
+    bool wait);
+void kmi_bsd_limit_give(struct malloc_type *type, size_t bytes);
+void kmi_bsd_failed(struct malloc_type *type);
+void kmi_bsd_debug_init(void);
+
+/* The type, checked and registered; panics on a bogus one. */
+static KMEM_ALWAYS_INLINE uint32_t
+kmem_bsd_type_ctr(struct malloc_type *type, const char *fn)
+{
+	uint32_t ctr = kmem_load_acquire(&type->ks_ctr);
+
+	if (KMEM_UNLIKELY(ctr == 0 || type->ks_magic != M_MAGIC)) {
+		if (!kmi_bsd_type_register(type, fn))
+			kmi_bsd_type_bogus(type, fn);
+		ctr = type->ks_ctr;
+	}
+	return (ctr);
+}
+
+/* The tag a guarded buffer of type carries (0 is nobody's). */
+static inline uintptr_t
+kmem_bsd_tag(const struct malloc_type *type)
+{
+	return ((uintptr_t)type ^ (uintptr_t)0x6d616c6c6f6325ULL);
+}
+
+#endif /* KMEM_BSD_IMPL_H */

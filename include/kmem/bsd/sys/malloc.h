@@ -1,0 +1,2 @@
+/* <sys/malloc.h> for BSD kernel sources: kmem/bsd/malloc.h. */
+#include "../malloc.h"
