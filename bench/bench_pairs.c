@@ -4,7 +4,8 @@
  *   bench_pairs API SIZE THREADS WORKLOAD OPS
  *
  * API is malloc (whatever allocator is loaded: run it under LD_PRELOAD to
- * measure jemalloc, tcmalloc or mimalloc), kmem_alloc or kmem_cache.
+ * measure jemalloc, tcmalloc or mimalloc), kmem_alloc, kmem_cache, or
+ * kmalloc (DragonFly kmalloc(9)/kfree(9) on kmem, a type's counts kept).
  * WORKLOAD is pair (allocate, touch, free) or batch (allocate 1000, free
  * them in reverse).  OPS is the number of alloc+free pairs per thread.
  * Prints the wall time per pair in nanoseconds and the throughput.
@@ -16,8 +17,12 @@
 #include <time.h>
 
 #include <kmem/kmem.h>
+#define KMEM_BSD_NO_NAME_MAP
+#include <kmem/bsd/malloc.h>
 
-enum api { API_MALLOC, API_KMEM_ALLOC, API_KMEM_CACHE };
+MALLOC_DEFINE(M_BENCH, "bench", "bench_pairs' buffers");
+
+enum api { API_MALLOC, API_KMEM_ALLOC, API_KMEM_CACHE, API_KMALLOC };
 enum { BATCH = 1000 };
 
 static enum api api;
@@ -76,6 +81,9 @@ worker(void *arg)
 	case API_KMEM_CACHE:
 		LOOPS(kmem_cache_alloc(cache, KM_SLEEP), kmem_cache_free(cache, p));
 		break;
+	case API_KMALLOC:
+		LOOPS(kmalloc(size, M_BENCH, M_WAITOK), kfree(p, M_BENCH));
+		break;
 	}
 	pthread_barrier_wait(&start);
 	free(v);
@@ -86,12 +94,13 @@ int
 main(int argc, char **argv)
 {
 	if (argc != 6) {
-		fprintf(stderr, "usage: bench_pairs malloc|kmem_alloc|kmem_cache "
-		    "SIZE THREADS pair|batch OPS\n");
+		fprintf(stderr, "usage: bench_pairs malloc|kmem_alloc|kmem_cache|"
+		    "kmalloc SIZE THREADS pair|batch OPS\n");
 		return (2);
 	}
 	api = strcmp(argv[1], "malloc") == 0 ? API_MALLOC :
-	    strcmp(argv[1], "kmem_alloc") == 0 ? API_KMEM_ALLOC : API_KMEM_CACHE;
+	    strcmp(argv[1], "kmem_alloc") == 0 ? API_KMEM_ALLOC :
+	    strcmp(argv[1], "kmalloc") == 0 ? API_KMALLOC : API_KMEM_CACHE;
 	size = strtoul(argv[2], NULL, 0);
 	int nthreads = atoi(argv[3]);
 	batch = strcmp(argv[4], "batch") == 0;

@@ -101,7 +101,21 @@ def main():
                 print("  %s %d thread(s) %5d bytes done" % (workload, threads, size),
                       file=sys.stderr)
 
+    # The BSD face's cost: kmalloc/kfree (a malloc type's counts kept, free
+    # without a size) against the kmem_alloc/kmem_free pair it rides on.
+    face = {}
+    for threads in (1, 2):
+        for size in SIZES:
+            t = {"kmem_alloc": [], "kmalloc": []}
+            for _ in range(args.repeat):
+                for api in t:
+                    t[api].append(pairs_once(api, size, threads, "pair",
+                                             args.ops, None))
+            face[(size, threads)] = {a: statistics.median(v) for a, v in t.items()}
+        print("  face %d thread(s) done" % threads, file=sys.stderr)
+
     insns = {}
+    insns["kmalloc"] = instructions("kmalloc", 64, None)
     for name, lib in PEERS:
         insns[name] = instructions("malloc", 64, lib)
     for name, api in KMEM:
@@ -172,6 +186,25 @@ def main():
     w("| %s |" % " | ".join("%.1f" % insns[n] for n in
                            ("kmem_cache", "kmem_alloc", "glibc", "jemalloc", "tcmalloc",
                             "mimalloc")))
+    w("")
+    w("## BSD face: `kmalloc`/`kfree` against `kmem_alloc`/`kmem_free`")
+    w("")
+    w("DragonFly kmalloc(9) on kmem (`compat/bsd`): the same size classes and")
+    w("magazines, plus the malloc type's per-CPU counts and a free without a size")
+    w("(the owner map).  `pair` workload; the issue's target is 1.15x.")
+    w("")
+    w("| size | threads | kmem_alloc | kmalloc | kmalloc / kmem_alloc |")
+    w("|---:|---:|---:|---:|---:|")
+    for threads in (1, 2):
+        for size in SIZES:
+            r = face[(size, threads)]
+            w("| %d | %d | %.2f | %.2f | %.2fx |" % (size, threads, r["kmem_alloc"],
+                                                   r["kmalloc"],
+                                                   r["kmalloc"] / r["kmem_alloc"]))
+    w("")
+    w("Instructions per 64-byte pair (callgrind): kmem_alloc %.1f, kmalloc %.1f "
+      "(%.2fx)." % (insns["kmem_alloc"], insns["kmalloc"],
+                    insns["kmalloc"] / insns["kmem_alloc"]))
     w("")
     w("## vmem: alloc+free time as the arena grows")
     w("")

@@ -9,11 +9,11 @@
 #include <kmem/bsd/malloc.h>
 #include "../../src/face/kmem_face.h"
 
-/* A type's per-CPU counters, from ks_ctr (MALLOC_TYPE_NCOUNTERS of them). */
+/* A type's per-CPU counters, from ks_counters (MALLOC_TYPE_NCOUNTERS). */
 #define MT_ALLOCS	0	/* allocations */
 #define MT_ALLOC_BYTES	1	/* their bytes */
-#define MT_FREES	2	/* frees */
-#define MT_FREE_BYTES	3	/* their bytes */
+#define MT_FREES	8	/* frees */
+#define MT_FREE_BYTES	9	/* their bytes */
 #define MT_SYNCED	4	/* bytes in use as last added to ks_loose */
 
 #define KMEM_BSD_ALIGN	16	/* any object's alignment */
@@ -23,6 +23,7 @@ extern struct malloc_type *kmem_bsd_types;	/* registered types */
 
 bool kmi_bsd_type_register(struct malloc_type *type, const char *fn);
 _Noreturn void kmi_bsd_type_bogus(const struct malloc_type *type, const char *fn);
+uint32_t kmi_bsd_type_check(struct malloc_type *type, const char *fn);
 void kmi_bsd_sync(struct malloc_type *type);
 bool kmi_bsd_limit_take(struct malloc_type *type, size_t bytes,
     bool wait);
@@ -30,18 +31,16 @@ void kmi_bsd_limit_give(struct malloc_type *type, size_t bytes);
 void kmi_bsd_failed(struct malloc_type *type);
 void kmi_bsd_debug_init(void);
 
-/* The type, checked and registered; panics on a bogus one. */
+/*
+ * The fast paths' key: the type's counters if it is a registered type
+ * without a limit, else 0 (the slow path checks and registers it).
+ */
 static KMEM_ALWAYS_INLINE uint32_t
-kmem_bsd_type_ctr(struct malloc_type *type, const char *fn)
+kmem_bsd_fast_key(const struct malloc_type *type)
 {
-	uint32_t ctr = kmem_load_acquire(&type->ks_ctr);
+	uint32_t ctr = kmem_load_acquire(&type->ks_fast);
 
-	if (KMEM_UNLIKELY(ctr == 0 || type->ks_magic != M_MAGIC)) {
-		if (!kmi_bsd_type_register(type, fn))
-			kmi_bsd_type_bogus(type, fn);
-		ctr = type->ks_ctr;
-	}
-	return (ctr);
+	return (KMEM_LIKELY(type->ks_magic == M_MAGIC) ? ctr : 0);
 }
 
 /* The tag a guarded buffer of type carries (0 is nobody's). */

@@ -90,7 +90,9 @@ static KMEM_NOINLINE void *
 bsd_alloc_slow(size_t size, struct malloc_type *type, int flags, int kmflag,
     const char *fn)
 {
-	uint32_t ctr = type->ks_counters;
+	uint32_t ctr = kmi_bsd_type_check(type, fn);
+	if ((flags & M_POWEROF2) && size > 1 && size <= KMEM_FACE_CLASS_MAX)
+		size = (size_t)1 << highbit(size - 1);
 	bool nowait = (kmflag & KM_NOSLEEP) != 0;
 	size_t unit = bsd_unit(size);
 	kmem_cache_t *cp = NULL;
@@ -142,22 +144,32 @@ bsd_alloc_slow(size_t size, struct malloc_type *type, int flags, int kmflag,
 	return (buf);
 }
 
-/* The fast path: this CPU's magazine, counted in the same section. */
+static KMEM_NOINLINE void *
+bsd_zero(void *buf, size_t size)
+{
+	return (memset(buf, 0, size));
+}
+
+/*
+ * The fast path: a registered type without a limit, a size class, this
+ * CPU's magazine, counted in the same busy section.  Everything else --
+ * first use, limits, M_POWEROF2, large sizes, misses -- is the slow path's.
+ */
 static KMEM_ALWAYS_INLINE void *
 bsd_alloc(size_t size, struct malloc_type *type, int flags, int kmflag,
     const char *fn)
 {
-	uint32_t ctr = kmem_bsd_type_ctr(type, fn);
+	uint32_t ctr = kmem_bsd_fast_key(type);
 	void *buf;
 
-	if (KMEM_LIKELY(size - 1 < KMEM_FACE_CLASS_MAX &&
-	    kmem_load_relaxed(&type->ks_limit) == 0)) {
+	if (KMEM_LIKELY(ctr != 0 && size - 1 < KMEM_FACE_CLASS_MAX &&
+	    !(flags & M_POWEROF2))) {
 		kmem_cache_t *cp = kmem_face_class(bsd_rsize(size));
 		if (KMEM_LIKELY(kmem_face_alloc_counted(cp, &buf,
 		    ctr + MT_ALLOCS))) {
 			bsd_note_class(type, kmem_face_class_index(cp));
 			if (flags & M_ZERO)
-				memset(buf, 0, size);
+				return (bsd_zero(buf, size));
 			return (buf);
 		}
 	}
@@ -220,10 +232,10 @@ bsd_bad_free(void *addr, struct malloc_type *type, const kmem_owner_t *ow,
 }
 
 static KMEM_NOINLINE void
-bsd_free_slow(void *addr, struct malloc_type *type, const kmem_owner_t *ow,
-    const char *fn)
+bsd_free_slow(void *addr, struct malloc_type *type, const char *fn)
 {
-	uint32_t ctr = type->ks_counters;
+	uint32_t ctr = kmi_bsd_type_check(type, fn);
+	const kmem_owner_t *ow = kmem_owner_get(addr);
 	bool limited = kmem_load_relaxed(&type->ks_limit) != 0;
 	kmem_cache_t *cp = kmem_owner_cache(ow, addr);
 	size_t large;
@@ -247,23 +259,28 @@ bsd_free_slow(void *addr, struct malloc_type *type, const kmem_owner_t *ow,
 		if (limited)
 			kmi_bsd_limit_give(type, large);
 		kmi_owner_large_free(addr, large);
+	} else if (addr == NULL) {
+		if (kmi_strcmp(fn, "kfree") == 0)
+			kmi_panic("kfree: trying to free NULL pointer (type %s)",
+			    type->ks_shortdesc);
 	} else {
 		bsd_bad_free(addr, type, ow, fn);
 	}
 }
 
+/* The fast path: a registered type without a limit, a class buffer. */
 static KMEM_ALWAYS_INLINE void
 bsd_free(void *addr, struct malloc_type *type, const char *fn)
 {
-	uint32_t ctr = kmem_bsd_type_ctr(type, fn);
+	uint32_t ctr = kmem_bsd_fast_key(type);
 	const kmem_owner_t *ow = kmem_owner_get(addr);
 	const kmem_owner_class_t *oc = kmem_owner_class(ow);
 
-	if (KMEM_LIKELY(oc != NULL && kmem_owner_holds(oc, ow, addr) &&
-	    kmem_load_relaxed(&type->ks_limit) == 0 &&
-	    kmem_face_free_counted(oc->oc_cache, addr, ctr + MT_FREES)))
+	if (KMEM_LIKELY(ctr != 0 && oc != NULL &&
+	    kmem_owner_holds(oc, ow, addr) &&
+	    kmem_face_free_counted(oc, addr, ctr + MT_FREES)))
 		return;
-	bsd_free_slow(addr, type, ow, fn);
+	bsd_free_slow(addr, type, fn);
 }
 
 /* The usable size of addr, a buffer of the faces (or a bad free). */
@@ -325,10 +342,6 @@ kmem_bsd_malloc(unsigned long size, struct malloc_type *type, int flags)
 void
 kmem_bsd_free(void *addr, struct malloc_type *type)
 {
-	if (addr == NULL) {
-		(void) kmem_bsd_type_ctr(type, "free");
-		return;
-	}
 	bsd_free(addr, type, "free");
 }
 
@@ -336,7 +349,7 @@ void *
 kmem_bsd_realloc(void *addr, unsigned long size, struct malloc_type *type,
     int flags)
 {
-	(void) kmem_bsd_type_ctr(type, "realloc");
+	(void) kmi_bsd_type_check(type, "realloc");
 	if (addr != NULL && size == 0) {
 		bsd_free(addr, type, "realloc");
 		return (NULL);
@@ -356,41 +369,33 @@ malloc_roundup(unsigned long size)
 
 /* ---- DragonFly kmalloc(9) ---- */
 
-/* Exactly one of M_WAITOK and M_NOWAIT (M_INTWAIT has M_WAITOK). */
-static int
-kmalloc_kmflag(int flags, const char *fn)
+static _Noreturn KMEM_NOINLINE void
+kmalloc_bad_flags(int flags, const char *fn)
 {
-	int how = flags & (M_WAITOK | M_NOWAIT);
-
-	if (KMEM_UNLIKELY(how != M_WAITOK && how != M_NOWAIT))
-		kmi_panic("%s: flags 0x%x give %s of M_WAITOK and M_NOWAIT: "
-		    "exactly one (or M_INTWAIT) is required", fn,
-		    (unsigned)flags, how == 0 ? "neither" : "both");
-	return (malloc9_kmflag(flags));
+	kmi_panic("%s: flags 0x%x give %s of M_WAITOK and M_NOWAIT: exactly "
+	    "one (or M_INTWAIT) is required", fn, (unsigned)flags,
+	    (flags & (M_WAITOK | M_NOWAIT)) == 0 ? "neither" : "both");
 }
 
-static inline size_t
-kmalloc_size(unsigned long size, int flags)
+/* Exactly one of M_WAITOK and M_NOWAIT (M_INTWAIT has M_WAITOK). */
+static KMEM_ALWAYS_INLINE int
+kmalloc_kmflag(int flags, const char *fn)
 {
-	if ((flags & M_POWEROF2) && size > 1 && size <= KMEM_FACE_CLASS_MAX)
-		size = (size_t)1 << highbit(size - 1);
-	return (size);
+	if (KMEM_UNLIKELY((unsigned)(flags & (M_WAITOK | M_NOWAIT)) - 1 > 1))
+		kmalloc_bad_flags(flags, fn);
+	return (malloc9_kmflag(flags));
 }
 
 void *
 kmalloc(unsigned long size, struct malloc_type *type, int flags)
 {
-	return (bsd_alloc(kmalloc_size(size, flags), type, flags,
-	    kmalloc_kmflag(flags, "kmalloc"), "kmalloc"));
+	return (bsd_alloc(size, type, flags, kmalloc_kmflag(flags, "kmalloc"),
+	    "kmalloc"));
 }
 
 void
 kfree(void *addr, struct malloc_type *type)
 {
-	if (KMEM_UNLIKELY(addr == NULL))
-		kmi_panic("kfree: trying to free NULL pointer (type %s)",
-		    type != NULL && type->ks_magic == M_MAGIC ?
-		    type->ks_shortdesc : "?");
 	bsd_free(addr, type, "kfree");
 }
 
@@ -402,13 +407,12 @@ krealloc(void *addr, unsigned long size, struct malloc_type *type, int flags)
 	if (flags & M_ZERO)
 		kmi_panic("krealloc: M_ZERO is not supported (flags 0x%x)",
 		    (unsigned)flags);
-	(void) kmem_bsd_type_ctr(type, "krealloc");
+	(void) kmi_bsd_type_check(type, "krealloc");
 	if (addr != NULL && size == 0) {
 		bsd_free(addr, type, "krealloc");
 		return (NULL);
 	}
-	return (bsd_realloc(addr, kmalloc_size(size, flags), type, flags,
-	    kmflag, "krealloc"));
+	return (bsd_realloc(addr, size, type, flags, kmflag, "krealloc"));
 }
 
 char *

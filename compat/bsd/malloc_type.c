@@ -45,6 +45,14 @@ kmi_bsd_type_bogus(const struct malloc_type *type, const char *fn)
 	    fn, (const void *)type);
 }
 
+/* The fast paths' key follows registration and the limit (the lock). */
+static void
+type_fast_update(struct malloc_type *type)
+{
+	kmem_store_release(&type->ks_fast, type->ks_registered &&
+	    type->ks_limit == 0 ? type->ks_counters : 0);
+}
+
 /*
  * Register type (its first use): counters, and a place on the list.
  * false if it is not a type at all.
@@ -58,20 +66,32 @@ kmi_bsd_type_register(struct malloc_type *type, const char *fn)
 		kmi_panic("%s: kmem could not start (see kmem_init(9))", fn);
 	kmi_bsd_debug_init();
 	kmem_lock_enter(&kmi_bsd_type_lock);
-	if (type->ks_ctr == 0) {
+	if (!type->ks_registered) {
 		uint32_t ctr = type->ks_counters;
 		if (ctr == 0)
 			ctr = kmem_face_counters(MALLOC_TYPE_NCOUNTERS);
 		if (ctr == 0)
 			kmi_panic("%s: no counters left for malloc type %s "
 			    "(too many types)", fn, type->ks_shortdesc);
-		type->ks_counters = ctr;
+		kmem_store_release(&type->ks_counters, ctr);
 		type->ks_next = kmem_bsd_types;
 		kmem_bsd_types = type;
-		kmem_store_release(&type->ks_ctr, ctr);
+		type->ks_registered = 1;
+		type_fast_update(type);
 	}
 	kmem_lock_exit(&kmi_bsd_type_lock);
 	return (true);
+}
+
+/* The slow paths' view of a type: its counters; panics if it is none. */
+uint32_t
+kmi_bsd_type_check(struct malloc_type *type, const char *fn)
+{
+	if (type == NULL || kmem_load_relaxed(&type->ks_magic) != M_MAGIC)
+		kmi_bsd_type_bogus(type, fn);
+	if (!kmem_load_acquire(&type->ks_registered))
+		(void) kmi_bsd_type_register(type, fn);
+	return (type->ks_counters);
 }
 
 void
@@ -105,9 +125,10 @@ malloc_type_detach(struct malloc_type *type)
 		}
 	}
 	type->ks_next = NULL;
-	kmem_lock_exit(&kmi_bsd_type_lock);
 	/* Re-registered on its next use, with the same counters. */
-	kmem_store_release(&type->ks_ctr, 0);
+	type->ks_registered = 0;
+	type_fast_update(type);
+	kmem_lock_exit(&kmi_bsd_type_lock);
 }
 
 /* ---- statistics ---- */
@@ -137,7 +158,7 @@ void
 kmi_bsd_sync(struct malloc_type *type)
 {
 	uint64_t c[MALLOC_TYPE_NCOUNTERS];
-	uint32_t ctr = type->ks_counters;
+	uint32_t ctr = kmem_load_acquire(&type->ks_counters);
 
 	kmem_face_counters_self(ctr, MALLOC_TYPE_NCOUNTERS, c);
 	int64_t net = (int64_t)(c[MT_ALLOC_BYTES] - c[MT_FREE_BYTES]);
@@ -282,6 +303,7 @@ malloc_type_setlimit(struct malloc_type *type, unsigned long limit)
 	if (!was && limit != 0)
 		type->ks_reserved = mts.mts_memuse;
 	kmem_store_relaxed(&type->ks_limit, limit);
+	type_fast_update(type);
 	kmi_cv_broadcast(&bsd_limit_cv);
 	kmem_lock_exit(&kmi_bsd_type_lock);
 }

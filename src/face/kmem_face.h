@@ -127,13 +127,16 @@ kmem_face_counters_self(uint32_t i, uint32_t n, uint64_t *out)
 static KMEM_ALWAYS_INLINE bool
 kmem_face_alloc_counted(kmem_cache_t *cp, void **bufp, uint32_t ctr)
 {
-	return (kmem_magazine_xfer_counted(cp, bufp, true, ctr));
+	return (kmem_magazine_xfer_counted(cp,
+	    kmem_load_relaxed(&cp->cache_cpu_index), bufp, true, ctr));
 }
 
+/* The free of a buffer of owner class oc (kmem_owner_holds() said so). */
 static KMEM_ALWAYS_INLINE bool
-kmem_face_free_counted(kmem_cache_t *cp, void *buf, uint32_t ctr)
+kmem_face_free_counted(const kmem_owner_class_t *oc, void *buf, uint32_t ctr)
 {
-	return (kmem_magazine_xfer_counted(cp, &buf, false, ctr));
+	return (kmem_magazine_xfer_counted(oc->oc_cache, oc->oc_free_index,
+	    &buf, false, ctr));
 }
 
 /* ---- debugging: guarded caches only ---- */

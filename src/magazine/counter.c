@@ -22,6 +22,15 @@
 #include "magazine_impl.h"
 
 uint64_t kmem_counter_retired[KMEM_NCOUNTERS];	/* atomic adds */
+
+/*
+ * A record's table starts this far into its allocation: records and
+ * their slot tables are page aligned, and counters at the same offsets in
+ * their page as the fields the fast paths read there (cpu_busy, cpu_cc,
+ * the first slots) would make every one of those loads wait for the
+ * counters' stores (4K aliasing: 2.5x the time of a counted pair).
+ */
+#define COUNTER_COLOUR	(3072 / sizeof (uint64_t))
 static uint32_t kmem_counter_next = 1;		/* kmem_cpu_list_lock */
 
 /* n consecutive counters, all zero; 0 if the table is full. */
@@ -39,6 +48,13 @@ kmi_counter_alloc(uint32_t n)
 	return (base);
 }
 
+static void
+table_free(uint64_t *ctr, uint32_t n)
+{
+	vmem_free(kmem_metadata_arena, ctr - COUNTER_COLOUR,
+	    (COUNTER_COLOUR + n) * sizeof (uint64_t));
+}
+
 /* Give this record a table with room for counter i (owner only). */
 static bool
 counter_grow(kmem_cpu_t *cpu, uint32_t i)
@@ -47,10 +63,11 @@ counter_grow(kmem_cpu_t *cpu, uint32_t i)
 
 	while (n <= i)
 		n *= 2;
-	uint64_t *ctr = vmem_alloc(kmem_metadata_arena, n * sizeof (uint64_t),
-	    VM_NOSLEEP | VM_NORMALPRI);
+	uint64_t *ctr = vmem_alloc(kmem_metadata_arena, (COUNTER_COLOUR + n) *
+	    sizeof (uint64_t), VM_NOSLEEP | VM_NORMALPRI);
 	if (ctr == NULL)
 		return (false);
+	ctr += COUNTER_COLOUR;
 	memset(ctr, 0, n * sizeof (uint64_t));
 	kmem_lock_enter(&kmem_cpu_list_lock);
 	uint64_t *old = cpu->cpu_ctr;
@@ -68,9 +85,9 @@ counter_grow(kmem_cpu_t *cpu, uint32_t i)
 	kmem_plat_self_exit();
 	kmem_lock_exit(&kmem_cpu_list_lock);
 	if (ok && old != NULL)
-		vmem_free(kmem_metadata_arena, old, old_n * sizeof (uint64_t));
+		table_free(old, old_n);
 	if (!ok)
-		vmem_free(kmem_metadata_arena, ctr, n * sizeof (uint64_t));
+		table_free(ctr, n);
 	return (ok);
 }
 
@@ -152,8 +169,7 @@ void
 kmi_counter_free(kmem_cpu_t *cpu)
 {
 	if (cpu->cpu_ctr != NULL)
-		vmem_free(kmem_metadata_arena, cpu->cpu_ctr,
-		    cpu->cpu_nctr * sizeof (uint64_t));
+		table_free(cpu->cpu_ctr, cpu->cpu_nctr);
 	cpu->cpu_ctr = NULL;
 	cpu->cpu_nctr = 0;
 }

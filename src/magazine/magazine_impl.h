@@ -174,17 +174,17 @@ kmem_counter_add2(kmem_cpu_t *cpu, uint32_t i, uint64_t a, uint64_t b)
 /*
  * kmem_magazine_alloc() and kmem_magazine_free() that also count, in the
  * same busy section: 1 to counter ctr and the buffer size to ctr + 1.
- * false, and nothing done, if either cannot be done here.
+ * index is cp's slot (cache_cpu_index, or for a free the one its owner
+ * class holds, a load nearer).  false, and nothing done, if either cannot
+ * be done here.
  */
 static KMEM_ALWAYS_INLINE bool
-kmem_magazine_xfer_counted(kmem_cache_t *cp, void **bufp, bool alloc,
-    uint32_t ctr)
+kmem_magazine_xfer_counted(kmem_cache_t *cp, uint32_t index, void **bufp,
+    bool alloc, uint32_t ctr)
 {
 	kmem_cpu_t *cpu = kmem_plat_self_enter();
 	kmem_cpu_cache_t *ccp;
 	bool done = false;
-
-	uint32_t index = kmem_load_relaxed(&cp->cache_cpu_index);
 
 	if (KMEM_LIKELY(ctr + 1 < (cpu != NULL ? cpu->cpu_nctr : 0) &&
 	    kmem_cpu_begin(cpu, index, &ccp))) {
@@ -196,9 +196,9 @@ kmem_magazine_xfer_counted(kmem_cache_t *cp, void **bufp, bool alloc,
 				kmem_track_buf_free(cp, *bufp);
 				kmem_magazine_push(ccp, *bufp);
 			}
-			kmem_counter_add(&cpu->cpu_ctr[ctr], 1);
-			kmem_counter_add(&cpu->cpu_ctr[ctr + 1],
-			    cp->cache_bufsize);
+			uint64_t *c = &cpu->cpu_ctr[ctr];
+			kmem_counter_add(&c[0], 1);
+			kmem_counter_add(&c[1], cp->cache_bufsize);
 			done = true;
 		}
 		kmem_cpu_end(cpu);

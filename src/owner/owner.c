@@ -90,6 +90,8 @@ class_init(kmem_owner_class_t *oc, kmem_cache_t *cp, size_t chunks)
 	oc->oc_inverse = inverse;
 	oc->oc_shift = shift;
 	oc->oc_chunks = chunks;
+	oc->oc_free_index = (cp->cache_flags & KMF_BUFTAG) ||
+	    cp->cache_slot == 0 ? UINT32_MAX : cp->cache_slot;
 }
 
 /* cp's class, made on its first slab (open addressing, never deleted). */

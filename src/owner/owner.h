@@ -26,6 +26,11 @@ typedef struct kmem_owner_class {
 	uint64_t	oc_inverse;
 	uint64_t	oc_shift;
 	uint64_t	oc_chunks;	/* 64 bits: compared without a load */
+	uint32_t	oc_free_index;	/* the per-CPU slot a free's fast */
+					/* path uses: cache_slot, or */
+					/* UINT32_MAX (guarded: none) -- */
+					/* one load less than through */
+					/* oc_cache */
 } kmem_owner_class_t;
 
 /* A page: its class (NULL: nothing of kmem's), and where its buffer is. */

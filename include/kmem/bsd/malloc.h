@@ -54,7 +54,7 @@ extern "C" {
 
 /* ---- malloc types ---- */
 #define M_MAGIC			877983977	/* the BSDs' value */
-#define MALLOC_TYPE_NCOUNTERS	5
+#define MALLOC_TYPE_NCOUNTERS	10
 
 /*
  * A malloc type.  Defined (statically initialised) by MALLOC_DEFINE();
@@ -65,9 +65,12 @@ struct malloc_type {
 	unsigned long	ks_magic;	/* M_MAGIC */
 	const char	*ks_shortdesc;	/* printed by vmstat -m */
 	const char	*ks_longdesc;
-	uint32_t	ks_ctr;		/* first per-CPU counter; 0 while */
-					/* not registered */
-	uint32_t	ks_counters;	/* the same, kept across a detach */
+	uint32_t	ks_fast;	/* ks_counters while registered and */
+					/* unlimited (the fast paths' key), */
+					/* else 0 */
+	uint32_t	ks_counters;	/* first per-CPU counter; 0 until */
+					/* first registered */
+	uint32_t	ks_registered;	/* on the list vmstat -m walks */
 	uint32_t	ks_waiters;	/* blocked at the limit */
 	unsigned long	ks_limit;	/* bytes; 0: none */
 	unsigned long	ks_reserved;	/* bytes held, while limited */
