@@ -4,7 +4,7 @@
  * budget of its own.  test_bsd_malloc.c checks what it says.
  *
  *   dupfree | wrong-bucket | modified | unaligned | foreign | too-large
- *   | nowait-budget | krealloc-budget
+ *   | nowait-budget | nowait-classes | krealloc-budget | late-start
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +92,44 @@ main(int argc, char **argv)
 		printf("M_NOWAIT failed at the budget and recovered\n");
 		return (0);
 	}
+	if (strcmp(what, "nowait-classes") == 0) {
+		/* Under a budget, M_NOWAIT class buffers run out. */
+		static void *v[4096];
+		int n = 0;
+		while (n < 4096 && (v[n] = malloc(60000, M_HELPER,
+		    M_NOWAIT)) != NULL)
+			n++;
+		if (n == 4096)
+			return (fail("the budget never ran out"));
+		while (n > 0)
+			free(v[--n], M_HELPER);
+		printf("M_NOWAIT class buffers ran out and came back\n");
+		return (0);
+	}
+	if (strcmp(what, "late-start") == 0) {
+		/* kmem runs before the face's first use: the buffers its */
+		/* magazines and slabs hold already must free by address. */
+		void *v[2000];
+		if (kmem_init(NULL) != 0)
+			return (fail("kmem_init failed"));
+		for (int i = 0; i < 2000; i++)
+			v[i] = kmem_alloc(64 + (i % 4) * 100, KM_SLEEP);
+		for (int i = 0; i < 2000; i += 2)
+			kmem_free(v[i], 64 + (i % 4) * 100);
+		for (int i = 0; i < 2000; i += 2)
+			v[i] = kmalloc(64 + (i % 4) * 100, M_HELPER, M_WAITOK);
+		for (int i = 0; i < 2000; i += 2)
+			kfree(v[i], M_HELPER);
+		for (int i = 1; i < 2000; i += 2)
+			kmem_free(v[i], 64 + (i % 4) * 100);
+		struct malloc_type_stat mts;
+		malloc_type_stat(M_HELPER, &mts);
+		if (mts.mts_inuse != 0 || mts.mts_calls != 1000)
+			return (fail("late start miscounted"));
+		printf("the face started after kmem: 1000 buffers freed by "
+		    "address\n");
+		return (0);
+	}
 	if (strcmp(what, "krealloc-budget") == 0) {
 		/* 64 MiB budget: growing past it fails, the old stays. */
 		size_t old = 8 << 20;
@@ -116,5 +154,6 @@ main(int argc, char **argv)
 		return (0);
 	}
 	return (fail("usage: kmem_bsd_helper dupfree|wrong-bucket|modified|"
-	    "unaligned|foreign|too-large|nowait-budget|krealloc-budget"));
+	    "unaligned|foreign|too-large|nowait-budget|nowait-classes|"
+	    "krealloc-budget|late-start"));
 }

@@ -522,6 +522,15 @@ test_diagnostic(void)
 	char *out = bsd_helper("foreign", "KMEM_DEBUG=guards", &status);
 	KT_CHECK(WIFSIGNALED(status) && out != NULL &&
 	    strstr(out, "not within kmem_map") != NULL);
+	/* The budget exhausted under M_NOWAIT: a message, then NULL. */
+	char *env[] = { "KMEM_DEBUG=guards",
+	    "KMEM_OPTIONS=physmem=32m,reap_interval=0", NULL };
+	char *argv[] = { "kmem_bsd_helper", "nowait-classes", NULL };
+	out = kt_run_helper("kmem_bsd_helper", argv, env, &status);
+	if (!KT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+	    out != NULL && strstr(out, "malloc: out of space in kmem_map") !=
+	    NULL))
+		printf("    %s\n", out != NULL ? out : "(nothing)");
 }
 
 /* Under a memory budget: M_NOWAIT fails and recovers; krealloc fails */
@@ -540,6 +549,36 @@ test_budget(void)
 		printf("    %s\n", out != NULL ? out : "(nothing)");
 }
 
+/* kmem started (and filled its magazines) before the face's first use. */
+static void
+test_late_start(void)
+{
+	int status = 0;
+	char *out = bsd_helper("late-start", "KMEM_OPTIONS=reap_interval=0",
+	    &status);
+
+	if (!KT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		printf("    %s\n", out != NULL ? out : "(nothing)");
+}
+
+/* A type defined with a limit is limited from its first use. */
+MALLOC_DEFINE_LIMIT(M_KDEFLIMIT, "kdeflimit", "limited at definition",
+    8192);
+
+static void
+test_define_limit(void)
+{
+	void *a = malloc(4096, M_KDEFLIMIT, M_NOWAIT);
+	void *b = malloc(4096, M_KDEFLIMIT, M_NOWAIT);
+
+	KT_CHECK(a != NULL && b != NULL);
+	KT_CHECK(malloc(16, M_KDEFLIMIT, M_NOWAIT) == NULL);
+	KT_EQ_U(stat_of(M_KDEFLIMIT).mts_limit, 8192);
+	free(a, M_KDEFLIMIT);
+	free(b, M_KDEFLIMIT);
+	KT_EQ_U(stat_of(M_KDEFLIMIT).mts_memuse, 0);
+}
+
 KT_SUITE(bsd_suite,
 	{ "bsd:malloc:basic", test_basic },
 	{ "bsd:malloc:zero", test_zero },
@@ -555,4 +594,6 @@ KT_SUITE(bsd_suite,
 	{ "bsd:types:attach-detach", test_attach_detach },
 	{ "bsd:diagnostic:messages", test_diagnostic },
 	{ "bsd:budget:nowait-krealloc", test_budget },
+	{ "bsd:start:after-kmem", test_late_start },
+	{ "bsd:limit:at-definition", test_define_limit },
 );

@@ -7,7 +7,8 @@
  * DragonFly kfree(9) -- must find a buffer's cache from its address
  * alone.  The owner map is a two-level radix table over the 48-bit
  * address space, one entry (two words) per page.  Once a face enables it
- * (kmi_owner_enable(), before kmem_init()), the slab layer reports every
+ * (kmi_owner_enable(): before kmem_init(), or later, when it maps the
+ * slabs kmem already has), the slab layer reports every
  * kmem_alloc slab it lays out or destroys (kmi_slab_map_hook), so each
  * page that holds a slab's chunks maps to its cache's class and to the
  * slab's first buffer; the first page of a large buffer
@@ -130,19 +131,54 @@ owner_slab_map(void *first, size_t size, kmem_cache_t *owner)
 	    class_of(owner, size / owner->cache_chunksize), (uintptr_t)first);
 }
 
+static int
+owner_map_slab(kmem_cache_t *cp, kmem_slab_t *sp, bool partial, void *arg)
+{
+	(void)partial;
+	(void)arg;
+	owner_slab_map(sp->slab_base, sp->slab_chunks * cp->cache_chunksize,
+	    cp);
+	return (0);
+}
+
+static int
+owner_map_cache(kmem_cache_t *cp, void *arg)
+{
+	(void)arg;
+	if (cp->cache_cflags & KMC_KMEM_ALLOC) {
+		kmem_lock_enter(&cp->cache_lock);
+		(void)kmi_slab_walk(cp, owner_map_slab, NULL);
+		kmem_lock_exit(&cp->cache_lock);
+	}
+	return (0);
+}
+
 /*
- * Keep the map from now on.  Must come before kmem_init() makes its
- * first kmem_alloc slab; false if kmem is already set up without it.
+ * Keep the map from now on.  If kmem is already running, the slabs it
+ * has are mapped too: the hook is set first, then each kmem_alloc cache's
+ * lists are walked under its lock, under which new slabs are mapped and
+ * listed (slab.c), so no slab is missed.  Large buffers allocated before
+ * are not in the map; only the faces allocate those.  false if the map
+ * cannot be had.
  */
+static uint32_t kmem_owner_state;	/* 0 off, 1 being enabled, 2 on */
+
 bool
 kmi_owner_enable(void)
 {
-	if (kmem_load_acquire(&kmi_slab_map_hook) == owner_slab_map)
+	if (kmem_load_acquire(&kmem_owner_state) == 2)
 		return (true);
-	if (kmi_is_ready())
-		return (false);
+	uint32_t off = 0;
+	if (!kmem_cas(&kmem_owner_state, &off, 1)) {
+		while (kmem_load_acquire(&kmem_owner_state) != 2)
+			kmem_plat_yield();	/* another thread maps */
+		return (true);
+	}
 	kmi_owner_shift = (unsigned)highbit(kmem_plat_pagesize()) - 1;
 	kmem_store_release(&kmi_slab_map_hook, owner_slab_map);
+	if (kmi_is_ready())
+		(void)kmem_cache_walk(owner_map_cache, NULL);
+	kmem_store_release(&kmem_owner_state, 2);
 	return (true);
 }
 

@@ -338,18 +338,15 @@ slab_create(kmem_cache_t *cp, int kmflag)
 	if (slab_is_small(cp)) {
 		sp->slab_chunks = (uint32_t)((cp->cache_slabsize -
 		    sizeof (kmem_slab_t) - color) / cp->cache_chunksize);
-		slab_map(cp, sp, cp);
 		return (sp);
 	}
 	sp->slab_chunks = (uint32_t)((cp->cache_slabsize - color) /
 	    cp->cache_chunksize);
-	slab_map(cp, sp, cp);
 	for (uint32_t i = sp->slab_chunks; i-- > 0; ) {
 		kmem_bufctl_t *bcp = kmem_cache_alloc(kmi_bufctl_cache,
 		    metaflag);
 		if (bcp == NULL) {
 			slab_bufctls_free(sp->slab_raw);
-			slab_map(cp, sp, NULL);
 			kmem_cache_free(kmi_slab_cache, sp);
 			slab_mem_free(cp, mem);
 			return (NULL);
@@ -498,6 +495,9 @@ slab_ensure_partial(kmem_cache_t *cp, int kmflag)
 		kmem_lock_enter(&cp->cache_lock);
 		if (sp == NULL)
 			return (false);
+		/* Mapped under the lock: a late kmi_owner_enable() walks */
+		/* the lists under it and so misses no slab. */
+		slab_map(cp, sp, cp);
 		kmem_list_insert_head(&cp->cache_partial, &sp->slab_link);
 		cp->cache_slab_create++;
 		cp->cache_buftotal += sp->slab_chunks;
