@@ -37,7 +37,7 @@ PLAT_SRC := platform/posix/posix.c platform/posix/posix_debug.c \
 	    platform/posix/posix_stack.c
 # The BSD faces (malloc(9), kmalloc(9)) are part of libkmem; their
 # kernel-only file is compiled by check-freestanding.
-BSD_SRC	 := compat/bsd/malloc.c compat/bsd/malloc_type.c compat/bsd/malloc_stat.c
+BSD_SRC	 := $(filter-out compat/bsd/malloc_kernel.c,$(sort $(wildcard compat/bsd/*.c)))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 PLAT_OBJ := $(PLAT_SRC:%.c=$(BUILD)/%.o)
 BSD_OBJ	 := $(BSD_SRC:%.c=$(BUILD)/%.o)
@@ -138,9 +138,11 @@ test: deps
 	$(MAKE) lint-man
 
 # The examples a user copies from: built and run, output checked.
-test-examples: $(BUILD)/examples/bsd_driver
+test-examples: $(BUILD)/examples/bsd_driver $(BUILD)/examples/netbsd_driver
 	$(BUILD)/examples/bsd_driver | grep -q '^    foobuffers    16 '
-	@echo "examples: bsd_driver ran; its vmstat -m names its type"
+	$(BUILD)/examples/netbsd_driver | grep -q '^xxdescpl      16 '
+	@echo "examples: bsd_driver and netbsd_driver ran; vmstat -m names" \
+	    "their type and pool"
 
 test-valgrind: $(TEST_BIN)
 	valgrind --quiet --error-exitcode=99 --leak-check=no \
@@ -221,6 +223,10 @@ test-install:
 	    $$(PKG_CONFIG_PATH=$(INST)/lib/pkgconfig pkg-config --cflags --libs kmem) \
 	    -I$(INST)/include/kmem/bsd
 	LD_LIBRARY_PATH=$(INST)/lib $(INST)/bsd_driver > /dev/null
+	$(CC) -o $(INST)/netbsd_driver examples/netbsd_driver.c \
+	    $$(PKG_CONFIG_PATH=$(INST)/lib/pkgconfig pkg-config --cflags --libs kmem) \
+	    -I$(INST)/include/kmem/bsd
+	LD_LIBRARY_PATH=$(INST)/lib $(INST)/netbsd_driver > /dev/null
 	tests/malloc/link.sh $(INST)
 
 lint-man:
@@ -228,13 +234,17 @@ lint-man:
 	mandoc -Tlint -W warning man/*.[0-9]
 	@echo "man pages: lint clean"
 
-demo: deps $(BUILD)/examples/demo $(BUILD)/examples/bsd_driver
+demo: deps $(BUILD)/examples/demo $(BUILD)/examples/bsd_driver \
+	    $(BUILD)/examples/netbsd_driver
 	$(BUILD)/examples/demo
 	@echo; echo "A BSD driver on kmem (examples/bsd_driver.c):"
 	$(BUILD)/examples/bsd_driver
+	@echo; echo "A NetBSD driver's pools on kmem (examples/netbsd_driver.c):"
+	$(BUILD)/examples/netbsd_driver
 
-# Kernel sources keep their includes: <sys/malloc.h> is kmem/bsd's.
-$(BUILD)/examples/bsd_driver: examples/bsd_driver.c $(BUILD)/libkmem.a
+# Kernel sources keep their includes: <sys/malloc.h>, <sys/pool.h>,
+# <sys/kmem.h> and <uvm/uvm_extern.h> are kmem/bsd's.
+$(BUILD)/examples/%_driver: examples/%_driver.c $(BUILD)/libkmem.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(OPT) -Iinclude/kmem/bsd -D_GNU_SOURCE -o $@ $< \
 	    $(BUILD)/libkmem.a $(SANLD) -lpthread
@@ -255,6 +265,9 @@ install: $(BUILD)/libkmem.a $(BUILD)/libkmem.so $(BUILD)/libkmem_malloc.so
 	install -m 644 include/kmem/bsd/*.h $(DESTDIR)$(PREFIX)/include/kmem/bsd/
 	install -m 644 include/kmem/bsd/sys/*.h \
 	    $(DESTDIR)$(PREFIX)/include/kmem/bsd/sys/
+	install -d $(DESTDIR)$(PREFIX)/include/kmem/bsd/uvm
+	install -m 644 include/kmem/bsd/uvm/*.h \
+	    $(DESTDIR)$(PREFIX)/include/kmem/bsd/uvm/
 	install -m 644 $(BUILD)/libkmem.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libkmem.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libkmem_malloc.so $(DESTDIR)$(PREFIX)/lib/

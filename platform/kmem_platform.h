@@ -49,6 +49,14 @@ void kmem_plat_unmap(void *addr, size_t size);
 void kmem_plat_discard(void *addr, size_t size);
 
 /*
+ * Keep the pages of [addr, addr + size) resident (wire is true) or let
+ * them be paged again (false); false if the platform would not (a hosted
+ * process may lack the privilege).  A kernel, whose memory is resident,
+ * returns true and does nothing.  Used by uvm_km(9)'s UVM_KMF_WIRED.
+ */
+bool kmem_plat_wire(void *addr, size_t size, bool wire);
+
+/*
  * Futex-style waiting, used by kmem's own locks and condition variables.
  * kmem_plat_wait blocks while *addr == expected; it may return spuriously.
  * kmem_plat_wake wakes one waiter (all == false) or every waiter on addr.

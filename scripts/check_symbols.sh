@@ -12,7 +12,7 @@ B=${1:-build/release}
 roots="kmem_alloc_table kmem_big_alloc_table kmem_cache_list kmem_cache_list_lock
 kmem_cpu_list kmem_cpu_list_lock kmem_heap_arena kmem_metadata_arena
 kmem_layout_version kmem_logs kmem_owner_root vmem_list vmem_list_lock
-kmem_counter_retired kmem_bsd_types"
+kmem_counter_retired kmem_bsd_types kmem_bsd_pools kmem_bsd_pool_caches"
 libc="malloc free calloc realloc reallocarray posix_memalign aligned_alloc
 memalign valloc pvalloc malloc_usable_size"
 tmp=$(mktemp -d)
@@ -20,7 +20,7 @@ trap 'rm -rf "$tmp"' EXIT
 # Public names: identifiers declared in the public headers.
 { grep -ho '\b\(kmem\|vmem\)_[a-z0-9_]*\b' include/kmem/*.h \
     include/kmem/bsd/*.h
-  grep -ho '\bM_[A-Z0-9_]*\b\|\bk\(malloc\|free\|realloc\|strdup\)[a-z_]*\b\|\bmalloc_[a-z_]*\b' \
+  grep -ho '\bM_[A-Z0-9_]*\b\|\bk\(malloc\|free\|realloc\|strdup\)[a-z_]*\b\|\bmalloc_[a-z_]*\b\|\bpool_[a-z_]*\b\|\buvm_km_[a-z]*\b\|\bkernel_map\b' \
     include/kmem/bsd/*.h; } | grep -v '^kmem_plat_' | sort -u > "$tmp/public"
 nm --defined-only -g "$B/libkmem.a" 2>/dev/null | awk 'NF == 3 {print $3}' |
     sort -u > "$tmp/archive"

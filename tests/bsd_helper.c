@@ -5,6 +5,7 @@
  *
  *   dupfree | wrong-bucket | modified | unaligned | foreign | too-large
  *   | nowait-budget | nowait-classes | krealloc-budget | late-start
+ *   | pool-dupput | pool-modified | pool-redzone
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include <kmem/kmem.h>
 #include <kmem/bsd/malloc.h>
+#include <kmem/bsd/pool.h>
 
 MALLOC_DEFINE(M_HELPER, "helperbuf", "kmem_bsd_helper's buffers");
 
@@ -91,6 +93,24 @@ main(int argc, char **argv)
 		free(small, M_HELPER);
 		printf("M_NOWAIT failed at the budget and recovered\n");
 		return (0);
+	}
+	if (strncmp(what, "pool-", 5) == 0) {
+		static struct pool pool;
+		pool_init(&pool, 96, 0, 0, 0, "diagpl", NULL, IPL_NONE);
+		char *item = pool_get(&pool, PR_WAITOK);
+		if (strcmp(what, "pool-dupput") == 0) {
+			pool_put(&pool, item);
+			pool_put(&pool, item);
+		} else if (strcmp(what, "pool-modified") == 0) {
+			pool_put(&pool, item);
+			item[40] = 1;		/* use after put */
+			for (int i = 0; i < 1000; i++)
+				(void) pool_get(&pool, PR_WAITOK);
+		} else if (strcmp(what, "pool-redzone") == 0) {
+			item[96] = 1;		/* one past the item */
+			pool_put(&pool, item);
+		}
+		return (fail("a pool misuse went unnoticed"));
 	}
 	if (strcmp(what, "nowait-classes") == 0) {
 		/* Under a budget, M_NOWAIT class buffers run out. */

@@ -7,6 +7,7 @@
 
 #define KMEM_BSD_NO_NAME_MAP
 #include <kmem/bsd/malloc.h>
+#include <kmem/bsd/pool.h>
 #include "../../src/face/kmem_face.h"
 
 /* A type's per-CPU counters, from ks_counters (MALLOC_TYPE_NCOUNTERS). */
@@ -20,6 +21,9 @@
 
 extern kmem_lock_t kmi_bsd_type_lock;
 extern struct malloc_type *kmem_bsd_types;	/* registered types */
+extern kmem_lock_t kmi_bsd_pool_lock;
+extern struct pool *kmem_bsd_pools;		/* every pool */
+extern struct pool_cache *kmem_bsd_pool_caches;	/* every pool cache */
 
 bool kmi_bsd_type_register(struct malloc_type *type, const char *fn);
 _Noreturn void kmi_bsd_type_bogus(const struct malloc_type *type, const char *fn);
@@ -30,6 +34,8 @@ bool kmi_bsd_limit_take(struct malloc_type *type, size_t bytes,
 void kmi_bsd_limit_give(struct malloc_type *type, size_t bytes);
 void kmi_bsd_failed(struct malloc_type *type);
 void kmi_bsd_debug_init(void);
+void kmi_bsd_pool_table(void (*pr)(void *arg, const char *line), void *arg);
+bool kmi_bsd_pool_report(const kmem_face_error_t *fe);
 
 /*
  * The fast paths' key: the type's counters if it is a registered type

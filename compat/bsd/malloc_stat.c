@@ -20,6 +20,8 @@ bsd_report(const kmem_face_error_t *fe)
 {
 	struct malloc_type *type = NULL;
 
+	if (kmi_bsd_pool_report(fe))
+		return;
 	for (struct malloc_type *t = kmem_load_acquire(&kmem_bsd_types);
 	    t != NULL && fe->fe_tag != 0; t = t->ks_next)
 		if (kmem_bsd_tag(t) == fe->fe_tag)
@@ -239,6 +241,8 @@ kmem_vmstat_m(void (*pr)(void *arg, const char *line), void *arg)
 	if (vc.used == 0) {
 		vc.pr(vc.arg, "Kmem statistics are not being gathered by the "
 		    "kernel.");
+		vc.pr(vc.arg, "");
+		kmi_bsd_pool_table(vc.pr, vc.arg);
 		return;
 	}
 	print_buckets(&vc);
@@ -252,4 +256,6 @@ kmem_vmstat_m(void (*pr)(void *arg, const char *line), void *arg)
 	kmi_snprintf(buf, sizeof (buf), "              %7luK %6luK    %8lu",
 	    vc.inuse_k, vc.free_k, vc.calls);
 	vc.pr(vc.arg, buf);
+	vc.pr(vc.arg, "");
+	kmi_bsd_pool_table(vc.pr, vc.arg);
 }

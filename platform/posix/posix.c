@@ -179,6 +179,12 @@ kmem_plat_map(size_t size)
 	return (va == MAP_FAILED ? NULL : va);
 }
 
+bool
+kmem_plat_wire(void *addr, size_t size, bool wire)
+{
+	return ((wire ? mlock(addr, size) : munlock(addr, size)) == 0);
+}
+
 void
 kmem_plat_unmap(void *addr, size_t size)
 {

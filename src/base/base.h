@@ -199,7 +199,10 @@ void kmi_cv_broadcast(kmem_cv_t *cv);
 
 /* ---- formatted output without libc (src/base/fmt.c) ---- */
 
-/* Supports %s %c %d %u %x %p %% with l/ll/z modifiers, widths and '-'. */
+/*
+ * Supports %s %c %d %i %u %x %X %p %% with l/ll/z modifiers, widths, '-'
+ * and '0'.
+ */
 int kmi_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap);
 int kmi_snprintf(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -90,7 +90,8 @@ kmi_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap)
 			tmp[0] = (char)va_arg(ap, int);
 			fmt_field(&fo, tmp, 1, width, left, ' ');
 			continue;
-		case 'd': {
+		case 'd':
+		case 'i': {
 			int64_t sv = lng == 0 ? va_arg(ap, int) :
 			    lng == 1 ? va_arg(ap, long) :
 			    lng == 2 ? va_arg(ap, long long) :
@@ -106,13 +107,18 @@ kmi_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap)
 		}
 		case 'u':
 		case 'x':
+		case 'X': {
 			v = lng == 0 ? va_arg(ap, unsigned) :
 			    lng == 1 ? va_arg(ap, unsigned long) :
 			    lng == 2 ? va_arg(ap, unsigned long long) :
 			    va_arg(ap, size_t);
-			fmt_field(&fo, tmp, fmt_number(tmp, v, *p == 'u' ? 10 : 16),
-			    width, left, pad);
+			size_t n = fmt_number(tmp, v, *p == 'u' ? 10 : 16);
+			for (size_t i = 0; *p == 'X' && i < n; i++)
+				if (tmp[i] >= 'a')
+					tmp[i] = (char)(tmp[i] - 'a' + 'A');
+			fmt_field(&fo, tmp, n, width, left, pad);
 			continue;
+		}
 		case 'p':
 			v = (uintptr_t)va_arg(ap, void *);
 			tmp[0] = '0';

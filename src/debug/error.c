@@ -70,7 +70,10 @@ kmem_error_at(int type, kmem_cache_t *cp, void *buf, kmem_cache_t *owner,
 		bufctl = kmem_buftag(owner, chunk)->bt_link;
 	if (owner != NULL)	/* a search: no pointer read from the buffer */
 		slab = kmi_slab_find(owner, chunk, &found);
-	if (type != KMERR_MODIFIED && type != KMERR_FACE && slab != NULL)
+	if (type == KMERR_REDZONE && slab != NULL)
+		face_report(type, owner, chunk, 0, KMEM_REDZONE_PATTERN,
+		    kmem_buftag(owner, chunk)->bt_redzone);
+	else if (type != KMERR_MODIFIED && type != KMERR_FACE && slab != NULL)
 		face_report(type, owner, chunk, 0, 0, 0);
 	kmi_printf(NULL, NULL, "kernel memory allocator: %s%s%s",
 	    kmem_error_msg[type], headline ? ": " : "",

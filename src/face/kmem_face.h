@@ -24,6 +24,14 @@
 #include "../owner/owner.h"
 #include "../debug/debug_impl.h"
 
+/* Enable the owner map and start kmem; false if it cannot start. */
+static inline bool
+kmem_face_init(void)
+{
+	return (kmi_owner_enable() && (kmi_is_ready() ||
+	    kmem_init(NULL) == 0));
+}
+
 /* The largest size the kmem_alloc size classes serve. */
 #define KMEM_FACE_CLASS_MAX	KMEM_BIG_MAXBUF
 
@@ -72,6 +80,59 @@ static inline bool
 kmem_face_guarded(const kmem_cache_t *cp)
 {
 	return ((cp->cache_flags & KMF_BUFTAG) != 0);
+}
+
+/* ---- object caches a face makes (pools) ---- */
+
+/*
+ * kmem_cache_create() with slabs from vmp of exactly slabsize bytes (0:
+ * kmem's choice): a page allocator that hands out one page at a time.
+ */
+static inline kmem_cache_t *
+kmem_face_cache_create(const char *name, size_t size, size_t align,
+    kmem_constructor_t *ctor, kmem_destructor_t *dtor, void *private,
+    vmem_t *vmp, int cflags, size_t slabsize)
+{
+	if (!kmem_face_init())
+		return (NULL);
+	return (kmi_cache_create_slab(name, size, align, ctor, dtor, NULL,
+	    private, vmp, cflags, slabsize));
+}
+
+/* Destroy every constructed object cp holds free: magazines, depot, slabs. */
+static inline void
+kmem_face_cache_destruct(kmem_cache_t *cp)
+{
+	kmem_cache_reap_now(cp);
+	kmi_slab_destruct_free(cp);
+}
+
+static inline void *
+kmem_face_cache_private(const kmem_cache_t *cp)
+{
+	return (cp->cache_private);
+}
+
+/* Buffers per slab, and slab size: a pool's items per page. */
+static inline size_t
+kmem_face_slab_chunks(const kmem_cache_t *cp)
+{
+	size_t usable = cp->cache_slabsize - ((cp->cache_flags & KMF_HASH) ?
+	    0 : sizeof (kmem_slab_t));
+	return (usable / cp->cache_chunksize);
+}
+
+static inline size_t
+kmem_face_slab_size(const kmem_cache_t *cp)
+{
+	return (cp->cache_slabsize);
+}
+
+/* Slabs with no buffer allocated (racy: for statistics). */
+static inline uint64_t
+kmem_face_slabs_empty(const kmem_cache_t *cp)
+{
+	return (kmem_load_relaxed(&cp->cache_nempty));
 }
 
 /* The class's index among the size classes, from 0. */
@@ -143,6 +204,7 @@ kmem_face_free_counted(const kmem_owner_class_t *oc, void *buf, uint32_t ctr)
 
 #define KMEM_FACE_ERR_MODIFIED	KMERR_MODIFIED
 #define KMEM_FACE_ERR_DUPFREE	KMERR_DUPFREE
+#define KMEM_FACE_ERR_REDZONE	KMERR_REDZONE
 
 /* The face's word on buf (0 if none), kept until the next allocation. */
 static inline uintptr_t
@@ -177,14 +239,6 @@ static inline void
 kmem_face_error(kmem_cache_t *cp, void *buf, const char *detail)
 {
 	kmi_error(KMERR_FACE, cp, buf, detail);
-}
-
-/* Enable the owner map and start kmem; false if it cannot start. */
-static inline bool
-kmem_face_init(void)
-{
-	return (kmi_owner_enable() && (kmi_is_ready() ||
-	    kmem_init(NULL) == 0));
 }
 
 #endif /* KMEM_FACE_H */

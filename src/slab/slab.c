@@ -689,6 +689,51 @@ slab_free_raw(kmem_cache_t *cp, void *buf)
 	slab_free_common(cp, buf, false);
 }
 
+/*
+ * Run the destructor on every constructed buffer the slabs hold free
+ * (pool_cache_invalidate(9)): each is taken as an allocation takes it,
+ * destroyed, and returned unconstructed.  Not a client transaction: the
+ * allocation and free counts are left as they were.
+ */
+void
+kmi_slab_destruct_free(kmem_cache_t *cp)
+{
+	kmem_destructor_t *dtor = slab_dtor(cp);
+
+	if (slab_ctor(cp) == NULL || dtor == NULL)
+		return;
+	for (;;) {
+		kmem_slab_t *sp = NULL;
+		kmem_lock_enter(&cp->cache_lock);
+		for (kmem_list_t *lp = cp->cache_partial.next;
+		    lp != &cp->cache_partial && sp == NULL; lp = lp->next) {
+			kmem_slab_t *s = KMEM_CONTAINER(lp, kmem_slab_t,
+			    slab_link);
+			if (s->slab_head != NULL)
+				sp = s;
+		}
+		if (sp == NULL) {
+			kmem_lock_exit(&cp->cache_lock);
+			return;
+		}
+		kmem_list_remove(&sp->slab_link);	/* slab_take()'s */
+		kmem_list_insert_head(&cp->cache_partial, &sp->slab_link);
+		bool construct;
+		void *buf = slab_take(cp, &construct);
+		ASSERT(!construct);
+		cp->cache_slab_alloc--;
+		kmem_lock_exit(&cp->cache_lock);
+		kmem_track_unpoison(buf, cp->cache_bufsize);
+		dtor(buf, cp->cache_private);
+		kmem_fetch_add(&cp->cache_dtor_calls, 1);
+		kmem_track_poison(buf, cp->cache_bufsize);
+		slab_free_raw(cp, buf);
+		kmem_lock_enter(&cp->cache_lock);
+		cp->cache_slab_free--;
+		kmem_lock_exit(&cp->cache_lock);
+	}
+}
+
 /* Unlink every empty slab from cache_partial onto *list; cache_lock held. */
 static void
 slab_take_empty(kmem_cache_t *cp, kmem_list_t *list)

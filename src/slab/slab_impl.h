@@ -28,6 +28,7 @@ kmem_cache_fast_index(const kmem_cache_t *cp)
 size_t kmi_slab_mem_align(const kmem_cache_t *cp);
 int kmi_slab_cache_init(kmem_cache_t *cp);
 void *kmi_slab_alloc(kmem_cache_t *cp, int kmflag);
+void kmi_slab_destruct_free(kmem_cache_t *cp);
 int kmi_slab_alloc_batch(kmem_cache_t *cp, int kmflag, void **bufs, int n);
 void kmi_slab_free(kmem_cache_t *cp, void *buf);
 bool kmi_slab_cache_fini(kmem_cache_t *cp);
