@@ -5,7 +5,8 @@
  *
  * API is malloc (whatever allocator is loaded: run it under LD_PRELOAD to
  * measure jemalloc, tcmalloc or mimalloc), kmem_alloc, kmem_cache, or
- * kmalloc (DragonFly kmalloc(9)/kfree(9) on kmem, a type's counts kept).
+ * kmalloc (DragonFly kmalloc(9)/kfree(9) on kmem, a type's counts kept),
+ * or pool_cache (NetBSD pool_cache(9) on kmem).
  * WORKLOAD is pair (allocate, touch, free) or batch (allocate 1000, free
  * them in reverse).  OPS is the number of alloc+free pairs per thread.
  * Prints the wall time per pair in nanoseconds and the throughput.
@@ -19,10 +20,12 @@
 #include <kmem/kmem.h>
 #define KMEM_BSD_NO_NAME_MAP
 #include <kmem/bsd/malloc.h>
+#include <kmem/bsd/pool.h>
 
 MALLOC_DEFINE(M_BENCH, "bench", "bench_pairs' buffers");
 
-enum api { API_MALLOC, API_KMEM_ALLOC, API_KMEM_CACHE, API_KMALLOC };
+enum api { API_MALLOC, API_KMEM_ALLOC, API_KMEM_CACHE, API_KMALLOC,
+    API_POOL_CACHE };
 enum { BATCH = 1000 };
 
 static enum api api;
@@ -30,6 +33,7 @@ static size_t size;
 static long ops;
 static int batch;
 static kmem_cache_t *cache;
+static pool_cache_t pc;
 static pthread_barrier_t start;
 /* Per thread: a shared sink would put every thread on one cache line. */
 static _Thread_local void *volatile sink;
@@ -84,6 +88,9 @@ worker(void *arg)
 	case API_KMALLOC:
 		LOOPS(kmalloc(size, M_BENCH, M_WAITOK), kfree(p, M_BENCH));
 		break;
+	case API_POOL_CACHE:
+		LOOPS(pool_cache_get(pc, PR_WAITOK), pool_cache_put(pc, p));
+		break;
 	}
 	pthread_barrier_wait(&start);
 	free(v);
@@ -95,12 +102,14 @@ main(int argc, char **argv)
 {
 	if (argc != 6) {
 		fprintf(stderr, "usage: bench_pairs malloc|kmem_alloc|kmem_cache|"
-		    "kmalloc SIZE THREADS pair|batch OPS\n");
+		    "kmalloc|pool_cache SIZE THREADS pair|batch OPS\n");
 		return (2);
 	}
 	api = strcmp(argv[1], "malloc") == 0 ? API_MALLOC :
 	    strcmp(argv[1], "kmem_alloc") == 0 ? API_KMEM_ALLOC :
-	    strcmp(argv[1], "kmalloc") == 0 ? API_KMALLOC : API_KMEM_CACHE;
+	    strcmp(argv[1], "kmalloc") == 0 ? API_KMALLOC :
+	    strcmp(argv[1], "pool_cache") == 0 ? API_POOL_CACHE :
+	    API_KMEM_CACHE;
 	size = strtoul(argv[2], NULL, 0);
 	int nthreads = atoi(argv[3]);
 	batch = strcmp(argv[4], "batch") == 0;
@@ -108,6 +117,9 @@ main(int argc, char **argv)
 	if (api == API_KMEM_CACHE)
 		cache = kmem_cache_create("bench_cache", size, 0, NULL, NULL,
 		    NULL, NULL, NULL, 0);
+	if (api == API_POOL_CACHE)
+		pc = pool_cache_init(size, 0, 0, 0, "bench_pc", NULL, IPL_NONE,
+		    NULL, NULL, NULL);
 
 	pthread_t t[64];
 	pthread_barrier_init(&start, NULL, (unsigned)nthreads + 1);

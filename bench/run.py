@@ -106,7 +106,8 @@ def main():
     face = {}
     for threads in (1, 2):
         for size in SIZES:
-            t = {"kmem_alloc": [], "kmalloc": []}
+            t = {"kmem_alloc": [], "kmalloc": [], "kmem_cache": [],
+                 "pool_cache": []}
             for _ in range(args.repeat):
                 for api in t:
                     t[api].append(pairs_once(api, size, threads, "pair",
@@ -116,6 +117,7 @@ def main():
 
     insns = {}
     insns["kmalloc"] = instructions("kmalloc", 64, None)
+    insns["pool_cache"] = instructions("pool_cache", 64, None)
     for name, lib in PEERS:
         insns[name] = instructions("malloc", 64, lib)
     for name, api in KMEM:
@@ -205,6 +207,24 @@ def main():
     w("Instructions per 64-byte pair (callgrind): kmem_alloc %.1f, kmalloc %.1f "
       "(%.2fx)." % (insns["kmem_alloc"], insns["kmalloc"],
                     insns["kmalloc"] / insns["kmem_alloc"]))
+    w("")
+    w("## NetBSD face: `pool_cache_get`/`put` against `kmem_cache_alloc`/`free`")
+    w("")
+    w("NetBSD pool_cache(9) on kmem: inline translations straight to the object")
+    w("cache's magazines.  `pair` workload; the issue's target is 1.05x.")
+    w("")
+    w("| size | threads | kmem_cache | pool_cache | pool_cache / kmem_cache |")
+    w("|---:|---:|---:|---:|---:|")
+    for threads in (1, 2):
+        for size in SIZES:
+            r = face[(size, threads)]
+            w("| %d | %d | %.2f | %.2f | %.2fx |" % (size, threads, r["kmem_cache"],
+                                                   r["pool_cache"],
+                                                   r["pool_cache"] / r["kmem_cache"]))
+    w("")
+    w("Instructions per 64-byte pair (callgrind): kmem_cache %.1f, pool_cache "
+      "%.1f (%.2fx)." % (insns["kmem_cache"], insns["pool_cache"],
+                         insns["pool_cache"] / insns["kmem_cache"]))
     w("")
     w("## vmem: alloc+free time as the arena grows")
     w("")
