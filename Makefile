@@ -139,6 +139,10 @@ test: deps
 
 # The examples a user copies from: built and run, output checked.
 test-examples: $(BUILD)/examples/bsd_driver $(BUILD)/examples/netbsd_driver
+	$(CC) $(BASE) $(OPT) -Iinclude/kmem/bsd -D_GNU_SOURCE \
+	    -o $(BUILD)/tests/libc_malloc_h tests/bsd/libc_malloc_h.c \
+	    $(BUILD)/libkmem.a $(SANLD) -lpthread
+	$(BUILD)/tests/libc_malloc_h
 	$(BUILD)/examples/bsd_driver | grep -q '^    foobuffers    16 '
 	$(BUILD)/examples/netbsd_driver | grep -q '^xxdescpl      16 '
 	@echo "examples: bsd_driver and netbsd_driver ran; vmstat -m names" \

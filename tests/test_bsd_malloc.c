@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <kmem/kmem.h>
+#include <kmem/kmem_posix.h>
 #include <kmem/bsd/malloc.h>
 
 #include "harness.h"
@@ -579,6 +580,235 @@ test_define_limit(void)
 	KT_EQ_U(stat_of(M_KDEFLIMIT).mts_memuse, 0);
 }
 
+/* ---- from a new user's adversarial testing ---- */
+
+/* A producer and a consumer: the high-water mark stays near the peak. */
+enum { PC_Q = 64, PC_N = 100000 };
+static void *pc_ring[PC_Q];
+MALLOC_DEFINE(M_KPRODCONS, "kprodcons", "producer/consumer buffers");
+
+static void *
+hw_producer(void *arg)
+{
+	(void)arg;
+	for (unsigned i = 0, n = 0; n < PC_N; i++) {
+		unsigned k = i % PC_Q;
+		if (__atomic_load_n(&pc_ring[k], __ATOMIC_ACQUIRE) == NULL) {
+			__atomic_store_n(&pc_ring[k], malloc(64, M_KPRODCONS,
+			    M_WAITOK), __ATOMIC_RELEASE);
+			n++;
+		}
+	}
+	return (NULL);
+}
+
+static void *
+hw_consumer(void *arg)
+{
+	(void)arg;
+	for (unsigned i = 0, n = 0; n < PC_N; i++) {
+		void *p = __atomic_exchange_n(&pc_ring[i % PC_Q], NULL,
+		    __ATOMIC_ACQ_REL);
+		if (p != NULL) {
+			free(p, M_KPRODCONS);
+			n++;
+		}
+	}
+	return (NULL);
+}
+
+static void
+test_highwater_crossthread(void)
+{
+	pthread_t p, c;
+
+	pthread_create(&p, NULL, hw_producer, NULL);
+	pthread_create(&c, NULL, hw_consumer, NULL);
+	pthread_join(p, NULL);
+	pthread_join(c, NULL);
+	struct malloc_type_stat mts = stat_of(M_KPRODCONS);
+	KT_EQ_U(mts.mts_inuse, 0);
+	KT_CMP_U(mts.mts_maxused, <=, (PC_Q + 16) * 64);
+	KT_CMP_U(mts.mts_maxused, >=, 64);
+}
+
+/* Resizing at a type's limit: a shrink needs no memory, a grow only */
+/* its growth. */
+MALLOC_DEFINE_LIMIT(M_KSHRINK, "kshrink", "resized at the limit", 4096);
+
+static void
+test_realloc_at_limit(void)
+{
+	char *p = kmalloc(4096, M_KSHRINK, M_WAITOK);
+
+	strcpy(p, "hello");
+	char *q = krealloc(p, 100, M_KSHRINK, M_WAITOK | M_NULLOK);
+	KT_CHECK(q != NULL && strcmp(q, "hello") == 0);
+	q = krealloc(q, 100, M_KSHRINK, M_WAITOK);
+	KT_CHECK(q != NULL && strcmp(q, "hello") == 0);
+	q = krealloc(q, 4000, M_KSHRINK, M_WAITOK);	/* 100 + 4000 > limit */
+	KT_CHECK(q != NULL && strcmp(q, "hello") == 0);
+	KT_EQ_U(stat_of(M_KSHRINK).mts_memuse, malloc_roundup(4000));
+	KT_CHECK(krealloc(q, 8192, M_KSHRINK, M_WAITOK | M_NULLOK) == NULL);
+	KT_CHECK(strcmp(q, "hello") == 0);
+	kfree(q, M_KSHRINK);
+	KT_EQ_U(stat_of(M_KSHRINK).mts_memuse, 0);
+	/* Before its first use, a limited type says so. */
+	KT_EQ_U(stat_of(M_KSHRINK).mts_limit, 4096);
+}
+
+MALLOC_DEFINE_LIMIT(M_KNEVER, "knever", "requests past the limit", 4096);
+
+static void
+past_limit(void)
+{
+	(void) malloc(8192, M_KNEVER, M_WAITOK);
+}
+
+static void
+null_type_malloc(void)
+{
+	(void) malloc(16, (struct malloc_type *)NULL, M_WAITOK);
+}
+
+static void
+null_type_kfree(void)
+{
+	kfree(kmalloc(16, M_KTEST, M_WAITOK), NULL);
+}
+
+static void
+null_type_raise(void)
+{
+	kmalloc_raise_limit(NULL, 100);
+}
+
+static void
+large_interior(void)
+{
+	char *p = malloc(3 << 20, M_KTEST, M_WAITOK);
+
+	free(p + 8192, M_KTEST);
+}
+
+static void
+large_twice(void)
+{
+	char *p = malloc(3 << 20, M_KTEST, M_WAITOK);
+
+	free(p, M_KTEST);
+	free(p, M_KTEST);
+}
+
+static void
+test_more_panics(void)
+{
+	KT_EXPECT_PANIC(past_limit, "larger than the type's limit (4096)");
+	KT_CHECK(malloc(8192, M_KNEVER, M_WAITOK | M_CANFAIL) == NULL);
+	KT_CHECK(malloc(8192, M_KNEVER, M_NOWAIT) == NULL);
+	KT_EXPECT_PANIC(null_type_malloc, "malloc - bogus type");
+	KT_EXPECT_PANIC(null_type_kfree, "malloc - bogus type");
+	KT_EXPECT_PANIC(null_type_raise, "malloc - bogus type: "
+	    "kmalloc_raise_limit");
+	KT_EXPECT_PANIC(large_interior, "in kmem's heap but not the start");
+	KT_EXPECT_PANIC(large_twice, "in kmem's heap but not the start");
+}
+
+/* A thread that may not sleep gets NULL at the limit, not a hang. */
+MALLOC_DEFINE_LIMIT(M_KNOSLEEP, "knosleep", "limited, no sleeping", 4096);
+
+static void
+test_limit_nosleep(void)
+{
+	void *a = malloc(4096, M_KNOSLEEP, M_WAITOK);
+
+	kmem_posix_nosleep_enter();
+	void *b = malloc(16, M_KNOSLEEP, M_WAITOK);
+	kmem_posix_nosleep_exit();
+	KT_CHECK(b == NULL);
+	free(a, M_KNOSLEEP);
+}
+
+/* fork(2) while another thread uses a limited type. */
+MALLOC_DEFINE_LIMIT(M_KFORK, "kfork", "limited, forked", 1UL << 30);
+static volatile int fork_stop;
+
+static void *
+fork_hammer(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&fork_stop, __ATOMIC_ACQUIRE))
+		free(malloc(64, M_KFORK, M_WAITOK), M_KFORK);
+	return (NULL);
+}
+
+static void
+test_fork_limited(void)
+{
+	pthread_t t;
+	int hung = 0, bad = 0;
+
+	fork_stop = 0;
+	pthread_create(&t, NULL, fork_hammer, NULL);
+	for (int i = 0; i < 20; i++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			alarm(5);
+			free(malloc(64, M_KFORK, M_WAITOK), M_KFORK);
+			struct malloc_type_stat mts;
+			malloc_type_stat(M_KFORK, &mts);
+			_exit(0);
+		}
+		int st = 0;
+		waitpid(pid, &st, 0);
+		hung += WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM;
+		bad += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+	}
+	__atomic_store_n(&fork_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	KT_EQ_U(hung, 0);
+	KT_EQ_U(bad, 0);
+}
+
+/* A walk whose function registers a type visits each type once. */
+static struct malloc_type walk_types[40];
+static char walk_names[40][8];
+static int walk_seen[40], walk_visits;
+
+static int
+walk_cb(struct malloc_type *t, void *arg)
+{
+	(void)arg;
+	if (t >= walk_types && t < walk_types + 40)
+		walk_seen[t - walk_types]++;
+	if (++walk_visits == 3)
+		free(malloc(16, &walk_types[39], M_WAITOK), &walk_types[39]);
+	return (0);
+}
+
+static void
+test_walk_registering(void)
+{
+	for (int i = 0; i < 40; i++) {
+		snprintf(walk_names[i], sizeof (walk_names[i]), "kw%d", i);
+		walk_types[i].ks_magic = M_MAGIC;
+		walk_types[i].ks_shortdesc = walk_names[i];
+		walk_types[i].ks_longdesc = walk_names[i];
+	}
+	for (int i = 0; i < 39; i++)
+		malloc_type_attach(&walk_types[i]);
+	(void) malloc_type_walk(walk_cb, NULL);
+	int twice = 0, missed = 0;
+	for (int i = 0; i < 39; i++) {
+		twice += walk_seen[i] > 1;
+		missed += walk_seen[i] == 0;
+	}
+	KT_EQ_U(twice, 0);
+	KT_EQ_U(missed, 0);
+	for (int i = 0; i < 40; i++)
+		malloc_type_detach(&walk_types[i]);
+}
+
 KT_SUITE(bsd_suite,
 	{ "bsd:malloc:basic", test_basic },
 	{ "bsd:malloc:zero", test_zero },
@@ -596,4 +826,10 @@ KT_SUITE(bsd_suite,
 	{ "bsd:budget:nowait-krealloc", test_budget },
 	{ "bsd:start:after-kmem", test_late_start },
 	{ "bsd:limit:at-definition", test_define_limit },
+	{ "bsd:stats:highwater-crossthread", test_highwater_crossthread },
+	{ "bsd:limit:realloc", test_realloc_at_limit },
+	{ "bsd:malloc:more-panics", test_more_panics },
+	{ "bsd:limit:nosleep", test_limit_nosleep },
+	{ "bsd:fork:limited-type", test_fork_limited },
+	{ "bsd:types:walk-registering", test_walk_registering },
 );

@@ -13,9 +13,13 @@
 /* A type's per-CPU counters, from ks_counters (MALLOC_TYPE_NCOUNTERS). */
 #define MT_ALLOCS	0	/* allocations */
 #define MT_ALLOC_BYTES	1	/* their bytes */
-#define MT_FREES	8	/* frees */
-#define MT_FREE_BYTES	9	/* their bytes */
-#define MT_SYNCED	4	/* bytes in use as last added to ks_loose */
+#define MT_FREES	8	/* frees (a cache line on: the fast */
+#define MT_FREE_BYTES	9	/* paths' stores do not alias) */
+
+/* kmi_bsd_limit_take() */
+#define LIMIT_OK	0
+#define LIMIT_FULL	1	/* at the limit, and not to wait */
+#define LIMIT_NEVER	2	/* larger than the limit itself */
 
 #define KMEM_BSD_ALIGN	16	/* any object's alignment */
 
@@ -28,12 +32,14 @@ extern struct pool_cache *kmem_bsd_pool_caches;	/* every pool cache */
 bool kmi_bsd_type_register(struct malloc_type *type, const char *fn);
 _Noreturn void kmi_bsd_type_bogus(const struct malloc_type *type, const char *fn);
 uint32_t kmi_bsd_type_check(struct malloc_type *type, const char *fn);
-void kmi_bsd_sync(struct malloc_type *type);
-bool kmi_bsd_limit_take(struct malloc_type *type, size_t bytes,
-    bool wait);
+void kmi_bsd_sample(struct malloc_type *type);
+int kmi_bsd_limit_take(struct malloc_type *type, size_t bytes, bool wait,
+    const char *fn);
 void kmi_bsd_limit_give(struct malloc_type *type, size_t bytes);
 void kmi_bsd_failed(struct malloc_type *type);
 void kmi_bsd_debug_init(void);
+void kmi_bsd_face_init(void);
+void kmi_bsd_pool_fork_child(void);
 void kmi_bsd_pool_table(void (*pr)(void *arg, const char *line), void *arg);
 bool kmi_bsd_pool_report(const kmem_face_error_t *fe);
 
@@ -44,6 +50,8 @@ bool kmi_bsd_pool_report(const kmem_face_error_t *fe);
 static KMEM_ALWAYS_INLINE uint32_t
 kmem_bsd_fast_key(const struct malloc_type *type)
 {
+	if (KMEM_UNLIKELY(type == NULL))
+		return (0);
 	uint32_t ctr = kmem_load_acquire(&type->ks_fast);
 
 	return (KMEM_LIKELY(type->ks_magic == M_MAGIC) ? ctr : 0);

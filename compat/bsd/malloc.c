@@ -37,6 +37,9 @@ bsd_rsize(size_t size)
 /* Bit of ks_size for large (page) allocations. */
 #define BSD_SIZE_LARGE	63
 
+/* Internal flag: the caller reserved the bytes against the type's limit. */
+#define BSD_RESERVED	0x40000000
+
 static KMEM_ALWAYS_INLINE void
 bsd_note_class(struct malloc_type *type, unsigned bit)
 {
@@ -108,9 +111,17 @@ bsd_alloc_slow(size_t size, struct malloc_type *type, int flags, int kmflag,
 		kmi_bsd_failed(type);
 		return (NULL);
 	}
-	bool limited = kmem_load_relaxed(&type->ks_limit) != 0;
-	if (limited && !kmi_bsd_limit_take(type, unit,
-	    !nowait && !(flags & M_NULLOK))) {
+	bool limited = !(flags & BSD_RESERVED) &&
+	    kmem_load_relaxed(&type->ks_limit) != 0;
+	int lt = limited ? kmi_bsd_limit_take(type, unit, !nowait &&
+	    !(flags & M_NULLOK), fn) : LIMIT_OK;
+	if (lt == LIMIT_NEVER && !nowait && !(flags & (M_CANFAIL | M_NULLOK))) {
+		kmi_printf(NULL, NULL, "malloc: allocation too large");
+		kmi_panic("%s(%zu, %s, M_WAITOK): can never be satisfied: "
+		    "larger than the type's limit (%lu)", fn, size,
+		    type->ks_shortdesc, type->ks_limit);
+	}
+	if (lt != LIMIT_OK) {
 		kmi_bsd_failed(type);
 		return (NULL);
 	}
@@ -138,7 +149,7 @@ bsd_alloc_slow(size_t size, struct malloc_type *type, int flags, int kmflag,
 	    BSD_SIZE_LARGE);
 	if (cp != NULL && kmem_face_guarded(cp))
 		kmem_face_tag_set(cp, buf, kmem_bsd_tag(type));
-	kmi_bsd_sync(type);
+	kmi_bsd_sample(type);
 	if (flags & M_ZERO)
 		memset(buf, 0, size);
 	return (buf);
@@ -212,6 +223,11 @@ bsd_bad_free(void *addr, struct malloc_type *type, const kmem_owner_t *ow,
 {
 	const kmem_owner_class_t *oc = kmem_owner_class(ow);
 
+	if (oc == NULL && (vmem_contains(kmem_oversize_arena, addr, 1) ||
+	    vmem_contains(vmem_source(kmem_oversize_arena), addr, 1)))
+		kmi_panic("free: unaligned addr %p, type %s (%s): in kmem's "
+		    "heap but not the start of an allocated buffer (inside "
+		    "one, or freed already)", addr, type->ks_shortdesc, fn);
 	if (oc == NULL)
 		kmi_panic("free: addr %p not within kmem_map (%s, type %s): "
 		    "not memory kmem allocated", addr, fn, type->ks_shortdesc);
@@ -231,12 +247,13 @@ bsd_bad_free(void *addr, struct malloc_type *type, const kmem_owner_t *ow,
 	    type->ks_shortdesc, cp->cache_name);
 }
 
+/* give: a limited type's bytes go back (not when realloc moves them). */
 static KMEM_NOINLINE void
-bsd_free_slow(void *addr, struct malloc_type *type, const char *fn)
+bsd_free_slow(void *addr, struct malloc_type *type, const char *fn, bool give)
 {
 	uint32_t ctr = kmi_bsd_type_check(type, fn);
 	const kmem_owner_t *ow = kmem_owner_get(addr);
-	bool limited = kmem_load_relaxed(&type->ks_limit) != 0;
+	bool limited = give && kmem_load_relaxed(&type->ks_limit) != 0;
 	kmem_cache_t *cp = kmem_owner_cache(ow, addr);
 	size_t large;
 
@@ -280,7 +297,7 @@ bsd_free(void *addr, struct malloc_type *type, const char *fn)
 	    kmem_owner_holds(oc, ow, addr) &&
 	    kmem_face_free_counted(oc, addr, ctr + MT_FREES)))
 		return;
-	bsd_free_slow(addr, type, fn);
+	bsd_free_slow(addr, type, fn, true);
 }
 
 /* The usable size of addr, a buffer of the faces (or a bad free). */
@@ -300,9 +317,44 @@ bsd_usable(void *addr, struct malloc_type *type, const char *fn)
 }
 
 /*
+ * Resize a limited type's buffer: only the growth counts against the
+ * limit (the old buffer's bytes pass to the new one), so a resize never
+ * waits for its own buffer to be freed.
+ */
+static void *
+bsd_realloc_limited(void *addr, size_t old, size_t size,
+    struct malloc_type *type, int flags, int kmflag, const char *fn)
+{
+	size_t unit = bsd_unit(size);
+	bool nowait = (kmflag & KM_NOSLEEP) != 0;
+
+	if (unit == 0 || unit > kmem_load_relaxed(&type->ks_limit))
+		return (bsd_alloc_slow(size, type, flags, kmflag, fn));
+	size_t grow = unit > old ? unit - old : 0;
+	if (grow != 0 && kmi_bsd_limit_take(type, grow, !nowait &&
+	    !(flags & M_NULLOK), fn) != LIMIT_OK) {
+		kmi_bsd_failed(type);
+		return (NULL);
+	}
+	void *nbuf = bsd_alloc_slow(size, type, (flags & ~M_ZERO) |
+	    BSD_RESERVED, grow != 0 ? kmflag : KM_NOSLEEP, fn);
+	if (nbuf == NULL) {
+		if (grow != 0)
+			kmi_bsd_limit_give(type, grow);
+		return (grow == 0 ? addr : NULL);	/* a shrink stays */
+	}
+	memcpy(nbuf, addr, kmem_min(old, size));
+	bsd_free_slow(addr, type, fn, false);
+	if (unit < old)
+		kmi_bsd_limit_give(type, old - unit);
+	return (nbuf);
+}
+
+/*
  * Resize: the same buffer while the new size fits it without wasting
  * more than half; else a new one, the contents copied, the old freed.
- * On failure the old buffer is untouched.
+ * On failure the old buffer is untouched; a shrink that cannot get new
+ * memory keeps its buffer.
  */
 static void *
 bsd_realloc(void *addr, size_t size, struct malloc_type *type, int flags,
@@ -315,9 +367,14 @@ bsd_realloc(void *addr, size_t size, struct malloc_type *type, int flags,
 		return (NULL);		/* noabort: a bad pointer stays */
 	if (size <= old && size > old / 2)
 		return (addr);
-	void *nbuf = bsd_alloc(size, type, flags & ~M_ZERO, kmflag, fn);
+	if (kmem_load_relaxed(&type->ks_limit) != 0)
+		return (bsd_realloc_limited(addr, old, size, type, flags,
+		    kmflag, fn));
+	bool shrink = size <= old;
+	void *nbuf = bsd_alloc(size, type, flags & ~M_ZERO, shrink ?
+	    KM_NOSLEEP : kmflag, fn);
 	if (nbuf == NULL)
-		return (NULL);
+		return (shrink ? addr : NULL);
 	memcpy(nbuf, addr, kmem_min(old, size));
 	bsd_free(addr, type, fn);
 	return (nbuf);

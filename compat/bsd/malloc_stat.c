@@ -202,7 +202,8 @@ print_type(struct malloc_type *type, void *arg)
 	struct malloc_type_stat mts;
 	char buf[64];
 
-	if (malloc_type_stat(type, &mts) != 0 || mts.mts_calls == 0)
+	if (malloc_type_stat(type, &mts) != 0 ||
+	    (mts.mts_calls == 0 && mts.mts_failures == 0))
 		return (0);
 	char limit[24];
 	if (mts.mts_limit != 0)

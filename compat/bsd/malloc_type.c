@@ -14,17 +14,24 @@
  * to this CPU's counters in the same busy section that takes the buffer
  * from (or puts it in) the magazine.  In use and memory in use are sums of
  * those counters, exact when the writers are quiet.  The high-water mark
- * is sampled: whenever an allocation misses the magazines, the thread adds
- * what it gained since its last sample to ks_loose (an estimate of the
- * memory in use) and raises ks_maxused to it; every read raises it to the
- * exact figure and settles ks_loose.
+ * is sampled: whenever an allocation misses the magazines (once per
+ * magazine of allocations) the counters are summed -- unless another
+ * thread holds the per-CPU records' lock, then that sample is skipped --
+ * and every read raises it to the sum too.  A sample is the memory in use
+ * at that moment, so the mark can miss a peak between samples but does
+ * not pass the real one.
  *
  * A limit (malloc_type_setlimit(), kmalloc_raise_limit(),
  * MALLOC_DEFINE_LIMIT()) makes the type's accounting exact: each
  * allocation reserves its bytes in ks_reserved under kmi_bsd_type_lock
  * before it allocates, and a request that would pass the limit fails
  * (M_NOWAIT, M_NULLOK) or sleeps until memory of the type is freed.
- * Types without a limit take no lock.
+ * Types without a limit take no lock.  A request larger than the limit
+ * itself can never be satisfied: it fails, or panics as "malloc:
+ * allocation too large" does.  A thread that may not sleep
+ * (kmem_plat_may_sleep()) is told so and gets NULL instead of waiting.
+ *
+ * The face's locks are held across fork(2) (bsd_fork_*()), as kmem's are.
  */
 #include "bsd_impl.h"
 
@@ -64,7 +71,7 @@ kmi_bsd_type_register(struct malloc_type *type, const char *fn)
 		return (false);
 	if (!kmem_face_init())
 		kmi_panic("%s: kmem could not start (see kmem_init(9))", fn);
-	kmi_bsd_debug_init();
+	kmi_bsd_face_init();
 	kmem_lock_enter(&kmi_bsd_type_lock);
 	if (!type->ks_registered) {
 		uint32_t ctr = type->ks_counters;
@@ -133,7 +140,7 @@ malloc_type_detach(struct malloc_type *type)
 
 /* ---- statistics ---- */
 
-/* What the counters say: allocations, bytes, frees, bytes, synced. */
+/* What the counters say (MT_*). */
 static void
 type_counts(const struct malloc_type *type, uint64_t c[MALLOC_TYPE_NCOUNTERS])
 {
@@ -150,24 +157,23 @@ raise_maxused(struct malloc_type *type, long used)
 		;
 }
 
-/*
- * An allocation missed the magazines: add what this thread gained since
- * its last sample to the estimate, and raise the high-water mark to it.
- */
+/* An allocation missed the magazines: sample the memory in use. */
 void
-kmi_bsd_sync(struct malloc_type *type)
+kmi_bsd_sample(struct malloc_type *type)
 {
 	uint64_t c[MALLOC_TYPE_NCOUNTERS];
-	uint32_t ctr = kmem_load_acquire(&type->ks_counters);
 
-	kmem_face_counters_self(ctr, MALLOC_TYPE_NCOUNTERS, c);
-	int64_t net = (int64_t)(c[MT_ALLOC_BYTES] - c[MT_FREE_BYTES]);
-	int64_t delta = net - (int64_t)c[MT_SYNCED];
-	if (delta == 0)
-		return;
-	kmem_face_count(ctr + MT_SYNCED, (uint64_t)delta, 0);
-	raise_maxused(type, kmem_fetch_add(&type->ks_loose, (long)delta) +
-	    (long)delta);
+	if (kmem_face_counters_try(kmem_load_acquire(&type->ks_counters),
+	    MALLOC_TYPE_NCOUNTERS, c) && c[MT_ALLOC_BYTES] >= c[MT_FREE_BYTES])
+		raise_maxused(type, (long)(c[MT_ALLOC_BYTES] -
+		    c[MT_FREE_BYTES]));
+}
+
+/* a - b, or 0 if a free was summed before its allocation. */
+static uint64_t
+count_diff(uint64_t a, uint64_t b)
+{
+	return (a > b ? a - b : 0);
 }
 
 int
@@ -178,17 +184,15 @@ malloc_type_stat(struct malloc_type *type, struct malloc_type_stat *mts)
 	if (type == NULL || type->ks_magic != M_MAGIC)
 		return (-1);
 	memset(mts, 0, sizeof (*mts));
+	mts->mts_limit = kmem_load_relaxed(&type->ks_limit);
 	if (kmem_load_acquire(&type->ks_counters) == 0)
 		return (0);
 	type_counts(type, c);
-	uint64_t memuse = c[MT_ALLOC_BYTES] - c[MT_FREE_BYTES];
-	/* Settle the estimate: the samples add up to c[MT_SYNCED]. */
-	kmem_store_relaxed(&type->ks_loose, (long)c[MT_SYNCED]);
+	uint64_t memuse = count_diff(c[MT_ALLOC_BYTES], c[MT_FREE_BYTES]);
 	raise_maxused(type, (long)memuse);
-	mts->mts_inuse = (unsigned long)(c[MT_ALLOCS] - c[MT_FREES]);
+	mts->mts_inuse = (unsigned long)count_diff(c[MT_ALLOCS], c[MT_FREES]);
 	mts->mts_memuse = (unsigned long)memuse;
 	mts->mts_maxused = kmem_load_relaxed(&type->ks_maxused);
-	mts->mts_limit = kmem_load_relaxed(&type->ks_limit);
 	mts->mts_calls = (unsigned long)c[MT_ALLOCS];
 	mts->mts_failures = kmem_load_relaxed(&type->ks_failures);
 	mts->mts_limblocks = kmem_load_relaxed(&type->ks_limblocks);
@@ -196,27 +200,42 @@ malloc_type_stat(struct malloc_type *type, struct malloc_type_stat *mts)
 	return (0);
 }
 
-/* Every registered type, newest first, until func returns nonzero. */
+/*
+ * Every registered type, newest first, until func returns nonzero: the
+ * types registered when the walk starts (func may allocate, which may
+ * register a type), each once.
+ */
 int
 malloc_type_walk(int (*func)(struct malloc_type *type, void *arg), void *arg)
 {
-	struct malloc_type *list[256];
-	size_t n = 0, done = 0;
+	struct malloc_type **list = NULL;
+	size_t n = 0, cap = 0;
 	int rc = 0;
 
-	/* In batches: func may allocate, which may register a type. */
-	do {
+	for (;;) {
 		kmem_lock_enter(&kmi_bsd_type_lock);
-		struct malloc_type *type = kmem_bsd_types;
-		for (size_t skip = 0; type != NULL && skip < done; skip++)
-			type = type->ks_next;
-		for (n = 0; type != NULL && n < 256; type = type->ks_next)
-			list[n++] = type;
+		size_t count = 0;
+		for (struct malloc_type *t = kmem_bsd_types; t != NULL;
+		    t = t->ks_next)
+			count++;
+		if (count <= cap) {
+			n = 0;
+			for (struct malloc_type *t = kmem_bsd_types; t != NULL;
+			    t = t->ks_next)
+				list[n++] = t;
+			kmem_lock_exit(&kmi_bsd_type_lock);
+			break;
+		}
 		kmem_lock_exit(&kmi_bsd_type_lock);
-		for (size_t i = 0; i < n && rc == 0; i++)
-			rc = func(list[i], arg);
-		done += n;
-	} while (n == 256 && rc == 0);
+		if (list != NULL)
+			kmem_free(list, cap * sizeof (*list));
+		cap = count + 16;
+		list = kmem_alloc(cap * sizeof (*list), KM_SLEEP);
+	}
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = func(list[i], arg);
+	if (list != NULL)
+		kmem_free(list, cap * sizeof (*list));
 	return (rc);
 }
 
@@ -238,11 +257,13 @@ limit_cv_init(void)
 }
 
 /*
- * Reserve bytes of a limited type; false if that would pass the limit and
- * wait is false.  Waits for frees of the type otherwise.
+ * Reserve bytes of a limited type: LIMIT_OK, LIMIT_FULL if that would pass
+ * the limit and wait is false (or the thread may not sleep), LIMIT_NEVER
+ * if bytes alone pass it.  Waits for frees of the type otherwise.
  */
-bool
-kmi_bsd_limit_take(struct malloc_type *type, size_t bytes, bool wait)
+int
+kmi_bsd_limit_take(struct malloc_type *type, size_t bytes, bool wait,
+    const char *fn)
 {
 	bool waited = false;
 
@@ -250,15 +271,24 @@ kmi_bsd_limit_take(struct malloc_type *type, size_t bytes, bool wait)
 	limit_cv_init();
 	for (;;) {
 		unsigned long limit = type->ks_limit;
-		if (limit == 0 || (bytes <= limit &&
-		    type->ks_reserved <= limit - bytes)) {
+		if (limit != 0 && bytes > limit) {
+			kmem_lock_exit(&kmi_bsd_type_lock);
+			return (LIMIT_NEVER);
+		}
+		if (limit == 0 || type->ks_reserved <= limit - bytes) {
 			if (limit != 0)
 				type->ks_reserved += bytes;
 			break;
 		}
+		if (wait && !kmem_plat_may_sleep()) {
+			kmi_warn("%s(%zu, %s, M_WAITOK): the type is at its "
+			    "limit and this context cannot sleep", fn, bytes,
+			    type->ks_shortdesc);
+			wait = false;
+		}
 		if (!wait) {
 			kmem_lock_exit(&kmi_bsd_type_lock);
-			return (false);
+			return (LIMIT_FULL);
 		}
 		if (!waited && type->ks_limblocks != ~0UL)
 			type->ks_limblocks++;
@@ -268,7 +298,7 @@ kmi_bsd_limit_take(struct malloc_type *type, size_t bytes, bool wait)
 		type->ks_waiters--;
 	}
 	kmem_lock_exit(&kmi_bsd_type_lock);
-	return (true);
+	return (LIMIT_OK);
 }
 
 /* bytes of a limited type are free (or were never allocated). */
@@ -286,13 +316,13 @@ kmi_bsd_limit_give(struct malloc_type *type, size_t bytes)
  * Set a limit (0: none).  What the type holds now counts against it;
  * waiters wake to check the new one.
  */
-void
-malloc_type_setlimit(struct malloc_type *type, unsigned long limit)
+static void
+type_setlimit(struct malloc_type *type, unsigned long limit, const char *fn)
 {
 	struct malloc_type_stat mts;
 
-	if (!kmi_bsd_type_register(type, "malloc_type_setlimit"))
-		kmi_bsd_type_bogus(type, "malloc_type_setlimit");
+	if (!kmi_bsd_type_register(type, fn))
+		kmi_bsd_type_bogus(type, fn);
 	kmem_lock_enter(&kmi_bsd_type_lock);
 	bool was = type->ks_limit != 0;
 	kmem_lock_exit(&kmi_bsd_type_lock);
@@ -308,14 +338,66 @@ malloc_type_setlimit(struct malloc_type *type, unsigned long limit)
 	kmem_lock_exit(&kmi_bsd_type_lock);
 }
 
-/* DragonFly: raise the limit to bytes (0: remove it); never lowers it. */
+void
+malloc_type_setlimit(struct malloc_type *type, unsigned long limit)
+{
+	type_setlimit(type, limit, "malloc_type_setlimit");
+}
+
+/*
+ * DragonFly: raise the limit to bytes (0: remove it); never lowers it,
+ * and a type without a limit (no bound) keeps none.
+ */
 void
 kmalloc_raise_limit(struct malloc_type *type, size_t bytes)
 {
+	if (type == NULL || kmem_load_relaxed(&type->ks_magic) != M_MAGIC)
+		kmi_bsd_type_bogus(type, "kmalloc_raise_limit");
 	unsigned long limit = kmem_load_relaxed(&type->ks_limit);
 
 	if (bytes == 0 || limit == 0)
-		malloc_type_setlimit(type, 0);
+		type_setlimit(type, 0, "kmalloc_raise_limit");
 	else if (bytes > limit)
-		malloc_type_setlimit(type, bytes);
+		type_setlimit(type, bytes, "kmalloc_raise_limit");
+}
+
+/* ---- fork(2): the face's locks held across it, as kmem's are ---- */
+
+static void
+bsd_fork_prepare(void)
+{
+	kmem_lock_enter(&kmi_bsd_type_lock);
+	kmem_lock_enter(&kmi_bsd_pool_lock);
+}
+
+static void
+bsd_fork_parent(void)
+{
+	kmem_lock_exit(&kmi_bsd_pool_lock);
+	kmem_lock_exit(&kmi_bsd_type_lock);
+}
+
+static void
+bsd_fork_child(void)
+{
+	kmem_lock_init(&kmi_bsd_pool_lock);
+	kmem_lock_init(&kmi_bsd_type_lock);
+	kmi_bsd_pool_fork_child();
+	if (bsd_limit_cv_ready)
+		kmi_cv_init(&bsd_limit_cv);
+	for (struct malloc_type *t = kmem_bsd_types; t != NULL; t = t->ks_next)
+		t->ks_waiters = 0;
+}
+
+/* The face's set-up, once: fork handlers and the report hook. */
+void
+kmi_bsd_face_init(void)
+{
+	static uint32_t done;
+	uint32_t no = 0;
+
+	if (kmem_load_acquire(&done) || !kmem_cas(&done, &no, 1))
+		return;
+	kmem_plat_atfork(bsd_fork_prepare, bsd_fork_parent, bsd_fork_child);
+	kmi_bsd_debug_init();
 }

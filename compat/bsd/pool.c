@@ -122,6 +122,16 @@ pool_page_release(vmem_t *src, void *page, size_t size)
 	pp->pr_alloc->pa_free(pp, page);
 }
 
+/* fork(2): the child's waiters are gone, its condition variable new. */
+void
+kmi_bsd_pool_fork_child(void)
+{
+	if (pool_cv_ready)
+		kmi_cv_init(&pool_cv);
+	for (struct pool *pp = kmem_bsd_pools; pp != NULL; pp = pp->pr_next)
+		pp->pr_waiters = 0;
+}
+
 /* ---- set-up ---- */
 
 static void
@@ -172,7 +182,7 @@ pool_setup(struct pool *pp, size_t size, unsigned int align,
 		    wchan, align);
 	if (!kmem_face_init())
 		kmi_panic("pool_init: kmem could not start (see kmem_init(9))");
-	kmi_bsd_debug_init();
+	kmi_bsd_face_init();
 	memset(pp, 0, sizeof (*pp));
 	pp->pr_wchan = wchan;
 	pp->pr_size = kmem_max(size, 1);

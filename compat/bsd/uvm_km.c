@@ -24,7 +24,6 @@ struct vm_map {
 static struct vm_map kmem_uvm_kernel_map = { "kernel_map" };
 struct vm_map *kernel_map = &kmem_uvm_kernel_map;
 
-static kmem_lock_t uvm_lock = KMEM_LOCK_INIT;
 static vmem_t *uvm_arenas[3];		/* wired, pageable, VA only */
 static const char *const uvm_names[3] = { "uvm_km_wired",
 	"uvm_km_pageable", "uvm_km_va" };
@@ -71,16 +70,15 @@ uvm_arena(int type)
 	if (!kmem_face_init())
 		kmi_panic("uvm_km_alloc: kmem could not start (see "
 		    "kmem_init(9))");
-	kmem_lock_enter(&uvm_lock);
-	if ((vmp = uvm_arenas[type]) == NULL) {
-		size_t page = kmem_plat_pagesize();
-		vmp = type == 2 ? vmem_create(uvm_names[type], NULL, 0, page,
-		    uvm_va_import, uvm_va_release, NULL, 0, VM_SLEEP) :
-		    vmem_create(uvm_names[type], NULL, 0, page, vmem_alloc,
-		    vmem_free, vmem_source(kmem_oversize_arena), 0, VM_SLEEP);
-		kmem_store_release(&uvm_arenas[type], vmp);
-	}
-	kmem_lock_exit(&uvm_lock);
+	/* No lock (none to hold across fork): the first to publish wins. */
+	size_t page = kmem_plat_pagesize();
+	vmem_t *mine = type == 2 ? vmem_create(uvm_names[type], NULL, 0, page,
+	    uvm_va_import, uvm_va_release, NULL, 0, VM_SLEEP) :
+	    vmem_create(uvm_names[type], NULL, 0, page, vmem_alloc, vmem_free,
+	    vmem_source(kmem_oversize_arena), 0, VM_SLEEP);
+	if (kmem_cas(&uvm_arenas[type], &vmp, mine))
+		return (mine);
+	vmem_destroy(mine);
 	return (vmp);
 }
 

@@ -173,11 +173,11 @@ kmem_face_counters_read(uint32_t i, uint32_t n, uint64_t *out)
 	kmi_counter_read(i, n, out);
 }
 
-/* out[k] = this CPU's own share of counter i + k. */
-static inline void
-kmem_face_counters_self(uint32_t i, uint32_t n, uint64_t *out)
+/* The same, unless it would wait for the records' lock: false then. */
+static inline bool
+kmem_face_counters_try(uint32_t i, uint32_t n, uint64_t *out)
 {
-	kmi_counter_self(i, n, out);
+	return (kmi_counter_read_try(i, n, out));
 }
 
 /*

@@ -117,12 +117,31 @@ kmi_counter_add(uint32_t i, uint64_t a, uint64_t b)
 	kmem_fetch_add(&kmem_counter_retired[i + 1], b);
 }
 
+static void counter_sum(uint32_t i, uint32_t n, uint64_t *out);
+
 /* out[k] = the sum of counter i + k, k < n. */
 void
 kmi_counter_read(uint32_t i, uint32_t n, uint64_t *out)
 {
-	ASSERT(i != 0 && i + n <= KMEM_NCOUNTERS);
 	kmem_lock_enter(&kmem_cpu_list_lock);
+	counter_sum(i, n, out);
+}
+
+/* The same, unless another thread holds the records' list: false then. */
+bool
+kmi_counter_read_try(uint32_t i, uint32_t n, uint64_t *out)
+{
+	if (!kmem_lock_tryenter(&kmem_cpu_list_lock))
+		return (false);
+	counter_sum(i, n, out);
+	return (true);
+}
+
+/* The sum, under kmem_cpu_list_lock, which it drops. */
+static void
+counter_sum(uint32_t i, uint32_t n, uint64_t *out)
+{
+	ASSERT(i != 0 && i + n <= KMEM_NCOUNTERS);
 	for (uint32_t k = 0; k < n; k++)
 		out[k] = kmem_load_relaxed(&kmem_counter_retired[i + k]);
 	for (kmem_list_t *lp = kmem_cpu_list.next; lp != &kmem_cpu_list;
@@ -134,19 +153,6 @@ kmi_counter_read(uint32_t i, uint32_t n, uint64_t *out)
 			out[k] += kmem_load_relaxed(&ctr[i + k]);
 	}
 	kmem_lock_exit(&kmem_cpu_list_lock);
-}
-
-/* out[k] = this CPU's own counter i + k (0 where it has none). */
-void
-kmi_counter_self(uint32_t i, uint32_t n, uint64_t *out)
-{
-	kmem_cpu_t *cpu = kmem_plat_self_enter();
-	uint32_t nctr = cpu != NULL ? cpu->cpu_nctr : 0;
-
-	for (uint32_t k = 0; k < n; k++)
-		out[k] = i + k < nctr ? kmem_load_relaxed(&cpu->cpu_ctr[i + k]) :
-		    0;
-	kmem_plat_self_exit();
 }
 
 /*

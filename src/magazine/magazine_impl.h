@@ -37,7 +37,7 @@ void kmi_cpu_index_free(uint32_t index);
 uint32_t kmi_counter_alloc(uint32_t n);
 void kmi_counter_add(uint32_t i, uint64_t a, uint64_t b);
 void kmi_counter_read(uint32_t i, uint32_t n, uint64_t *out);
-void kmi_counter_self(uint32_t i, uint32_t n, uint64_t *out);
+bool kmi_counter_read_try(uint32_t i, uint32_t n, uint64_t *out);
 void kmi_counter_retire(kmem_cpu_t *cpu);
 void kmi_counter_free(kmem_cpu_t *cpu);
 

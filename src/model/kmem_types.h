@@ -245,7 +245,7 @@ extern kmem_lock_t kmem_cpu_list_lock;
 extern kmem_list_t kmem_cpu_list;	/* every per-CPU record, by cpu_link */
 extern const uint32_t kmem_layout_version;
 /* Per-CPU counters (magazine/counter.c): what no live record holds. */
-#define KMEM_NCOUNTERS	8192
+#define KMEM_NCOUNTERS	16384
 extern uint64_t kmem_counter_retired[KMEM_NCOUNTERS];
 
 #endif /* KMEM_TYPES_H */

@@ -28,6 +28,16 @@
 #include <stdint.h>
 #if !defined(_KERNEL)
 #include <stdlib.h>	/* the C library's declarations come first */
+/*
+ * With -I<prefix>/include/kmem/bsd this file is also what <malloc.h>
+ * finds: bring the C library's <malloc.h> along, so that a hosted source
+ * that includes it (malloc_usable_size(), mallopt()) still compiles.
+ */
+#if defined(__has_include_next)
+#if __has_include_next(<malloc.h>)
+#include_next <malloc.h>
+#endif
+#endif
 #endif
 
 #ifdef __cplusplus
@@ -54,7 +64,7 @@ extern "C" {
 
 /* ---- malloc types ---- */
 #define M_MAGIC			877983977	/* the BSDs' value */
-#define MALLOC_TYPE_NCOUNTERS	10
+#define MALLOC_TYPE_NCOUNTERS	10	/* per-CPU counters a type takes */
 
 /*
  * A malloc type.  Defined (statically initialised) by MALLOC_DEFINE();
@@ -74,8 +84,7 @@ struct malloc_type {
 	uint32_t	ks_waiters;	/* blocked at the limit */
 	unsigned long	ks_limit;	/* bytes; 0: none */
 	unsigned long	ks_reserved;	/* bytes held, while limited */
-	unsigned long	ks_maxused;	/* high water, bytes */
-	long		ks_loose;	/* bytes, as of the last updates */
+	unsigned long	ks_maxused;	/* high water, bytes (sampled) */
 	unsigned long	ks_failures;	/* requests that returned NULL */
 	unsigned long	ks_limblocks;	/* requests that waited at the limit */
 	uint64_t	ks_size;	/* bit i: size class i used */
