@@ -772,7 +772,7 @@ test_fork_limited(void)
 
 /* A walk whose function registers a type visits each type once. */
 static struct malloc_type walk_types[40];
-static char walk_names[40][8];
+static char walk_names[40][16];
 static int walk_seen[40], walk_visits;
 
 static int
