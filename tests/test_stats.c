@@ -65,7 +65,52 @@ test_walk_stops(void)
 	kmem_cache_destroy(cp);
 }
 
+/* ::whatis: cache and state of a buffer, an arena segment, nothing. */
+static void
+test_whatis(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("kt_whatis", 200, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	kt_capture_t cap = { 0 };
+	char want[160];
+	char *a = kmem_cache_alloc(cp, KM_SLEEP);
+	char *b = kmem_cache_alloc(cp, KM_SLEEP);
+
+	KT_EQ_U(kmem_whatis(a + 10, kt_capture_line, &cap), 1);
+	snprintf(want, sizeof (want), "%p is %p+0xa, allocated from "
+	    "kt_whatis", (void *)(a + 10), (void *)a);
+	KT_CHECK(strstr(cap.kc_buf, want) != NULL);
+	kmem_cache_free(cp, b);		/* into this thread's magazine */
+	kt_capture_reset(&cap);
+	KT_EQ_U(kmem_whatis(b, kt_capture_line, &cap), 1);
+	snprintf(want, sizeof (want), "%p is %p+0x0, freed from kt_whatis",
+	    (void *)b, (void *)b);
+	KT_CHECK(strstr(cap.kc_buf, want) != NULL);
+	kmem_cache_free(cp, a);
+	kmem_cache_reap_now(cp);	/* a goes back to its slab's list */
+	kt_capture_reset(&cap);
+	(void) kmem_whatis(a, kt_capture_line, &cap);
+	KT_CHECK(strstr(cap.kc_buf, "freed from") != NULL);
+
+	size_t big = 3 << 20;
+	char *c = kmem_alloc(big, KM_SLEEP);
+	kt_capture_reset(&cap);
+	KT_EQ_U(kmem_whatis(c + 4096, kt_capture_line, &cap), 1);
+	KT_CHECK(strstr(cap.kc_buf, "allocated from the kmem_oversize vmem "
+	    "arena") != NULL);
+	kmem_free(c, big);
+
+	int local;
+	kt_capture_reset(&cap);
+	KT_EQ_U(kmem_whatis(&local, kt_capture_line, &cap), 0);
+	KT_CHECK(strstr(cap.kc_buf, "is in no kmem cache or vmem arena") !=
+	    NULL);
+	kt_capture_free(&cap);
+	kmem_cache_destroy(cp);
+}
+
 KT_SUITE(stats_suite,
 	{ "stats:kmastat:table", test_kmastat },
 	{ "stats:walk:stops", test_walk_stops },
+	{ "stats:whatis:states", test_whatis },
 );

@@ -79,6 +79,8 @@ int kmem_cache_walk(int (*func)(kmem_cache_t *cp, void *arg), void *arg);
 const char *kmem_cache_name(kmem_cache_t *cp);
 void kmem_kmastat(void (*pr)(void *arg, const char *line), void *arg);
 int kmem_verify(void (*pr)(void *arg, const char *line), void *arg);
+int kmem_whatis(const void *addr, void (*pr)(void *arg, const char *line),
+    void *arg);
 
 /* Set-up and maintenance. */
 int kmem_init(const char *options);

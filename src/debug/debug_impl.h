@@ -142,6 +142,7 @@ void kmi_error_modified(kmem_cache_t *cp, void *buf, size_t word,
     uint64_t expected, uint64_t found);
 void kmi_error_buftag(kmem_cache_t *cp, void *buf, uintptr_t expected);
 void kmi_error_bad_free(kmem_cache_t *cp, void *buf);
+kmem_cache_t *kmi_cache_holding(const void *addr, void **chunkp);
 
 /* audit.c */
 void kmi_audit_fresh(kmem_cache_t *cp, void *buf);

@@ -148,6 +148,17 @@ owner_search_cache(kmem_cache_t *cp, void *arg)
 	return (0);
 }
 
+/* The cache whose slab holds addr (NULL: none), and the chunk in *chunkp. */
+kmem_cache_t *
+kmi_cache_holding(const void *addr, void **chunkp)
+{
+	owner_search_t os = { addr, NULL, NULL };
+
+	kmem_cache_walk(owner_search_cache, &os);
+	*chunkp = os.os_chunk;
+	return (os.os_cache);
+}
+
 /*
  * buf, freed to cp, is not one of cp's buffers: find which cache's slab
  * holds it, if any, and say what the free did wrong (illumos' rules: not
@@ -159,7 +170,7 @@ kmi_error_bad_free(kmem_cache_t *cp, void *buf)
 	owner_search_t os = { buf, NULL, NULL };
 	char detail[160];
 
-	kmem_cache_walk(owner_search_cache, &os);
+	os.os_cache = kmi_cache_holding(buf, &os.os_chunk);
 	if (os.os_cache == cp && os.os_chunk == buf) {
 		kmi_error_buftag(cp, buf, KMEM_BUFTAG_ALLOC);	/* its own */
 	} else if (os.os_cache == NULL) {

@@ -57,11 +57,20 @@ slab_find_cb(kmem_cache_t *cp, kmem_slab_t *sp, bool partial, void *arg)
 kmem_slab_t *
 kmi_slab_find(kmem_cache_t *cp, const void *addr, void **chunkp)
 {
+	kmem_lock_enter(&cp->cache_lock);
+	kmem_slab_t *sp = kmi_slab_find_locked(cp, addr, chunkp);
+	kmem_lock_exit(&cp->cache_lock);
+	return (sp);
+}
+
+/* The same, with cache_lock held (the slab stays while it is). */
+kmem_slab_t *
+kmi_slab_find_locked(kmem_cache_t *cp, const void *addr, void **chunkp)
+{
 	slab_find_arg_t sf = { (uintptr_t)addr, NULL, NULL };
 
-	kmem_lock_enter(&cp->cache_lock);
+	ASSERT(kmem_lock_held(&cp->cache_lock));
 	(void)kmi_slab_walk(cp, slab_find_cb, &sf);
-	kmem_lock_exit(&cp->cache_lock);
 	if (sf.sf_slab != NULL)
 		*chunkp = sf.sf_chunk;
 	return (sf.sf_slab);

@@ -39,6 +39,8 @@ typedef int kmem_slab_walk_fn(kmem_cache_t *cp, kmem_slab_t *sp,
     bool partial, void *arg);
 int kmi_slab_walk(kmem_cache_t *cp, kmem_slab_walk_fn *fn, void *arg);
 kmem_slab_t *kmi_slab_find(kmem_cache_t *cp, const void *addr, void **chunkp);
+kmem_slab_t *kmi_slab_find_locked(kmem_cache_t *cp, const void *addr,
+    void **chunkp);
 bool kmi_cache_slabs_are_valid(kmem_cache_t *cp);
 
 /*
