@@ -143,6 +143,12 @@ test-examples: $(BUILD)/examples/bsd_driver $(BUILD)/examples/netbsd_driver
 	    -o $(BUILD)/tests/libc_malloc_h tests/bsd/libc_malloc_h.c \
 	    $(BUILD)/libkmem.a $(SANLD) -lpthread
 	$(BUILD)/tests/libc_malloc_h
+	for order in -DBOTH_ORDER -UBOTH_ORDER; do \
+	    ! $(CC) -Iinclude -Iinclude/kmem/bsd $$order -c \
+		tests/bsd/both_kmem_h.c -o /dev/null 2> $(BUILD)/both.err && \
+	    grep -q 'give KM_SLEEP different values' $(BUILD)/both.err || \
+		exit 1; \
+	done
 	$(BUILD)/examples/bsd_driver | grep -q '^    foobuffers    16 '
 	$(BUILD)/examples/netbsd_driver | grep -q '^xxdescpl      16 '
 	@echo "examples: bsd_driver and netbsd_driver ran; vmstat -m names" \

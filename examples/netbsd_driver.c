@@ -16,7 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define NDESC		64
+#define NDESC		64	/* descriptors a receive handles */
+#define NLIMIT		48	/* descriptors the pool hands out */
 #define RING_PAGES	4
 
 struct xx_desc {
@@ -72,7 +73,7 @@ xx_attach(int unit)
 	sc->sc_name = kmem_asprintf("xx%d", unit);
 	pool_init(&sc->sc_descpool, sizeof (struct xx_desc), 0, 0, 0,
 	    "xxdescpl", NULL, IPL_NET);
-	pool_sethardlimit(&sc->sc_descpool, NDESC, "xx: out of descriptors",
+	pool_sethardlimit(&sc->sc_descpool, NLIMIT, "xx: out of descriptors",
 	    60);
 	sc->sc_bufcache = pool_cache_init(sizeof (struct xx_buf), 64, 0, 0,
 	    "xxbufpl", NULL, IPL_VM, xx_buf_ctor, xx_buf_dtor, sc);
@@ -88,18 +89,21 @@ xx_rxeof(struct xx_softc *sc, int n)
 	struct xx_desc *d[NDESC];
 	int got = 0;
 
-	for (int i = 0; i < n; i++) {
-		d[got] = pool_get(&sc->sc_descpool, PR_NOWAIT | PR_ZERO);
-		if (d[got] == NULL)
+	for (int i = 0; i < n && got < NDESC; i++) {
+		struct xx_desc *desc = pool_get(&sc->sc_descpool,
+		    PR_NOWAIT | PR_ZERO);
+		if (desc == NULL)
 			break;		/* the hard limit: drop the packet */
 		struct xx_buf *b = pool_cache_get(sc->sc_bufcache, PR_NOWAIT);
-		if (b == NULL || b->b_magic != XX_BUF_MAGIC)
+		if (b == NULL || b->b_magic != XX_BUF_MAGIC) {
+			pool_put(&sc->sc_descpool, desc);
 			return (-1);
+		}
 		b->b_len = (uint32_t)snprintf(b->b_data, sizeof (b->b_data),
 		    "packet %d", i);
-		d[got]->d_index = (uint32_t)i;
-		d[got]->d_buf = b;
-		got++;
+		desc->d_index = (uint32_t)i;
+		desc->d_buf = b;
+		d[got++] = desc;
 	}
 	for (int i = 0; i < got; i++) {
 		pool_cache_put(sc->sc_bufcache, d[i]->d_buf);
@@ -134,8 +138,8 @@ main(void)
 
 	if (ring == NULL || ring[RING_PAGES * 4096 - 1] != 0)
 		return (1);
-	int got = xx_rxeof(sc, 40), capped = xx_rxeof(sc, NDESC + 16);
-	if (got != 40 || capped != NDESC) {
+	int got = xx_rxeof(sc, 40), capped = xx_rxeof(sc, NDESC);
+	if (got != 40 || capped != NLIMIT) {
 		fprintf(stderr, "netbsd_driver: got %d and %d packets\n", got,
 		    capped);
 		return (1);

@@ -10,6 +10,7 @@
  */
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -583,7 +584,8 @@ test_define_limit(void)
 /* ---- from a new user's adversarial testing ---- */
 
 /* A producer and a consumer: the high-water mark stays near the peak. */
-enum { PC_Q = 64, PC_N = 100000 };
+enum { PC_Q = 64 };
+static unsigned pc_n;			/* items through the ring */
 static void *pc_ring[PC_Q];
 MALLOC_DEFINE(M_KPRODCONS, "kprodcons", "producer/consumer buffers");
 
@@ -591,12 +593,14 @@ static void *
 hw_producer(void *arg)
 {
 	(void)arg;
-	for (unsigned i = 0, n = 0; n < PC_N; i++) {
+	for (unsigned i = 0, n = 0; n < pc_n; i++) {
 		unsigned k = i % PC_Q;
 		if (__atomic_load_n(&pc_ring[k], __ATOMIC_ACQUIRE) == NULL) {
 			__atomic_store_n(&pc_ring[k], malloc(64, M_KPRODCONS,
 			    M_WAITOK), __ATOMIC_RELEASE);
 			n++;
+		} else if (k == PC_Q - 1) {
+			sched_yield();	/* the ring is full: let it drain */
 		}
 	}
 	return (NULL);
@@ -606,12 +610,14 @@ static void *
 hw_consumer(void *arg)
 {
 	(void)arg;
-	for (unsigned i = 0, n = 0; n < PC_N; i++) {
+	for (unsigned i = 0, n = 0; n < pc_n; i++) {
 		void *p = __atomic_exchange_n(&pc_ring[i % PC_Q], NULL,
 		    __ATOMIC_ACQ_REL);
 		if (p != NULL) {
 			free(p, M_KPRODCONS);
 			n++;
+		} else if (i % PC_Q == PC_Q - 1) {
+			sched_yield();	/* the ring is empty: let it fill */
 		}
 	}
 	return (NULL);
@@ -622,6 +628,7 @@ test_highwater_crossthread(void)
 {
 	pthread_t p, c;
 
+	pc_n = kt_quick ? 5000 : 100000;
 	pthread_create(&p, NULL, hw_producer, NULL);
 	pthread_create(&c, NULL, hw_consumer, NULL);
 	pthread_join(p, NULL);

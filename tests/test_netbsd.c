@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <kmem/kmem_posix.h>
 #include <kmem/bsd/netbsd_kmem.h>
 #include <kmem/bsd/pool.h>
 #include <kmem/bsd/uvm_km.h>
@@ -672,6 +673,213 @@ test_diagnostic(void)
 	}
 }
 
+/* ---- from a new user's adversarial testing ---- */
+
+static size_t var_pagesz = 4096;
+static volatile int var_failing, var_calls;
+
+static void *
+var_page_alloc(struct pool *pp, int flags)
+{
+	(void)pp;
+	(void)flags;
+	__atomic_add_fetch(&var_calls, 1, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&var_failing, __ATOMIC_ACQUIRE))
+		return (NULL);
+	return (aligned_alloc(var_pagesz, var_pagesz));
+}
+
+static void
+var_page_free(struct pool *pp, void *page)
+{
+	(void)pp;
+	free(page);
+}
+
+static struct pool_allocator var_allocator = {
+	var_page_alloc, var_page_free, 0 };
+
+/* Every item size up to a page, on pages of 64 bytes to 8 KiB. */
+static void
+test_pool_allocator_sizes(void)
+{
+	static const size_t pages[] = { 64, 256, 1024, 4096, 8192 };
+
+	for (size_t pg = 0; pg < sizeof (pages) / sizeof (pages[0]); pg++) {
+		var_pagesz = pages[pg];
+		var_allocator.pa_pagesz = (unsigned)pages[pg];
+		for (size_t size = 8; size <= pages[pg] / 2; size *= 2) {
+			for (size_t delta = 0; delta < 2; delta++) {
+				struct pool pool;
+				memset(&pool, 0, sizeof (pool));
+				pool_init(&pool, size - delta * 4, 0, 0, 0,
+				    "varpl", &var_allocator, IPL_NONE);
+				void *a = pool_get(&pool, PR_NOWAIT);
+				void *b = pool_get(&pool, PR_WAITOK);
+				if (!KT_CHECK(a != NULL && b != NULL))
+					printf("    page %zu item %zu\n",
+					    pages[pg], size - delta * 4);
+				if (a != NULL)
+					pool_put(&pool, a);
+				if (b != NULL)
+					pool_put(&pool, b);
+				pool_destroy(&pool);
+			}
+		}
+	}
+	var_pagesz = 4096;
+	var_allocator.pa_pagesz = 0;
+}
+
+static int
+ok_ctor(void *arg, void *obj, int flags)
+{
+	(void)arg;
+	(void)flags;
+	*(int *)obj = 1;
+	return (0);
+}
+
+static void
+page_item_with_ctor(void)
+{
+	var_allocator.pa_pagesz = 4096;
+	(void) pool_cache_init(4096, 0, 0, 0, "fullpc", &var_allocator,
+	    IPL_NONE, ok_ctor, NULL, NULL);
+}
+
+static void *
+var_recover(void *arg)
+{
+	(void)arg;
+	usleep(200000);
+	__atomic_store_n(&var_failing, 0, __ATOMIC_RELEASE);
+	return (NULL);
+}
+
+/* A waiting get asks a failing allocator again until it recovers. */
+static void
+test_pool_allocator_recovers(void)
+{
+	struct pool pool;
+	pthread_t t;
+
+	memset(&pool, 0, sizeof (pool));
+	pool_init(&pool, 64, 0, 0, 0, "transpl", &var_allocator, IPL_NONE);
+	var_failing = 1;
+	KT_CHECK(pool_get(&pool, PR_NOWAIT) == NULL);
+	pthread_create(&t, NULL, var_recover, NULL);
+	void *item = pool_get(&pool, PR_WAITOK);
+	pthread_join(t, NULL);
+	KT_CHECK(item != NULL);
+	pool_put(&pool, item);
+	pool_destroy(&pool);
+	KT_EXPECT_PANIC(page_item_with_ctor, "do not fit a page of 4096 "
+	    "bytes");
+}
+
+static int fail_ctor_on;
+
+static int
+maybe_ctor(void *arg, void *obj, int flags)
+{
+	(void)arg;
+	(void)flags;
+	if (__atomic_load_n(&fail_ctor_on, __ATOMIC_ACQUIRE))
+		return (12);
+	*(int *)obj = 1;
+	return (0);
+}
+
+static void
+put_null(void)
+{
+	pool_cache_t pc = pool_cache_init(64, 0, 0, 0, "nullpc", NULL,
+	    IPL_NONE, NULL, NULL, NULL);
+	pool_cache_put(pc, NULL);
+}
+
+/* Failing constructors: nothing NULL is cached, and the counts say so. */
+static void
+test_pool_cache_failing_ctor(void)
+{
+	pool_cache_t pc = pool_cache_init(64, 0, 0, 0, "primepc", NULL,
+	    IPL_NONE, maybe_ctor, NULL, NULL);
+
+	fail_ctor_on = 1;
+	pool_cache_prime(pc, 4);
+	KT_CHECK(pool_cache_get(pc, PR_WAITOK) == NULL);
+	KT_CHECK(pool_cache_get(pc, PR_NOWAIT) == NULL);
+	KT_EQ_U(pc->pc_pool.pr_nfail, 2);
+	KT_EQ_U(pool_cache_nget(pc), 0);
+	KT_EQ_U(pool_cache_nput(pc), 0);
+	fail_ctor_on = 0;
+	void *o = pool_cache_get(pc, PR_WAITOK);
+	KT_CHECK(o != NULL && *(int *)o == 1);
+	pool_cache_put(pc, o);
+	KT_EQ_U(pool_cache_nget(pc), 1);
+	pool_cache_destroy(pc);
+	KT_EXPECT_PANIC(put_null, "pool_put: [nullpc] putting NULL");
+}
+
+static void
+va_impossible(void)
+{
+	(void) uvm_km_alloc(kernel_map, (vsize_t)1 << 47, 0, UVM_KMF_VAONLY);
+}
+
+static void
+test_uvm_va_impossible(void)
+{
+	KT_EQ_U(uvm_km_alloc(kernel_map, (vsize_t)1 << 47, 0,
+	    UVM_KMF_VAONLY | UVM_KMF_CANFAIL), 0);
+	KT_EXPECT_PANIC(va_impossible, "no address space for");
+}
+
+/* PR_WAITOK at a hard limit where sleeping is not allowed: NULL. */
+static void
+test_pool_limit_nosleep(void)
+{
+	struct pool pool;
+
+	memset(&pool, 0, sizeof (pool));
+	pool_init(&pool, 32, 0, 0, 0, "nosleeppl", NULL, IPL_NONE);
+	pool_sethardlimit(&pool, 1, NULL, 0);
+	void *a = pool_get(&pool, PR_WAITOK);
+	kmem_posix_nosleep_enter();
+	void *b = pool_get(&pool, PR_WAITOK);
+	kmem_posix_nosleep_exit();
+	KT_CHECK(a != NULL && b == NULL);
+	pool_put(&pool, a);
+	pool_destroy(&pool);
+}
+
+/* kmem_asprintf formats as the C library does, argument by argument. */
+static void
+test_kmem_formats(void)
+{
+	char want[160];
+	char *s;
+
+#define FMT_CHECK(...) do {						\
+	s = kmem_asprintf(__VA_ARGS__);					\
+	snprintf(want, sizeof (want), __VA_ARGS__);			\
+	if (!KT_CHECK(strcmp(s, want) == 0))				\
+		printf("    kmem [%s] C [%s]\n", s, want);		\
+	kmem_strfree(s);						\
+} while (0)
+	FMT_CHECK("%.2s|%d", "abc", 5);
+	FMT_CHECK("%hd %s", (short)1, "x");
+	FMT_CHECK("%5.2d|%-5d|%05d|%+d|% d", 3, 4, -5, 6, 7);
+	FMT_CHECK("%#x %#o %o %X %#X", 255u, 8u, 8u, 0xabcu, 0xabcu);
+	FMT_CHECK("%jd %td %zu %hhd %lld", (intmax_t)-9, (ptrdiff_t)-3,
+	    (size_t)7, (char)100, -1LL);
+	FMT_CHECK("%*d|%-*d|%.*s|%*.*d", 5, 1, 5, 2, 2, "hello", 6, 3, 4);
+	FMT_CHECK("%.0d|%.0x|%5.0d|%.3d|%8.3d", 0, 0u, 0, -5, 5);
+	FMT_CHECK("%lu %ld %li 100%%", 123ul, -5l, 6l);
+#undef FMT_CHECK
+}
+
 KT_SUITE(netbsd_suite,
 	{ "netbsd:kmem:flags", test_kmem_flags },
 	{ "netbsd:kmem:link-both", test_kmem_link_both },
@@ -690,4 +898,10 @@ KT_SUITE(netbsd_suite,
 	{ "netbsd:uvm_km:types", test_uvm_km },
 	{ "netbsd:stats:vmstat", test_vmstat },
 	{ "netbsd:diagnostic:messages", test_diagnostic },
+	{ "netbsd:pool:allocator-sizes", test_pool_allocator_sizes },
+	{ "netbsd:pool:allocator-recovers", test_pool_allocator_recovers },
+	{ "netbsd:pool_cache:failing-ctor", test_pool_cache_failing_ctor },
+	{ "netbsd:uvm_km:va-impossible", test_uvm_va_impossible },
+	{ "netbsd:pool:limit-nosleep", test_pool_limit_nosleep },
+	{ "netbsd:kmem:formats", test_kmem_formats },
 );

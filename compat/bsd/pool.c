@@ -31,6 +31,10 @@
  *   high water	every 32 puts, if the cache holds more free items than
  *		the mark, its magazines and empty slabs are given back.
  * pool_prime() allocates and frees items, so their pages exist now.
+ *
+ * A waiting get from a pool with its own page allocator asks the
+ * allocator with PR_WAITOK when it has no page at once (vmem's imports
+ * never wait): the page is left in pr_spare for the next import.
  */
 #include "bsd_impl.h"
 
@@ -106,9 +110,12 @@ pool_page_import(vmem_t *src, size_t size, int vmflag)
 	(void)vmflag;
 	if (size != pagesz)
 		return (NULL);
-	void *page = pp->pr_alloc->pa_alloc(pp, PR_NOWAIT);
+	/* A page a waiting get asked for (pool_get_page()) goes first. */
+	void *page = kmem_exchange(&pp->pr_spare, NULL);
+	if (page == NULL)
+		page = pp->pr_alloc->pa_alloc(pp, PR_NOWAIT);
 	if (page != NULL && ((uintptr_t)page & (pagesz - 1)) != 0)
-		kmi_panic("pool_init: [%s] pa_alloc returned %p, not aligned "
+		kmi_panic("pool_get: [%s] pa_alloc returned %p, not aligned "
 		    "to its page size %zu", pp->pr_wchan, page, pagesz);
 	return (page);
 }
@@ -203,6 +210,9 @@ pool_setup(struct pool *pp, size_t size, unsigned int align,
 			kmi_panic("pool_init: [%s] pool item size (%zu) larger "
 			    "than page size (%zu)", wchan, pp->pr_size,
 			    pagesz);
+		if (align > pagesz)
+			kmi_panic("pool_init: [%s] alignment %u larger than "
+			    "page size (%zu)", wchan, align, pagesz);
 		pp->pr_source = vmem_create(wchan, NULL, 0, pagesz, NULL, NULL,
 		    NULL, 0, VM_SLEEP);
 		kmem_lock_enter(&kmi_bsd_pool_lock);
@@ -213,12 +223,18 @@ pool_setup(struct pool *pp, size_t size, unsigned int align,
 		    pool_page_import, pool_page_release, pp->pr_source, 0,
 		    VM_SLEEP);
 		slabsize = pagesz;
+		pp->pr_waitflag = KM_NOSLEEP;	/* pool_get_wait_page() */
 	}
 	int cflags = (flags & (PR_NOTOUCH | PR_PSERIALIZE)) ? KMC_NOTOUCH : 0;
 	pp->pr_cache = kmem_face_cache_create(wchan, pp->pr_size, align,
 	    pc != NULL && pc->pc_ctor != NULL ? pool_ctor : NULL,
 	    pc != NULL && pc->pc_dtor != NULL ? pool_dtor : NULL,
 	    pc != NULL ? (void *)pc : (void *)pp, arena, cflags, slabsize);
+	if (pp->pr_cache == NULL && slabsize != 0)
+		kmi_panic("pool_init: [%s] pool item size (%zu) and kmem's "
+		    "per-item overhead (a constructor's link, KMEM_DEBUG's "
+		    "tag) do not fit a page of %zu bytes", wchan, pp->pr_size,
+		    slabsize);
 	if (pp->pr_cache == NULL)
 		kmi_panic("pool_init: [%s] no memory for its cache", wchan);
 	kmem_lock_enter(&kmi_bsd_pool_lock);
@@ -251,7 +267,7 @@ pool_nget(struct pool *pp)
 {
 	pool_check(pp, "pool_nget");
 	return ((unsigned int)(kmem_cache_stat(pp->pr_cache, "alloc") -
-	    pp->pr_nreserve_fill + pp->pr_nreserve_get));
+	    pp->pr_nreserve_fill - pp->pr_nprimed + pp->pr_nreserve_get));
 }
 
 unsigned int
@@ -259,7 +275,7 @@ pool_nput(struct pool *pp)
 {
 	pool_check(pp, "pool_nput");
 	return ((unsigned int)(kmem_cache_stat(pp->pr_cache, "free") -
-	    pp->pr_nreserve_drain + pp->pr_nreserve_put));
+	    pp->pr_nreserve_drain - pp->pr_nprimed + pp->pr_nreserve_put));
 }
 
 /* Items clients hold: the cache's in use, less the reserve. */
@@ -344,6 +360,32 @@ pool_flags_check(const struct pool *pp, int flags, const char *fn)
 		    (unsigned)flags, how == 0 ? "neither" : "both");
 }
 
+/*
+ * A waiting get from a pool with its own page allocator: vmem's imports
+ * never wait, so when the allocator has no page at once, ask it with
+ * PR_WAITOK (it may sleep) and leave the page where the next import
+ * takes it.  A failure with free buffers in the slabs is the
+ * constructor's: then the get is made waiting, and its answer stands.
+ */
+static void *
+pool_get_wait_page(struct pool *pp)
+{
+	for (;;) {
+		void *item = kmem_cache_alloc(pp->pr_cache, KM_NOSLEEP);
+		if (item != NULL)
+			return (item);
+		if (kmem_face_slab_free(pp->pr_cache) != 0)
+			return (kmem_cache_alloc(pp->pr_cache, KM_SLEEP));
+		void *page = pp->pr_alloc->pa_alloc(pp, PR_WAITOK);
+		if (page == NULL) {
+			kmem_plat_yield();
+			continue;
+		}
+		if ((page = kmem_exchange(&pp->pr_spare, page)) != NULL)
+			pp->pr_alloc->pa_free(pp, page);
+	}
+}
+
 static KMEM_NOINLINE void *
 pool_get_slow(struct pool *pp, int flags, bool tried)
 {
@@ -355,6 +397,12 @@ pool_get_slow(struct pool *pp, int flags, bool tried)
 	kmem_lock_enter(&kmi_bsd_pool_lock);
 	bool limited = pp->pr_hardlimit != 0;
 	while (limited && pp->pr_nout >= pp->pr_hardlimit) {
+		if (!nowait && !(flags & PR_LIMITFAIL) &&
+		    !kmem_plat_may_sleep()) {
+			kmi_warn("pool_get: [%s] PR_WAITOK at the hard limit "
+			    "in a context that cannot sleep", pp->pr_wchan);
+			nowait = true;
+		}
 		if (nowait || (flags & PR_LIMITFAIL)) {
 			pool_limit_warn(pp);
 			pp->pr_nfail++;
@@ -376,7 +424,11 @@ pool_get_slow(struct pool *pp, int flags, bool tried)
 	}
 	kmem_lock_exit(&kmi_bsd_pool_lock);
 
-	if (item == NULL && !tried)
+	/* A waiting get's first try did not wait if the pool has its own */
+	/* page allocator: now it does. */
+	if (item == NULL && !nowait && pp->pr_arena != NULL)
+		item = pool_get_wait_page(pp);
+	else if (item == NULL && !tried)
 		item = kmem_cache_alloc(pp->pr_cache, nowait ? KM_NOSLEEP :
 		    KM_SLEEP);
 	if (item == NULL) {
@@ -408,7 +460,7 @@ pool_get(struct pool *pp, int flags)
 	if (KMEM_LIKELY(cp != NULL && (unsigned)(flags & (PR_WAITOK |
 	    PR_NOWAIT | PR_ZERO)) - 1 < 2)) {
 		void *item = kmem_cache_alloc(cp, (flags & PR_NOWAIT) ?
-		    KM_NOSLEEP : KM_SLEEP);
+		    KM_NOSLEEP : pp->pr_waitflag);
 		if (KMEM_LIKELY(item != NULL))
 			return (item);
 		return (pool_get_slow(pp, flags, true));
@@ -527,13 +579,18 @@ pool_prime(struct pool *pp, int nitems)
 	pool_check(pp, "pool_prime");
 	if (nitems <= 0)
 		return;
-	size_t n = (size_t)nitems;
+	size_t n = (size_t)nitems, got = 0;
 	void **items = kmem_alloc(n * sizeof (void *), KM_SLEEP);
-	for (size_t i = 0; i < n; i++)
-		items[i] = kmem_cache_alloc(pp->pr_cache, KM_SLEEP);
-	for (size_t i = n; i-- > 0; )
+	/* Stop at a constructor's failure: it made no item. */
+	while (got < n && (items[got] = kmem_cache_alloc(pp->pr_cache,
+	    KM_SLEEP)) != NULL)
+		got++;
+	for (size_t i = got; i-- > 0; )
 		kmem_cache_free(pp->pr_cache, items[i]);
 	kmem_free(items, n * sizeof (void *));
+	kmem_lock_enter(&kmi_bsd_pool_lock);
+	pp->pr_nprimed += got;
+	kmem_lock_exit(&kmi_bsd_pool_lock);
 	size_t ipp = kmem_face_slab_chunks(pp->pr_cache);
 	kmem_lock_enter(&kmi_bsd_pool_lock);
 	pp->pr_minpages = (unsigned int)((n + ipp - 1) / ipp);
@@ -570,6 +627,9 @@ pool_teardown(struct pool *pp, const char *fn)
 	if (pp->pr_arena != NULL) {
 		vmem_destroy(pp->pr_arena);
 		vmem_destroy(pp->pr_source);
+		void *spare = kmem_exchange(&pp->pr_spare, NULL);
+		if (spare != NULL)
+			pp->pr_alloc->pa_free(pp, spare);
 	}
 	kmem_lock_enter(&kmi_bsd_pool_lock);
 	for (struct pool **ppp = &kmem_bsd_pools; *ppp != NULL;
@@ -637,6 +697,12 @@ pool_cache_destroy(pool_cache_t pc)
 	pool_teardown(&pc->pc_pool, "pool_cache_destroy");
 	pc->pc_pool.pr_pc = NULL;
 	kmem_free(pc, sizeof (*pc));
+}
+
+void *
+pool_cache_get_slow(pool_cache_t pc, int flags, int tried)
+{
+	return (pool_get_slow(&pc->pc_pool, flags, tried != 0));
 }
 
 void *

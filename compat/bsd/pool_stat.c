@@ -206,11 +206,18 @@ kmi_bsd_pool_report(const kmem_face_error_t *fe)
 		kmi_printf(NULL, NULL, "pool_put: [%s] %p already freed",
 		    pp->pr_wchan, fe->fe_buf);
 		break;
-	case KMEM_FACE_ERR_REDZONE:
+	case KMEM_FACE_ERR_REDZONE: {
+		/* The first byte of the redzone that differs. */
+		unsigned shift = 0;
+		while (shift < 56 && ((fe->fe_found ^ fe->fe_expected) >>
+		    shift & 0xff) == 0)
+			shift += 8;
 		kmi_printf(NULL, NULL, "pool_redzone_check: [%s] 0x%02x != "
-		    "0x%02x", pp->pr_wchan, (unsigned)(fe->fe_found & 0xff),
-		    (unsigned)(fe->fe_expected & 0xff));
+		    "0x%02x", pp->pr_wchan,
+		    (unsigned)(fe->fe_found >> shift & 0xff),
+		    (unsigned)(fe->fe_expected >> shift & 0xff));
 		break;
+	}
 	default:
 		kmi_printf(NULL, NULL, "pool_put: [%s] item %p not part of "
 		    "pool", pp->pr_wchan, fe->fe_buf);

@@ -14,6 +14,9 @@
  *
  * Waiting is vmem's: a request without UVM_KMF_NOWAIT waits for frees;
  * with UVM_KMF_CANFAIL, one that could never be satisfied returns 0.
+ * Address space is nobody's to free: a VA-only request the platform
+ * cannot map returns 0 with UVM_KMF_CANFAIL or NOWAIT, and panics
+ * otherwise.
  */
 #include "bsd_impl.h"
 #include <kmem/bsd/uvm_km.h>
@@ -114,15 +117,20 @@ uvm_km_alloc(struct vm_map *map, vsize_t size, vsize_t align, int flags)
 	}
 	size_t rsize = P2ROUNDUP(size, page);
 	align = kmem_max(align, page);
+	/* Address space is not freed by others: VA only never waits. */
+	bool sleep = !nowait && !(flags & UVM_KMF_CANFAIL) && type != 2;
 	void *va = vmem_xalloc(vmp, rsize, align, 0, 0, NULL, NULL,
-	    nowait || (flags & UVM_KMF_CANFAIL) ? VM_NOSLEEP : VM_SLEEP);
-	if (va == NULL && !nowait && (flags & UVM_KMF_CANFAIL)) {
+	    sleep ? VM_SLEEP : VM_NOSLEEP);
+	if (va == NULL && !nowait && type != 2 && (flags & UVM_KMF_CANFAIL)) {
 		size_t budget, meta;
-		if (type == 2 || kmem_face_could_ever(rsize + align - page,
-		    KM_SLEEP, &budget, &meta))
+		if (kmem_face_could_ever(rsize + align - page, KM_SLEEP,
+		    &budget, &meta))
 			va = vmem_xalloc(vmp, rsize, align, 0, 0, NULL, NULL,
 			    VM_SLEEP);
 	}
+	if (va == NULL && type == 2 && !nowait && !(flags & UVM_KMF_CANFAIL))
+		kmi_panic("uvm_km_alloc: no address space for %zu bytes "
+		    "aligned to %zu (UVM_KMF_VAONLY)", rsize, (size_t)align);
 	if (va == NULL)
 		return (0);
 	if (type == 0) {

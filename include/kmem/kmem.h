@@ -7,6 +7,10 @@
 #ifndef KMEM_KMEM_H
 #define KMEM_KMEM_H
 
+#ifdef KMEM_BSD_NETBSD_KMEM_H
+#error "<kmem/kmem.h> (illumos) and <sys/kmem.h> (NetBSD kmem(9)) give KM_SLEEP different values: include one of them per source file"
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 #include <kmem/vmem.h>

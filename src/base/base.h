@@ -200,8 +200,8 @@ void kmi_cv_broadcast(kmem_cv_t *cv);
 /* ---- formatted output without libc (src/base/fmt.c) ---- */
 
 /*
- * Supports %s %c %d %i %u %x %X %p %% with l/ll/z modifiers, widths, '-'
- * and '0'.
+ * C's conversions but floating point (printed as "(float)"): flags, '*'
+ * widths and precisions, hh h l ll j z t L, d i u o x X c s p n %.
  */
 int kmi_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap);
 int kmi_snprintf(char *buf, size_t len, const char *fmt, ...)

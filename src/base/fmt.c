@@ -51,39 +51,185 @@ fmt_number(char *tmp, uint64_t v, unsigned base)
 	return (n);
 }
 
+/* A number's field: sign, prefix, zeros to the precision, digits. */
+static void
+fmt_numeric(fmt_out_t *fo, char sign, const char *prefix, const char *digits,
+    size_t n, int width, int prec, bool left, char pad)
+{
+	size_t plen = kmi_strlen(prefix);
+	size_t zeros = prec > (int)n ? (size_t)prec - n : 0;
+	size_t total = (sign != 0) + plen + zeros + n;
+	int fill = width > (int)total ? width - (int)total : 0;
+
+	if (prec >= 0)
+		pad = ' ';		/* C: a precision turns '0' off */
+	if (!left && pad == ' ')
+		for (; fill > 0; fill--)
+			fmt_putc(fo, ' ');
+	if (sign != 0)
+		fmt_putc(fo, sign);
+	for (size_t i = 0; i < plen; i++)
+		fmt_putc(fo, prefix[i]);
+	if (!left && pad == '0')
+		for (; fill > 0; fill--)
+			fmt_putc(fo, '0');
+	for (; zeros > 0; zeros--)
+		fmt_putc(fo, '0');
+	for (size_t i = 0; i < n; i++)
+		fmt_putc(fo, digits[i]);
+	for (; fill > 0; fill--)
+		fmt_putc(fo, ' ');
+}
+
+/* Length modifiers, as the argument each reads. */
+enum { LEN_INT, LEN_LONG, LEN_LLONG, LEN_SIZE, LEN_INTMAX, LEN_PTRDIFF,
+	LEN_SHORT, LEN_CHAR, LEN_LDOUBLE };
+
+static uint64_t
+fmt_unsigned(va_list *ap, int lng)
+{
+	switch (lng) {
+	case LEN_LONG:
+		return (va_arg(*ap, unsigned long));
+	case LEN_LLONG:
+		return (va_arg(*ap, unsigned long long));
+	case LEN_SIZE:
+		return (va_arg(*ap, size_t));
+	case LEN_INTMAX:
+		return ((uint64_t)va_arg(*ap, uintmax_t));
+	case LEN_PTRDIFF:
+		return ((uint64_t)va_arg(*ap, ptrdiff_t));
+	case LEN_SHORT:
+		return ((unsigned short)va_arg(*ap, unsigned));
+	case LEN_CHAR:
+		return ((unsigned char)va_arg(*ap, unsigned));
+	default:
+		return (va_arg(*ap, unsigned));
+	}
+}
+
+static int64_t
+fmt_signed(va_list *ap, int lng)
+{
+	switch (lng) {
+	case LEN_LONG:
+		return (va_arg(*ap, long));
+	case LEN_LLONG:
+		return (va_arg(*ap, long long));
+	case LEN_SIZE:
+		return ((int64_t)va_arg(*ap, size_t));
+	case LEN_INTMAX:
+		return ((int64_t)va_arg(*ap, intmax_t));
+	case LEN_PTRDIFF:
+		return (va_arg(*ap, ptrdiff_t));
+	case LEN_SHORT:
+		return ((short)va_arg(*ap, int));
+	case LEN_CHAR:
+		return ((signed char)va_arg(*ap, int));
+	default:
+		return (va_arg(*ap, int));
+	}
+}
+
+/*
+ * C's conversions, each consuming the argument C says it does: flags
+ * -+ #0, widths and precisions (also '*'), the length modifiers hh h l ll
+ * j z t L, and d i u o x X c s p n %.  Floating-point arguments are
+ * consumed and printed as "(float)": kmem never formats them.
+ */
 int
-kmi_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap)
+kmi_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap0)
 {
 	fmt_out_t fo = { buf, len, 0 };
+	va_list ap;
 
+	va_copy(ap, ap0);
 	for (const char *p = fmt; *p != '\0'; p++) {
 		if (*p != '%') {
 			fmt_putc(&fo, *p);
 			continue;
 		}
-		bool left = false;
+		const char *spec = p++;
+		bool left = false, plus = false, space = false, alt = false;
 		char pad = ' ';
-		int width = 0, lng = 0;
-		p++;
-		for (; *p == '-' || *p == '0'; p++) {
+		for (;; p++) {
 			if (*p == '-')
 				left = true;
-			else
+			else if (*p == '0')
 				pad = '0';
+			else if (*p == '+')
+				plus = true;
+			else if (*p == ' ')
+				space = true;
+			else if (*p == '#')
+				alt = true;
+			else
+				break;
+		}
+		int width = 0, prec = -1;
+		if (*p == '*') {
+			width = va_arg(ap, int);
+			if (width < 0) {
+				left = true;
+				width = -width;
+			}
+			p++;
 		}
 		for (; *p >= '0' && *p <= '9'; p++)
 			width = width * 10 + (*p - '0');
-		for (; *p == 'l' || *p == 'z'; p++)
-			lng = (*p == 'z') ? 3 : lng + 1;
+		if (*p == '.') {
+			prec = 0;
+			if (*++p == '*') {
+				prec = va_arg(ap, int);
+				prec = prec < 0 ? -1 : prec;
+				p++;
+			}
+			for (; *p >= '0' && *p <= '9'; p++)
+				prec = prec * 10 + (*p - '0');
+		}
+		if (left)
+			pad = ' ';
+		int lng = LEN_INT;
+		for (bool more = true; more; ) {
+			switch (*p) {
+			case 'h':
+				lng = lng == LEN_SHORT ? LEN_CHAR : LEN_SHORT;
+				p++;
+				break;
+			case 'l':
+				lng = lng == LEN_LONG ? LEN_LLONG : LEN_LONG;
+				p++;
+				break;
+			case 'j':
+				lng = LEN_INTMAX;
+				p++;
+				break;
+			case 'z':
+				lng = LEN_SIZE;
+				p++;
+				break;
+			case 't':
+				lng = LEN_PTRDIFF;
+				p++;
+				break;
+			case 'L':
+				lng = LEN_LDOUBLE;
+				p++;
+				break;
+			default:
+				more = false;
+			}
+		}
 		char tmp[24];
-		uint64_t v;
-		bool neg = false;
 		switch (*p) {
 		case 's': {
 			const char *s = va_arg(ap, const char *);
 			if (s == NULL)
 				s = "(null)";
-			fmt_field(&fo, s, kmi_strlen(s), width, left, ' ');
+			size_t n = 0;
+			while (s[n] != '\0' && (prec < 0 || n < (size_t)prec))
+				n++;
+			fmt_field(&fo, s, n, width, left, ' ');
 			continue;
 		}
 		case 'c':
@@ -92,52 +238,62 @@ kmi_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap)
 			continue;
 		case 'd':
 		case 'i': {
-			int64_t sv = lng == 0 ? va_arg(ap, int) :
-			    lng == 1 ? va_arg(ap, long) :
-			    lng == 2 ? va_arg(ap, long long) :
-			    (int64_t)va_arg(ap, size_t);
-			neg = sv < 0;
-			v = neg ? (uint64_t)-(sv + 1) + 1 : (uint64_t)sv;
-			size_t n = fmt_number(tmp + 1, v, 10);
-			if (neg)
-				tmp[0] = '-';
-			fmt_field(&fo, neg ? tmp : tmp + 1, n + neg, width,
-			    left, pad);
+			int64_t sv = fmt_signed(&ap, lng);
+			uint64_t v = sv < 0 ? (uint64_t)-(sv + 1) + 1 :
+			    (uint64_t)sv;
+			size_t n = v == 0 && prec == 0 ? 0 :
+			    fmt_number(tmp, v, 10);
+			fmt_numeric(&fo, sv < 0 ? '-' : plus ? '+' : space ?
+			    ' ' : 0, "", tmp, n, width, prec, left, pad);
 			continue;
 		}
 		case 'u':
+		case 'o':
 		case 'x':
 		case 'X': {
-			v = lng == 0 ? va_arg(ap, unsigned) :
-			    lng == 1 ? va_arg(ap, unsigned long) :
-			    lng == 2 ? va_arg(ap, unsigned long long) :
-			    va_arg(ap, size_t);
-			size_t n = fmt_number(tmp, v, *p == 'u' ? 10 : 16);
+			uint64_t v = fmt_unsigned(&ap, lng);
+			unsigned base = *p == 'u' ? 10 : *p == 'o' ? 8 : 16;
+			size_t n = v == 0 && prec == 0 ? 0 :
+			    fmt_number(tmp, v, base);
 			for (size_t i = 0; *p == 'X' && i < n; i++)
 				if (tmp[i] >= 'a')
 					tmp[i] = (char)(tmp[i] - 'a' + 'A');
-			fmt_field(&fo, tmp, n, width, left, pad);
+			const char *prefix = !alt || v == 0 ? "" :
+			    *p == 'x' ? "0x" : *p == 'X' ? "0X" :
+			    *p == 'o' && (prec <= (int)n) ? "0" : "";
+			fmt_numeric(&fo, 0, prefix, tmp, n, width, prec, left,
+			    pad);
 			continue;
 		}
-		case 'p':
-			v = (uintptr_t)va_arg(ap, void *);
-			tmp[0] = '0';
-			tmp[1] = 'x';
-			fmt_field(&fo, tmp, 2 + fmt_number(tmp + 2, v, 16), width,
-			    left, ' ');
+		case 'p': {
+			uint64_t v = (uintptr_t)va_arg(ap, void *);
+			fmt_numeric(&fo, 0, "0x", tmp, fmt_number(tmp, v, 16),
+			    width, prec, left, pad);
+			continue;
+		}
+		case 'n':
+			(void)va_arg(ap, void *);	/* never written */
+			continue;
+		case 'f': case 'F': case 'e': case 'E':
+		case 'g': case 'G': case 'a': case 'A':
+			if (lng == LEN_LDOUBLE)
+				(void)va_arg(ap, long double);
+			else
+				(void)va_arg(ap, double);
+			fmt_field(&fo, "(float)", 7, width, left, ' ');
 			continue;
 		case '%':
 			fmt_putc(&fo, '%');
 			continue;
-		default:
-			fmt_putc(&fo, '%');
+		default:		/* unknown: copied as written */
+			for (const char *q = spec; q <= p && *q != '\0'; q++)
+				fmt_putc(&fo, *q);
 			if (*p == '\0')
 				p--;
-			else
-				fmt_putc(&fo, *p);
 			continue;
 		}
 	}
+	va_end(ap);
 	if (len > 0)
 		buf[fo.fo_pos < len ? fo.fo_pos : len - 1] = '\0';
 	return ((int)fo.fo_pos);

@@ -128,6 +128,13 @@ kmem_face_slab_size(const kmem_cache_t *cp)
 	return (cp->cache_slabsize);
 }
 
+/* Free buffers in cp's slabs (racy: a hint). */
+static inline uint64_t
+kmem_face_slab_free(const kmem_cache_t *cp)
+{
+	return (kmem_load_relaxed(&cp->cache_bufslab));
+}
+
 /* Slabs with no buffer allocated (racy: for statistics). */
 static inline uint64_t
 kmem_face_slabs_empty(const kmem_cache_t *cp)

@@ -381,7 +381,13 @@ cache_alloc_guarded(kmem_cache_t *cp, void *buf, int kmflag)
 {
 	if (buf == NULL || cp->cache_debug->do_alloc(cp, buf, kmflag) == 0)
 		return (buf);
-	cache_free_body(cp, buf);	/* the constructor failed; still free */
+	/* The constructor failed: the buffer goes back, and the cache's */
+	/* counts show a failure, not an allocation and a free. */
+	kmem_lock_enter(&cp->cache_lock);
+	cp->cache_alloc_fail++;
+	cp->cache_free_uncounted++;
+	kmem_lock_exit(&cp->cache_lock);
+	cache_free_body(cp, buf);
 	return (NULL);
 }
 

@@ -196,6 +196,8 @@ struct kmem_cache {
 	uint64_t	cache_hash_lookup_depth;
 	uint64_t	cache_ctor_calls;
 	uint64_t	cache_dtor_calls;
+	uint64_t	cache_free_uncounted;	/* frees of buffers whose */
+					/* constructor failed (guarded) */
 
 	/* Depot layer (cache_depot_lock). */
 	kmem_lock_t	cache_depot_lock;

@@ -192,11 +192,20 @@ kmi_slab_cache_init(kmem_cache_t *cp)
 		    sizeof (void *)), align);
 	}
 	size_t chunk = cp->cache_chunksize;
+	size_t preset = cp->cache_slabsize;	/* a page allocator's page */
 
+	if (preset != 0 && !(cp->cache_cflags & KMC_QCACHE))
+		small = preset;
+	/* A preset slab too small for its record takes hashed slabs. */
+	bool fits = preset == 0 || preset >= sizeof (kmem_slab_t) +
+	    KMEM_VOID_FRACTION * chunk;
 	if ((cp->cache_cflags & KMC_NOHASH) ||
-	    (!(cp->cache_cflags & KMC_NOTOUCH) &&
+	    (!(cp->cache_cflags & KMC_NOTOUCH) && fits &&
 	    chunk <= small / KMEM_VOID_FRACTION)) {
-		size_t slabsize = slab_small_slabsize(small, chunk);
+		size_t slabsize = preset != 0 ? preset :
+		    slab_small_slabsize(small, chunk);
+		if (slabsize < sizeof (kmem_slab_t) + chunk)
+			return (-1);	/* no chunk fits the preset slab */
 		cp->cache_slabsize = slabsize;
 		cp->cache_maxcolor = P2ALIGN((slabsize - sizeof (kmem_slab_t)) %
 		    chunk, align);
@@ -209,6 +218,8 @@ kmi_slab_cache_init(kmem_cache_t *cp)
 		    kmem_max(cp->cache_arena->vm_quantum, align),
 		    cp->cache_arena->vm_qcache_max);
 	}
+	if (cp->cache_slabsize < chunk)
+		return (-1);		/* no chunk fits the preset slab */
 	cp->cache_maxcolor = P2ALIGN(cp->cache_slabsize -
 	    (cp->cache_slabsize / chunk) * chunk, align);
 	return (slab_hash_init(cp));
@@ -726,8 +737,7 @@ kmi_slab_destruct_free(kmem_cache_t *cp)
 		kmem_track_unpoison(buf, cp->cache_bufsize);
 		dtor(buf, cp->cache_private);
 		kmem_fetch_add(&cp->cache_dtor_calls, 1);
-		kmem_track_poison(buf, cp->cache_bufsize);
-		slab_free_raw(cp, buf);
+		slab_free_raw(cp, buf);	/* raw buffers stay open, as new */
 		kmem_lock_enter(&cp->cache_lock);
 		cp->cache_slab_free--;
 		kmem_lock_exit(&cp->cache_lock);

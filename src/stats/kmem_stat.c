@@ -78,11 +78,13 @@ kmem_snapshot(kmem_cache_t *cp, kmem_snapshot_t *ks)
 	ks->ks_slab_alloc = cp->cache_slab_alloc;
 	ks->ks_slab_free = cp->cache_slab_free;
 	ks->ks_alloc_fail = cp->cache_alloc_fail;
+	uint64_t uncounted = cp->cache_free_uncounted;
 	ks->ks_hash_size = (cp->cache_flags & KMF_HASH) ?
 	    cp->cache_hash_mask + 1 : 0;
 	ks->ks_hash_lookup_depth = cp->cache_hash_lookup_depth;
 	ks->ks_hash_rescale = cp->cache_hash_rescale;
 	kmem_lock_exit(&cp->cache_lock);
+	ks->ks_free -= kmem_min(uncounted, ks->ks_free);
 	/* Every allocated buffer was allocated and not yet freed. */
 	ks->ks_alloc = ks->ks_free + ks_inuse(ks);
 }

@@ -71,8 +71,13 @@ struct pool {
 	struct kmem_cache *pr_cache;	/* the items' object cache */
 	struct kmem_cache *pr_fast;	/* pr_cache while no limit or low */
 					/* water mark needs the slow path */
+	int		pr_waitflag;	/* kmem's flag for a PR_WAITOK get's */
+					/* first try: 0 (KM_SLEEP), or 1 */
+					/* (KM_NOSLEEP) with a page allocator */
+					/* of the caller's */
 	void		*pr_arena;	/* vmem arena over pr_alloc's pages */
 	void		*pr_source;	/* its (empty) source: identifies pp */
+	void		*pr_spare;	/* a page a waiting get fetched */
 	struct pool_allocator *pr_alloc;
 	const char	*pr_wchan;	/* the name */
 	size_t		pr_size;	/* item size asked for */
@@ -95,6 +100,7 @@ struct pool {
 	unsigned long	pr_nreserve_put;	/* puts the reserve took */
 	unsigned long	pr_nreserve_fill;	/* items taken to fill it */
 	unsigned long	pr_nreserve_drain;	/* items it gave back */
+	unsigned long	pr_nprimed;	/* gets and puts pool_prime() made */
 	unsigned int	pr_nputs;	/* puts since the high-water check */
 	struct pool_cache *pr_pc;	/* the pool cache it belongs to */
 };
@@ -156,15 +162,23 @@ void	kmem_vmstat_c(void (*pr)(void *arg, const char *line), void *arg);
 void	*kmem_cache_alloc(struct kmem_cache *cp, int kmflag);
 void	kmem_cache_free(struct kmem_cache *cp, void *buf);
 
+/* kmem's: a get the fast path could not serve (counts a failure). */
+void	*pool_cache_get_slow(pool_cache_t pc, int flags, int tried);
+
 static inline void *
 pool_cache_get(pool_cache_t pc, int flags)
 {
 	struct kmem_cache *cp = pc->pc_pool.pr_fast;
 
 	if (__builtin_expect(cp != NULL &&
-	    (unsigned)(flags & (PR_WAITOK | PR_NOWAIT | PR_ZERO)) - 1 < 2, 1))
-		return (kmem_cache_alloc(cp, (flags & PR_NOWAIT) ? 1 : 0));
-	return (pool_cache_get_paddr(pc, flags, NULL));
+	    (unsigned)(flags & (PR_WAITOK | PR_NOWAIT | PR_ZERO)) - 1 < 2, 1)) {
+		void *obj = kmem_cache_alloc(cp, (flags & PR_NOWAIT) ? 1 :
+		    pc->pc_pool.pr_waitflag);
+		if (__builtin_expect(obj != NULL, 1))
+			return (obj);
+		return (pool_cache_get_slow(pc, flags, 1));
+	}
+	return (pool_cache_get_slow(pc, flags, 0));
 }
 
 static inline void
@@ -172,7 +186,7 @@ pool_cache_put(pool_cache_t pc, void *obj)
 {
 	struct kmem_cache *cp = pc->pc_pool.pr_fast;
 
-	if (__builtin_expect(cp != NULL, 1))
+	if (__builtin_expect(cp != NULL && obj != NULL, 1))
 		kmem_cache_free(cp, obj);
 	else
 		pool_cache_put_paddr(pc, obj, POOL_PADDR_INVALID);
