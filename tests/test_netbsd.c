@@ -224,7 +224,7 @@ test_pool_hardlimit(void)
 		KT_CHECK((v[i] = pool_get(&limit_pool, PR_NOWAIT)) != NULL);
 	KT_CHECK(pool_get(&limit_pool, PR_NOWAIT) == NULL);
 	KT_CHECK(pool_get(&limit_pool, PR_WAITOK | PR_LIMITFAIL) == NULL);
-	KT_EQ_U(limit_pool.pr_nfail, 2);
+	KT_EQ_U(pool_nfail(&limit_pool), 2);
 	limit_woke = 0;
 	pthread_create(&t, NULL, limit_getter, &got);
 	usleep(100000);
@@ -271,7 +271,7 @@ test_pool_lowat(void)
 	for (int i = 0; i < 16; i++)
 		KT_CHECK((v[i] = pool_get(&pool, PR_NOWAIT)) != NULL);
 	KT_CHECK(pool_get(&pool, PR_NOWAIT) == NULL);
-	KT_EQ_U(pool.pr_nfail, 1);
+	KT_EQ_U(pool_nfail(&pool), 1);
 	KT_EQ_U(pool_nget(&pool), 16);
 	kmem_cache_mtbf(pool.pr_cache, 0);
 	KT_CHECK((v[16] = pool_get(&pool, PR_WAITOK)) != NULL);
@@ -810,7 +810,7 @@ test_pool_cache_failing_ctor(void)
 	pool_cache_prime(pc, 4);
 	KT_CHECK(pool_cache_get(pc, PR_WAITOK) == NULL);
 	KT_CHECK(pool_cache_get(pc, PR_NOWAIT) == NULL);
-	KT_EQ_U(pc->pc_pool.pr_nfail, 2);
+	KT_EQ_U(pool_nfail(&pc->pc_pool), 2);
 	KT_EQ_U(pool_cache_nget(pc), 0);
 	KT_EQ_U(pool_cache_nput(pc), 0);
 	fail_ctor_on = 0;

@@ -18,8 +18,9 @@
  * exactly one page.  The arena's source is an empty arena that only names
  * the pool (vmem's import functions take no argument).
  *
- * Requests, releases and pages are kmem's own counts of the object cache,
- * adjusted for the low-water reserve.  The fast paths (pr_fast) go
+ * Requests, releases, failures and pages are kmem's own counts of the
+ * object cache, adjusted for the low-water reserve (a get's failure is
+ * kmem's to count, so the inline pool_cache_get() checks nothing).  The fast paths (pr_fast) go
  * straight to the object cache; a pool with a hard limit, a low-water or
  * a high-water mark takes the slow path, under kmi_bsd_pool_lock:
  *   hard limit	pr_nout counts items out exactly; at the limit PR_NOWAIT
@@ -145,8 +146,8 @@ static void
 pool_fast_update(struct pool *pp)
 {
 	kmem_store_release(&pp->pr_fast, pp->pr_hardlimit == 0 &&
-	    pp->pr_minitems == 0 && pp->pr_maxitems == 0 ? pp->pr_cache :
-	    NULL);
+	    pp->pr_minitems == 0 && pp->pr_maxitems == 0 &&
+	    pp->pr_arena == NULL ? pp->pr_cache : NULL);
 }
 
 static void
@@ -223,7 +224,6 @@ pool_setup(struct pool *pp, size_t size, unsigned int align,
 		    pool_page_import, pool_page_release, pp->pr_source, 0,
 		    VM_SLEEP);
 		slabsize = pagesz;
-		pp->pr_waitflag = KM_NOSLEEP;	/* pool_get_wait_page() */
 	}
 	int cflags = (flags & (PR_NOTOUCH | PR_PSERIALIZE)) ? KMC_NOTOUCH : 0;
 	pp->pr_cache = kmem_face_cache_create(wchan, pp->pr_size, align,
@@ -262,6 +262,22 @@ pool_init(struct pool *pp, size_t size, unsigned int align,
 
 /* ---- statistics (kmem's counts of the cache, and the reserve's) ---- */
 
+/*
+ * Gets that returned NULL: kmem's failures of the cache, less those the
+ * reserve rescued and those that were no get's (the reserve's refills, a
+ * waiting get's tries, priming), plus the hard limit's.
+ */
+unsigned long
+kmi_bsd_pool_failures(struct pool *pp)
+{
+	uint64_t fails = kmem_cache_stat(pp->pr_cache, "alloc_fail") +
+	    pp->pr_nfail;
+	uint64_t not_gets = pp->pr_nreserve_get +
+	    kmem_load_relaxed(&pp->pr_nretry);
+
+	return ((unsigned long)(fails > not_gets ? fails - not_gets : 0));
+}
+
 unsigned int
 pool_nget(struct pool *pp)
 {
@@ -276,6 +292,13 @@ pool_nput(struct pool *pp)
 	pool_check(pp, "pool_nput");
 	return ((unsigned int)(kmem_cache_stat(pp->pr_cache, "free") -
 	    pp->pr_nreserve_drain - pp->pr_nprimed + pp->pr_nreserve_put));
+}
+
+unsigned int
+pool_nfail(struct pool *pp)
+{
+	pool_check(pp, "pool_nfail");
+	return ((unsigned int)kmi_bsd_pool_failures(pp));
 }
 
 /* Items clients hold: the cache's in use, less the reserve. */
@@ -299,8 +322,10 @@ pool_reserve_fill(struct pool *pp)
 		if (full)
 			return;
 		void *item = kmem_cache_alloc(pp->pr_cache, KM_NOSLEEP);
-		if (item == NULL)
+		if (item == NULL) {
+			kmem_fetch_add(&pp->pr_nretry, 1);
 			return;
+		}
 		kmem_lock_enter(&kmi_bsd_pool_lock);
 		if (pp->pr_nreserve < pp->pr_minitems) {
 			((void **)pp->pr_reserve)[pp->pr_nreserve++] = item;
@@ -374,6 +399,7 @@ pool_get_wait_page(struct pool *pp)
 		void *item = kmem_cache_alloc(pp->pr_cache, KM_NOSLEEP);
 		if (item != NULL)
 			return (item);
+		kmem_fetch_add(&pp->pr_nretry, 1);	/* not the get's */
 		if (kmem_face_slab_free(pp->pr_cache) != 0)
 			return (kmem_cache_alloc(pp->pr_cache, KM_SLEEP));
 		void *page = pp->pr_alloc->pa_alloc(pp, PR_WAITOK);
@@ -424,9 +450,8 @@ pool_get_slow(struct pool *pp, int flags, bool tried)
 	}
 	kmem_lock_exit(&kmi_bsd_pool_lock);
 
-	/* A waiting get's first try did not wait if the pool has its own */
-	/* page allocator: now it does. */
-	if (item == NULL && !nowait && pp->pr_arena != NULL)
+	/* A pool with its own page allocator waits here, asking it. */
+	if (item == NULL && !tried && !nowait && pp->pr_arena != NULL)
 		item = pool_get_wait_page(pp);
 	else if (item == NULL && !tried)
 		item = kmem_cache_alloc(pp->pr_cache, nowait ? KM_NOSLEEP :
@@ -436,10 +461,8 @@ pool_get_slow(struct pool *pp, int flags, bool tried)
 		if (pp->pr_nreserve > 0) {
 			item = ((void **)pp->pr_reserve)[--pp->pr_nreserve];
 			pp->pr_nreserve_get++;
-		} else {
-			if (limited)
-				pp->pr_nout--;
-			pp->pr_nfail++;
+		} else if (limited) {
+			pp->pr_nout--;	/* kmem counted the failure */
 		}
 		kmem_lock_exit(&kmi_bsd_pool_lock);
 		if (item == NULL)
@@ -460,7 +483,7 @@ pool_get(struct pool *pp, int flags)
 	if (KMEM_LIKELY(cp != NULL && (unsigned)(flags & (PR_WAITOK |
 	    PR_NOWAIT | PR_ZERO)) - 1 < 2)) {
 		void *item = kmem_cache_alloc(cp, (flags & PR_NOWAIT) ?
-		    KM_NOSLEEP : pp->pr_waitflag);
+		    KM_NOSLEEP : KM_SLEEP);
 		if (KMEM_LIKELY(item != NULL))
 			return (item);
 		return (pool_get_slow(pp, flags, true));
@@ -585,6 +608,8 @@ pool_prime(struct pool *pp, int nitems)
 	while (got < n && (items[got] = kmem_cache_alloc(pp->pr_cache,
 	    KM_SLEEP)) != NULL)
 		got++;
+	if (got < n)
+		kmem_fetch_add(&pp->pr_nretry, 1);
 	for (size_t i = got; i-- > 0; )
 		kmem_cache_free(pp->pr_cache, items[i]);
 	kmem_free(items, n * sizeof (void *));
@@ -697,12 +722,6 @@ pool_cache_destroy(pool_cache_t pc)
 	pool_teardown(&pc->pc_pool, "pool_cache_destroy");
 	pc->pc_pool.pr_pc = NULL;
 	kmem_free(pc, sizeof (*pc));
-}
-
-void *
-pool_cache_get_slow(pool_cache_t pc, int flags, int tried)
-{
-	return (pool_get_slow(&pc->pc_pool, flags, tried != 0));
 }
 
 void *

@@ -39,7 +39,7 @@ pool_row(struct pool *pp, pool_row_t *pw)
 	pw->pw_ipp = kmem_max(kmem_face_slab_chunks(cp), 1);
 	pw->pw_nget = pool_nget(pp);
 	pw->pw_nput = pool_nput(pp);
-	pw->pw_nfail = pp->pr_nfail;
+	pw->pw_nfail = kmi_bsd_pool_failures(pp);
 	pw->pw_pgreq = kmem_cache_stat(cp, "slab_create");
 	pw->pw_pgrel = kmem_cache_stat(cp, "slab_destroy");
 	pw->pw_hiwat = (kmem_cache_stat(cp, "buf_max") + pw->pw_ipp - 1) /

@@ -69,12 +69,9 @@ struct pool {
 	struct pool	*pr_next;	/* every pool, for vmstat -m */
 	unsigned long	pr_magic;	/* initialised and not destroyed */
 	struct kmem_cache *pr_cache;	/* the items' object cache */
-	struct kmem_cache *pr_fast;	/* pr_cache while no limit or low */
-					/* water mark needs the slow path */
-	int		pr_waitflag;	/* kmem's flag for a PR_WAITOK get's */
-					/* first try: 0 (KM_SLEEP), or 1 */
-					/* (KM_NOSLEEP) with a page allocator */
-					/* of the caller's */
+	struct kmem_cache *pr_fast;	/* pr_cache while no limit, water */
+					/* mark or page allocator of the */
+					/* caller's needs the slow path */
 	void		*pr_arena;	/* vmem arena over pr_alloc's pages */
 	void		*pr_source;	/* its (empty) source: identifies pp */
 	void		*pr_spare;	/* a page a waiting get fetched */
@@ -95,7 +92,8 @@ struct pool {
 	const char	*pr_hardlimit_warning;
 	unsigned int	pr_hardlimit_ratecap;	/* seconds */
 	uint64_t	pr_hardlimit_warned;	/* when, ns; 0: never */
-	unsigned long	pr_nfail;	/* limit and reserve failures */
+	unsigned long	pr_nfail;	/* failures kmem did not see (limit) */
+	unsigned long	pr_nretry;	/* kmem failures that were no get's */
 	unsigned long	pr_nreserve_get;	/* gets the reserve served */
 	unsigned long	pr_nreserve_put;	/* puts the reserve took */
 	unsigned long	pr_nreserve_fill;	/* items taken to fill it */
@@ -119,6 +117,7 @@ void	pool_sethardlimit(struct pool *pp, int limit, const char *warnmess,
 int	pool_reclaim(struct pool *pp);
 unsigned int pool_nget(struct pool *pp);
 unsigned int pool_nput(struct pool *pp);
+unsigned int pool_nfail(struct pool *pp);	/* kmem's: gets that failed */
 
 /* ---- pool_cache(9) ---- */
 
@@ -162,23 +161,16 @@ void	kmem_vmstat_c(void (*pr)(void *arg, const char *line), void *arg);
 void	*kmem_cache_alloc(struct kmem_cache *cp, int kmflag);
 void	kmem_cache_free(struct kmem_cache *cp, void *buf);
 
-/* kmem's: a get the fast path could not serve (counts a failure). */
-void	*pool_cache_get_slow(pool_cache_t pc, int flags, int tried);
-
+/* A failure here is kmem's to count (its "alloc_fail"): no check. */
 static inline void *
 pool_cache_get(pool_cache_t pc, int flags)
 {
 	struct kmem_cache *cp = pc->pc_pool.pr_fast;
 
 	if (__builtin_expect(cp != NULL &&
-	    (unsigned)(flags & (PR_WAITOK | PR_NOWAIT | PR_ZERO)) - 1 < 2, 1)) {
-		void *obj = kmem_cache_alloc(cp, (flags & PR_NOWAIT) ? 1 :
-		    pc->pc_pool.pr_waitflag);
-		if (__builtin_expect(obj != NULL, 1))
-			return (obj);
-		return (pool_cache_get_slow(pc, flags, 1));
-	}
-	return (pool_cache_get_slow(pc, flags, 0));
+	    (unsigned)(flags & (PR_WAITOK | PR_NOWAIT | PR_ZERO)) - 1 < 2, 1))
+		return (kmem_cache_alloc(cp, (flags & PR_NOWAIT) ? 1 : 0));
+	return (pool_cache_get_paddr(pc, flags, NULL));
 }
 
 static inline void
