@@ -107,12 +107,6 @@ kmem_face_cache_destruct(kmem_cache_t *cp)
 	kmi_slab_destruct_free(cp);
 }
 
-static inline void *
-kmem_face_cache_private(const kmem_cache_t *cp)
-{
-	return (cp->cache_private);
-}
-
 /* Buffers per slab, and slab size: a pool's items per page. */
 static inline size_t
 kmem_face_slab_chunks(const kmem_cache_t *cp)
