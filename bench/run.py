@@ -189,43 +189,34 @@ def main():
                            ("kmem_cache", "kmem_alloc", "glibc", "jemalloc", "tcmalloc",
                             "mimalloc")))
     w("")
-    w("## BSD face: `kmalloc`/`kfree` against `kmem_alloc`/`kmem_free`")
-    w("")
-    w("DragonFly kmalloc(9) on kmem (`compat/bsd`): the same size classes and")
-    w("magazines, plus the malloc type's per-CPU counts and a free without a size")
-    w("(the owner map).  `pair` workload; the issue's target is 1.15x.")
-    w("")
-    w("| size | threads | kmem_alloc | kmalloc | kmalloc / kmem_alloc |")
-    w("|---:|---:|---:|---:|---:|")
-    for threads in (1, 2):
-        for size in SIZES:
-            r = face[(size, threads)]
-            w("| %d | %d | %.2f | %.2f | %.2fx |" % (size, threads, r["kmem_alloc"],
-                                                   r["kmalloc"],
-                                                   r["kmalloc"] / r["kmem_alloc"]))
-    w("")
-    w("Instructions per 64-byte pair (callgrind): kmem_alloc %.1f, kmalloc %.1f "
-      "(%.2fx)." % (insns["kmem_alloc"], insns["kmalloc"],
-                    insns["kmalloc"] / insns["kmem_alloc"]))
-    w("")
-    w("## NetBSD face: `pool_cache_get`/`put` against `kmem_cache_alloc`/`free`")
-    w("")
-    w("NetBSD pool_cache(9) on kmem: inline translations straight to the object")
-    w("cache's magazines.  `pair` workload; the issue's target is 1.05x.")
-    w("")
-    w("| size | threads | kmem_cache | pool_cache | pool_cache / kmem_cache |")
-    w("|---:|---:|---:|---:|---:|")
-    for threads in (1, 2):
-        for size in SIZES:
-            r = face[(size, threads)]
-            w("| %d | %d | %.2f | %.2f | %.2fx |" % (size, threads, r["kmem_cache"],
-                                                   r["pool_cache"],
-                                                   r["pool_cache"] / r["kmem_cache"]))
-    w("")
-    w("Instructions per 64-byte pair (callgrind): kmem_cache %.1f, pool_cache "
-      "%.1f (%.2fx)." % (insns["kmem_cache"], insns["pool_cache"],
-                         insns["pool_cache"] / insns["kmem_cache"]))
-    w("")
+    def face_table(title, intro, base, face_api):
+        w(title)
+        w("")
+        for line in intro:
+            w(line)
+        w("")
+        w("| size | threads | %s | %s | %s / %s |" % (base, face_api, face_api, base))
+        w("|---:|---:|---:|---:|---:|")
+        for threads in (1, 2):
+            for size in SIZES:
+                r = face[(size, threads)]
+                w("| %d | %d | %.2f | %.2f | %.2fx |" % (
+                    size, threads, r[base], r[face_api], r[face_api] / r[base]))
+        w("")
+        w("Instructions per 64-byte pair (callgrind): %s %.1f, %s %.1f (%.2fx)." % (
+            base, insns[base], face_api, insns[face_api],
+            insns[face_api] / insns[base]))
+        w("")
+
+    face_table("## BSD face: `kmalloc`/`kfree` against `kmem_alloc`/`kmem_free`",
+               ["DragonFly kmalloc(9) on kmem (`compat/bsd`): the same size classes and",
+                "magazines, plus the malloc type's per-CPU counts and a free without a size",
+                "(the owner map).  `pair` workload; the issue's target is 1.15x."],
+               "kmem_alloc", "kmalloc")
+    face_table("## NetBSD face: `pool_cache_get`/`put` against `kmem_cache_alloc`/`free`",
+               ["NetBSD pool_cache(9) on kmem: inline translations straight to the object",
+                "cache's magazines.  `pair` workload; the issue's target is 1.05x."],
+               "kmem_cache", "pool_cache")
     w("## vmem: alloc+free time as the arena grows")
     w("")
     w("An identifier arena holds N allocated segments of 1-8 quanta with free gaps")

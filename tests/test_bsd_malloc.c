@@ -43,7 +43,6 @@ test_basic(void)
 	static const unsigned long sizes[] = { 0, 1, 15, 16, 17, 100, 1000,
 	    4096, 65537, 1 << 20, (1 << 20) + 1, 8 << 20 };
 	struct malloc_type_stat before = stat_of(M_KTEST);
-	unsigned long bytes = 0;
 
 	for (size_t i = 0; i < sizeof (sizes) / sizeof (sizes[0]); i++) {
 		unsigned long n = sizes[i], unit = malloc_roundup(n);
@@ -55,7 +54,6 @@ test_basic(void)
 		struct malloc_type_stat mts = stat_of(M_KTEST);
 		KT_EQ_U(mts.mts_inuse, before.mts_inuse + 1);
 		KT_EQ_U(mts.mts_memuse, before.mts_memuse + unit);
-		bytes += unit;
 		free(p, M_KTEST);
 	}
 	KT_EQ_U(malloc_roundup(100), 112);	/* kmem_alloc_112 */
@@ -74,7 +72,6 @@ test_basic(void)
 	KT_EQ_U(after.mts_calls, before.mts_calls + 13);
 	KT_CMP_U(after.mts_maxused, >=, 8 << 20);
 	KT_CHECK(after.mts_sizes != 0);
-	(void)bytes;
 }
 
 /* M_ZERO zeroes what a dirty free left, on the fast path too. */
@@ -241,16 +238,13 @@ test_krealloc(void)
 	for (int i = 0; i < 10; i++)
 		p[i] = (unsigned char)i;
 	static const size_t steps[] = { 20, 300, 5000, 2 << 20, 40, 12 };
-	size_t have = 10;
 	for (size_t s = 0; s < sizeof (steps) / sizeof (steps[0]); s++) {
 		p = krealloc(p, steps[s], M_KLIMIT, M_WAITOK);
 		size_t bad = 0;
 		for (size_t i = 0; i < 10 && i < steps[s]; i++)
 			bad += p[i] != (unsigned char)i;
 		KT_EQ_U(bad, 0);
-		have = steps[s];
 	}
-	(void)have;
 	/* A limit makes growing fail: the old buffer is intact. */
 	malloc_type_setlimit(M_KLIMIT, 64 << 10);
 	KT_CHECK(krealloc(p, 1 << 20, M_KLIMIT, M_NOWAIT) == NULL);

@@ -61,6 +61,16 @@ bsd_unit(size_t size)
 	return (size > SIZE_MAX - page ? 0 : P2ROUNDUP(size, page));
 }
 
+/* A waiting request that can never be satisfied: say so, and why. */
+static _Noreturn KMEM_NOINLINE void
+bsd_too_large(const char *fn, size_t size, const struct malloc_type *type,
+    const char *why)
+{
+	kmi_printf(NULL, NULL, "malloc: allocation too large");
+	kmi_panic("%s(%zu, %s, M_WAITOK): can never be satisfied: %s", fn,
+	    size, type->ks_shortdesc, why);
+}
+
 /*
  * A waiting request past the size classes: at once if it can be, else
  * NULL under M_CANFAIL, or "malloc: allocation too large" if it could
@@ -78,13 +88,12 @@ bsd_alloc_large_wait(size_t size, struct malloc_type *type, int flags,
 		return (buf);
 	if (!kmem_face_could_ever(P2ROUNDUP(size, page), kmflag, &budget,
 	    &meta)) {
+		char why[96];
 		if (flags & M_CANFAIL)
 			return (NULL);
-		kmi_printf(NULL, NULL, "malloc: allocation too large");
-		kmi_panic("%s(%zu, %s, M_WAITOK): can never be satisfied: "
-		    "larger than the memory budget (physmem=%zu) less what "
-		    "kmem keeps (%zu)", fn, size, type->ks_shortdesc, budget,
-		    meta);
+		kmi_snprintf(why, sizeof (why), "larger than the memory budget "
+		    "(physmem=%zu) less what kmem keeps (%zu)", budget, meta);
+		bsd_too_large(fn, size, type, why);
 	}
 	return (kmi_owner_large_alloc(size, page, kmflag));
 }
@@ -102,12 +111,9 @@ bsd_alloc_slow(size_t size, struct malloc_type *type, int flags, int kmflag,
 	void *buf = NULL;
 
 	if (unit == 0) {		/* past the address space */
-		if (!nowait && !(flags & M_CANFAIL)) {
-			kmi_printf(NULL, NULL, "malloc: allocation too large");
-			kmi_panic("%s(%zu, %s, M_WAITOK): can never be "
-			    "satisfied: larger than the address space", fn,
-			    size, type->ks_shortdesc);
-		}
+		if (!nowait && !(flags & M_CANFAIL))
+			bsd_too_large(fn, size, type, "larger than the address "
+			    "space");
 		kmi_bsd_failed(type);
 		return (NULL);
 	}
@@ -116,10 +122,10 @@ bsd_alloc_slow(size_t size, struct malloc_type *type, int flags, int kmflag,
 	int lt = limited ? kmi_bsd_limit_take(type, unit, !nowait &&
 	    !(flags & M_NULLOK), fn) : LIMIT_OK;
 	if (lt == LIMIT_NEVER && !nowait && !(flags & (M_CANFAIL | M_NULLOK))) {
-		kmi_printf(NULL, NULL, "malloc: allocation too large");
-		kmi_panic("%s(%zu, %s, M_WAITOK): can never be satisfied: "
-		    "larger than the type's limit (%lu)", fn, size,
-		    type->ks_shortdesc, type->ks_limit);
+		char why[64];
+		kmi_snprintf(why, sizeof (why), "larger than the type's limit "
+		    "(%lu)", type->ks_limit);
+		bsd_too_large(fn, size, type, why);
 	}
 	if (lt != LIMIT_OK) {
 		kmi_bsd_failed(type);

@@ -167,24 +167,24 @@ kmi_cache_holding(const void *addr, void **chunkp)
 void
 kmi_error_bad_free(kmem_cache_t *cp, void *buf)
 {
-	owner_search_t os = { buf, NULL, NULL };
+	void *chunk;
+	kmem_cache_t *owner = kmi_cache_holding(buf, &chunk);
 	char detail[160];
 
-	os.os_cache = kmi_cache_holding(buf, &os.os_chunk);
-	if (os.os_cache == cp && os.os_chunk == buf) {
+	if (owner == cp && chunk == buf) {
 		kmi_error_buftag(cp, buf, KMEM_BUFTAG_ALLOC);	/* its own */
-	} else if (os.os_cache == NULL) {
+	} else if (owner == NULL) {
 		kmem_error_at(KMERR_BADADDR, cp, buf, NULL, buf, NULL);
-	} else if (os.os_chunk != buf) {
+	} else if (chunk != buf) {
 		kmi_snprintf(detail, sizeof (detail), "free address (%p) != "
-		    "alloc address (%p)", buf, os.os_chunk);
-		kmem_error_at(KMERR_BADBASE, os.os_cache, buf, os.os_cache,
-		    os.os_chunk, detail);
+		    "alloc address (%p)", buf, chunk);
+		kmem_error_at(KMERR_BADBASE, owner, buf, owner,
+		    chunk, detail);
 	} else {
 		kmi_snprintf(detail, sizeof (detail), "buffer was allocated "
 		    "from %s,\ncaller attempting free to %s.",
-		    os.os_cache->cache_name, cp->cache_name);
-		kmem_error_at(KMERR_BADCACHE, cp, buf, os.os_cache, buf,
+		    owner->cache_name, cp->cache_name);
+		kmem_error_at(KMERR_BADCACHE, cp, buf, owner, buf,
 		    detail);
 	}
 }

@@ -48,48 +48,59 @@ kmem_netbsd_flag(const char *fn, size_t size, km_flag_t flags)
 	return (flags == KM_NOSLEEP);
 }
 
+/* kmem_alloc() or kmem_zalloc() with NetBSD's rules, as fn. */
+static inline void *
+kmem_netbsd_alloc_as(const char *fn, size_t size, km_flag_t flags, int zero)
+{
+	int kmflag = kmem_netbsd_flag(fn, size, flags);
+
+	return (zero ? (kmem_zalloc)(size, kmflag) : (kmem_alloc)(size,
+	    kmflag));
+}
+
+static inline void
+kmem_netbsd_free_as(const char *fn, void *buf, size_t size)
+{
+	if (__builtin_expect(buf == NULL || size == 0, 0))
+		kmem_netbsd_misuse(fn, buf, size, 0);
+	(kmem_free)(buf, size);
+}
+
 static inline void *
 kmem_netbsd_alloc(size_t size, km_flag_t flags)
 {
-	return ((kmem_alloc)(size, kmem_netbsd_flag("kmem_alloc", size,
-	    flags)));
+	return (kmem_netbsd_alloc_as("kmem_alloc", size, flags, 0));
 }
 
 static inline void *
 kmem_netbsd_zalloc(size_t size, km_flag_t flags)
 {
-	return ((kmem_zalloc)(size, kmem_netbsd_flag("kmem_zalloc", size,
-	    flags)));
+	return (kmem_netbsd_alloc_as("kmem_zalloc", size, flags, 1));
 }
 
 static inline void
 kmem_netbsd_free(void *buf, size_t size)
 {
-	if (__builtin_expect(buf == NULL || size == 0, 0))
-		kmem_netbsd_misuse("kmem_free", buf, size, 0);
-	(kmem_free)(buf, size);
+	kmem_netbsd_free_as("kmem_free", buf, size);
 }
 
+/* The interrupt-safe forms: kmem's magazines are, so the same. */
 static inline void *
 kmem_intr_alloc(size_t size, km_flag_t flags)
 {
-	return ((kmem_alloc)(size, kmem_netbsd_flag("kmem_intr_alloc", size,
-	    flags)));
+	return (kmem_netbsd_alloc_as("kmem_intr_alloc", size, flags, 0));
 }
 
 static inline void *
 kmem_intr_zalloc(size_t size, km_flag_t flags)
 {
-	return ((kmem_zalloc)(size, kmem_netbsd_flag("kmem_intr_zalloc", size,
-	    flags)));
+	return (kmem_netbsd_alloc_as("kmem_intr_zalloc", size, flags, 1));
 }
 
 static inline void
 kmem_intr_free(void *buf, size_t size)
 {
-	if (__builtin_expect(buf == NULL || size == 0, 0))
-		kmem_netbsd_misuse("kmem_intr_free", buf, size, 0);
-	(kmem_free)(buf, size);
+	kmem_netbsd_free_as("kmem_intr_free", buf, size);
 }
 
 #define kmem_alloc(size, flags)		kmem_netbsd_alloc((size), (flags))
