@@ -877,6 +877,7 @@ test_kmem_formats(void)
 	FMT_CHECK("%*d|%-*d|%.*s|%*.*d", 5, 1, 5, 2, 2, "hello", 6, 3, 4);
 	FMT_CHECK("%.0d|%.0x|%5.0d|%.3d|%8.3d", 0, 0u, 0, -5, 5);
 	FMT_CHECK("%lu %ld %li 100%%", 123ul, -5l, 6l);
+	FMT_CHECK("[%#.0o] [%#o] [%#.5o] [%#x] [%#.0x]", 0u, 0u, 8u, 0u, 0u);
 #undef FMT_CHECK
 }
 

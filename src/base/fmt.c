@@ -258,9 +258,12 @@ kmi_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap0)
 			for (size_t i = 0; *p == 'X' && i < n; i++)
 				if (tmp[i] >= 'a')
 					tmp[i] = (char)(tmp[i] - 'a' + 'A');
-			const char *prefix = !alt || v == 0 ? "" :
-			    *p == 'x' ? "0x" : *p == 'X' ? "0X" :
-			    *p == 'o' && (prec <= (int)n) ? "0" : "";
+			/* '#': 0x/0X before a nonzero hex value; an octal */
+			/* value's first digit a 0 (0 itself, even at .0). */
+			const char *prefix = !alt ? "" : *p == 'o' ?
+			    (n == 0 || (tmp[0] != '0' && prec <= (int)n) ?
+			    "0" : "") : v == 0 || *p == 'u' ? "" :
+			    *p == 'x' ? "0x" : "0X";
 			fmt_numeric(&fo, 0, prefix, tmp, n, width, prec, left,
 			    pad);
 			continue;
