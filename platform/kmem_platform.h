@@ -167,6 +167,27 @@ bool kmem_plat_signal_frame(uintptr_t pc);
 bool kmem_plat_guard(void *addr, size_t size);
 
 /*
+ * Leak detection (kmem_findleaks(9)).  The core holds every kmem lock
+ * around these calls; none of them may allocate (from kmem or the C
+ * library), and they must not wait for another thread's progress beyond
+ * a bounded time.
+ * kmem_plat_world_stop: stop every other thread of the program (hosted)
+ *   or CPU (kernel) until kmem_plat_world_resume(), with its registers
+ *   where kmem_plat_roots() reports them.  Returns how many could not be
+ *   stopped (their registers are not seen; their stacks are reported
+ *   whole).
+ * kmem_plat_roots: call fn(arg, base, size) for every range of memory
+ *   that may hold a pointer a program keeps: its loaded objects' data and
+ *   bss, each thread's stack from its stack pointer up and its saved
+ *   registers, and memory kmem does not own (a C library's heap).  Ranges
+ *   may include kmem's own memory: the core skips it.
+ */
+typedef void kmem_plat_root_fn(void *arg, const void *base, size_t size);
+unsigned kmem_plat_world_stop(void);
+void kmem_plat_roots(kmem_plat_root_fn *fn, void *arg);
+void kmem_plat_world_resume(void);
+
+/*
  * The "self" slot: one pointer per thread (hosted) or per CPU (kernel) that
  * the core owns.  kmem_plat_self_set() stores it; in hosted builds it also
  * arranges for kmem_thread_exit(self) to be called when the thread ends.

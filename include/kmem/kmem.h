@@ -85,6 +85,7 @@ void kmem_kmastat(void (*pr)(void *arg, const char *line), void *arg);
 int kmem_verify(void (*pr)(void *arg, const char *line), void *arg);
 int kmem_whatis(const void *addr, void (*pr)(void *arg, const char *line),
     void *arg);
+size_t kmem_findleaks(void (*pr)(void *arg, const char *line), void *arg);
 
 /* Set-up and maintenance. */
 int kmem_init(const char *options);

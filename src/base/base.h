@@ -23,6 +23,15 @@
  * GOT (the export maps hide every internal name anyway).
  */
 #define KMEM_HIDDEN	__attribute__((visibility("hidden")))
+/*
+ * A conservative scan reads memory it does not own (other threads' stacks,
+ * a C library's heap with its sanitizer redzones): no sanitizer checks.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define KMEM_NO_SANITIZE	__attribute__((no_sanitize("address", "thread")))
+#else
+#define KMEM_NO_SANITIZE
+#endif
 
 /* ---- power-of-two arithmetic (illumos sysmacros names) ---- */
 #define P2ALIGN(x, a)		((x) & -(a))

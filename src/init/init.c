@@ -373,6 +373,22 @@ kmem_fork_child(void)
 	kmem_lock_init(&kmem_init_lock);
 }
 
+/*
+ * Every kmem and vmem lock, taken in order as fork(2)'s prepare takes
+ * them, for a reader that must see still structures (kmem_findleaks()).
+ */
+void
+kmi_world_lock(void)
+{
+	kmem_fork_prepare();
+}
+
+void
+kmi_world_unlock(void)
+{
+	kmem_fork_parent();
+}
+
 /* A failed start: say why (once) when the budget is the reason. */
 static void
 kmem_init_failed(void)

@@ -15,6 +15,13 @@
 
 static kmem_lock_t vmem_segpool_lock = KMEM_LOCK_INIT;
 static vmem_seg_t *vmem_segpool;
+/*
+ * Every chunk of segments, linked through its first segment (by
+ * vs_anext), which spans the chunk: a debugger's root, and memory a leak
+ * scan must not read as pointers (segments name buffers).  Chunks are
+ * never unmapped.
+ */
+vmem_seg_t *vmem_seg_chunks;
 
 /* vmem's own structures: counted in the budget, may use the reserve. */
 void *
@@ -38,7 +45,11 @@ vmem_segpool_refill(void)
 
 	if (chunk == NULL)
 		return (false);
-	for (size_t i = 0; i < n; i++) {
+	chunk[0].vs_start = (uintptr_t)chunk;
+	chunk[0].vs_end = (uintptr_t)chunk + VMEM_SEG_CHUNK;
+	chunk[0].vs_anext = vmem_seg_chunks;
+	vmem_seg_chunks = &chunk[0];
+	for (size_t i = 1; i < n; i++) {
 		chunk[i].vs_knext = vmem_segpool;
 		vmem_segpool = &chunk[i];
 	}

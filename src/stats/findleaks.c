@@ -1,0 +1,860 @@
+/*
+ * ::findleaks: the allocated buffers no one points to.
+ *
+ * Theory of operation
+ * -------------------
+ * A conservative mark, as illumos's leaky.c does it on a crash dump:
+ *
+ * 1. The world stands still.  Every kmem and vmem lock is taken in lock
+ *    order (fork(2)'s prepare, kmi_world_lock()), then the platform stops
+ *    every other thread (kmem_plat_world_stop()).  A thread stopped inside
+ *    a magazine transfer holds its buffer in a register, which the scan
+ *    reads: a buffer in flight is never called leaked.  Nothing below
+ *    allocates: tables come straight from the platform (kmem_plat_map()),
+ *    outside kmem's arenas and budget.
+ *
+ * 2. The "mtab": every allocated buffer of every client cache (not kmem's
+ *    own metadata caches, not vmem's quantum caches), in address order.
+ *    A small slab's buffers are allocated when they are below its bump
+ *    index and on neither free list; a hashed cache's are exactly those
+ *    in its hash table.  Rounds in magazines (per-CPU and depot) are free:
+ *    they are sorted and taken out.  Each kmem_oversize segment (big
+ *    kmem_alloc buffers) is an entry too.  An entry is 16 bytes: the base
+ *    (its low bit is the mark) and the cache's index.
+ *
+ * 3. Roots: what the platform reports (data and bss, thread stacks from
+ *    their stack pointers up, saved registers, a C library's heap), less
+ *    kmem's own memory (the spans of every root arena under a client
+ *    cache, the owner map's leaves, these tables); plus every cache
+ *    structure (its private pointer), and the free buffers of caches with
+ *    a constructor (a constructed object may own other buffers).  Each
+ *    aligned word of a root that falls inside an entry -- interior
+ *    pointers count -- marks it, and the entry's buffer is pushed on an
+ *    explicit stack and scanned in turn: no recursion, and each entry is
+ *    pushed at most once, so the stack has room for every entry.
+ *
+ * 4. The world runs again; what is unmarked leaked.  Audited caches group
+ *    their leaks by cache and allocation stack (a hash of it), each group
+ *    shown by its oldest buffer's bufctl; others group by cache.  Stacks
+ *    are copied while the world stands; symbols are looked up (which may
+ *    take the loader's locks) only after it runs again.
+ *
+ * Output is ::findleaks's layout (kmem_findleaks(9)); the gdb extension
+ * (tools/gdb/kmem.py) prints the same from a core.  Memory: 16 bytes an
+ * allocated buffer for the mtab, as much again while it is sorted, 4 for
+ * the stack.
+ */
+#include "../init/init_impl.h"
+#include "../debug/debug_impl.h"
+#include "../owner/owner.h"
+
+#define LEAK_MARK	((uintptr_t)1)
+#define LEAK_OVERSIZE	UINT32_MAX	/* lb_cache of a kmem_oversize seg */
+#define LEAK_MAXGROUP	4096		/* groups printed; more still count */
+
+typedef struct leak_buf {
+	uintptr_t	lb_base;	/* | LEAK_MARK once reached */
+	uint32_t	lb_cache;	/* index in lk_caches, or LEAK_OVERSIZE */
+	uint32_t	lb_pages;	/* kmem_oversize: the segment's pages */
+} leak_buf_t;
+
+typedef struct leak_range {
+	uintptr_t	lr_start;
+	uintptr_t	lr_end;
+} leak_range_t;
+
+/* A table in platform pages. */
+typedef struct leak_table {
+	void		*lt_base;
+	size_t		lt_bytes;	/* mapped */
+} leak_table_t;
+
+/* A group of leaks, as printed. */
+typedef struct leak_group {
+	uint64_t	lg_key;		/* cache and stack hash */
+	uint64_t	lg_time;	/* the oldest buffer's */
+	uintptr_t	lg_addr;	/* its bufctl (audited) or buffer */
+	uint32_t	lg_cache;
+	uint32_t	lg_depth;
+	size_t		lg_count;
+	size_t		lg_bytes;
+	uintptr_t	lg_stack[KMEM_STACK_MAX];
+	char		lg_caller[96];	/* the first frame not kmem's */
+} leak_group_t;
+
+typedef struct leak {
+	kmem_cache_t	**lk_caches;	/* client caches, by index */
+	uint32_t	lk_ncaches;
+	leak_buf_t	*lk_buf;	/* the mtab */
+	size_t		lk_nbuf;
+	size_t		lk_maxbuf;
+	void		**lk_rounds;	/* one cache's magazine rounds */
+	size_t		lk_nrounds;
+	size_t		lk_maxrounds;
+	uint64_t	*lk_bitmap;	/* one small slab's free chunks */
+	size_t		lk_bitmap_words;
+	uint32_t	*lk_stack;	/* entries to scan */
+	size_t		lk_depth;
+	leak_range_t	*lk_skip;	/* kmem's own memory, sorted */
+	size_t		lk_nskip;
+	size_t		lk_maxskip;
+	uintptr_t	lk_min;		/* the lowest base, the highest end */
+	uintptr_t	lk_max;
+	size_t		lk_page;
+	leak_group_t	*lk_group;
+	size_t		lk_ngroup;
+	size_t		lk_maxgroup;
+	unsigned	lk_unstopped;
+	leak_table_t	lk_tables[8];
+	int		lk_ntables;
+} leak_t;
+
+/* ---- tables from the platform ---- */
+
+static void *
+leak_table(leak_t *lk, size_t bytes)
+{
+	size_t size = P2ROUNDUP(kmem_max(bytes, 1), lk->lk_page);
+	void *base;
+
+	if (lk->lk_ntables == (int)(sizeof (lk->lk_tables) /
+	    sizeof (lk->lk_tables[0])) || size < bytes ||
+	    (base = kmem_plat_map(size)) == NULL)
+		return (NULL);
+	lk->lk_tables[lk->lk_ntables].lt_base = base;
+	lk->lk_tables[lk->lk_ntables++].lt_bytes = size;
+	return (base);
+}
+
+static void
+leak_tables_free(leak_t *lk)
+{
+	while (lk->lk_ntables > 0) {
+		leak_table_t *lt = &lk->lk_tables[--lk->lk_ntables];
+		kmem_plat_unmap(lt->lt_base, lt->lt_bytes);
+	}
+}
+
+/* ---- what is kmem's, and which caches are clients' ---- */
+
+static bool
+leak_is_client(const kmem_cache_t *cp)
+{
+	return (cp->cache_arena != kmem_metadata_arena &&
+	    !(cp->cache_cflags & KMC_QCACHE));
+}
+
+static vmem_t *
+leak_root_arena(vmem_t *vmp)
+{
+	for (int depth = 0; vmp->vm_source != NULL && depth < 64; depth++)
+		vmp = vmp->vm_source;
+	return (vmp);
+}
+
+/* Count (lk_skip NULL) or record a range of kmem's own memory. */
+static void
+leak_skip_add(leak_t *lk, uintptr_t start, uintptr_t end)
+{
+	if (lk->lk_skip != NULL && lk->lk_nskip < lk->lk_maxskip) {
+		lk->lk_skip[lk->lk_nskip].lr_start = start;
+		lk->lk_skip[lk->lk_nskip].lr_end = end;
+	}
+	lk->lk_nskip++;
+}
+
+/*
+ * A root arena's spans, once each: an arena done is marked by an empty
+ * range (start: the arena), which the sort drops.
+ */
+static void
+leak_skip_arena(leak_t *lk, vmem_t *root)
+{
+	for (size_t i = 0; lk->lk_skip != NULL && i < lk->lk_nskip; i++)
+		if (lk->lk_skip[i].lr_start == (uintptr_t)root &&
+		    lk->lk_skip[i].lr_end == 0)
+			return;
+	for (vmem_seg_t *vsp = root->vm_seg0.vs_anext; vsp != &root->vm_seg0;
+	    vsp = vsp->vs_anext)
+		if (vsp->vs_type == VMEM_SPAN)
+			leak_skip_add(lk, vsp->vs_start, vsp->vs_end);
+	leak_skip_add(lk, (uintptr_t)root, 0);
+}
+
+/*
+ * kmem's own memory: root arenas under client caches, vmem's arenas and
+ * segments (they name buffers: vs_start, vm_lo), the owner map.
+ */
+static void
+leak_skip_collect(leak_t *lk)
+{
+	size_t leaf = KMEM_OWNER_LEAF_ENTRIES * sizeof (kmem_owner_t);
+
+	lk->lk_nskip = 0;
+	leak_skip_arena(lk, leak_root_arena(kmem_oversize_arena));
+	leak_skip_arena(lk, leak_root_arena(kmem_metadata_arena));
+	for (uint32_t i = 0; i < lk->lk_ncaches; i++)
+		leak_skip_arena(lk, leak_root_arena(
+		    lk->lk_caches[i]->cache_arena));
+	for (vmem_seg_t *vsp = vmem_seg_chunks; vsp != NULL;
+	    vsp = vsp->vs_anext)
+		leak_skip_add(lk, vsp->vs_start, vsp->vs_end);
+	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next)
+		leak_skip_add(lk, (uintptr_t)vmp, (uintptr_t)(vmp + 1));
+	for (size_t i = 0; i < KMEM_OWNER_ROOT_ENTRIES; i++)
+		if (kmem_owner_root[i] != NULL)
+			leak_skip_add(lk, (uintptr_t)kmem_owner_root[i],
+			    (uintptr_t)kmem_owner_root[i] + leaf);
+}
+
+/* These tables are kmem's too: the skip list is taken last. */
+static bool
+leak_skip_prepare(leak_t *lk)
+{
+	leak_skip_collect(lk);
+	lk->lk_maxskip = lk->lk_nskip + 1 + sizeof (lk->lk_tables) /
+	    sizeof (lk->lk_tables[0]);
+	lk->lk_skip = leak_table(lk, lk->lk_maxskip * sizeof (leak_range_t));
+	if (lk->lk_skip == NULL)
+		return (false);
+	leak_skip_collect(lk);
+	leak_skip_add(lk, (uintptr_t)lk, (uintptr_t)(lk + 1));
+	for (int i = 0; i < lk->lk_ntables; i++)
+		leak_skip_add(lk, (uintptr_t)lk->lk_tables[i].lt_base,
+		    (uintptr_t)lk->lk_tables[i].lt_base +
+		    lk->lk_tables[i].lt_bytes);
+	/* Insertion sort: a few dozen ranges; markers (end 0) go away. */
+	size_t n = 0;
+	for (size_t i = 0; i < lk->lk_nskip; i++) {
+		leak_range_t r = lk->lk_skip[i];
+		if (r.lr_end <= r.lr_start)
+			continue;
+		size_t j = n++;
+		for (; j > 0 && lk->lk_skip[j - 1].lr_start > r.lr_start; j--)
+			lk->lk_skip[j] = lk->lk_skip[j - 1];
+		lk->lk_skip[j] = r;
+	}
+	lk->lk_nskip = n;
+	return (true);
+}
+
+/* ---- sorting: bottom-up merge sort, with a table as large ---- */
+
+static void
+leak_sort(leak_buf_t *a, leak_buf_t *tmp, size_t n)
+{
+	leak_buf_t *src = a, *dst = tmp;
+
+	for (size_t width = 1; width < n; width *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * width) {
+			size_t mid = kmem_min(lo + width, n);
+			size_t hi = kmem_min(lo + 2 * width, n);
+			size_t i = lo, j = mid, k = lo;
+			while (i < mid && j < hi)
+				dst[k++] = src[j].lb_base < src[i].lb_base ?
+				    src[j++] : src[i++];
+			while (i < mid)
+				dst[k++] = src[i++];
+			while (j < hi)
+				dst[k++] = src[j++];
+		}
+		leak_buf_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != a)
+		memcpy(a, src, n * sizeof (*a));
+}
+
+/* Heapsort of pointers: a cache's rounds, in place. */
+static void
+leak_sift(void **v, size_t root, size_t n)
+{
+	for (size_t child; (child = 2 * root + 1) < n; root = child) {
+		if (child + 1 < n && (uintptr_t)v[child + 1] >
+		    (uintptr_t)v[child])
+			child++;
+		if ((uintptr_t)v[root] >= (uintptr_t)v[child])
+			return;
+		void *t = v[root];
+		v[root] = v[child];
+		v[child] = t;
+	}
+}
+
+static void
+leak_sort_ptrs(void **v, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0; )
+		leak_sift(v, i, n);
+	for (size_t end = n; end-- > 1; ) {
+		void *t = v[0];
+		v[0] = v[end];
+		v[end] = t;
+		leak_sift(v, 0, end);
+	}
+}
+
+/* ---- the mtab ---- */
+
+typedef void leak_round_fn(leak_t *lk, kmem_cache_t *cp, void *buf);
+
+/* Every round in cp's magazines (the world stands still). */
+static size_t
+leak_each_round(leak_t *lk, kmem_cache_t *cp, leak_round_fn *fn)
+{
+	size_t n = 0;
+	uint32_t slot = cp->cache_slot;
+
+	for (kmem_list_t *lp = kmem_cpu_list.next; lp != &kmem_cpu_list &&
+	    slot != 0; lp = lp->next) {
+		kmem_cpu_t *cpu = KMEM_CONTAINER(lp, kmem_cpu_t, cpu_link);
+		if (slot >= cpu->cpu_ncc)
+			continue;
+		kmem_cpu_cache_t *ccp = &cpu->cpu_cc[slot];
+		kmem_magazine_t *mags[2] = { ccp->cc_loaded, ccp->cc_ploaded };
+		int rounds[2] = { ccp->cc_rounds, ccp->cc_prounds };
+		for (int m = 0; m < 2; m++) {
+			for (int r = 0; mags[m] != NULL && r < rounds[m] &&
+			    r < (int)mags[m]->mag_size; r++, n++)
+				if (fn != NULL)
+					fn(lk, cp, mags[m]->mag_round[r]);
+		}
+	}
+	for (kmem_magazine_t *mp = cp->cache_full.ml_list; mp != NULL;
+	    mp = mp->mag_next) {
+		for (uint32_t r = 0; r < mp->mag_size; r++, n++)
+			if (fn != NULL)
+				fn(lk, cp, mp->mag_round[r]);
+	}
+	return (n);
+}
+
+static void
+leak_add(leak_t *lk, uintptr_t base, uint32_t cache, uint32_t pages)
+{
+	if (lk->lk_nbuf == lk->lk_maxbuf)
+		return;		/* cannot happen: counted from buftotal */
+	leak_buf_t *lb = &lk->lk_buf[lk->lk_nbuf++];
+	lb->lb_base = base;
+	lb->lb_cache = cache;
+	lb->lb_pages = pages;
+}
+
+static void
+leak_note_round(leak_t *lk, kmem_cache_t *cp, void *buf)
+{
+	(void)cp;
+	if (lk->lk_nrounds < lk->lk_maxrounds)
+		lk->lk_rounds[lk->lk_nrounds++] = buf;
+}
+
+/* A small slab's allocated chunks: not on a free list, below the bump. */
+static void
+leak_small_slab(leak_t *lk, kmem_cache_t *cp, kmem_slab_t *sp, uint32_t ci)
+{
+	uint32_t n = kmem_min(sp->slab_bump, sp->slab_chunks);
+
+	memset(lk->lk_bitmap, 0, ((size_t)n + 63) / 64 * sizeof (uint64_t));
+	for (int list = 0; list < 2; list++) {
+		for (kmem_bufctl_t *bcp = list == 0 ? sp->slab_head :
+		    sp->slab_raw; bcp != NULL; bcp = slab_link_read(cp, bcp)) {
+			size_t i = (size_t)((char *)slab_bufctl_buf(cp, bcp) -
+			    sp->slab_base) / cp->cache_chunksize;
+			if (i < n)
+				lk->lk_bitmap[i / 64] |= (uint64_t)1 << (i % 64);
+		}
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (!(lk->lk_bitmap[i / 64] & ((uint64_t)1 << (i % 64))))
+			leak_add(lk, (uintptr_t)sp->slab_base +
+			    i * cp->cache_chunksize, ci, 0);
+}
+
+/* cp's allocated buffers: what its slabs handed out, less the rounds. */
+static void
+leak_collect_cache(leak_t *lk, kmem_cache_t *cp, uint32_t ci, leak_buf_t *tmp)
+{
+	size_t first = lk->lk_nbuf;
+
+	if (slab_is_small(cp)) {
+		kmem_list_t *lists[2] = { &cp->cache_partial,
+		    &cp->cache_complete };
+		for (int l = 0; l < 2; l++)
+			for (kmem_list_t *lp = lists[l]->next; lp != lists[l];
+			    lp = lp->next)
+				leak_small_slab(lk, cp, KMEM_CONTAINER(lp,
+				    kmem_slab_t, slab_link), ci);
+	} else if (cp->cache_hash_table != NULL) {
+		for (size_t b = 0; b <= cp->cache_hash_mask; b++)
+			for (kmem_bufctl_t *bcp = cp->cache_hash_table[b];
+			    bcp != NULL; bcp = bcp->bc_next)
+				leak_add(lk, (uintptr_t)bcp->bc_addr, ci, 0);
+	}
+	lk->lk_nrounds = 0;
+	(void) leak_each_round(lk, cp, leak_note_round);
+	if (lk->lk_nrounds == 0)
+		return;
+	leak_sort(lk->lk_buf + first, tmp, lk->lk_nbuf - first);
+	leak_sort_ptrs(lk->lk_rounds, lk->lk_nrounds);
+	size_t out = first, r = 0;
+	for (size_t i = first; i < lk->lk_nbuf; i++) {
+		uintptr_t base = lk->lk_buf[i].lb_base;
+		while (r < lk->lk_nrounds && (uintptr_t)lk->lk_rounds[r] < base)
+			r++;
+		if (r < lk->lk_nrounds && (uintptr_t)lk->lk_rounds[r] == base)
+			continue;
+		lk->lk_buf[out++] = lk->lk_buf[i];
+	}
+	lk->lk_nbuf = out;
+}
+
+static size_t
+leak_oversize_segs(leak_t *lk, bool add)
+{
+	vmem_t *vmp = kmem_oversize_arena;
+	size_t n = 0;
+
+	for (vmem_seg_t *vsp = vmp->vm_seg0.vs_anext; vsp != &vmp->vm_seg0;
+	    vsp = vsp->vs_anext) {
+		if (vsp->vs_type != VMEM_ALLOC)
+			continue;
+		n++;
+		if (add)
+			leak_add(lk, vsp->vs_start, LEAK_OVERSIZE,
+			    (uint32_t)kmem_min(vs_size(vsp) / lk->lk_page,
+			    UINT32_MAX));
+	}
+	return (n);
+}
+
+/* Size the tables, then fill the mtab.  The world stands still. */
+static bool
+leak_build(leak_t *lk)
+{
+	size_t ncaches = 0, maxbuf = 0, maxchunks = 0;
+
+	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
+	    lp = lp->next)
+		ncaches++;
+	lk->lk_caches = leak_table(lk, ncaches * sizeof (kmem_cache_t *));
+	if (lk->lk_caches == NULL)
+		return (false);
+	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
+	    lp = lp->next) {
+		kmem_cache_t *cp = KMEM_CONTAINER(lp, kmem_cache_t, cache_link);
+		if (!leak_is_client(cp))
+			continue;
+		lk->lk_caches[lk->lk_ncaches++] = cp;
+		maxbuf += cp->cache_buftotal;
+		lk->lk_maxrounds = kmem_max(lk->lk_maxrounds,
+		    leak_each_round(lk, cp, NULL));
+		if (slab_is_small(cp))
+			for (kmem_list_t *sl = cp->cache_partial.next;
+			    sl != &cp->cache_partial; sl = sl->next)
+				maxchunks = kmem_max(maxchunks, KMEM_CONTAINER(
+				    sl, kmem_slab_t, slab_link)->slab_chunks);
+		for (kmem_list_t *sl = cp->cache_complete.next;
+		    sl != &cp->cache_complete && slab_is_small(cp);
+		    sl = sl->next)
+			maxchunks = kmem_max(maxchunks, KMEM_CONTAINER(sl,
+			    kmem_slab_t, slab_link)->slab_chunks);
+	}
+	maxbuf += leak_oversize_segs(lk, false);
+	lk->lk_maxbuf = maxbuf;
+	lk->lk_bitmap_words = (maxchunks + 63) / 64;
+	lk->lk_buf = leak_table(lk, maxbuf * sizeof (leak_buf_t));
+	leak_buf_t *tmp = leak_table(lk, maxbuf * sizeof (leak_buf_t));
+	lk->lk_rounds = leak_table(lk, lk->lk_maxrounds * sizeof (void *));
+	lk->lk_bitmap = leak_table(lk, lk->lk_bitmap_words * sizeof (uint64_t));
+	lk->lk_stack = leak_table(lk, maxbuf * sizeof (uint32_t));
+	if (lk->lk_buf == NULL || tmp == NULL || lk->lk_rounds == NULL ||
+	    lk->lk_bitmap == NULL || lk->lk_stack == NULL)
+		return (false);
+	for (uint32_t ci = 0; ci < lk->lk_ncaches; ci++)
+		leak_collect_cache(lk, lk->lk_caches[ci], ci, tmp);
+	(void) leak_oversize_segs(lk, true);
+	leak_sort(lk->lk_buf, tmp, lk->lk_nbuf);
+	lk->lk_min = lk->lk_nbuf > 0 ? lk->lk_buf[0].lb_base : 0;
+	lk->lk_max = 0;
+	for (size_t i = 0; i < lk->lk_nbuf; i++) {
+		uintptr_t end = lk->lk_buf[i].lb_base + (lk->lk_buf[i].lb_cache
+		    == LEAK_OVERSIZE ? (uintptr_t)lk->lk_buf[i].lb_pages *
+		    lk->lk_page : lk->lk_caches[lk->lk_buf[i].lb_cache]->
+		    cache_bufsize);
+		lk->lk_max = kmem_max(lk->lk_max, end);
+	}
+	return (true);
+}
+
+/* ---- marking ---- */
+
+static size_t
+leak_size(const leak_t *lk, const leak_buf_t *lb)
+{
+	return (lb->lb_cache == LEAK_OVERSIZE ? (size_t)lb->lb_pages *
+	    lk->lk_page : lk->lk_caches[lb->lb_cache]->cache_bufsize);
+}
+
+/* Mark the entry holding v, if any, and queue it to be scanned. */
+static inline void
+leak_mark(leak_t *lk, uintptr_t v)
+{
+	size_t lo = 0, hi = lk->lk_nbuf;
+
+	while (hi - lo > 1) {	/* the last base <= v */
+		size_t mid = lo + (hi - lo) / 2;
+		if ((lk->lk_buf[mid].lb_base & ~LEAK_MARK) <= v)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	leak_buf_t *lb = &lk->lk_buf[lo];
+	uintptr_t base = lb->lb_base & ~LEAK_MARK;
+	if ((lb->lb_base & LEAK_MARK) || v < base ||
+	    v - base >= leak_size(lk, lb))
+		return;
+	lb->lb_base |= LEAK_MARK;
+	lk->lk_stack[lk->lk_depth++] = (uint32_t)lo;
+}
+
+static KMEM_NO_SANITIZE void
+leak_scan_words(leak_t *lk, uintptr_t start, uintptr_t end)
+{
+	const volatile uintptr_t *w = (const uintptr_t *)P2ROUNDUP(start,
+	    sizeof (uintptr_t));
+
+	for (; (uintptr_t)(w + 1) <= end; w++) {
+		uintptr_t v = *w;
+		if (v >= lk->lk_min && v < lk->lk_max)
+			leak_mark(lk, v);
+	}
+}
+
+/* Scan [start, end), then everything it reaches. */
+static void
+leak_scan(leak_t *lk, uintptr_t start, uintptr_t end)
+{
+	if (lk->lk_nbuf == 0)
+		return;
+	leak_scan_words(lk, start, end);
+	while (lk->lk_depth > 0) {
+		leak_buf_t *lb = &lk->lk_buf[lk->lk_stack[--lk->lk_depth]];
+		uintptr_t base = lb->lb_base & ~LEAK_MARK;
+		leak_scan_words(lk, base, base + leak_size(lk, lb));
+	}
+}
+
+/* A root from the platform, less kmem's own memory. */
+static void
+leak_root(void *arg, const void *base, size_t size)
+{
+	leak_t *lk = arg;
+	uintptr_t start = (uintptr_t)base, end = start + size;
+
+	if (end < start)
+		end = UINTPTR_MAX;
+	for (size_t i = 0; i < lk->lk_nskip && start < end; i++) {
+		const leak_range_t *lr = &lk->lk_skip[i];
+		if (lr->lr_end <= start || lr->lr_start >= end)
+			continue;
+		if (lr->lr_start > start)
+			leak_scan(lk, start, lr->lr_start);
+		start = kmem_max(start, lr->lr_end);
+	}
+	if (start < end)
+		leak_scan(lk, start, end);
+}
+
+/* kmem's roots: cache structures, constructed free buffers. */
+static void
+leak_root_round(leak_t *lk, kmem_cache_t *cp, void *buf)
+{
+	leak_scan(lk, (uintptr_t)buf, (uintptr_t)buf + cp->cache_bufsize);
+}
+
+static void
+leak_kmem_roots(leak_t *lk)
+{
+	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
+	    lp = lp->next) {
+		kmem_cache_t *cp = KMEM_CONTAINER(lp, kmem_cache_t, cache_link);
+		leak_scan(lk, (uintptr_t)cp, (uintptr_t)(cp + 1));
+	}
+	for (uint32_t ci = 0; ci < lk->lk_ncaches; ci++) {
+		kmem_cache_t *cp = lk->lk_caches[ci];
+		if (cp->cache_constructor == NULL)
+			continue;
+		(void) leak_each_round(lk, cp, leak_root_round);
+		kmem_list_t *lists[2] = { &cp->cache_partial,
+		    &cp->cache_complete };
+		for (int l = 0; l < 2; l++) {
+			for (kmem_list_t *sl = lists[l]->next; sl != lists[l];
+			    sl = sl->next) {
+				kmem_slab_t *sp = KMEM_CONTAINER(sl,
+				    kmem_slab_t, slab_link);
+				for (kmem_bufctl_t *bcp = sp->slab_head;
+				    bcp != NULL; bcp = slab_link_read(cp, bcp))
+					leak_root_round(lk, cp,
+					    slab_bufctl_buf(cp, bcp));
+			}
+		}
+	}
+}
+
+/* ---- grouping ---- */
+
+static uint64_t
+leak_hash(uint64_t h, uint64_t v)
+{
+	return ((h ^ v) * 0x100000001b3ULL);
+}
+
+/* The group leak lb joins (audited: by stack; else by cache). */
+static leak_group_t *
+leak_group_of(leak_t *lk, const leak_buf_t *lb, const kmem_bufctl_audit_t *bca)
+{
+	uint64_t key = leak_hash(0xcbf29ce484222325ULL, lb->lb_cache);
+	uint32_t depth = 0;
+
+	if (bca != NULL) {
+		depth = kmem_min(bca->bc_depth, KMEM_STACK_MAX);
+		for (uint32_t i = 0; i < depth; i++)
+			key = leak_hash(key, bca->bc_stack[i]);
+	}
+	for (size_t g = 0; g < lk->lk_ngroup; g++)
+		if (lk->lk_group[g].lg_key == key &&
+		    lk->lk_group[g].lg_cache == lb->lb_cache)
+			return (&lk->lk_group[g]);
+	if (lk->lk_ngroup == lk->lk_maxgroup)
+		return (NULL);
+	leak_group_t *lg = &lk->lk_group[lk->lk_ngroup++];
+	memset(lg, 0, sizeof (*lg));
+	lg->lg_key = key;
+	lg->lg_cache = lb->lb_cache;
+	lg->lg_time = UINT64_MAX;
+	lg->lg_depth = depth;
+	if (bca != NULL)
+		memcpy(lg->lg_stack, bca->bc_stack, depth * sizeof (uintptr_t));
+	return (lg);
+}
+
+/*
+ * Group the unmarked entries.  Groups are few (a search through them is
+ * cheap next to the scan); past lk_maxgroup, leaks still count, in the
+ * totals.
+ */
+static void
+leak_group(leak_t *lk, size_t *nleak, size_t *bytes)
+{
+	for (size_t i = 0; i < lk->lk_nbuf; i++) {
+		const leak_buf_t *lb = &lk->lk_buf[i];
+		if (lb->lb_base & LEAK_MARK)
+			continue;
+		kmem_cache_t *cp = lb->lb_cache == LEAK_OVERSIZE ? NULL :
+		    lk->lk_caches[lb->lb_cache];
+		const kmem_bufctl_audit_t *bca = cp != NULL &&
+		    (cp->cache_flags & KMF_AUDIT) ? kmem_audit(cp,
+		    (void *)lb->lb_base) : NULL;
+		(*nleak)++;
+		*bytes += leak_size(lk, lb);
+		leak_group_t *lg = leak_group_of(lk, lb, bca);
+		if (lg == NULL)
+			continue;
+		lg->lg_count++;
+		lg->lg_bytes += leak_size(lk, lb);
+		uint64_t when = bca != NULL ? bca->bc_timestamp : 0;
+		if (lg->lg_time == UINT64_MAX || when < lg->lg_time) {
+			lg->lg_time = when;
+			lg->lg_addr = bca != NULL ? (uintptr_t)bca : lb->lb_base;
+		}
+	}
+}
+
+/* ---- the report ---- */
+
+static bool
+leak_has_prefix(const char *s, const char *prefix)
+{
+	while (*prefix != '\0' && *s == *prefix)
+		s++, prefix++;
+	return (*prefix == '\0');
+}
+
+/* kmem's own frames (and the C library's malloc entry points). */
+static bool
+leak_frame_is_kmem(const char *sym)
+{
+	static const char *const prefix[] = { "kmi_", "vmi_", "kmem_",
+	    "vmem_" };
+	static const char *const entry[] = { "malloc", "calloc", "realloc",
+	    "free", "aligned_alloc", "posix_memalign", "memalign", "valloc",
+	    "pvalloc", "reallocarray" };
+
+	for (size_t i = 0; i < sizeof (prefix) / sizeof (prefix[0]); i++)
+		if (leak_has_prefix(sym, prefix[i]))
+			return (true);
+	for (size_t i = 0; i < sizeof (entry) / sizeof (entry[0]); i++) {
+		size_t n = kmi_strlen(entry[i]);
+		if (leak_has_prefix(sym, entry[i]) && sym[n] == '+')
+			return (true);
+	}
+	return (false);
+}
+
+/*
+ * Name each group's caller, then merge the groups whose stacks differ
+ * only inside kmem (a slab created or not): their key becomes the cache
+ * and the frames from the caller on.
+ */
+static void
+leak_merge_groups(leak_t *lk)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < lk->lk_ngroup; i++) {
+		leak_group_t *lg = &lk->lk_group[i];
+		uint32_t first = 0;
+		kmi_strlcpy(lg->lg_caller, "?", sizeof (lg->lg_caller));
+		for (; first < lg->lg_depth; first++) {
+			kmem_plat_symbol(lg->lg_stack[first], lg->lg_caller,
+			    sizeof (lg->lg_caller));
+			if (!leak_frame_is_kmem(lg->lg_caller))
+				break;
+		}
+		lg->lg_key = leak_hash(0xcbf29ce484222325ULL, lg->lg_cache);
+		for (uint32_t f = first; f < lg->lg_depth; f++)
+			lg->lg_key = leak_hash(lg->lg_key, lg->lg_stack[f]);
+		size_t j = 0;
+		while (j < kept && (lk->lk_group[j].lg_key != lg->lg_key ||
+		    lk->lk_group[j].lg_cache != lg->lg_cache))
+			j++;
+		if (j == kept) {
+			lk->lk_group[kept++] = *lg;
+			continue;
+		}
+		leak_group_t *into = &lk->lk_group[j];
+		into->lg_count += lg->lg_count;
+		into->lg_bytes += lg->lg_bytes;
+		if (lg->lg_time < into->lg_time) {
+			into->lg_time = lg->lg_time;
+			into->lg_addr = lg->lg_addr;
+		}
+	}
+	lk->lk_ngroup = kept;
+}
+
+static const char *
+leak_cache_name(const leak_t *lk, uint32_t ci)
+{
+	return (ci == LEAK_OVERSIZE ? "kmem_oversize" :
+	    lk->lk_caches[ci]->cache_name);
+}
+
+/* Audited groups oldest first, then by cache, oversize last. */
+static bool
+leak_group_before(const leak_group_t *a, const leak_group_t *b)
+{
+	bool aa = a->lg_depth > 0 || a->lg_time != 0;
+	bool ba = b->lg_depth > 0 || b->lg_time != 0;
+
+	if (aa != ba)
+		return (aa);
+	if (aa)
+		return (a->lg_time < b->lg_time);
+	return (a->lg_cache < b->lg_cache);
+}
+
+static void
+leak_report(leak_t *lk, size_t nleak, size_t bytes, kmem_print_fn *pr,
+    void *arg)
+{
+	bool audited = false;
+
+	leak_merge_groups(lk);
+	for (size_t i = 1; i < lk->lk_ngroup; i++) {
+		leak_group_t g = lk->lk_group[i];
+		size_t j = i;
+		for (; j > 0 && leak_group_before(&g, &lk->lk_group[j - 1]);
+		    j--)
+			lk->lk_group[j] = lk->lk_group[j - 1];
+		lk->lk_group[j] = g;
+	}
+	for (size_t i = 0; i < lk->lk_ngroup; i++)
+		audited |= lk->lk_group[i].lg_depth > 0;
+	if (lk->lk_unstopped > 0)
+		kmi_printf(pr, arg, "findleaks: %u thread%s did not stop: "
+		    "registers not scanned, whole stacks scanned",
+		    lk->lk_unstopped, lk->lk_unstopped == 1 ? "" : "s");
+	if (nleak > 0) {
+		kmi_printf(pr, arg, "%-24s %6s %18s %s", "CACHE", "LEAKED",
+		    audited ? "BUFCTL" : "BUFFER", "CALLER");
+		for (size_t i = 0; i < lk->lk_ngroup; i++) {
+			const leak_group_t *lg = &lk->lk_group[i];
+			kmi_printf(pr, arg, "%-24s %6zu %#18lx %s",
+			    leak_cache_name(lk, lg->lg_cache), lg->lg_count,
+			    (unsigned long)lg->lg_addr, lg->lg_caller);
+		}
+		kmi_printf(pr, arg, "%.72s", "----------------------------"
+		    "------------------------------------------------------"
+		    "------------");
+	}
+	kmi_printf(pr, arg, "   Total %zu buffer%s, %zu byte%s", nleak,
+	    nleak == 1 ? "" : "s", bytes, bytes == 1 ? "" : "s");
+}
+
+/*
+ * The scan's state is not on the stack: the caller's stack is a root,
+ * and this would hold buffer addresses (lk_min).  Static, and skipped
+ * (kmi_world_lock() serialises scans).
+ */
+static leak_t leak_state;
+
+/*
+ * Find the leaks and print them; returns how many buffers leaked, or
+ * SIZE_MAX if the scan could not get memory for its tables.
+ */
+static KMEM_NOINLINE size_t
+leak_find_all(kmem_print_fn *pr, void *arg)
+{
+	leak_t *lk = &leak_state;
+	size_t nleak = 0, bytes = 0;
+
+	kmi_world_lock();
+	memset(lk, 0, sizeof (*lk));
+	lk->lk_page = kmem_plat_pagesize();
+	lk->lk_unstopped = kmem_plat_world_stop();
+	bool ok = leak_build(lk);
+	if (ok) {
+		lk->lk_maxgroup = LEAK_MAXGROUP;
+		lk->lk_group = leak_table(lk, lk->lk_maxgroup *
+		    sizeof (leak_group_t));
+		ok = lk->lk_group != NULL && leak_skip_prepare(lk);
+	}
+	if (ok) {
+		kmem_plat_roots(leak_root, lk);
+		leak_kmem_roots(lk);
+		leak_group(lk, &nleak, &bytes);
+	}
+	kmem_plat_world_resume();
+	if (ok)
+		leak_report(lk, nleak, bytes, pr, arg);
+	else
+		kmi_printf(pr, arg, "findleaks: no memory for the scan's "
+		    "tables");
+	leak_tables_free(lk);
+	kmi_world_unlock();
+	return (ok ? nleak : SIZE_MAX);
+}
+
+size_t
+kmem_findleaks(void (*pr)(void *arg, const char *line), void *arg)
+{
+	if (pr == NULL)
+		pr = kmi_print_console;
+	if (!kmi_is_ready()) {
+		kmi_printf(pr, arg, "   Total 0 buffers, 0 bytes");
+		return (0);
+	}
+	return (leak_find_all(pr, arg));
+}
