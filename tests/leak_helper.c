@@ -8,6 +8,12 @@
  *   kmem_leak_helper many N  N buffers reachable through a list, N/2 of
  *                            them leaked; prints the report and the time
  *                            and extra memory the scan took
+ *   kmem_leak_helper unstarted  findleaks before kmem has started
+ *   kmem_leak_helper nomem   the platform refuses the scan's tables
+ *   kmem_leak_helper signal  the program's own SIGPWR handler keeps
+ *                            working around a scan
+ *   kmem_leak_helper blocked a thread that blocks SIGPWR (and holds the
+ *                            only pointer to a buffer on its stack)
  *
  * Reachable (must not be reported): a buffer in a global, one only in a
  * global's interior pointer, a list of three hanging off a global, one
@@ -19,8 +25,10 @@
  * leak_cycle(), one 4 MiB kmem_alloc from leak_big().
  */
 #include <kmem/kmem.h>
+#include <kmem/kmem_posix.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +219,77 @@ many(size_t n)
 	return (leaked == n / 2 ? 0 : 1);
 }
 
+static volatile sig_atomic_t own_signals;
+
+static void
+own_handler(int sig)
+{
+	(void)sig;
+	own_signals++;
+}
+
+/* The program's SIGPWR handler still gets the program's SIGPWRs. */
+static int
+own_signal(void)
+{
+	signal(SIGPWR, own_handler);
+	keep_global = kmem_alloc(24, KM_SLEEP);
+	raise(SIGPWR);
+	printf("LEAKS %zu\n", kmem_findleaks(out, NULL));
+	raise(SIGPWR);
+	printf("own handler ran %d times\n", (int)own_signals);
+	return (own_signals == 2 ? 0 : 1);
+}
+
+static void *
+blocker(void *arg)
+{
+	sigset_t set;
+	void *volatile mine = kmem_alloc(72, KM_SLEEP);
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGPWR);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	pthread_barrier_wait(&hold);
+	pthread_barrier_wait(&release);
+	kmem_free(mine, 72);
+	return (NULL);
+}
+
+/* A thread that will not stop: reported, its stack still scanned. */
+static int
+blocked(void)
+{
+	pthread_t t;
+
+	pthread_barrier_init(&hold, NULL, 2);
+	pthread_barrier_init(&release, NULL, 2);
+	pthread_create(&t, NULL, blocker, NULL);
+	pthread_barrier_wait(&hold);
+	leak_three();
+	clear_stack();
+	printf("LEAKS %zu\n", kmem_findleaks(out, NULL));
+	pthread_barrier_wait(&release);
+	pthread_join(t, NULL);
+	return (0);
+}
+
+/* Every page request fails from now: the scan says so, loses nothing. */
+static int
+nomem(void)
+{
+	void *p = kmem_alloc(40, KM_SLEEP);
+
+	kmem_posix_fail_map(1, 1);
+	size_t n = kmem_findleaks(out, NULL);
+	kmem_posix_fail_map(0, 0);
+	printf("LEAKS %zd\n", (ssize_t)n);
+	kmem_free(p, 40);
+	printf("LEAKS %zu\n", kmem_findleaks(out, NULL));
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -224,6 +303,17 @@ main(int argc, char **argv)
 	}
 	if (argc >= 3 && strcmp(argv[1], "many") == 0)
 		return (many(strtoul(argv[2], NULL, 0)));
-	fprintf(stderr, "usage: kmem_leak_helper known|none|many N\n");
+	if (argc >= 2 && strcmp(argv[1], "unstarted") == 0) {
+		printf("LEAKS %zu\n", kmem_findleaks(out, NULL));
+		return (0);
+	}
+	if (argc >= 2 && strcmp(argv[1], "nomem") == 0)
+		return (nomem());
+	if (argc >= 2 && strcmp(argv[1], "signal") == 0)
+		return (own_signal());
+	if (argc >= 2 && strcmp(argv[1], "blocked") == 0)
+		return (blocked());
+	fprintf(stderr, "usage: kmem_leak_helper known|none|many N|unstarted|"
+	    "nomem|signal|blocked\n");
 	return (2);
 }

@@ -126,9 +126,37 @@ test_many(void)
 	    NULL);
 }
 
+/* The man page's promises at the edges. */
+static void
+test_edges(void)
+{
+	int status;
+	char *out = leak_helper("unstarted", NULL, NULL, &status);
+
+	KT_EQ_U(status, 0);
+	KT_CHECK(strcmp(out, "   Total 0 buffers, 0 bytes\nLEAKS 0\n") == 0);
+	/* No memory for the tables: said, SIZE_MAX, and the next scan runs. */
+	out = leak_helper("nomem", NULL, NULL, &status);
+	KT_EQ_U(status, 0);
+	KT_CHECK(strstr(out, "findleaks: no memory for the scan's tables\n"
+	    "LEAKS -1\n   Total 0 buffers, 0 bytes\nLEAKS 0\n") != NULL);
+	/* The program's own SIGPWR handler keeps its signals. */
+	out = leak_helper("signal", NULL, NULL, &status);
+	KT_EQ_U(status, 0);
+	KT_CHECK(strstr(out, "own handler ran 2 times") != NULL);
+	KT_CHECK(strstr(out, "LEAKS 0\n") != NULL);
+	/* A thread that blocks the signal: reported, its stack still read. */
+	out = leak_helper("blocked", NULL, NULL, &status);
+	KT_EQ_U(status, 0);
+	KT_CHECK(strstr(out, " did not stop: registers not scanned") != NULL);
+	KT_CHECK(strstr(out, "   Total 3 buffers, 120 bytes\nLEAKS 3\n") !=
+	    NULL);
+}
+
 KT_SUITE(findleaks_suite,
 	{ "stats:findleaks:known", test_known_plain },
 	{ "stats:findleaks:audit-callers", test_known_audit },
 	{ "stats:findleaks:none", test_none },
 	{ "stats:findleaks:many", test_many },
+	{ "stats:findleaks:edges", test_edges },
 );
