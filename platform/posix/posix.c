@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "kmem_platform.h"
+#include "posix_impl.h"
 #include <kmem/kmem_posix.h>
 
 _Thread_local void *kmem_plat_tls_self __attribute__((tls_model("initial-exec")));
@@ -100,26 +101,32 @@ posix_periodic_main(void *arg)
 	return (NULL);
 }
 
-bool
-kmem_plat_periodic(void (*fn)(void), uint64_t interval_ns)
+int
+kmem_plat_posix_thread(void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t attr;
 	pthread_t tid;
-	sigset_t all, old;
+	sigset_t mask, old;
 
-	posix_periodic_arg.pp_fn = fn;
-	posix_periodic_arg.pp_interval = interval_ns;
 	if (pthread_attr_init(&attr) != 0)
-		return (false);
+		return (-1);
 	(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	/* The maintenance thread takes no signals meant for the program. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&tid, &attr, posix_periodic_main,
-	    &posix_periodic_arg);
+	sigfillset(&mask);
+	sigdelset(&mask, KMEM_POSIX_LEAK_SIGNAL);
+	pthread_sigmask(SIG_SETMASK, &mask, &old);
+	int rc = pthread_create(&tid, &attr, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
-	return (rc == 0);
+	return (rc);
+}
+
+bool
+kmem_plat_periodic(void (*fn)(void), uint64_t interval_ns)
+{
+	posix_periodic_arg.pp_fn = fn;
+	posix_periodic_arg.pp_interval = interval_ns;
+	return (kmem_plat_posix_thread(posix_periodic_main,
+	    &posix_periodic_arg) == 0);
 }
 
 /* Hosted: kmem sets itself up on first use, from KMEM_OPTIONS. */

@@ -33,6 +33,7 @@
  */
 #define _GNU_SOURCE
 #include <kmem_platform.h>
+#include "posix_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +47,7 @@
 #include <unistd.h>
 #include <linux/futex.h>
 
-#define LEAK_SIGNAL		SIGPWR
+#define LEAK_SIGNAL		KMEM_POSIX_LEAK_SIGNAL
 #define STOP_MAX		4096	/* threads stopped at once */
 #define STOP_TIMEOUT_NS		1000000000ULL
 #define MAPS_MAX		(64u << 20)	/* /proc/self/maps read at most */
