@@ -49,7 +49,7 @@ HEADERS	 := $(wildcard include/kmem/*.h include/kmem/bsd/*.h \
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(BUILD)/tests/kmem_test
 
-.PHONY: all lib deps demo test test-examples test-install test-malloc test-unit test-build check-freestanding check-layers check-symbols lint-man \
+.PHONY: all lib deps demo test test-examples test-gdb test-install test-malloc test-unit test-build check-freestanding check-layers check-symbols lint-man \
 	bench install clean
 
 all: lib
@@ -138,6 +138,7 @@ test: deps
 	$(MAKE) MODE=release check-symbols
 	$(MAKE) MODE=release test-malloc
 	$(MAKE) MODE=release test-examples
+	$(MAKE) MODE=release test-gdb
 	$(MAKE) test-install
 	$(MAKE) lint-man
 
@@ -157,6 +158,19 @@ test-examples: $(BUILD)/examples/bsd_driver $(BUILD)/examples/netbsd_driver
 	$(BUILD)/examples/netbsd_driver | grep -q '^xxdescpl      16 '
 	@echo "examples: bsd_driver and netbsd_driver ran; vmstat -m names" \
 	    "their type and pool"
+
+# The gdb extension (tools/gdb/kmem.py) on a stopped process and on its
+# core, against the library's own printers (tests/gdb/run.py).  The
+# target needs the debug info every build has (-g) and -rdynamic, for
+# the audit stacks' names.
+GDB_TARGET := $(BUILD)/tests/gdb/gdb_target
+$(GDB_TARGET): tests/gdb/target.c $(BUILD)/libkmem.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(OPT) -fno-optimize-sibling-calls -D_GNU_SOURCE \
+	    -rdynamic -o $@ tests/gdb/target.c $(BUILD)/libkmem.a $(SANLD) -lpthread
+
+test-gdb: $(GDB_TARGET)
+	python3 tests/gdb/run.py $(GDB_TARGET)
 
 test-valgrind: $(TEST_BIN)
 	valgrind --quiet --error-exitcode=99 --leak-check=no \
@@ -242,6 +256,9 @@ test-install:
 	    -I$(INST)/include/kmem/bsd
 	LD_LIBRARY_PATH=$(INST)/lib $(INST)/netbsd_driver > /dev/null
 	tests/malloc/link.sh $(INST)
+	test -f $(INST)/share/man/man1/kmem-gdb.1
+	gdb -batch -nx -x $(INST)/share/kmem/gdb/kmem.py -ex 'help kmem' | \
+	    grep -q '^kmem findleaks'
 
 lint-man:
 	@command -v mandoc >/dev/null || { echo "mandoc missing: apt-get install mandoc"; exit 1; }
@@ -273,7 +290,8 @@ bench:
 
 install: $(BUILD)/libkmem.a $(BUILD)/libkmem.so $(BUILD)/libkmem_malloc.so
 	install -d $(DESTDIR)$(PREFIX)/include/kmem $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-	    $(DESTDIR)$(PREFIX)/share/man/man9 $(DESTDIR)$(PREFIX)/share/man/man3
+	    $(DESTDIR)$(PREFIX)/share/man/man9 $(DESTDIR)$(PREFIX)/share/man/man3 \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/kmem/gdb
 	install -m 644 include/kmem/*.h $(DESTDIR)$(PREFIX)/include/kmem/
 	install -d $(DESTDIR)$(PREFIX)/include/kmem/bsd/sys
 	install -m 644 include/kmem/bsd/*.h $(DESTDIR)$(PREFIX)/include/kmem/bsd/
@@ -287,6 +305,8 @@ install: $(BUILD)/libkmem.a $(BUILD)/libkmem.so $(BUILD)/libkmem_malloc.so
 	install -m 755 $(BUILD)/libkmem_malloc.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 man/*.9 $(DESTDIR)$(PREFIX)/share/man/man9/
 	install -m 644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 tools/gdb/kmem.py $(DESTDIR)$(PREFIX)/share/kmem/gdb/
 	for pc in kmem kmem_malloc; do \
 	    sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 		$$pc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$pc.pc || exit 1; \

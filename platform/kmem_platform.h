@@ -140,7 +140,8 @@ const char *kmem_plat_logging_options(void);
 /*
  * Debugging support (KMEM_DEBUG=audit, firewall, nosignal).  A platform
  * may implement any of these as "not available": 0 from kmem_plat_thread
- * and kmem_plat_stack, "?" from kmem_plat_symbol, false from the others.
+ * and kmem_plat_stack, "?" (and false) from kmem_plat_symbol, false from
+ * the others.
  *
  * kmem_plat_thread: an identifier of the running thread (a thread pointer).
  * kmem_plat_stack: up to max return addresses of the caller's callers,
@@ -152,7 +153,9 @@ const char *kmem_plat_logging_options(void);
  *   false if the platform has no such unwinder.  The unwinder trusts the
  *   tables; if it allocates, the allocation's own walk must not use it.
  * kmem_plat_symbol: write "name+0xoffset" for pc into buf (NUL-terminated,
- *   truncated to len).  Called only to print reports; may take locks.
+ *   truncated to len) and return true; false if no function is known
+ *   (buf then names what is: "object+0xoffset", "0x...").  Called only
+ *   to print reports; may take locks.
  * kmem_plat_signal_frame: whether pc is the return address of a signal
  *   handler (the signal-return trampoline): a stack holding one was
  *   captured inside a handler.
@@ -162,7 +165,7 @@ const char *kmem_plat_logging_options(void);
 uintptr_t kmem_plat_thread(void);
 int kmem_plat_stack(uintptr_t *pcs, int max);
 bool kmem_plat_stack_unwinder(bool on);
-void kmem_plat_symbol(uintptr_t pc, char *buf, size_t len);
+bool kmem_plat_symbol(uintptr_t pc, char *buf, size_t len);
 bool kmem_plat_signal_frame(uintptr_t pc);
 bool kmem_plat_guard(void *addr, size_t size);
 

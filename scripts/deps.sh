@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages a target needs, if they are missing.
-#   scripts/deps.sh test    compilers, valgrind, mandoc, libunwind
+#   scripts/deps.sh test    compilers, valgrind, mandoc, libunwind, gdb
 #   scripts/deps.sh bench   + jemalloc, tcmalloc, mimalloc, python3-matplotlib
 set -eu
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
-pkgs=(gcc g++ make binutils pkgconf valgrind mandoc git python3 perl libunwind-dev)
+pkgs=(gcc g++ make binutils pkgconf valgrind mandoc git python3 perl libunwind-dev gdb)
 if [ "${1:-test}" = bench ]; then
 	pkgs+=(libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev python3-matplotlib)
 fi

@@ -20,7 +20,7 @@ kmem_plat_thread(void)
 	return ((uintptr_t)pthread_self());
 }
 
-void
+bool
 kmem_plat_symbol(uintptr_t pc, char *buf, size_t len)
 {
 	Dl_info info;
@@ -29,6 +29,7 @@ kmem_plat_symbol(uintptr_t pc, char *buf, size_t len)
 	if (dladdr((void *)(pc - 1), &info) != 0 && info.dli_sname != NULL) {
 		(void)snprintf(buf, len, "%s+0x%lx", info.dli_sname,
 		    (unsigned long)(pc - (uintptr_t)info.dli_saddr));
+		return (true);
 	} else if (info.dli_fname != NULL && info.dli_fbase != NULL) {
 		const char *base = strrchr(info.dli_fname, '/');
 		(void)snprintf(buf, len, "%s+0x%lx", base != NULL ? base + 1 :
@@ -37,6 +38,7 @@ kmem_plat_symbol(uintptr_t pc, char *buf, size_t len)
 	} else {
 		(void)snprintf(buf, len, "0x%lx", (unsigned long)pc);
 	}
+	return (false);
 }
 
 /*

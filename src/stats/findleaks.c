@@ -703,6 +703,37 @@ leak_frame_is_kmem(const char *sym)
 }
 
 /*
+ * The frame that called kmem.  Frames the platform names are kmem's by
+ * their names; one it cannot name (a static function, anything in a
+ * program or library without dynamic symbols) may be anyone's.  So: the
+ * first named frame that is not kmem's, if the innermost run of kmem's
+ * and unnamed frames ends at one; else the frame after the last named
+ * kmem frame; else none ("?").  A constructor's own allocation names the
+ * constructor.  Returns the caller's index (lg_depth: none).
+ */
+static uint32_t
+leak_name_caller(leak_group_t *lg)
+{
+	char sym[sizeof (lg->lg_caller)];
+	uint32_t caller = lg->lg_depth;
+
+	kmi_strlcpy(lg->lg_caller, "?", sizeof (lg->lg_caller));
+	for (uint32_t i = 0; i < lg->lg_depth; i++) {
+		if (!kmem_plat_symbol(lg->lg_stack[i], sym, sizeof (sym)))
+			continue;
+		if (!leak_frame_is_kmem(sym)) {
+			kmi_strlcpy(lg->lg_caller, sym, sizeof (lg->lg_caller));
+			return (i);
+		}
+		caller = i + 1;
+	}
+	if (caller < lg->lg_depth)
+		(void) kmem_plat_symbol(lg->lg_stack[caller], lg->lg_caller,
+		    sizeof (lg->lg_caller));
+	return (caller);
+}
+
+/*
  * Name each group's caller, then merge the groups whose stacks differ
  * only inside kmem (a slab created or not): their key becomes the cache
  * and the frames from the caller on.
@@ -714,14 +745,7 @@ leak_merge_groups(leak_t *lk)
 
 	for (size_t i = 0; i < lk->lk_ngroup; i++) {
 		leak_group_t *lg = &lk->lk_group[i];
-		uint32_t first = 0;
-		kmi_strlcpy(lg->lg_caller, "?", sizeof (lg->lg_caller));
-		for (; first < lg->lg_depth; first++) {
-			kmem_plat_symbol(lg->lg_stack[first], lg->lg_caller,
-			    sizeof (lg->lg_caller));
-			if (!leak_frame_is_kmem(lg->lg_caller))
-				break;
-		}
+		uint32_t first = leak_name_caller(lg);
 		lg->lg_key = leak_hash(0xcbf29ce484222325ULL, lg->lg_cache);
 		for (uint32_t f = first; f < lg->lg_depth; f++)
 			lg->lg_key = leak_hash(lg->lg_key, lg->lg_stack[f]);
@@ -843,6 +867,7 @@ leak_find_all(kmem_print_fn *pr, void *arg)
 		kmi_printf(pr, arg, "findleaks: no memory for the scan's "
 		    "tables");
 	leak_tables_free(lk);
+	memset(lk, 0, sizeof (*lk));	/* no buffer addresses left behind */
 	kmi_world_unlock();
 	return (ok ? nleak : SIZE_MAX);
 }
