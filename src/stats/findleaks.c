@@ -44,70 +44,7 @@
  * allocated buffer for the mtab, as much again while it is sorted, 4 for
  * the stack.
  */
-#include "../init/init_impl.h"
-#include "../debug/debug_impl.h"
-#include "../owner/owner.h"
-
-#define LEAK_MARK	((uintptr_t)1)
-#define LEAK_OVERSIZE	UINT32_MAX	/* lb_cache of a kmem_oversize seg */
-#define LEAK_MAXGROUP	4096		/* groups printed; more still count */
-
-typedef struct leak_buf {
-	uintptr_t	lb_base;	/* | LEAK_MARK once reached */
-	uint32_t	lb_cache;	/* index in lk_caches, or LEAK_OVERSIZE */
-	uint32_t	lb_pages;	/* kmem_oversize: the segment's pages */
-} leak_buf_t;
-
-typedef struct leak_range {
-	uintptr_t	lr_start;
-	uintptr_t	lr_end;
-} leak_range_t;
-
-/* A table in platform pages. */
-typedef struct leak_table {
-	void		*lt_base;
-	size_t		lt_bytes;	/* mapped */
-} leak_table_t;
-
-/* A group of leaks, as printed. */
-typedef struct leak_group {
-	uint64_t	lg_key;		/* cache and stack hash */
-	uint64_t	lg_time;	/* the oldest buffer's */
-	uintptr_t	lg_addr;	/* its bufctl (audited) or buffer */
-	uint32_t	lg_cache;
-	uint32_t	lg_depth;
-	size_t		lg_count;
-	size_t		lg_bytes;
-	uintptr_t	lg_stack[KMEM_STACK_MAX];
-	char		lg_caller[96];	/* the first frame not kmem's */
-} leak_group_t;
-
-typedef struct leak {
-	kmem_cache_t	**lk_caches;	/* client caches, by index */
-	uint32_t	lk_ncaches;
-	leak_buf_t	*lk_buf;	/* the mtab */
-	size_t		lk_nbuf;
-	size_t		lk_maxbuf;
-	void		**lk_rounds;	/* one cache's magazine rounds */
-	size_t		lk_nrounds;
-	size_t		lk_maxrounds;
-	uint64_t	*lk_bitmap;	/* one small slab's free chunks */
-	size_t		lk_bitmap_words;
-	uint32_t	*lk_stack;	/* entries to scan */
-	size_t		lk_depth;
-	leak_range_t	*lk_skip;	/* kmem's own memory, sorted */
-	size_t		lk_nskip;
-	size_t		lk_maxskip;
-	uintptr_t	lk_min;		/* the lowest base, the highest end */
-	uintptr_t	lk_max;
-	size_t		lk_page;
-	leak_group_t	*lk_group;
-	size_t		lk_ngroup;
-	size_t		lk_maxgroup;
-	unsigned	lk_unstopped;
-	leak_table_t	lk_tables[8];
-	int		lk_ntables;
-} leak_t;
+#include "findleaks_impl.h"
 
 /* ---- tables from the platform ---- */
 
@@ -489,13 +426,6 @@ leak_build(leak_t *lk)
 
 /* ---- marking ---- */
 
-static size_t
-leak_size(const leak_t *lk, const leak_buf_t *lb)
-{
-	return (lb->lb_cache == LEAK_OVERSIZE ? (size_t)lb->lb_pages *
-	    lk->lk_page : lk->lk_caches[lb->lb_cache]->cache_bufsize);
-}
-
 /* Mark the entry holding v, if any, and queue it to be scanned. */
 static inline void
 leak_mark(leak_t *lk, uintptr_t v)
@@ -602,231 +532,6 @@ leak_kmem_roots(leak_t *lk)
 	}
 }
 
-/* ---- grouping ---- */
-
-static uint64_t
-leak_hash(uint64_t h, uint64_t v)
-{
-	return ((h ^ v) * 0x100000001b3ULL);
-}
-
-/* The group leak lb joins (audited: by stack; else by cache). */
-static leak_group_t *
-leak_group_of(leak_t *lk, const leak_buf_t *lb, const kmem_bufctl_audit_t *bca)
-{
-	uint64_t key = leak_hash(0xcbf29ce484222325ULL, lb->lb_cache);
-	uint32_t depth = 0;
-
-	if (bca != NULL) {
-		depth = kmem_min(bca->bc_depth, KMEM_STACK_MAX);
-		for (uint32_t i = 0; i < depth; i++)
-			key = leak_hash(key, bca->bc_stack[i]);
-	}
-	for (size_t g = 0; g < lk->lk_ngroup; g++)
-		if (lk->lk_group[g].lg_key == key &&
-		    lk->lk_group[g].lg_cache == lb->lb_cache)
-			return (&lk->lk_group[g]);
-	if (lk->lk_ngroup == lk->lk_maxgroup)
-		return (NULL);
-	leak_group_t *lg = &lk->lk_group[lk->lk_ngroup++];
-	memset(lg, 0, sizeof (*lg));
-	lg->lg_key = key;
-	lg->lg_cache = lb->lb_cache;
-	lg->lg_time = UINT64_MAX;
-	lg->lg_depth = depth;
-	if (bca != NULL)
-		memcpy(lg->lg_stack, bca->bc_stack, depth * sizeof (uintptr_t));
-	return (lg);
-}
-
-/*
- * Group the unmarked entries.  Groups are few (a search through them is
- * cheap next to the scan); past lk_maxgroup, leaks still count, in the
- * totals.
- */
-static void
-leak_group(leak_t *lk, size_t *nleak, size_t *bytes)
-{
-	for (size_t i = 0; i < lk->lk_nbuf; i++) {
-		const leak_buf_t *lb = &lk->lk_buf[i];
-		if (lb->lb_base & LEAK_MARK)
-			continue;
-		kmem_cache_t *cp = lb->lb_cache == LEAK_OVERSIZE ? NULL :
-		    lk->lk_caches[lb->lb_cache];
-		const kmem_bufctl_audit_t *bca = cp != NULL &&
-		    (cp->cache_flags & KMF_AUDIT) ? kmem_audit(cp,
-		    (void *)lb->lb_base) : NULL;
-		(*nleak)++;
-		*bytes += leak_size(lk, lb);
-		leak_group_t *lg = leak_group_of(lk, lb, bca);
-		if (lg == NULL)
-			continue;
-		lg->lg_count++;
-		lg->lg_bytes += leak_size(lk, lb);
-		uint64_t when = bca != NULL ? bca->bc_timestamp : 0;
-		if (lg->lg_time == UINT64_MAX || when < lg->lg_time) {
-			lg->lg_time = when;
-			lg->lg_addr = bca != NULL ? (uintptr_t)bca : lb->lb_base;
-		}
-	}
-}
-
-/* ---- the report ---- */
-
-static bool
-leak_has_prefix(const char *s, const char *prefix)
-{
-	while (*prefix != '\0' && *s == *prefix)
-		s++, prefix++;
-	return (*prefix == '\0');
-}
-
-/* kmem's own frames (and the C library's malloc entry points). */
-static bool
-leak_frame_is_kmem(const char *sym)
-{
-	static const char *const prefix[] = { "kmi_", "vmi_", "kmem_",
-	    "vmem_" };
-	static const char *const entry[] = { "malloc", "calloc", "realloc",
-	    "free", "aligned_alloc", "posix_memalign", "memalign", "valloc",
-	    "pvalloc", "reallocarray" };
-
-	for (size_t i = 0; i < sizeof (prefix) / sizeof (prefix[0]); i++)
-		if (leak_has_prefix(sym, prefix[i]))
-			return (true);
-	for (size_t i = 0; i < sizeof (entry) / sizeof (entry[0]); i++) {
-		size_t n = kmi_strlen(entry[i]);
-		if (leak_has_prefix(sym, entry[i]) && sym[n] == '+')
-			return (true);
-	}
-	return (false);
-}
-
-/*
- * The frame that called kmem.  Frames the platform names are kmem's by
- * their names; one it cannot name (a static function, anything in a
- * program or library without dynamic symbols) may be anyone's.  So: the
- * first named frame that is not kmem's, if the innermost run of kmem's
- * and unnamed frames ends at one; else the frame after the last named
- * kmem frame; else none ("?").  A constructor's own allocation names the
- * constructor.  Returns the caller's index (lg_depth: none).
- */
-static uint32_t
-leak_name_caller(leak_group_t *lg)
-{
-	char sym[sizeof (lg->lg_caller)];
-	uint32_t caller = lg->lg_depth;
-
-	kmi_strlcpy(lg->lg_caller, "?", sizeof (lg->lg_caller));
-	for (uint32_t i = 0; i < lg->lg_depth; i++) {
-		if (!kmem_plat_symbol(lg->lg_stack[i], sym, sizeof (sym)))
-			continue;
-		if (!leak_frame_is_kmem(sym)) {
-			kmi_strlcpy(lg->lg_caller, sym, sizeof (lg->lg_caller));
-			return (i);
-		}
-		caller = i + 1;
-	}
-	if (caller < lg->lg_depth)
-		(void) kmem_plat_symbol(lg->lg_stack[caller], lg->lg_caller,
-		    sizeof (lg->lg_caller));
-	return (caller);
-}
-
-/*
- * Name each group's caller, then merge the groups whose stacks differ
- * only inside kmem (a slab created or not): their key becomes the cache
- * and the frames from the caller on.
- */
-static void
-leak_merge_groups(leak_t *lk)
-{
-	size_t kept = 0;
-
-	for (size_t i = 0; i < lk->lk_ngroup; i++) {
-		leak_group_t *lg = &lk->lk_group[i];
-		uint32_t first = leak_name_caller(lg);
-		lg->lg_key = leak_hash(0xcbf29ce484222325ULL, lg->lg_cache);
-		for (uint32_t f = first; f < lg->lg_depth; f++)
-			lg->lg_key = leak_hash(lg->lg_key, lg->lg_stack[f]);
-		size_t j = 0;
-		while (j < kept && (lk->lk_group[j].lg_key != lg->lg_key ||
-		    lk->lk_group[j].lg_cache != lg->lg_cache))
-			j++;
-		if (j == kept) {
-			lk->lk_group[kept++] = *lg;
-			continue;
-		}
-		leak_group_t *into = &lk->lk_group[j];
-		into->lg_count += lg->lg_count;
-		into->lg_bytes += lg->lg_bytes;
-		if (lg->lg_time < into->lg_time) {
-			into->lg_time = lg->lg_time;
-			into->lg_addr = lg->lg_addr;
-		}
-	}
-	lk->lk_ngroup = kept;
-}
-
-static const char *
-leak_cache_name(const leak_t *lk, uint32_t ci)
-{
-	return (ci == LEAK_OVERSIZE ? "kmem_oversize" :
-	    lk->lk_caches[ci]->cache_name);
-}
-
-/* Audited groups oldest first, then by cache, oversize last. */
-static bool
-leak_group_before(const leak_group_t *a, const leak_group_t *b)
-{
-	bool aa = a->lg_depth > 0 || a->lg_time != 0;
-	bool ba = b->lg_depth > 0 || b->lg_time != 0;
-
-	if (aa != ba)
-		return (aa);
-	if (aa)
-		return (a->lg_time < b->lg_time);
-	return (a->lg_cache < b->lg_cache);
-}
-
-static void
-leak_report(leak_t *lk, size_t nleak, size_t bytes, kmem_print_fn *pr,
-    void *arg)
-{
-	bool audited = false;
-
-	leak_merge_groups(lk);
-	for (size_t i = 1; i < lk->lk_ngroup; i++) {
-		leak_group_t g = lk->lk_group[i];
-		size_t j = i;
-		for (; j > 0 && leak_group_before(&g, &lk->lk_group[j - 1]);
-		    j--)
-			lk->lk_group[j] = lk->lk_group[j - 1];
-		lk->lk_group[j] = g;
-	}
-	for (size_t i = 0; i < lk->lk_ngroup; i++)
-		audited |= lk->lk_group[i].lg_depth > 0;
-	if (lk->lk_unstopped > 0)
-		kmi_printf(pr, arg, "findleaks: %u thread%s did not stop: "
-		    "registers not scanned, whole stacks scanned",
-		    lk->lk_unstopped, lk->lk_unstopped == 1 ? "" : "s");
-	if (nleak > 0) {
-		kmi_printf(pr, arg, "%-24s %6s %18s %s", "CACHE", "LEAKED",
-		    audited ? "BUFCTL" : "BUFFER", "CALLER");
-		for (size_t i = 0; i < lk->lk_ngroup; i++) {
-			const leak_group_t *lg = &lk->lk_group[i];
-			kmi_printf(pr, arg, "%-24s %6zu %#18lx %s",
-			    leak_cache_name(lk, lg->lg_cache), lg->lg_count,
-			    (unsigned long)lg->lg_addr, lg->lg_caller);
-		}
-		kmi_printf(pr, arg, "%.72s", "----------------------------"
-		    "------------------------------------------------------"
-		    "------------");
-	}
-	kmi_printf(pr, arg, "   Total %zu buffer%s, %zu byte%s", nleak,
-	    nleak == 1 ? "" : "s", bytes, bytes == 1 ? "" : "s");
-}
-
 /*
  * The scan's state is not on the stack: the caller's stack is a root,
  * and this would hold buffer addresses (lk_min).  Static, and skipped
@@ -858,11 +563,11 @@ leak_find_all(kmem_print_fn *pr, void *arg)
 	if (ok) {
 		kmem_plat_roots(leak_root, lk);
 		leak_kmem_roots(lk);
-		leak_group(lk, &nleak, &bytes);
+		kmi_leak_group(lk, &nleak, &bytes);
 	}
 	kmem_plat_world_resume();
 	if (ok)
-		leak_report(lk, nleak, bytes, pr, arg);
+		kmi_leak_report(lk, nleak, bytes, pr, arg);
 	else
 		kmi_printf(pr, arg, "findleaks: no memory for the scan's "
 		    "tables");
