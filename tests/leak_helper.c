@@ -14,12 +14,16 @@
  *                            working around a scan
  *   kmem_leak_helper blocked a thread that blocks SIGPWR (and holds the
  *                            only pointer to a buffer on its stack)
+ *   kmem_leak_helper fork    findleaks in a fork's child, whose other
+ *                            thread's magazines held free buffers
  *
  * Reachable (must not be reported): a buffer in a global, one only in a
  * global's interior pointer, a list of three hanging off a global, one
  * only in another (blocked) thread's stack, one only in a C library heap
  * block, one only in a constructed free object of a cache with a
- * constructor, and a kmem_oversize buffer in a global.
+ * constructor, a kmem_oversize buffer in a global, and one each only in
+ * memory from vmem_alloc(kmem_default_arena), from an arena importing
+ * from it, and from a shared anonymous mapping.
  * Leaked (must be): three kmem_alloc(40) from leak_three(), two objects of
  * "leak_node" from leak_nodes(), a cycle of two kmem_alloc(100) from
  * leak_cycle(), one 4 MiB kmem_alloc from leak_big().
@@ -29,6 +33,9 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +63,9 @@ char *keep_interior;
 node_t *keep_list;
 void *keep_big;
 void **keep_in_libc;
+void **keep_in_vmem;		/* a page from kmem_default_arena */
+void **keep_in_arena;		/* a page from an arena importing from it */
+void **keep_in_shared;		/* MAP_SHARED | MAP_ANONYMOUS memory */
 pthread_barrier_t hold, release;
 
 static void
@@ -135,6 +145,15 @@ reachable(void)
 	keep_in_libc = malloc(64);
 	keep_in_libc[3] = kmem_alloc(56, KM_SLEEP);
 	keep_big = kmem_alloc(BIG, KM_SLEEP);
+	keep_in_vmem = vmem_alloc(kmem_default_arena, 8192, VM_SLEEP);
+	keep_in_vmem[5] = kmem_alloc(24, KM_SLEEP);
+	vmem_t *mine = vmem_create("leak_arena", NULL, 0, 4096, vmem_alloc,
+	    vmem_free, kmem_default_arena, 0, VM_SLEEP);
+	keep_in_arena = vmem_alloc(mine, 4096, VM_SLEEP);
+	keep_in_arena[7] = kmem_alloc(24, KM_SLEEP);
+	keep_in_shared = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	keep_in_shared[2] = kmem_alloc(24, KM_SLEEP);
 	/* Constructed, then freed: it keeps its kmem_alloc(48). */
 	kmem_cache_free(owner_cache, kmem_cache_alloc(owner_cache, KM_SLEEP));
 }
@@ -275,6 +294,40 @@ blocked(void)
 	return (0);
 }
 
+static void *
+filler(void *arg)
+{
+	/* Rounds in this thread's magazines: free, in a fork's child too. */
+	for (int i = 0; i < 50; i++)
+		kmem_free(kmem_alloc(40, KM_SLEEP), 40);
+	pthread_barrier_wait(&hold);
+	pthread_barrier_wait(&release);
+	return (arg);
+}
+
+/* In a fork's child, other threads' magazines hold free buffers. */
+static int
+forked(void)
+{
+	pthread_t t;
+	int status;
+
+	pthread_barrier_init(&hold, NULL, 2);
+	pthread_barrier_init(&release, NULL, 2);
+	pthread_create(&t, NULL, filler, NULL);
+	pthread_barrier_wait(&hold);
+	pid_t pid = fork();
+	if (pid == 0) {
+		printf("LEAKS %zu\n", kmem_findleaks(out, NULL));
+		kmem_reap();
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	pthread_barrier_wait(&release);
+	pthread_join(t, NULL);
+	return (WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
 /* Every page request fails from now: the scan says so, loses nothing. */
 static int
 nomem(void)
@@ -313,7 +366,9 @@ main(int argc, char **argv)
 		return (own_signal());
 	if (argc >= 2 && strcmp(argv[1], "blocked") == 0)
 		return (blocked());
+	if (argc >= 2 && strcmp(argv[1], "fork") == 0)
+		return (forked());
 	fprintf(stderr, "usage: kmem_leak_helper known|none|many N|unstarted|"
-	    "nomem|signal|blocked\n");
+	    "nomem|signal|blocked|fork\n");
 	return (2);
 }

@@ -151,6 +151,12 @@ test_edges(void)
 	KT_CHECK(strstr(out, " did not stop: registers not scanned") != NULL);
 	KT_CHECK(strstr(out, "   Total 3 buffers, 120 bytes\nLEAKS 3\n") !=
 	    NULL);
+	/* A fork's child: the other thread's magazine rounds are free. */
+	out = leak_helper("fork", NULL, NULL, &status);
+	KT_EQ_U(status, 0);
+	KT_CHECK(strcmp(out, "   Total 0 buffers, 0 bytes\nLEAKS 0\n") == 0);
+	out = leak_helper("fork", NULL, "KMEM_DEBUG=audit", &status);
+	KT_CHECK(strstr(out, "LEAKS 0\n") != NULL);
 }
 
 KT_SUITE(findleaks_suite,

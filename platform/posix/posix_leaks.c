@@ -13,7 +13,8 @@
  * so scanning the stack from the handler's frame up reads them too.  A
  * thread that does not answer within STOP_TIMEOUT_NS (it blocks the
  * signal) is counted and left running; its stack mapping is reported
- * whole.  The list is read until a pass finds no thread it had not
+ * whole.  One that exits meanwhile (tgkill(2) with signal 0 finds it
+ * gone) is not waited for.  The list is read until a pass finds no thread it had not
  * signalled, so a thread created meanwhile is stopped too.
  *
  * The handler is installed on first use and stays: a signal that comes
@@ -23,7 +24,8 @@
  * keeps it.
  *
  * Roots.  Every readable, writable mapping of /proc/self/maps (read with
- * read(2) into pages of our own), except device mappings; a mapping that
+ * read(2) into pages of our own), except device mappings (a /dev file
+ * other than /dev/zero and /dev/shm); a mapping that
  * holds a stopped thread's stack (or the caller's) is reported from that
  * thread's stack pointer up.  Under a sanitizer its shadow memory (any
  * mapping of 64 GiB or more) is skipped.
@@ -50,6 +52,7 @@
 #define LEAK_SIGNAL		KMEM_POSIX_LEAK_SIGNAL
 #define STOP_MAX		4096	/* threads stopped at once */
 #define STOP_TIMEOUT_NS		1000000000ULL
+#define STOP_POLL_NS		10000000ULL	/* look for exited threads */
 #define MAPS_MAX		(64u << 20)	/* /proc/self/maps read at most */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SHADOW_MIN		((uintptr_t)64 << 30)
@@ -63,6 +66,7 @@ static uint32_t stop_acks;
 static uint32_t stop_nsp;
 static uintptr_t stop_sp[STOP_MAX];
 static pid_t stop_tid[STOP_MAX];	/* signalled this time */
+static pid_t stop_acked[STOP_MAX];	/* answered, by stop_sp's index */
 static uint32_t stop_ntid;
 /*
  * The program's handler, field by field: a struct sigaction filled by
@@ -97,8 +101,11 @@ stop_handler(int sig, siginfo_t *si, void *uc)
 	}
 	if (gen % 2 == 1) {
 		uint32_t i = __atomic_fetch_add(&stop_nsp, 1, __ATOMIC_RELAXED);
-		if (i < STOP_MAX)
+		if (i < STOP_MAX) {
 			stop_sp[i] = (uintptr_t)&saved;
+			__atomic_store_n(&stop_acked[i],
+			    (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+		}
 		__atomic_fetch_add(&stop_acks, 1, __ATOMIC_RELEASE);
 		(void) futex(&stop_acks, FUTEX_WAKE_PRIVATE, 1, NULL);
 		while (__atomic_load_n(&stop_gen, __ATOMIC_ACQUIRE) == gen)
@@ -176,11 +183,10 @@ stop_signal_new(pid_t self)
 			for (const char *p = name; *p >= '0' && *p <= '9'; p++)
 				tid = tid * 10 + (*p - '0');
 			if (tid <= 0 || tid == self || stop_signalled(tid) ||
-			    stop_ntid == STOP_MAX)
+			    stop_ntid == STOP_MAX || !stop_send(tid))
 				continue;
 			stop_tid[stop_ntid++] = tid;
-			if (stop_send(tid))
-				sent++;
+			sent++;
 		}
 	}
 	(void) close(fd);
@@ -196,17 +202,41 @@ stop_now(void)
 	return ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
 }
 
-/* Wait until want threads answered or the time is up. */
-static void
-stop_wait(uint32_t want, uint64_t deadline)
+/* Signalled threads that have neither answered nor exited. */
+static uint32_t
+stop_missing(void)
+{
+	uint32_t n = __atomic_load_n(&stop_nsp, __ATOMIC_ACQUIRE);
+	uint32_t missing = 0;
+
+	for (uint32_t t = 0; t < stop_ntid; t++) {
+		bool acked = false;
+		for (uint32_t i = 0; i < n && i < STOP_MAX && !acked; i++)
+			acked = __atomic_load_n(&stop_acked[i],
+			    __ATOMIC_ACQUIRE) == stop_tid[t];
+		if (!acked && syscall(SYS_tgkill, getpid(), stop_tid[t], 0) == 0)
+			missing++;
+	}
+	return (missing);
+}
+
+/*
+ * Wait until every signalled thread answered or exited (a thread on its
+ * way out never answers), or the time is up; look again every
+ * STOP_POLL_NS.  Returns how many are missing.
+ */
+static uint32_t
+stop_wait(uint64_t deadline)
 {
 	for (;;) {
 		uint32_t acks = __atomic_load_n(&stop_acks, __ATOMIC_ACQUIRE);
+		uint32_t missing = stop_missing();
 		uint64_t now = stop_now();
-		if (acks >= want || now >= deadline)
-			return;
-		struct timespec ts = { (time_t)((deadline - now) / 1000000000u),
-		    (long)((deadline - now) % 1000000000u) };
+		if (missing == 0 || now >= deadline)
+			return (missing);
+		uint64_t wait = deadline - now < STOP_POLL_NS ?
+		    deadline - now : STOP_POLL_NS;
+		struct timespec ts = { 0, (long)wait };
 		(void) futex(&stop_acks, FUTEX_WAIT_PRIVATE, acks, &ts);
 	}
 }
@@ -215,24 +245,23 @@ unsigned
 kmem_plat_world_stop(void)
 {
 	pid_t self = (pid_t)syscall(SYS_gettid);
-	uint32_t sent = 0;
+	uint32_t missing = 0;
 
 	stop_ntid = 0;
 	__atomic_store_n(&stop_acks, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&stop_nsp, 0, __ATOMIC_RELAXED);
+	memset(stop_acked, 0, sizeof (stop_acked));
 	__atomic_fetch_add(&stop_gen, 1, __ATOMIC_RELEASE);	/* odd */
 	if (!stop_install())
 		return (0);
 	uint64_t deadline = stop_now() + STOP_TIMEOUT_NS;
 	for (int pass = 0; pass < 16; pass++) {
 		uint32_t more = stop_signal_new(self);
-		sent += more;
-		stop_wait(sent, deadline);
+		missing = stop_wait(deadline);
 		if (more == 0)
 			break;
 	}
-	uint32_t acks = __atomic_load_n(&stop_acks, __ATOMIC_ACQUIRE);
-	return (acks >= sent ? 0 : sent - acks);
+	return (missing);
 }
 
 void
@@ -292,6 +321,27 @@ parse_hex(const char **pp)
 	return (v);
 }
 
+static bool
+maps_has_prefix(const char *path, const char *eol, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return ((size_t)(eol - path) >= n && memcmp(path, prefix, n) == 0);
+}
+
+/*
+ * A device's memory (reading it may have effects, or fault): a mapping
+ * of a /dev file, but not shared anonymous memory (/dev/zero) or POSIX
+ * shared memory (/dev/shm), which hold a program's pointers like any.
+ */
+static bool
+maps_is_device(const char *path, const char *eol)
+{
+	return (maps_has_prefix(path, eol, "/dev/") &&
+	    !maps_has_prefix(path, eol, "/dev/zero") &&
+	    !maps_has_prefix(path, eol, "/dev/shm/"));
+}
+
 /* The lowest recorded stack pointer in [start, end), or end. */
 static uintptr_t
 stack_pointer_in(uintptr_t start, uintptr_t end, uintptr_t self_sp)
@@ -327,8 +377,7 @@ roots_from_maps(kmem_plat_root_fn *fn, void *arg)
 		uintptr_t stop = parse_hex(&q);
 		bool rw = q + 2 < eol && q[1] == 'r' && q[2] == 'w';
 		const char *path = memchr(q, '/', (size_t)(eol - q));
-		bool device = path != NULL && eol - path > 5 &&
-		    memcmp(path, "/dev/", 5) == 0;
+		bool device = path != NULL && maps_is_device(path, eol);
 		if (rw && !device && stop > start &&
 		    stop - start < SHADOW_MIN) {
 			uintptr_t sp = stack_pointer_in(start, stop, self_sp);

@@ -344,6 +344,23 @@ kmi_cpu_rounds(kmem_cache_t *cp, uint64_t *freep)
  * the child), and one of them may be frozen in a busy section, which would
  * stall every later purge.
  */
+/*
+ * In a fork's child, a record of a thread that is not there: its
+ * magazines' rounds are free buffers; they wait on each cache's
+ * cache_detached for the next purge (kmem_reap(), kmem_update(), memory
+ * pressure) to give them back, rather than being lost.
+ */
+static void
+fork_child_detach(kmem_cpu_t *cpu)
+{
+	for (kmem_list_t *cl = kmem_cache_list.next; cl != &kmem_cache_list;
+	    cl = cl->next) {
+		kmem_cache_t *cp = KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
+		if (cp->cache_slot != 0 && cp->cache_slot < cpu->cpu_ncc)
+			slot_detach(cp, &cpu->cpu_cc[cp->cache_slot]);
+	}
+}
+
 void
 kmi_cpu_fork(int phase)
 {
@@ -364,6 +381,7 @@ kmi_cpu_fork(int phase)
 		kmem_cpu_t *cpu = KMEM_CONTAINER(lp, kmem_cpu_t, cpu_link);
 		lp = lp->next;
 		if (cpu != self) {
+			fork_child_detach(cpu);
 			kmem_list_remove(&cpu->cpu_link);
 			kmi_counter_retire(cpu);
 		} else

@@ -78,7 +78,15 @@ static bool
 leak_is_client(const kmem_cache_t *cp)
 {
 	return (cp->cache_arena != kmem_metadata_arena &&
-	    !(cp->cache_cflags & KMC_QCACHE));
+	    !(cp->cache_cflags & (KMC_QCACHE | KMC_IDENTIFIER)));
+}
+
+/* Can an entry's buffer be read?  (KMC_NOTOUCH: maybe not memory.) */
+static bool
+leak_readable(const leak_t *lk, const leak_buf_t *lb)
+{
+	return (lb->lb_cache == LEAK_OVERSIZE ||
+	    !(lk->lk_caches[lb->lb_cache]->cache_cflags & KMC_NOTOUCH));
 }
 
 static vmem_t *
@@ -236,7 +244,10 @@ leak_sort_ptrs(void **v, size_t n)
 
 typedef void leak_round_fn(leak_t *lk, kmem_cache_t *cp, void *buf);
 
-/* Every round in cp's magazines (the world stands still). */
+/*
+ * Every round in cp's magazines (the world stands still): the records',
+ * the depot's full ones, and those detached (cache_detached).
+ */
 static size_t
 leak_each_round(leak_t *lk, kmem_cache_t *cp, leak_round_fn *fn)
 {
@@ -261,6 +272,14 @@ leak_each_round(leak_t *lk, kmem_cache_t *cp, leak_round_fn *fn)
 	for (kmem_magazine_t *mp = cp->cache_full.ml_list; mp != NULL;
 	    mp = mp->mag_next) {
 		for (uint32_t r = 0; r < mp->mag_size; r++, n++)
+			if (fn != NULL)
+				fn(lk, cp, mp->mag_round[r]);
+	}
+	/* Taken off records that are gone (a fork's child), not yet freed. */
+	for (kmem_magazine_t *mp = cp->cache_detached; mp != NULL;
+	    mp = mp->mag_next) {
+		for (uint32_t r = 0; r < mp->mag_rounds && r < mp->mag_size;
+		    r++, n++)
 			if (fn != NULL)
 				fn(lk, cp, mp->mag_round[r]);
 	}
@@ -471,7 +490,8 @@ leak_scan(leak_t *lk, uintptr_t start, uintptr_t end)
 	while (lk->lk_depth > 0) {
 		leak_buf_t *lb = &lk->lk_buf[lk->lk_stack[--lk->lk_depth]];
 		uintptr_t base = lb->lb_base & ~LEAK_MARK;
-		leak_scan_words(lk, base, base + leak_size(lk, lb));
+		if (leak_readable(lk, lb))
+			leak_scan_words(lk, base, base + leak_size(lk, lb));
 	}
 }
 
@@ -513,7 +533,8 @@ leak_kmem_roots(leak_t *lk)
 	}
 	for (uint32_t ci = 0; ci < lk->lk_ncaches; ci++) {
 		kmem_cache_t *cp = lk->lk_caches[ci];
-		if (cp->cache_constructor == NULL)
+		if (cp->cache_constructor == NULL ||
+		    (cp->cache_cflags & KMC_NOTOUCH))
 			continue;
 		(void) leak_each_round(lk, cp, leak_root_round);
 		kmem_list_t *lists[2] = { &cp->cache_partial,
@@ -532,12 +553,251 @@ leak_kmem_roots(leak_t *lk)
 	}
 }
 
+/* ---- memory a program took from kmem's arenas ---- */
+
+/*
+ * vmem_alloc() from kmem_default_arena, or from an arena of the
+ * program's that imports from it, gives the program memory inside kmem's
+ * heap, which the platform's roots skip: it is a root of its own.  The
+ * roots are the allocated segments of every arena under the heap but
+ * kmem's own (kmem_metadata, kmem_oversize, whose segments are the mtab's
+ * entries) that no other arena imported (a span of its own), less the
+ * slabs of client caches (whose buffers are scanned when reached).
+ * A quantum cache's free buffers are read too: a stale word there can
+ * hide a leak, never make one.  Heap memory is always mapped readable.
+ */
+static bool
+leak_vmem_program_arena(vmem_t *vmp)
+{
+	return (vmp != kmem_heap_arena && vmp != kmem_metadata_arena &&
+	    vmp != kmem_oversize_arena &&
+	    leak_root_arena(vmp) == kmem_heap_arena);
+}
+
+/* Count (lk_imports NULL) or record the spans arenas imported. */
+static void
+leak_imports_collect(leak_t *lk)
+{
+	lk->lk_nimports = 0;
+	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next) {
+		if (vmp->vm_source == NULL || vmp->vm_source == kmem_heap_arena ||
+		    !leak_vmem_program_arena(vmp->vm_source))
+			continue;
+		for (vmem_seg_t *vsp = vmp->vm_seg0.vs_anext;
+		    vsp != &vmp->vm_seg0; vsp = vsp->vs_anext) {
+			if (vsp->vs_type != VMEM_SPAN)
+				continue;
+			if (lk->lk_imports != NULL) {
+				leak_import_t *li =
+				    &lk->lk_imports[lk->lk_nimports];
+				li->li_start = vsp->vs_start;
+				li->li_end = vsp->vs_end;
+				li->li_source = vmp->vm_source;
+			}
+			lk->lk_nimports++;
+		}
+	}
+}
+
+/* Insertion sort: arenas of the program's own are few, and so are spans. */
+static void
+leak_imports_sort(leak_t *lk)
+{
+	for (size_t i = 1; i < lk->lk_nimports; i++) {
+		leak_import_t li = lk->lk_imports[i];
+		size_t j = i;
+		for (; j > 0 && lk->lk_imports[j - 1].li_start > li.li_start;
+		    j--)
+			lk->lk_imports[j] = lk->lk_imports[j - 1];
+		lk->lk_imports[j] = li;
+	}
+}
+
+/* Did another arena import exactly this segment of vmp? */
+static bool
+leak_imported(const leak_t *lk, const vmem_t *vmp, const vmem_seg_t *vsp)
+{
+	size_t lo = 0, hi = lk->lk_nimports;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (lk->lk_imports[mid].li_start < vsp->vs_start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < lk->lk_nimports &&
+	    lk->lk_imports[lo].li_start == vsp->vs_start; lo++)
+		if (lk->lk_imports[lo].li_end == vsp->vs_end &&
+		    lk->lk_imports[lo].li_source == vmp)
+			return (true);
+	return (false);
+}
+
+/*
+ * Count (lk_vmem NULL) or record the roots, and the client slabs they
+ * exclude.  lk_imports is ready.
+ */
+static void
+leak_vmem_collect(leak_t *lk)
+{
+	lk->lk_nvmem = lk->lk_nvskip = 0;
+	for (vmem_t *vmp = vmem_list; vmp != NULL; vmp = vmp->vm_next) {
+		if (!leak_vmem_program_arena(vmp))
+			continue;
+		for (vmem_seg_t *vsp = vmp->vm_seg0.vs_anext;
+		    vsp != &vmp->vm_seg0; vsp = vsp->vs_anext) {
+			if (vsp->vs_type != VMEM_ALLOC ||
+			    leak_imported(lk, vmp, vsp))
+				continue;
+			if (lk->lk_vmem != NULL) {
+				lk->lk_vmem[lk->lk_nvmem].lr_start =
+				    vsp->vs_start;
+				lk->lk_vmem[lk->lk_nvmem].lr_end = vsp->vs_end;
+			}
+			lk->lk_nvmem++;
+		}
+	}
+	for (uint32_t ci = 0; ci < lk->lk_ncaches; ci++) {
+		kmem_cache_t *cp = lk->lk_caches[ci];
+		kmem_list_t *lists[2] = { &cp->cache_partial,
+		    &cp->cache_complete };
+		for (int l = 0; l < 2; l++) {
+			for (kmem_list_t *sl = lists[l]->next; sl != lists[l];
+			    sl = sl->next) {
+				uintptr_t mem = (uintptr_t)KMEM_CONTAINER(sl,
+				    kmem_slab_t, slab_link)->slab_mem;
+				if (lk->lk_vskip != NULL) {
+					lk->lk_vskip[lk->lk_nvskip].lr_start =
+					    mem;
+					lk->lk_vskip[lk->lk_nvskip].lr_end =
+					    mem + cp->cache_slabsize;
+				}
+				lk->lk_nvskip++;
+			}
+		}
+	}
+}
+
+static void
+leak_range_sift(leak_range_t *v, size_t root, size_t n)
+{
+	for (size_t child; (child = 2 * root + 1) < n; root = child) {
+		if (child + 1 < n && v[child + 1].lr_start > v[child].lr_start)
+			child++;
+		if (v[root].lr_start >= v[child].lr_start)
+			return;
+		leak_range_t t = v[root];
+		v[root] = v[child];
+		v[child] = t;
+	}
+}
+
+/* Heapsort of ranges by start, in place. */
+static void
+leak_sort_ranges(leak_range_t *v, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0; )
+		leak_range_sift(v, i, n);
+	for (size_t end = n; end-- > 1; ) {
+		leak_range_t t = v[0];
+		v[0] = v[end];
+		v[end] = t;
+		leak_range_sift(v, 0, end);
+	}
+}
+
+static bool
+leak_vmem_prepare(leak_t *lk)
+{
+	leak_imports_collect(lk);
+	if (lk->lk_nimports > 0) {
+		lk->lk_imports = leak_table(lk, lk->lk_nimports *
+		    sizeof (leak_import_t));
+		if (lk->lk_imports == NULL)
+			return (false);
+		leak_imports_collect(lk);
+		leak_imports_sort(lk);
+	}
+	leak_vmem_collect(lk);
+	if (lk->lk_nvmem == 0)
+		return (true);
+	lk->lk_vmem = leak_table(lk, lk->lk_nvmem * sizeof (leak_range_t));
+	lk->lk_vskip = leak_table(lk, kmem_max(lk->lk_nvskip, 1) *
+	    sizeof (leak_range_t));
+	if (lk->lk_vmem == NULL || lk->lk_vskip == NULL)
+		return (false);
+	leak_vmem_collect(lk);
+	leak_sort_ranges(lk->lk_vskip, lk->lk_nvskip);
+	size_t n = 0;		/* coalesce: sorted and disjoint */
+	for (size_t i = 0; i < lk->lk_nvskip; i++) {
+		leak_range_t *last = n > 0 ? &lk->lk_vskip[n - 1] : NULL;
+		if (last != NULL && lk->lk_vskip[i].lr_start <= last->lr_end)
+			last->lr_end = kmem_max(last->lr_end,
+			    lk->lk_vskip[i].lr_end);
+		else
+			lk->lk_vskip[n++] = lk->lk_vskip[i];
+	}
+	lk->lk_nvskip = n;
+	return (true);
+}
+
+/* Scan each root less the exclusions (sorted, disjoint). */
+static void
+leak_vmem_roots(leak_t *lk)
+{
+	for (size_t i = 0; i < lk->lk_nvmem; i++) {
+		uintptr_t start = lk->lk_vmem[i].lr_start;
+		uintptr_t end = lk->lk_vmem[i].lr_end;
+		size_t lo = 0, hi = lk->lk_nvskip;
+		while (lo < hi) {	/* the first exclusion ending past start */
+			size_t mid = lo + (hi - lo) / 2;
+			if (lk->lk_vskip[mid].lr_end <= start)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (size_t j = lo; j < lk->lk_nvskip && start < end; j++) {
+			const leak_range_t *x = &lk->lk_vskip[j];
+			if (x->lr_start >= end)
+				break;
+			if (x->lr_start > start)
+				leak_scan(lk, start, x->lr_start);
+			start = kmem_max(start, x->lr_end);
+		}
+		if (start < end)
+			leak_scan(lk, start, end);
+	}
+}
+
 /*
  * The scan's state is not on the stack: the caller's stack is a root,
- * and this would hold buffer addresses (lk_min).  Static, and skipped
- * (kmi_world_lock() serialises scans).
+ * and this would hold buffer addresses (lk_min).  Static, and skipped;
+ * leak_lock serialises scans (before kmem_init_lock in the lock order:
+ * the report runs with every kmem lock dropped, so that pr may use kmem).
  */
 static leak_t leak_state;
+static kmem_lock_t leak_lock = KMEM_LOCK_INIT;
+static bool leak_atfork;	/* the handlers below are registered */
+
+/* A fork while a report prints: the child must find leak_lock free. */
+static void
+leak_fork_prepare(void)
+{
+	kmem_lock_enter(&leak_lock);
+}
+
+static void
+leak_fork_parent(void)
+{
+	kmem_lock_exit(&leak_lock);
+}
+
+static void
+leak_fork_child(void)
+{
+	kmem_lock_init(&leak_lock);
+}
 
 /*
  * Find the leaks and print them; returns how many buffers leaked, or
@@ -549,6 +809,12 @@ leak_find_all(kmem_print_fn *pr, void *arg)
 	leak_t *lk = &leak_state;
 	size_t nleak = 0, bytes = 0;
 
+	kmem_lock_enter(&leak_lock);
+	if (!leak_atfork) {	/* after kmem's: this prepare runs first */
+		kmem_plat_atfork(leak_fork_prepare, leak_fork_parent,
+		    leak_fork_child);
+		leak_atfork = true;
+	}
 	kmi_world_lock();
 	memset(lk, 0, sizeof (*lk));
 	lk->lk_page = kmem_plat_pagesize();
@@ -558,14 +824,17 @@ leak_find_all(kmem_print_fn *pr, void *arg)
 		lk->lk_maxgroup = LEAK_MAXGROUP;
 		lk->lk_group = leak_table(lk, lk->lk_maxgroup *
 		    sizeof (leak_group_t));
-		ok = lk->lk_group != NULL && leak_skip_prepare(lk);
+		ok = lk->lk_group != NULL && leak_vmem_prepare(lk) &&
+		    leak_skip_prepare(lk);
 	}
 	if (ok) {
 		kmem_plat_roots(leak_root, lk);
 		leak_kmem_roots(lk);
+		leak_vmem_roots(lk);
 		kmi_leak_group(lk, &nleak, &bytes);
 	}
 	kmem_plat_world_resume();
+	kmi_world_unlock();
 	if (ok)
 		kmi_leak_report(lk, nleak, bytes, pr, arg);
 	else
@@ -573,7 +842,7 @@ leak_find_all(kmem_print_fn *pr, void *arg)
 		    "tables");
 	leak_tables_free(lk);
 	memset(lk, 0, sizeof (*lk));	/* no buffer addresses left behind */
-	kmi_world_unlock();
+	kmem_lock_exit(&leak_lock);
 	return (ok ? nleak : SIZE_MAX);
 }
 

@@ -30,6 +30,13 @@ typedef struct leak_table {
 	size_t		lt_bytes;	/* mapped */
 } leak_table_t;
 
+/* A span an arena under kmem's heap imported from its source. */
+typedef struct leak_import {
+	uintptr_t	li_start;
+	uintptr_t	li_end;
+	const vmem_t	*li_source;
+} leak_import_t;
+
 /* A group of leaks, as printed. */
 typedef struct leak_group {
 	uint64_t	lg_key;		/* cache and stack hash */
@@ -66,7 +73,13 @@ typedef struct leak {
 	size_t		lk_ngroup;
 	size_t		lk_maxgroup;
 	unsigned	lk_unstopped;
-	leak_table_t	lk_tables[8];
+	leak_range_t	*lk_vmem;	/* program memory from kmem's arenas */
+	size_t		lk_nvmem;
+	leak_range_t	*lk_vskip;	/* less: client slabs */
+	size_t		lk_nvskip;
+	leak_import_t	*lk_imports;	/* arenas' spans, by source */
+	size_t		lk_nimports;
+	leak_table_t	lk_tables[12];
 	int		lk_ntables;
 } leak_t;
 

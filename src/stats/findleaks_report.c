@@ -86,7 +86,7 @@ leak_has_prefix(const char *s, const char *prefix)
 	return (*prefix == '\0');
 }
 
-/* kmem's own frames (and the C library's malloc entry points). */
+/* kmem's own frames (and the C and C++ allocation entry points). */
 static bool
 leak_frame_is_kmem(const char *sym)
 {
@@ -95,9 +95,14 @@ leak_frame_is_kmem(const char *sym)
 	static const char *const entry[] = { "malloc", "calloc", "realloc",
 	    "free", "aligned_alloc", "posix_memalign", "memalign", "valloc",
 	    "pvalloc", "reallocarray" };
+	/* C++'s operator new and new[], every overload (_Znwm, _ZnamRKS...) */
+	static const char *const cxx[] = { "_Znwm", "_Znam", "_Znwj", "_Znaj" };
 
 	for (size_t i = 0; i < sizeof (prefix) / sizeof (prefix[0]); i++)
 		if (leak_has_prefix(sym, prefix[i]))
+			return (true);
+	for (size_t i = 0; i < sizeof (cxx) / sizeof (cxx[0]); i++)
+		if (leak_has_prefix(sym, cxx[i]))
 			return (true);
 	for (size_t i = 0; i < sizeof (entry) / sizeof (entry[0]); i++) {
 		size_t n = kmi_strlen(entry[i]);

@@ -11,7 +11,8 @@
  * in the buffer tag.  Otherwise it is allocated, and an audited cache
  * gives its last transaction.  An address in no cache is looked up in the
  * vmem arenas, the innermost first (an arena's spans are its source's
- * allocations), as an allocated or free segment.
+ * allocations), as an allocated or free segment; identifier arenas
+ * (VMC_IDENTIFIER) hand out numbers, which say nothing of an address.
  *
  * On a live process other threads move buffers between their magazines
  * and the slabs as this runs: a free/allocated answer about such a
@@ -150,6 +151,9 @@ whatis_arena(vmem_t *vmp, void *arg)
 {
 	whatis_best_t *wb = arg;
 	int depth = 0;
+
+	if (vmp->vm_cflags & VMC_IDENTIFIER)
+		return (0);	/* its segments are numbers, not addresses */
 
 	for (vmem_t *src = vmem_source(vmp); src != NULL && depth < 16;
 	    src = vmem_source(src))

@@ -105,6 +105,8 @@ KMF_REDZONE = 0x00000004
 KMF_BUFTAG = KMF_DEADBEEF | KMF_REDZONE
 KMC_NOTOUCH = 0x00010000
 KMC_QCACHE = 0x00100000
+KMC_IDENTIFIER = 0x00400000
+VMC_IDENTIFIER = 0x00040000
 # src/model/kmem_types.h
 KMF_HASH = 0x00000200
 # include/kmem/vmem.h
@@ -798,7 +800,8 @@ class Kmem:
                 while bcp != 0:
                     bufs.append(self.target.u64(bcp + addr_off))
                     bcp = self.target.u64(bcp + next_off)
-        rounds = set(self.cpu_rounds(cp) + self.depot_rounds(cp))
+        rounds = set(self.cpu_rounds(cp) + self.depot_rounds(cp) +
+                     self.detached_rounds(cp))
         return sorted(b for b in bufs if b not in rounds)
 
     # -- arenas and segments
@@ -1164,6 +1167,8 @@ def arena_holding(k, addr):
     """whatis_arena(): the innermost arena segment holding addr."""
     best = None
     for vmp in k.arenas():
+        if vmp.vm_cflags & VMC_IDENTIFIER:
+            continue        # numbers, not addresses
         depth = k.source_depth(vmp, 16)
         for kind in (VMEM_ALLOC, VMEM_FREE):
             found = None
@@ -1501,7 +1506,13 @@ class LeakScan:
 
     def is_client(self, cp):
         return cp.cache_arena != self.k.global_value("kmem_metadata_arena") \
-            and not cp.cache_cflags & KMC_QCACHE
+            and not cp.cache_cflags & (KMC_QCACHE | KMC_IDENTIFIER)
+
+    def readable(self, i):
+        """leak_readable(): a KMC_NOTOUCH cache's buffers may not be memory."""
+        index = self.mtab.caches[i]
+        return index == OVERSIZE or \
+            not self.clients[index].cache_cflags & KMC_NOTOUCH
 
     def entries(self):
         out = []
@@ -1603,7 +1614,7 @@ class LeakScan:
                 fields = line.split()
                 start, end = (int(x, 16) for x in fields[0].split("-"))
                 path = fields[5] if len(fields) > 5 else ""
-                if fields[1][:2] == "rw" and not path.startswith("/dev/") \
+                if fields[1][:2] == "rw" and not is_device(path) \
                         and end - start < SHADOW_MIN:
                     out.append((start, end))
         return out
@@ -1639,7 +1650,11 @@ class LeakScan:
         finally:
             if selected is not None:
                 selected.switch()
-                gdb.execute("frame %d" % level, to_string=True)
+                frame = gdb.newest_frame()  # Frame.select() prints nothing
+                while frame is not None and frame.level() < level:
+                    frame = frame.older()
+                if frame is not None:
+                    frame.select()
         return out
 
     def roots(self):
@@ -1661,9 +1676,10 @@ class LeakScan:
         out += [(cpu.addr, cpu.addr + k.s["kmem_cpu_t"].size)
                 for cpu in k.cpus()]
         for cp in self.clients:
-            if cp.cache_constructor == 0:
+            if cp.cache_constructor == 0 or cp.cache_cflags & KMC_NOTOUCH:
                 continue
-            free = k.cpu_rounds(cp) + k.depot_rounds(cp)
+            free = k.cpu_rounds(cp) + k.depot_rounds(cp) + \
+                k.detached_rounds(cp)
             for sp, _ in k.slabs(cp):
                 free.extend(buf for _, buf in k.slab_free_lists(cp, sp)[0])
             out += [(buf, buf + cp.cache_bufsize) for buf in free]
@@ -1690,12 +1706,42 @@ class LeakScan:
         mtab = self.mtab
         while mtab.stack:
             i = mtab.stack.pop()
+            if not self.readable(i):
+                continue
             start, end = mtab.bases[i], mtab.limits[i]
             data = self.k.target.try_read(start, (end - start) & ~7)
             if data:
                 words = array.array("Q")
                 words.frombytes(data)
                 mtab.mark_words(words, start, i)
+
+    def vmem_roots(self):
+        """leak_vmem_roots(): memory the program took from kmem's arenas
+        (allocated segments under the heap, not kmem's own, not imported
+        by another arena), less the slabs of client caches."""
+        k = self.k
+        heap = k.global_value("kmem_heap_arena")
+        own = (heap, k.global_value("kmem_metadata_arena"),
+               k.global_value("kmem_oversize_arena"))
+
+        def program(vmp):
+            return vmp.addr not in own and k.root_arena(vmp).addr == heap
+
+        imports = set()
+        for vmp in k.arenas():
+            if vmp.vm_source in (0, heap) or \
+                    not program(k.arena_at(vmp.vm_source)):
+                continue
+            imports.update((vmp.vm_source, vs.vs_start, vs.vs_end)
+                           for vs in k.segments(vmp)
+                           if vs.vs_type == VMEM_SPAN)
+        roots = [(vs.vs_start, vs.vs_end) for vmp in k.arenas()
+                 if program(vmp) for vs in k.segments(vmp)
+                 if vs.vs_type == VMEM_ALLOC and
+                 (vmp.addr, vs.vs_start, vs.vs_end) not in imports]
+        slabs = [(sp.slab_mem, sp.slab_mem + cp.cache_slabsize)
+                 for cp in self.clients for sp, _ in k.slabs(cp)]
+        return subtract_ranges(roots, merge_ranges(slabs))
 
     def run(self):
         if self.mtab.bases:
@@ -1704,10 +1750,17 @@ class LeakScan:
                 if self.mtab.low <= value < self.mtab.high:
                     self.mtab.mark(value, None, None)
             self.drain()
-            for start, end in ranges + self.kmem_roots():
+            for start, end in ranges + self.kmem_roots() + \
+                    self.vmem_roots():
                 self.scan(start, end)
         return [i for i in range(len(self.mtab.bases))
                 if not self.mtab.marked[i]]
+
+
+def is_device(path):
+    """maps_is_device(): a /dev file but /dev/zero and /dev/shm."""
+    return path.startswith("/dev/") and not path.startswith("/dev/zero") \
+        and not path.startswith("/dev/shm/")
 
 
 def merge_ranges(ranges):
@@ -1739,11 +1792,12 @@ LEAK_KMEM_PREFIXES = ("kmi_", "vmi_", "kmem_", "vmem_")
 LEAK_ENTRY_POINTS = ("malloc", "calloc", "realloc", "free", "aligned_alloc",
                      "posix_memalign", "memalign", "valloc", "pvalloc",
                      "reallocarray")
+LEAK_CXX_NEW = ("_Znwm", "_Znam", "_Znwj", "_Znaj")
 
 
 def frame_is_kmem(sym):
     """leak_frame_is_kmem(): kmem's frames and malloc's entry points."""
-    return sym.startswith(LEAK_KMEM_PREFIXES) or \
+    return sym.startswith(LEAK_KMEM_PREFIXES + LEAK_CXX_NEW) or \
         any(sym.startswith(name + "+") for name in LEAK_ENTRY_POINTS)
 
 
