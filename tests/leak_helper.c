@@ -16,6 +16,7 @@
  *                            only pointer to a buffer on its stack)
  *   kmem_leak_helper fork    findleaks in a fork's child, whose other
  *                            thread's magazines held free buffers
+ *   kmem_leak_helper damaged a slab's free list overwritten after a free
  *
  * Reachable (must not be reported): a buffer in a global, one only in a
  * global's interior pointer, a list of three hanging off a global, one
@@ -66,6 +67,7 @@ void **keep_in_libc;
 void **keep_in_vmem;		/* a page from kmem_default_arena */
 void **keep_in_arena;		/* a page from an arena importing from it */
 void **keep_in_shared;		/* MAP_SHARED | MAP_ANONYMOUS memory */
+void *victim_keep[10];
 pthread_barrier_t hold, release;
 
 static void
@@ -328,6 +330,26 @@ forked(void)
 	return (WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
 
+/*
+ * A write after a free damages a slab's free list: kmem_verify() says so,
+ * and findleaks leaves the slab out and says so too, without crashing.
+ */
+static int
+damaged(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("leak_victim", 64, 0, NULL, NULL,
+	    NULL, NULL, NULL, KMC_NOMAGAZINE);
+	void **keep = victim_keep;
+
+	for (int i = 0; i < 10; i++)
+		keep[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	kmem_cache_free(cp, keep[5]);
+	memset(keep[5], 0x41, 64);	/* the free-list link too */
+	(void) kmem_verify(out, NULL);
+	printf("LEAKS %zu\n", kmem_findleaks(out, NULL));
+	return (0);
+}
+
 /* Every page request fails from now: the scan says so, loses nothing. */
 static int
 nomem(void)
@@ -368,7 +390,9 @@ main(int argc, char **argv)
 		return (blocked());
 	if (argc >= 2 && strcmp(argv[1], "fork") == 0)
 		return (forked());
+	if (argc >= 2 && strcmp(argv[1], "damaged") == 0)
+		return (damaged());
 	fprintf(stderr, "usage: kmem_leak_helper known|none|many N|unstarted|"
-	    "nomem|signal|blocked|fork\n");
+	    "nomem|signal|blocked|fork|damaged\n");
 	return (2);
 }

@@ -157,6 +157,14 @@ test_edges(void)
 	KT_CHECK(strcmp(out, "   Total 0 buffers, 0 bytes\nLEAKS 0\n") == 0);
 	out = leak_helper("fork", NULL, "KMEM_DEBUG=audit", &status);
 	KT_CHECK(strstr(out, "LEAKS 0\n") != NULL);
+	/* A damaged free list: said by verify and findleaks, no crash. */
+	out = leak_helper("damaged", NULL, NULL, &status);
+	KT_EQ_U(status, 0);
+	KT_CHECK(strstr(out, "leak_victim                    0x") != NULL &&
+	    strstr(out, "  damaged slab lists\n") != NULL);
+	KT_CHECK(strstr(out, "findleaks: cache leak_victim: 1 slab with a "
+	    "damaged free list left out (see kmem_verify)\n") != NULL);
+	KT_CHECK(strstr(out, "LEAKS 0\n") != NULL);
 }
 
 KT_SUITE(findleaks_suite,

@@ -66,9 +66,13 @@ verify_slab_cb(kmem_cache_t *cp, kmem_slab_t *sp, bool partial, void *arg)
 {
 	verify_arg_t *va = arg;
 
+	uint32_t steps = 0;
+
 	(void)partial;
-	for (kmem_bufctl_t *bcp = sp->slab_head; bcp != NULL;
-	    bcp = bcp->bc_next)
+	/* A damaged list (already reported) is followed while it holds. */
+	for (kmem_bufctl_t *bcp = sp->slab_head; bcp != NULL &&
+	    (!slab_is_small(cp) || slab_bufctl_in_slab(cp, sp, bcp)) &&
+	    ++steps <= sp->slab_chunks; bcp = bcp->bc_next)
 		va->va_corrupt += !verify_free_buffer(va, cp,
 		    slab_bufctl_buf(cp, bcp));
 	return (0);
@@ -79,8 +83,9 @@ verify_cache(kmem_cache_t *cp, void *arg)
 {
 	verify_arg_t *va = arg;
 	int corrupt = 0;
+	bool lists_ok = kmi_cache_slabs_are_valid(cp);
 
-	if (!kmi_cache_slabs_are_valid(cp)) {
+	if (!lists_ok) {
 		kmi_printf(va->va_pr, va->va_arg, "cache %s: slab lists do "
 		    "not match their counts", cp->cache_name);
 		va->va_problems++;
@@ -102,6 +107,9 @@ verify_cache(kmem_cache_t *cp, void *arg)
 	if (corrupt != 0)
 		kmi_printf(va->va_pr, va->va_arg, "%-30s %p  %d corrupt "
 		    "buffers", cp->cache_name, (void *)cp, corrupt);
+	else if (!lists_ok)
+		kmi_printf(va->va_pr, va->va_arg, "%-30s %p  damaged slab "
+		    "lists", cp->cache_name, (void *)cp);
 	else
 		kmi_printf(va->va_pr, va->va_arg, "%-30s %p  clean",
 		    cp->cache_name, (void *)cp);

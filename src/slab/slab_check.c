@@ -76,19 +76,6 @@ kmi_slab_find_locked(kmem_cache_t *cp, const void *addr, void **chunkp)
 	return (sf.sf_slab);
 }
 
-static bool
-slab_bufctl_in_slab(const kmem_cache_t *cp, const kmem_slab_t *sp,
-    const kmem_bufctl_t *bcp)
-{
-	const char *buf = slab_bufctl_buf(cp, bcp);
-	size_t off = (size_t)(buf - sp->slab_base);
-
-	if (buf < sp->slab_base || off % cp->cache_chunksize != 0 ||
-	    off / cp->cache_chunksize >= sp->slab_chunks)
-		return (false);
-	return (slab_is_small(cp) || bcp->bc_slab == sp);
-}
-
 /* Invariant 1 for one slab.  cache_lock held. */
 bool
 kmi_slab_is_valid(kmem_cache_t *cp, kmem_slab_t *sp)

@@ -123,6 +123,20 @@ slab_link_write(const kmem_cache_t *cp, kmem_bufctl_t *bcp,
 		kmem_track_poison(bcp, sizeof (void *));
 }
 
+/* Does a free-list bufctl name a chunk of sp?  (A damaged list may not.) */
+static inline bool
+slab_bufctl_in_slab(const kmem_cache_t *cp, const kmem_slab_t *sp,
+    const kmem_bufctl_t *bcp)
+{
+	const char *buf = slab_bufctl_buf(cp, bcp);
+	size_t off = (size_t)(buf - sp->slab_base);
+
+	if (buf < sp->slab_base || off % cp->cache_chunksize != 0 ||
+	    off / cp->cache_chunksize >= sp->slab_chunks)
+		return (false);
+	return (slab_is_small(cp) || bcp->bc_slab == sp);
+}
+
 static inline bool
 slab_has_free(const kmem_cache_t *cp, const kmem_slab_t *sp)
 {

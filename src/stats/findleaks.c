@@ -305,16 +305,25 @@ leak_note_round(leak_t *lk, kmem_cache_t *cp, void *buf)
 		lk->lk_rounds[lk->lk_nrounds++] = buf;
 }
 
-/* A small slab's allocated chunks: not on a free list, below the bump. */
+/*
+ * A small slab's allocated chunks: not on a free list, below the bump.
+ * A free list that leaves its slab or loops was damaged (a write after a
+ * free): the slab is left out, and counted for the report.
+ */
 static void
 leak_small_slab(leak_t *lk, kmem_cache_t *cp, kmem_slab_t *sp, uint32_t ci)
 {
-	uint32_t n = kmem_min(sp->slab_bump, sp->slab_chunks);
+	uint32_t n = kmem_min(sp->slab_bump, sp->slab_chunks), steps = 0;
 
 	memset(lk->lk_bitmap, 0, ((size_t)n + 63) / 64 * sizeof (uint64_t));
 	for (int list = 0; list < 2; list++) {
 		for (kmem_bufctl_t *bcp = list == 0 ? sp->slab_head :
 		    sp->slab_raw; bcp != NULL; bcp = slab_link_read(cp, bcp)) {
+			if (!slab_bufctl_in_slab(cp, sp, bcp) ||
+			    ++steps > sp->slab_chunks) {
+				lk->lk_damaged[ci]++;	/* left out */
+				return;
+			}
 			size_t i = (size_t)((char *)slab_bufctl_buf(cp, bcp) -
 			    sp->slab_base) / cp->cache_chunksize;
 			if (i < n)
@@ -394,8 +403,10 @@ leak_build(leak_t *lk)
 	    lp = lp->next)
 		ncaches++;
 	lk->lk_caches = leak_table(lk, ncaches * sizeof (kmem_cache_t *));
-	if (lk->lk_caches == NULL)
+	lk->lk_damaged = leak_table(lk, ncaches * sizeof (uint32_t));
+	if (lk->lk_caches == NULL || lk->lk_damaged == NULL)
 		return (false);
+	memset(lk->lk_damaged, 0, ncaches * sizeof (uint32_t));
 	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
 	    lp = lp->next) {
 		kmem_cache_t *cp = KMEM_CONTAINER(lp, kmem_cache_t, cache_link);
@@ -544,8 +555,12 @@ leak_kmem_roots(leak_t *lk)
 			    sl = sl->next) {
 				kmem_slab_t *sp = KMEM_CONTAINER(sl,
 				    kmem_slab_t, slab_link);
+				uint32_t steps = 0;
 				for (kmem_bufctl_t *bcp = sp->slab_head;
-				    bcp != NULL; bcp = slab_link_read(cp, bcp))
+				    bcp != NULL && (!slab_is_small(cp) ||
+				    slab_bufctl_in_slab(cp, sp, bcp)) &&
+				    ++steps <= sp->slab_chunks;
+				    bcp = slab_link_read(cp, bcp))
 					leak_root_round(lk, cp,
 					    slab_bufctl_buf(cp, bcp));
 			}

@@ -52,6 +52,7 @@ typedef struct leak_group {
 
 typedef struct leak {
 	kmem_cache_t	**lk_caches;	/* client caches, by index */
+	uint32_t	*lk_damaged;	/* by index: slabs left out */
 	uint32_t	lk_ncaches;
 	leak_buf_t	*lk_buf;	/* the mtab */
 	size_t		lk_nbuf;
@@ -79,7 +80,7 @@ typedef struct leak {
 	size_t		lk_nvskip;
 	leak_import_t	*lk_imports;	/* arenas' spans, by source */
 	size_t		lk_nimports;
-	leak_table_t	lk_tables[12];
+	leak_table_t	lk_tables[13];
 	int		lk_ntables;
 } leak_t;
 

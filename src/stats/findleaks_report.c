@@ -216,6 +216,12 @@ kmi_leak_report(leak_t *lk, size_t nleak, size_t bytes, kmem_print_fn *pr,
 	}
 	for (size_t i = 0; i < lk->lk_ngroup; i++)
 		audited |= lk->lk_group[i].lg_depth > 0;
+	for (uint32_t ci = 0; ci < lk->lk_ncaches; ci++)
+		if (lk->lk_damaged[ci] > 0)
+			kmi_printf(pr, arg, "findleaks: cache %s: %u slab%s with "
+			    "a damaged free list left out (see kmem_verify)",
+			    lk->lk_caches[ci]->cache_name, lk->lk_damaged[ci],
+			    lk->lk_damaged[ci] == 1 ? "" : "s");
 	if (lk->lk_unstopped > 0)
 		kmi_printf(pr, arg, "findleaks: %u thread%s did not stop: "
 		    "registers not scanned, whole stacks scanned",

@@ -101,6 +101,8 @@ whatis_report(whatis_t *wi)
 		free = whatis_cached(cp, chunk);
 	const kmem_bufctl_audit_t *bca = (cp->cache_flags & KMF_AUDIT) ?
 	    kmem_buffer_audit(cp, chunk) : NULL;
+	if (bca != NULL && bca->bc_event == 0)
+		bca = NULL;	/* never handed out: no transaction to show */
 	size_t off = (size_t)((const char *)wi->wi_addr - (char *)chunk);
 	if (bca != NULL)
 		kmi_snprintf(line, sizeof (line), "%p is %p+0x%zx, bufctl %p "

@@ -724,7 +724,13 @@ class Kmem:
         bcp = head
         while bcp != 0 and len(out) <= limit:
             if small:
-                out.append((bcp, (bcp - cp.cache_bufctl) & MASK64))
+                buf = (bcp - cp.cache_bufctl) & MASK64
+                off = (buf - sp.slab_base) & MASK64
+                if off % cp.cache_chunksize != 0 or \
+                        off // cp.cache_chunksize >= sp.slab_chunks:
+                    self.cache_memo[("damaged", sp.addr)] = True
+                    break   # slab_bufctl_in_slab(): a damaged list
+                out.append((bcp, buf))
                 bcp = window.u64(bcp + next_off)
             else:
                 out.append((bcp, self.target.u64(bcp + addr_off)))
@@ -739,7 +745,14 @@ class Kmem:
             self.cache_memo[key] = (
                 self.free_list(cp, sp, sp.slab_head, limit),
                 self.free_list(cp, sp, sp.slab_raw, limit))
+            if sum(map(len, self.cache_memo[key])) > sp.slab_chunks:
+                self.cache_memo[("damaged", sp.addr)] = True
         return self.cache_memo[key]
+
+    def slab_damaged(self, cp, sp):
+        """Did a free list of sp leave its slab, or loop?"""
+        self.slab_free_lists(cp, sp)
+        return self.cache_memo.get(("damaged", sp.addr), False)
 
     def magazine_rounds(self, mag, count):
         if mag == 0 or count <= 0:
@@ -786,6 +799,8 @@ class Kmem:
         bufs = []
         if self.is_small(cp):
             for sp, _ in self.slabs(cp):
+                if self.slab_damaged(cp, sp):
+                    continue        # left out, as the library does
                 head, raw = self.slab_free_lists(cp, sp)
                 free = set(b for _, b in head) | set(b for _, b in raw)
                 for i in range(min(sp.slab_bump, sp.slab_chunks)):
@@ -1147,6 +1162,8 @@ def whatis_cache_lines(k, cp, chunk, addr):
         free = cached_in_magazine(k, cp, chunk)
     bca = chunk + cp.cache_audit if cp.cache_flags & KMF_AUDIT and \
         sp is not None else None
+    if bca is not None and k.audit(bca).bc_event == 0:
+        bca = None      # never handed out: no transaction to show
     off = (addr - chunk) & MASK64
     state = "freed from" if free else "allocated from"
     if bca is not None:
@@ -1270,7 +1287,8 @@ def bufctl_in_slab(k, cp, sp, bcp, buf):
 
 def slab_is_valid(k, cp, sp):
     """kmi_slab_is_valid(): invariant 1 for one slab."""
-    if sp.slab_cache != cp.addr or sp.slab_chunks == 0:
+    if sp.slab_cache != cp.addr or sp.slab_chunks == 0 or \
+            k.slab_damaged(cp, sp):
         return False
     head, raw = k.slab_free_lists(cp, sp)
     for entries in (head, raw):
@@ -1339,7 +1357,8 @@ def audit_is_sound(k, cp, buf):
 def verify_cache_lines(k, cp):
     lines = []
     problems = 0
-    if not cache_slabs_are_valid(k, cp):
+    lists_ok = cache_slabs_are_valid(k, cp)
+    if not lists_ok:
         lines.append("cache %s: slab lists do not match their counts" %
                      cp.cache_name)
         problems += 1
@@ -1360,6 +1379,9 @@ def verify_cache_lines(k, cp):
     if corrupt != 0:
         lines.append("%-30s %s  %d corrupt buffers" % (
             cp.cache_name, ptr(cp.addr), corrupt))
+    elif not lists_ok:
+        lines.append("%-30s %s  damaged slab lists" % (
+            cp.cache_name, ptr(cp.addr)))
     else:
         lines.append("%-30s %s  clean" % (cp.cache_name, ptr(cp.addr)))
     return lines, problems + corrupt
@@ -1889,6 +1911,14 @@ def findleaks_lines(k):
     groups, nleak, nbytes = leak_groups(k, scan, scan.run())
     groups = leak_merge_groups(k, groups)
     lines = []
+    for cp in scan.clients:
+        damaged = sum(1 for sp, _ in k.slabs(cp)
+                      if k.is_small(cp) and k.slab_damaged(cp, sp))
+        if damaged:
+            lines.append("findleaks: cache %s: %d slab%s with a damaged free "
+                         "list left out (see kmem_verify)" % (
+                             cp.cache_name, damaged,
+                             "" if damaged == 1 else "s"))
     if nleak > 0:
         audited = any(len(g.stack) > 0 for g in groups)
         lines.append("%-24s %6s %18s %s" % (
