@@ -137,7 +137,22 @@ def commands(mode):
              ("log_contents", "kmem log contents"),
              ("log_fail", "kmem log fail"),
              ("bufctl_audit", "kmem bufctl_audit whatis_targets[0]")]
+    # Bad arguments: each a clear error (BAD_ARGUMENTS), nothing printed.
+    cmds += [("bad%d" % i, command) for i, (command, _) in
+             enumerate(BAD_ARGUMENTS)]
     return cmds
+
+
+# What a mistyped command must say (on gdb's error stream).
+BAD_ARGUMENTS = [
+    ("kmem bogus", "kmem: no subcommand 'bogus' (see help kmem)"),
+    ("kmem kmastat extra", "kmem kmastat takes no argument"),
+    ('kmem whatis "str"', "kmem: no string literals: the commands never "
+     "make the program run"),
+    ("kmem whatis 1.5", "kmem: 1.5 is not an address"),
+    ("kmem cache nosuch", "kmem: no cache named nosuch"),
+    ("kmem vmem_seg &g_list", "is no vmem segment of any arena"),
+]
 
 
 def library_whatis(lines):
@@ -280,10 +295,18 @@ def check_run(checks, got, err, library, mode, where):
                  mode, where)
     check_logs(checks, got, err, mode, where)
     check_others(checks, got, mode, where)
+    for command, message in BAD_ARGUMENTS:
+        checks.ok(message in err and not got.get("bad%d" %
+                                                  BAD_ARGUMENTS.index(
+                                                      (command, message))),
+                  "%s %s: %s says '%s'" % (mode, where, command, message),
+                  err)
+    expected = [m for _, m in BAD_ARGUMENTS]
     bad = [l for l in err.splitlines() if "Traceback" in l or
            "Python Exception" in l or (l.startswith("kmem") and
                                        "log is off" not in l and
-                                       "not audited" not in l)]
+                                       "not audited" not in l and
+                                       not any(m in l for m in expected))]
     checks.ok(not bad, "%s %s: no errors from kmem.py" % (mode, where),
               err)
 

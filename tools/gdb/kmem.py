@@ -1996,12 +1996,20 @@ def kmem_state():
 def evaluate_address(expression):
     if not expression.strip():
         raise KmemError("kmem: an address expression is needed")
+    if '"' in expression:
+        # gdb would allocate the string in the program: a call into it.
+        raise KmemError("kmem: no string literals: the commands never make "
+                        "the program run")
     try:
         value = gdb.parse_and_eval(expression)
     except gdb.error as e:
         raise KmemError("kmem: %s" % e)
-    if value.type.strip_typedefs().code == gdb.TYPE_CODE_ARRAY:
+    code = value.type.strip_typedefs().code
+    if code == gdb.TYPE_CODE_ARRAY:
         value = value.address
+    elif code in (gdb.TYPE_CODE_FLT, gdb.TYPE_CODE_STRUCT,
+                  gdb.TYPE_CODE_UNION, gdb.TYPE_CODE_VOID):
+        raise KmemError("kmem: %s is not an address" % expression.strip())
     try:
         return int(value) & MASK64
     except gdb.error:
@@ -2031,6 +2039,9 @@ kmem findleaks                    buffers no one points to"""
                          True)
 
     def invoke(self, arg, from_tty):
+        if arg.strip():
+            raise gdb.GdbError("kmem: no subcommand %r (see help kmem)" %
+                               arg.strip().split()[0])
         gdb.execute("help kmem", from_tty)
 
 
@@ -2038,12 +2049,15 @@ class KmemSubcommand(gdb.Command):
     """A kmem subcommand: errors become gdb errors."""
 
     name = None
+    takes_argument = True
 
     def __init__(self):
         super().__init__("kmem " + self.name, gdb.COMMAND_DATA,
                          gdb.COMPLETE_EXPRESSION)
 
     def invoke(self, arg, from_tty):
+        if not self.takes_argument and arg.strip():
+            raise KmemError("kmem %s takes no argument" % self.name)
         try:
             emit(self.run(kmem_state(), arg))
         except LayoutError as e:
@@ -2065,6 +2079,7 @@ class KmastatCommand(KmemSubcommand):
 Usage: kmem kmastat
 The same lines as kmem_kmastat()."""
     name = "kmastat"
+    takes_argument = False
 
     def run(self, k, arg):
         return kmastat_lines(k)
@@ -2082,7 +2097,12 @@ Usage: kmem cache [NAME|ADDR]"""
             return cache_lines(k, None)
         if any(cp.cache_name == arg for cp in k.caches()):
             return cache_lines(k, arg)
-        return cache_lines(k, evaluate_address(arg))
+        try:
+            return cache_lines(k, evaluate_address(arg))
+        except KmemError:
+            if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", arg):
+                raise KmemError("kmem: no cache named %s" % arg)
+            raise
 
 
 class VmemCommand(KmemSubcommand):
@@ -2090,6 +2110,7 @@ class VmemCommand(KmemSubcommand):
 Usage: kmem vmem
 The same lines as vmem_print()."""
     name = "vmem"
+    takes_argument = False
 
     def run(self, k, arg):
         return vmem_lines(k)
@@ -2111,7 +2132,12 @@ every segment of the arena, spans first, in address order."""
         for vmp in k.arenas():
             if vmp.addr == addr:
                 return vmem_seg_lines(k, k.segments(vmp))
-        return vmem_seg_lines(k, [k.record("vmem_seg_t", addr)])
+        for vmp in k.arenas():
+            for vs in k.segments(vmp):
+                if vs.addr == addr:
+                    return vmem_seg_lines(k, [vs])
+        raise KmemError("kmem: %s is no vmem segment of any arena (kmem "
+                        "whatis says what it is)" % ptr(addr))
 
 
 class WhatisCommand(KmemSubcommand):
@@ -2156,6 +2182,7 @@ Usage: kmem verify
 The same lines as kmem_verify() (which purges the per-thread magazines
 first; their rounds are checked here after the depot's)."""
     name = "verify"
+    takes_argument = False
 
     def run(self, k, arg):
         return verify_lines(k)[0]
