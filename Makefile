@@ -35,6 +35,8 @@ endif
 CORE_SRC := $(sort $(wildcard src/*/*.c))
 PLAT_SRC := platform/posix/posix.c platform/posix/posix_debug.c \
 	    platform/posix/posix_stack.c platform/posix/posix_leaks.c
+# Reports on demand (atexit=, report_signal=).
+PLAT_SRC += platform/posix/posix_report.c
 # The BSD faces (malloc(9), kmalloc(9)) are part of libkmem; their
 # kernel-only file is compiled by check-freestanding.
 BSD_SRC	 := $(filter-out compat/bsd/malloc_kernel.c,$(sort $(wildcard compat/bsd/*.c)))
@@ -100,7 +102,8 @@ $(BUILD)/tests/%.o: tests/%.c $(HEADERS) tests/harness.h
 $(TEST_BIN): $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o) $(BUILD)/tests/harness.o \
 	    $(BUILD)/tests/harness_child.o $(BUILD)/libkmem.a \
 	    $(BUILD)/tests/kmem_debug_helper $(BUILD)/tests/kmem_fresh_helper \
-	    $(BUILD)/tests/kmem_bsd_helper $(BUILD)/tests/kmem_leak_helper
+	    $(BUILD)/tests/kmem_bsd_helper $(BUILD)/tests/kmem_leak_helper \
+	    $(BUILD)/tests/kmem_report_helper
 	$(CC) -rdynamic -o $@ $(filter %.o %.a,$^) $(SANLD) -lpthread
 
 $(BUILD)/tests/kmem_debug_helper: $(BUILD)/tests/debug_helper.o $(BUILD)/libkmem.a
@@ -110,6 +113,10 @@ $(BUILD)/tests/kmem_fresh_helper: $(BUILD)/tests/fresh_helper.o $(BUILD)/libkmem
 	$(CC) -o $@ $^ $(SANLD) -lpthread
 
 $(BUILD)/tests/kmem_bsd_helper: $(BUILD)/tests/bsd_helper.o $(BUILD)/libkmem.a
+	$(CC) -o $@ $^ $(SANLD) -lpthread
+
+$(BUILD)/tests/kmem_report_helper: $(BUILD)/tests/report_helper.o \
+	    $(BUILD)/libkmem.a
 	$(CC) -o $@ $^ $(SANLD) -lpthread
 
 # -rdynamic: findleaks names the leaking functions.

@@ -191,6 +191,29 @@ void kmem_plat_roots(kmem_plat_root_fn *fn, void *arg);
 void kmem_plat_world_resume(void);
 
 /*
+ * Reports on demand (kmem_init(9)'s atexit= and report_signal=).
+ * kmem_plat_at_exit: call kmi_report_exit() once when the process exits
+ *   normally (hosted: atexit(3)); false where nothing exits (a kernel).
+ * kmem_plat_signal_number: the number of the signal that name names, with
+ *   or without "SIG", in either case, or as a number ("USR1", "SIGUSR1",
+ *   "10"); 0 if there is none (a kernel has no signals); -1 if it may not
+ *   carry report requests: it cannot be caught, it reports a fault or an
+ *   abort (after which a handler must not simply return), or the
+ *   platform uses it itself.
+ * kmem_plat_report_signal: from now on, each time signal signo arrives,
+ *   call kmi_report_signalled() from a thread that may take kmem's locks
+ *   and print -- never from the handler, which runs on whichever thread
+ *   the signal interrupted, perhaps inside kmem holding them; the handler
+ *   only records the request (async-signal-safe code only).  Requests
+ *   that arrive while a report is printed make one more report.  Returns
+ *   0; 1 if the program handles signo already (left alone); -1 if no
+ *   such thread could be started.
+ */
+bool kmem_plat_at_exit(void);
+int kmem_plat_signal_number(const char *name);
+int kmem_plat_report_signal(int signo);
+
+/*
  * The "self" slot: one pointer per thread (hosted) or per CPU (kernel) that
  * the core owns.  kmem_plat_self_set() stores it; in hosted builds it also
  * arranges for kmem_thread_exit(self) to be called when the thread ends.
@@ -209,5 +232,11 @@ void kmem_thread_exit(void *self);
 
 /* Set kmem up (kmem_init(9)); kmem_plat_first_use() may call it. */
 int kmem_init(const char *options);
+
+/* Print the reports atexit= asked for (kmem_plat_at_exit()). */
+void kmi_report_exit(void);
+
+/* The report_signal= signal arrived: print its reports (may take locks). */
+void kmi_report_signalled(void);
 
 #endif /* KMEM_PLATFORM_H */

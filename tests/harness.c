@@ -14,13 +14,13 @@
 extern const kt_suite_t vmem_suite, slab_suite, magazine_suite,
     kmem_alloc_suite, stress_suite, stats_suite, pressure_suite, fork_suite,
     debug_suite, audit_suite, stack_suite, budget_suite, init_suite,
-    bsd_suite, netbsd_suite, findleaks_suite;
+    bsd_suite, netbsd_suite, report_suite, findleaks_suite;
 
 static const kt_suite_t *const kt_suites[] = {
 	&vmem_suite, &slab_suite, &magazine_suite, &kmem_alloc_suite,
 	&stats_suite, &stress_suite, &pressure_suite, &fork_suite, &debug_suite,
 	&audit_suite, &stack_suite, &budget_suite, &init_suite, &bsd_suite,
-	&netbsd_suite, &findleaks_suite,
+	&netbsd_suite, &report_suite, &findleaks_suite,
 };
 
 bool kt_quick;

@@ -42,6 +42,7 @@ void kmi_bsd_face_init(void);
 void kmi_bsd_pool_fork_child(void);
 unsigned long kmi_bsd_pool_failures(struct pool *pp);
 void kmi_bsd_pool_table(void (*pr)(void *arg, const char *line), void *arg);
+void kmi_bsd_pool_json(kmem_json_t *kj);
 bool kmi_bsd_pool_report(const kmem_face_error_t *fe);
 
 /*

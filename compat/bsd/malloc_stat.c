@@ -9,6 +9,11 @@
  * alloc, HighWater buf_max, Couldfree slab_destroy).  A type without a
  * limit shows "inf" (only the memory budget bounds it); Kern Limit is 0,
  * as kmem does not block on a kernel map.
+ *
+ * kmem_vmstat_m_json() is the same data for scripts: the buckets, every
+ * registered type by its malloc_type_stat() fields, and the pools, in
+ * bytes and counts rather than rounded KiB; the types of each bucket and
+ * the totals are left to the reader (they follow from the rows).
  */
 #include "bsd_impl.h"
 
@@ -259,4 +264,89 @@ kmem_vmstat_m(void (*pr)(void *arg, const char *line), void *arg)
 	vc.pr(vc.arg, buf);
 	vc.pr(vc.arg, "");
 	kmi_bsd_pool_table(vc.pr, vc.arg);
+}
+
+/* ---- vmstat -m as JSON ---- */
+
+static void
+json_buckets(kmem_json_t *kj, uint64_t used)
+{
+	kmi_json_list(kj, "buckets");
+	for (unsigned bit = 0; bit < 63; bit++) {
+		kmem_cache_t *cp;
+		if (!(used & ((uint64_t)1 << bit)) ||
+		    (cp = class_cache(bit)) == NULL)
+			continue;
+		kmi_json_row(kj, NULL);
+		kmi_json_u64(kj, "size", kmem_face_bufsize(cp));
+		kmi_json_u64(kj, "buf_inuse", kmem_cache_stat(cp, "buf_inuse"));
+		kmi_json_u64(kj, "buf_avail", kmem_cache_stat(cp, "buf_avail"));
+		kmi_json_u64(kj, "alloc", kmem_cache_stat(cp, "alloc"));
+		kmi_json_u64(kj, "buf_max", kmem_cache_stat(cp, "buf_max"));
+		kmi_json_u64(kj, "slab_destroy",
+		    kmem_cache_stat(cp, "slab_destroy"));
+		kmi_json_close(kj);
+	}
+	kmi_json_close(kj);
+}
+
+/* The bucket sizes a type used; past the classes is "large". */
+static void
+json_type_sizes(kmem_json_t *kj, uint64_t sizes)
+{
+	bool large = false;
+
+	kmi_json_array(kj, "sizes");
+	for (unsigned bit = 0; bit < 64; bit++) {
+		if (!(sizes & ((uint64_t)1 << bit)))
+			continue;
+		kmem_cache_t *cp = bit == 63 ? NULL : class_cache(bit);
+		if (cp != NULL)
+			kmi_json_u64(kj, NULL, kmem_face_bufsize(cp));
+		else
+			large = true;
+	}
+	kmi_json_close(kj);
+	kmi_json_bool(kj, "large", large);
+}
+
+static int
+json_type(struct malloc_type *type, void *arg)
+{
+	kmem_json_t *kj = arg;
+	struct malloc_type_stat mts;
+
+	if (malloc_type_stat(type, &mts) != 0)
+		return (0);
+	kmi_json_row(kj, NULL);
+	kmi_json_str(kj, "name", type->ks_shortdesc);
+	kmi_json_u64(kj, "inuse", mts.mts_inuse);
+	kmi_json_u64(kj, "memuse", mts.mts_memuse);
+	kmi_json_u64(kj, "maxused", mts.mts_maxused);
+	if (mts.mts_limit != 0)
+		kmi_json_u64(kj, "limit", mts.mts_limit);
+	else
+		kmi_json_str(kj, "limit", NULL);
+	kmi_json_u64(kj, "calls", mts.mts_calls);
+	kmi_json_u64(kj, "failures", mts.mts_failures);
+	kmi_json_u64(kj, "limblocks", mts.mts_limblocks);
+	json_type_sizes(kj, mts.mts_sizes);
+	kmi_json_close(kj);
+	return (0);
+}
+
+void
+kmem_vmstat_m_json(void (*pr)(void *arg, const char *line), void *arg)
+{
+	vmstat_ctx_t vc = { .pr = pr, .arg = arg };
+	kmem_json_t kj;
+
+	(void) malloc_type_walk(type_used, &vc);
+	kmi_json_begin(&kj, pr, arg, "vmstat_m");
+	json_buckets(&kj, vc.used);
+	kmi_json_list(&kj, "types");
+	(void) malloc_type_walk(json_type, &kj);
+	kmi_json_close(&kj);
+	kmi_bsd_pool_json(&kj);
+	kmi_json_end(&kj);
 }

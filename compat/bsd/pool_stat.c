@@ -142,6 +142,44 @@ kmi_bsd_pool_table(void (*pr)(void *arg, const char *line), void *arg)
 	pr(arg, line);
 }
 
+/*
+ * The pools as a JSON list: the table's columns, maxpg null for no
+ * limit, and the page size (total allocated is npage pages).
+ */
+static void
+pool_json_row(const pool_row_t *pw, void *arg)
+{
+	kmem_json_t *kj = arg;
+
+	kmi_json_row(kj, NULL);
+	kmi_json_str(kj, "name", pw->pw_name);
+	kmi_json_u64(kj, "size", pw->pw_size);
+	kmi_json_u64(kj, "requests", pw->pw_nget);
+	kmi_json_u64(kj, "fail", pw->pw_nfail);
+	kmi_json_u64(kj, "releases", pw->pw_nput);
+	kmi_json_u64(kj, "pgreq", pw->pw_pgreq);
+	kmi_json_u64(kj, "pgrel", pw->pw_pgrel);
+	kmi_json_u64(kj, "npage", pw->pw_pgreq - pw->pw_pgrel);
+	kmi_json_u64(kj, "hiwat", pw->pw_hiwat);
+	kmi_json_u64(kj, "minpg", pw->pw_minpg);
+	if (pw->pw_hardlimit != 0)
+		kmi_json_u64(kj, "maxpg", (pw->pw_hardlimit + pw->pw_ipp - 1) /
+		    pw->pw_ipp);
+	else
+		kmi_json_str(kj, "maxpg", NULL);
+	kmi_json_u64(kj, "idle", pw->pw_idle);
+	kmi_json_u64(kj, "pagesize", pw->pw_pagesz);
+	kmi_json_close(kj);
+}
+
+void
+kmi_bsd_pool_json(kmem_json_t *kj)
+{
+	kmi_json_list(kj, "pools");
+	pool_walk(pool_json_row, kj);
+	kmi_json_close(kj);
+}
+
 static void
 pool_cache_row(const pool_row_t *pw, void *arg)
 {

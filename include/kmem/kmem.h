@@ -82,6 +82,8 @@ uint64_t kmem_cache_stat(kmem_cache_t *cp, const char *name);
 int kmem_cache_walk(int (*func)(kmem_cache_t *cp, void *arg), void *arg);
 const char *kmem_cache_name(kmem_cache_t *cp);
 void kmem_kmastat(void (*pr)(void *arg, const char *line), void *arg);
+void kmem_kmastat_json(void (*pr)(void *arg, const char *line),
+    void *arg);
 int kmem_verify(void (*pr)(void *arg, const char *line), void *arg);
 int kmem_whatis(const void *addr, void (*pr)(void *arg, const char *line),
     void *arg);

@@ -75,6 +75,7 @@ vmem_t *vmem_source(vmem_t *vmp);
 uint64_t vmem_stat(vmem_t *vmp, const char *name);
 int vmem_arena_walk(int (*func)(vmem_t *vmp, void *arg), void *arg);
 void vmem_print(void (*pr)(void *arg, const char *line), void *arg);
+void vmem_print_json(void (*pr)(void *arg, const char *line), void *arg);
 
 /* Maintenance: rescale hash tables (called by kmem_update()). */
 void vmem_update(void);

@@ -28,7 +28,8 @@
  * other than /dev/zero and /dev/shm); a mapping that
  * holds a stopped thread's stack (or the caller's) is reported from that
  * thread's stack pointer up.  Under a sanitizer its shadow memory (any
- * mapping of 64 GiB or more) is skipped.
+ * mapping of 64 GiB or more) is skipped, and of other large mappings only
+ * the resident pages are read.
  *
  * Nothing here allocates, and nothing calls into the C library beyond
  * system calls: a stopped thread may hold the C library's locks.
@@ -55,10 +56,13 @@
 #define STOP_POLL_NS		10000000ULL	/* look for exited threads */
 #define MAPS_MAX		(64u << 20)	/* /proc/self/maps read at most */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED		1
 #define SHADOW_MIN		((uintptr_t)64 << 30)
 #else
+#define SANITIZED		0
 #define SHADOW_MIN		UINTPTR_MAX
 #endif
+#define RESIDENT_CHUNK		((size_t)32 << 20)	/* mincore(2) at a time */
 
 /* stop_gen: odd while the world is stopped. */
 static uint32_t stop_gen;
@@ -357,6 +361,44 @@ stack_pointer_in(uintptr_t start, uintptr_t end, uintptr_t self_sp)
 	return (sp);
 }
 
+/*
+ * A sanitizer's runtime reserves gigabytes it never touches; reading them
+ * would fault in zero pages by the million.  Under a sanitizer only the
+ * resident pages of a large mapping are roots (mincore(2)); elsewhere every
+ * page is, swapped out or not.
+ */
+static void
+roots_resident(kmem_plat_root_fn *fn, void *arg, uintptr_t start,
+    uintptr_t end)
+{
+	static unsigned char vec[RESIDENT_CHUNK / 4096];
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	if (!SANITIZED || end - start <= RESIDENT_CHUNK || page != 4096) {
+		fn(arg, (const void *)start, end - start);
+		return;
+	}
+	uintptr_t run = 0;		/* start of a resident run, or 0 */
+	for (uintptr_t at = start & ~(uintptr_t)(page - 1); at < end;
+	    at += RESIDENT_CHUNK) {
+		size_t len = end - at < RESIDENT_CHUNK ? end - at :
+		    RESIDENT_CHUNK;
+		bool ok = mincore((void *)at, len, vec) == 0;
+		for (size_t i = 0; i < (len + page - 1) / page; i++) {
+			uintptr_t pg = at + i * page;
+			bool in = !ok || (vec[i] & 1);
+			if (in && run == 0)
+				run = pg < start ? start : pg;
+			else if (!in && run != 0) {
+				fn(arg, (const void *)run, pg - run);
+				run = 0;
+			}
+		}
+	}
+	if (run != 0)
+		fn(arg, (const void *)run, end - run);
+}
+
 /* Below the caller's frame, where its registers were spilled. */
 static __attribute__((noinline)) void
 roots_from_maps(kmem_plat_root_fn *fn, void *arg)
@@ -382,7 +424,7 @@ roots_from_maps(kmem_plat_root_fn *fn, void *arg)
 		    stop - start < SHADOW_MIN) {
 			uintptr_t sp = stack_pointer_in(start, stop, self_sp);
 			uintptr_t from = sp < stop ? sp : start;
-			fn(arg, (const void *)from, stop - from);
+			roots_resident(fn, arg, from, stop);
 		}
 		p = eol + 1;
 	}

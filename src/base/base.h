@@ -222,6 +222,39 @@ void kmi_print_console(void *arg, const char *line);
 void kmi_printf(kmem_print_fn *pr, void *arg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * JSON documents, line by line (json.c): begin, then members -- lists
+ * (a member a line), rows and arrays (members on one line), numbers,
+ * strings (NULL: null), booleans -- closing each container, then end.  A
+ * NULL printer writes to the console, a line a write.
+ */
+#define KMEM_JSON_LINE		768	/* the longest line */
+#define KMEM_JSON_STRMAX	120	/* strings are cut after this many bytes */
+#define KMEM_JSON_DEPTH		6
+typedef struct kmem_json_level {
+	const char	*kl_close;	/* "}" or "]" */
+	bool		kl_row;		/* members on the line it opened on */
+	uint32_t	kl_members;
+} kmem_json_level_t;
+typedef struct kmem_json {
+	kmem_print_fn	*kj_pr;
+	void		*kj_arg;
+	int		kj_depth;	/* containers open */
+	size_t		kj_len;		/* of the line being built */
+	kmem_json_level_t kj_level[KMEM_JSON_DEPTH];
+	char		kj_line[KMEM_JSON_LINE + 1];	/* + '\n' or NUL */
+} kmem_json_t;
+void kmi_json_begin(kmem_json_t *kj, kmem_print_fn *pr, void *arg,
+    const char *report);
+void kmi_json_end(kmem_json_t *kj);
+void kmi_json_list(kmem_json_t *kj, const char *key);
+void kmi_json_row(kmem_json_t *kj, const char *key);
+void kmi_json_array(kmem_json_t *kj, const char *key);
+void kmi_json_close(kmem_json_t *kj);
+void kmi_json_u64(kmem_json_t *kj, const char *key, uint64_t v);
+void kmi_json_str(kmem_json_t *kj, const char *key, const char *s);
+void kmi_json_bool(kmem_json_t *kj, const char *key, bool v);
+
 size_t kmi_strlen(const char *s);
 int kmi_strcmp(const char *a, const char *b);
 void kmi_strlcpy(char *dst, const char *src, size_t len);
@@ -237,7 +270,8 @@ typedef enum kmem_optres {
 	KMEM_OPT_UNKNOWN,	/* no such option */
 	KMEM_OPT_BAD_VALUE,	/* the value does not parse */
 	KMEM_OPT_NEEDS_VALUE,	/* name=value expected */
-	KMEM_OPT_NO_VALUE	/* the option takes no value */
+	KMEM_OPT_NO_VALUE,	/* the option takes no value */
+	KMEM_OPT_REPORTED	/* the handler said why it is ignored */
 } kmem_optres_t;
 typedef kmem_optres_t kmem_option_fn(const char *name, bool has_value,
     const char *value);

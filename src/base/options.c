@@ -73,6 +73,8 @@ kmi_option_each(const char *items, const char *source, kmem_option_fn *item)
 			kmi_warn("%s: %s takes no value (ignored)", source,
 			    name);
 			break;
+		case KMEM_OPT_REPORTED:
+			break;
 		}
 	}
 }

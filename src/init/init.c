@@ -197,7 +197,8 @@ kmem_option_log(const char *name, bool has_value, const char *value)
 
 /*
  * One item of kmem_init()'s options: nomagazines, noretain, physmem=SIZE,
- * reap_interval=SECONDS, a KMEM_DEBUG item, or a log.
+ * reap_interval=SECONDS, a KMEM_DEBUG item, a log, or a report's
+ * (atexit=, report_signal=).
  */
 static kmem_optres_t
 kmem_option_item(const char *name, bool has_value, const char *value)
@@ -227,8 +228,10 @@ kmem_option_item(const char *name, bool has_value, const char *value)
 		kmem_opt.reap_interval = num;
 	} else {
 		kmem_optres_t res = kmi_debug_item(name, has_value, value);
+		if (res == KMEM_OPT_UNKNOWN)
+			res = kmem_option_log(name, has_value, value);
 		return (res != KMEM_OPT_UNKNOWN ? res :
-		    kmem_option_log(name, has_value, value));
+		    kmi_report_item(name, has_value, value));
 	}
 	return (KMEM_OPT_OK);
 }
@@ -286,6 +289,7 @@ kmem_init_locked(const char *options, const char *source)
 	kmem_opt.nomagazines = kmem_opt.noretain = false;
 	kmem_opt.reap_interval = 15;
 	kmem_opt.from_environment = kmi_strcmp(source, "KMEM_OPTIONS") == 0;
+	kmi_report_options_begin(source);
 	kmi_option_each(options, source, kmem_option_item);
 	kmi_debug_parse(kmem_plat_debug_options());
 	kmi_log_parse(kmem_plat_logging_options());
@@ -441,5 +445,7 @@ kmem_init(const char *options)
 	if (start)
 		(void)kmem_plat_periodic(kmem_update,
 		    kmem_opt.reap_interval * 1000000000u);
+	if (first)
+		kmi_report_start();
 	return (rc);
 }

@@ -9,9 +9,10 @@
  * (../vmem/vmem_impl.h).
  *
  * Lock order (take left before right; never the other way):
- *   kmem_init_lock -> kmem_reclaim_lock -> kmem_cache_list_lock ->
- *   kmem_cpu_list_lock -> cache_depot_lock -> cache_lock ->
- *   vmem_list_lock -> vm_lock -> vmem_segpool lock -> vmem_pages locks
+ *   kmi_report_lock -> kmem_init_lock -> kmem_reclaim_lock ->
+ *   kmem_cache_list_lock -> kmem_cpu_list_lock -> cache_depot_lock ->
+ *   cache_lock -> vmem_list_lock -> vm_lock -> vmem_segpool lock ->
+ *   vmem_pages locks
  * The log locks and the owner map's lock are leaves.  No lock is held
  * across a constructor, destructor or reclaim callback, except that
  * reclaim callbacks and destructors may run under kmem_cache_list_lock

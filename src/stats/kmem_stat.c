@@ -6,7 +6,7 @@
  * so figures that combine layers (buf_inuse) are exact only when the
  * cache is quiet -- as with kstats in a live kernel.
  */
-#include "../init/init_impl.h"
+#include "stats_impl.h"
 
 typedef struct kmem_snapshot {
 	uint64_t	ks_alloc;
@@ -46,6 +46,14 @@ ks_inuse(const kmem_snapshot_t *ks)
 	uint64_t avail = ks->ks_bufslab + ks->ks_cpu_rounds +
 	    ks->ks_depot_rounds;
 	return (ks->ks_buftotal > avail ? ks->ks_buftotal - avail : 0);
+}
+
+/* Bytes of slabs the cache holds. */
+static uint64_t
+ks_memory(const kmem_cache_t *cp, const kmem_snapshot_t *ks)
+{
+	return ((ks->ks_slab_create - ks->ks_slab_destroy) *
+	    cp->cache_slabsize);
 }
 
 static void
@@ -133,8 +141,7 @@ kmem_cache_stat(kmem_cache_t *cp, const char *name)
 		{ "magazine_resize", ks.ks_resize },
 		{ "ctor_calls", kmem_load_relaxed(&cp->cache_ctor_calls) },
 		{ "dtor_calls", kmem_load_relaxed(&cp->cache_dtor_calls) },
-		{ "memory_inuse", (ks.ks_slab_create - ks.ks_slab_destroy) *
-		    cp->cache_slabsize },
+		{ "memory_inuse", ks_memory(cp, &ks) },
 	};
 	for (size_t i = 0; i < sizeof (table) / sizeof (table[0]); i++)
 		if (kmi_strcmp(table[i].n, name) == 0)
@@ -206,8 +213,7 @@ kmastat_cache(kmem_cache_t *cp, void *arg)
 	if (cp->cache_arena != ka->ka_arena)
 		return (0);
 	kmem_snapshot(cp, &ks);
-	uint64_t mem = (ks.ks_slab_create - ks.ks_slab_destroy) *
-	    cp->cache_slabsize;
+	uint64_t mem = ks_memory(cp, &ks);
 	kmi_printf(ka->ka_pr, ka->ka_arg, "%-25s %6zu %9lu %9lu %12lu %12lu "
 	    "%5lu", cp->cache_name, cp->cache_bufsize,
 	    (unsigned long)ks_inuse(&ks), (unsigned long)ks.ks_buftotal,
@@ -271,4 +277,62 @@ kmem_kmastat(void (*pr)(void *arg, const char *line), void *arg)
 	    ms.ms_mapped, ms.ms_peak, ms.ms_inuse);
 	kmi_printf(pr, arg, "cached in free buffers %14zu  free in arenas %14zu",
 	    ms.ms_cached, ms.ms_arena_free);
+}
+
+/*
+ * The same data as JSON (kmem_cache_stat(9)): a row for every cache, in
+ * creation order, with its arena; the arenas (vmem_print_json); the
+ * memory.  The table's totals are sums of the rows.  Each cache is one
+ * snapshot, as in the table.
+ */
+static int
+kmastat_json_cache(kmem_cache_t *cp, void *arg)
+{
+	kmem_json_t *kj = arg;
+	kmem_snapshot_t ks;
+
+	kmem_snapshot(cp, &ks);
+	kmi_json_row(kj, NULL);
+	kmi_json_str(kj, "name", cp->cache_name);
+	kmi_json_str(kj, "arena", cp->cache_arena->vm_name);
+	kmi_json_u64(kj, "buf_size", cp->cache_bufsize);
+	kmi_json_u64(kj, "buf_inuse", ks_inuse(&ks));
+	kmi_json_u64(kj, "buf_total", ks.ks_buftotal);
+	kmi_json_u64(kj, "memory_inuse", ks_memory(cp, &ks));
+	kmi_json_u64(kj, "alloc", ks.ks_alloc);
+	kmi_json_u64(kj, "alloc_fail", ks.ks_alloc_fail);
+	kmi_json_close(kj);
+	return (0);
+}
+
+static void
+kmastat_json_memory(kmem_json_t *kj)
+{
+	kmem_memstat_t ms;
+
+	kmem_memstat(&ms);
+	kmi_json_row(kj, "memory");
+	kmi_json_u64(kj, "physmem", ms.ms_physmem);
+	kmi_json_u64(kj, "reserve", ms.ms_reserve);
+	kmi_json_u64(kj, "mapped", ms.ms_mapped);
+	kmi_json_u64(kj, "peak", ms.ms_peak);
+	kmi_json_u64(kj, "inuse", ms.ms_inuse);
+	kmi_json_u64(kj, "cached", ms.ms_cached);
+	kmi_json_u64(kj, "arena_free", ms.ms_arena_free);
+	kmi_json_u64(kj, "fail", ms.ms_fail);
+	kmi_json_close(kj);
+}
+
+void
+kmem_kmastat_json(void (*pr)(void *arg, const char *line), void *arg)
+{
+	kmem_json_t kj;
+
+	kmi_json_begin(&kj, pr, arg, "kmastat");
+	kmi_json_list(&kj, "caches");
+	(void)kmem_cache_walk(kmastat_json_cache, &kj);
+	kmi_json_close(&kj);
+	vmi_json_arenas(&kj);
+	kmastat_json_memory(&kj);
+	kmi_json_end(&kj);
 }

@@ -2,7 +2,7 @@
  * vmem observability: named statistics (the illumos per-arena kstats),
  * walking every arena, and the ::vmem table.
  */
-#include "../vmem/vmem_impl.h"
+#include "stats_impl.h"
 
 typedef struct vmem_stat_name {
 	const char	*vsn_name;
@@ -93,4 +93,46 @@ vmem_print(void (*pr)(void *arg, const char *line), void *arg)
 	kmi_printf(pr, arg, "%s", "-------------------------- -------------- "
 	    "-------------- -------------- ------------- ------");
 	vmem_arena_walk(vmem_print_one, &vpa);
+}
+
+/* One arena's row: the table's columns by their vmem_stat(9) names. */
+static int
+vmem_json_one(vmem_t *vmp, void *arg)
+{
+	kmem_json_t *kj = arg;
+	vmem_kstat_t ks;
+
+	kmem_lock_enter(&vmp->vm_lock);
+	ks = vmp->vm_kstat;
+	kmem_lock_exit(&vmp->vm_lock);
+	kmi_json_row(kj, NULL);
+	kmi_json_str(kj, "name", vmp->vm_name);
+	kmi_json_str(kj, "source", vmp->vm_source != NULL ?
+	    vmp->vm_source->vm_name : NULL);
+	kmi_json_u64(kj, "mem_inuse", ks.vk_mem_inuse);
+	kmi_json_u64(kj, "mem_total", ks.vk_mem_total);
+	kmi_json_u64(kj, "mem_import", ks.vk_mem_import);
+	kmi_json_u64(kj, "alloc", ks.vk_alloc);
+	kmi_json_u64(kj, "fail", ks.vk_fail);
+	kmi_json_close(kj);
+	return (0);
+}
+
+void
+vmi_json_arenas(kmem_json_t *kj)
+{
+	kmi_json_list(kj, "arenas");
+	(void)vmem_arena_walk(vmem_json_one, kj);
+	kmi_json_close(kj);
+}
+
+/* The ::vmem table as JSON: every arena in creation order. */
+void
+vmem_print_json(void (*pr)(void *arg, const char *line), void *arg)
+{
+	kmem_json_t kj;
+
+	kmi_json_begin(&kj, pr, arg, "vmem");
+	vmi_json_arenas(&kj);
+	kmi_json_end(&kj);
 }

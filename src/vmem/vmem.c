@@ -62,7 +62,9 @@
  * or the reclaim hook, so arenas may import from each other in any tree
  * shape.  Segment structures come from a per-arena reserve that is topped
  * up before an operation begins (vmem_seg.c).  VM_SLEEP allocations may
- * block; everything else never sleeps.
+ * block; everything else never sleeps.  vk_mem_inuse and vk_mem_total are
+ * stored atomically (kmem_counter_add()) under vm_lock, because
+ * vmem_size() reads them without it.
  *
  * Invariants (vmi_is_valid() in vmem_seg.c checks them).
  *  1. The segments of each span tile it exactly, in address order.
@@ -108,7 +110,7 @@ vmem_span_create(vmem_t *vmp, uintptr_t start, size_t size, bool import)
 	vmem_arena_insert_after(span, vsp);
 	vmi_freelist_insert(vmp, vsp);
 	vmp->vm_nwhole += import;
-	vmp->vm_kstat.vk_mem_total += size;
+	kmem_counter_add(&vmp->vm_kstat.vk_mem_total, size);
 	if (vmp->vm_hi == 0 || start < vmp->vm_lo)
 		kmem_store_relaxed(&vmp->vm_lo, start);
 	if (start + size > vmp->vm_hi)
@@ -304,7 +306,7 @@ vmem_seg_alloc(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t addr, size_t size)
 	}
 	vmi_hash_insert(vmp, vsp);
 	vsp->vs_direct = 0;
-	vmp->vm_kstat.vk_mem_inuse += size;
+	kmem_counter_add(&vmp->vm_kstat.vk_mem_inuse, size);
 	vmp->vm_kstat.vk_alloc++;
 }
 
@@ -610,7 +612,7 @@ vmem_xfree(vmem_t *vmp, void *vaddr, size_t size)
 	vmem_seg_t *vsp = vmi_hash_delete(vmp, (uintptr_t)vaddr, size);
 	if (vsp->vs_direct)
 		kmem_store_relaxed(&vmp->vm_qdirect, vmp->vm_qdirect - 1);
-	vmp->vm_kstat.vk_mem_inuse -= size;
+	kmem_counter_add(&vmp->vm_kstat.vk_mem_inuse, -(uint64_t)size);
 	vmp->vm_kstat.vk_free++;
 
 	vmem_seg_t *next = vsp->vs_anext;

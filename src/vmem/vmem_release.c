@@ -47,7 +47,7 @@ vmi_span_release(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t *startp,
 	vmem_arena_remove(span);
 	vmi_seg_put(vmp, vsp);
 	vmi_seg_put(vmp, span);
-	vmp->vm_kstat.vk_mem_total -= *sizep;
+	kmem_counter_add(&vmp->vm_kstat.vk_mem_total, -(uint64_t)*sizep);
 	vmp->vm_kstat.vk_mem_import -= *sizep;
 	vmp->vm_kstat.vk_export++;
 	return (true);
@@ -75,7 +75,8 @@ vmem_span_trim(vmem_t *vmp, vmem_seg_t *span, vmem_seg_t *vsp,
 	vmi_freelist_delete(vmp, vsp);
 	vmem_arena_remove(vsp);
 	vmi_seg_put(vmp, vsp);
-	vmp->vm_kstat.vk_mem_total -= ep->ve_size;
+	kmem_counter_add(&vmp->vm_kstat.vk_mem_total,
+	    -(uint64_t)ep->ve_size);
 	vmp->vm_kstat.vk_mem_import -= ep->ve_size;
 	return (true);
 }

@@ -231,6 +231,8 @@ int	malloc_type_stat(struct malloc_type *type,
 int	malloc_type_walk(int (*func)(struct malloc_type *type, void *arg),
 	    void *arg);
 void	kmem_vmstat_m(void (*pr)(void *arg, const char *line), void *arg);
+void	kmem_vmstat_m_json(void (*pr)(void *arg, const char *line),
+	    void *arg);
 
 #ifdef __cplusplus
 }

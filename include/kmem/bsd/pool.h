@@ -151,6 +151,8 @@ unsigned int pool_cache_nput(pool_cache_t pc);
 
 /* vmstat -m (malloc types, then pools) and vmstat -C (kmem_vmstat_m(9)). */
 void	kmem_vmstat_m(void (*pr)(void *arg, const char *line), void *arg);
+void	kmem_vmstat_m_json(void (*pr)(void *arg, const char *line),
+	    void *arg);
 void	kmem_vmstat_c(void (*pr)(void *arg, const char *line), void *arg);
 
 /*
