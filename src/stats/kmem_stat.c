@@ -252,6 +252,7 @@ void
 kmem_kmastat(void (*pr)(void *arg, const char *line), void *arg)
 {
 	kmastat_arg_t ka = { pr, arg, NULL, 0, 0, 0 };
+	vmem_t *vmp;
 	const char *rule = "------------------------- ------ --------- "
 	    "--------- ------------ ------------ -----";
 
@@ -260,7 +261,9 @@ kmem_kmastat(void (*pr)(void *arg, const char *line), void *arg)
 	kmi_printf(pr, arg, "%-25s %6s %9s %9s %12s %12s %5s", "name", "size",
 	    "in use", "total", "in use", "succeed", "fail");
 	kmi_printf(pr, arg, "%s", rule);
-	vmem_arena_walk(kmastat_arena, &ka);
+	/* Not under vmem_list_lock: the caches' locks come before it. */
+	for (unsigned n = 0; (vmp = vmi_arena_nth(n)) != NULL; n++)
+		(void) kmastat_arena(vmp, &ka);
 	kmi_printf(pr, arg, "%-25s %6s %9s %9s %12lu %12lu %5lu", "Total", "",
 	    "", "", (unsigned long)ka.ka_mem, (unsigned long)ka.ka_alloc,
 	    (unsigned long)ka.ka_fail);

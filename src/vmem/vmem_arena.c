@@ -33,6 +33,23 @@ vmem_arena_walk(int (*func)(vmem_t *vmp, void *arg), void *arg)
 	return (rc);
 }
 
+/*
+ * The nth arena of vmem_list, or NULL: for a reader that must not hold
+ * vmem_list_lock while it takes locks that come before it (::kmastat
+ * reads caches arena by arena).  Arenas created meanwhile come at the
+ * end; one destroyed meanwhile shifts the rest.
+ */
+vmem_t *
+vmi_arena_nth(unsigned n)
+{
+	kmem_lock_enter(&vmem_list_lock);
+	vmem_t *vmp = vmem_list;
+	for (; vmp != NULL && n > 0; n--)
+		vmp = vmp->vm_next;
+	kmem_lock_exit(&vmem_list_lock);
+	return (vmp);
+}
+
 /* ---- creation and destruction ---- */
 
 static vmem_t *

@@ -167,6 +167,7 @@ bool vmi_release_all_retained(void);
 extern kmem_lock_t vmem_list_lock;
 extern vmem_t *vmem_list;
 extern vmem_seg_t *vmem_seg_chunks;	/* segments' pages (vmem_seg.c) */
+vmem_t *vmi_arena_nth(unsigned n);
 extern const vmem_hooks_t *vmi_hooks;
 void vmi_hooks_set(const vmem_hooks_t *hooks);
 void vmi_hook_wait(bool begin);
