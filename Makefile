@@ -2,8 +2,8 @@
 #
 #   make demo      build and run the demo (the main job)
 #   make test      every test: unit, model, stress, under release, ASan+UBSan
-#                  and TSan builds, valgrind, the freestanding link test and
-#                  the man page lint
+#                  and TSan builds, valgrind, the freestanding link test,
+#                  the man page lint and the demo kernel under QEMU
 #   make bench     benchmarks against glibc, jemalloc, tcmalloc and mimalloc
 #   make install PREFIX=DIR
 #
@@ -100,6 +100,7 @@ $(BUILD)/tests/%.o: tests/%.c $(HEADERS) tests/harness.h
 
 # -rdynamic: audit reports name the tests' functions (dladdr(3)).
 $(TEST_BIN): $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o) $(BUILD)/tests/harness.o \
+	    $(BUILD)/tests/harness_checks.o \
 	    $(BUILD)/tests/harness_child.o $(BUILD)/libkmem.a \
 	    $(BUILD)/tests/kmem_debug_helper $(BUILD)/tests/kmem_fresh_helper \
 	    $(BUILD)/tests/kmem_bsd_helper $(BUILD)/tests/kmem_leak_helper \
@@ -148,6 +149,7 @@ test: deps
 	$(MAKE) MODE=release test-gdb
 	$(MAKE) test-install
 	$(MAKE) lint-man
+	$(MAKE) qemu
 
 # The examples a user copies from: built and run, output checked.
 test-examples: $(BUILD)/examples/bsd_driver $(BUILD)/examples/netbsd_driver
@@ -321,3 +323,6 @@ install: $(BUILD)/libkmem.a $(BUILD)/libkmem.so $(BUILD)/libkmem_malloc.so
 
 clean:
 	rm -rf build
+
+# The demo kernel: make kernel, make qemu (kernel/kernel.mk).
+include kernel/kernel.mk

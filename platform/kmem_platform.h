@@ -223,6 +223,16 @@ int kmem_plat_report_signal(int signo);
  */
 void kmem_plat_self_set(void *self);
 
+/*
+ * Lock sections, also from <kmem_plat_inline.h>: kmem calls
+ * kmem_plat_lock_begin() before it takes one of its locks and
+ * kmem_plat_lock_end() after it released it; sections nest.  A kernel
+ * blocks interrupts on the CPU from the outermost begin to its end (and
+ * switches no thread inside), so that an interrupt handler that calls
+ * kmem never spins on a lock its own CPU holds.  Hosted: both do nothing.
+ * A thread waits for a contended lock outside the section.
+ */
+
 #include <kmem_plat_inline.h>
 
 /* ---- Provided by the core, called by the host ---- */

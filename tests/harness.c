@@ -23,33 +23,6 @@ static const kt_suite_t *const kt_suites[] = {
 	&netbsd_suite, &report_suite, &findleaks_suite,
 };
 
-bool kt_quick;
-static int kt_failed_checks;
-static const char *kt_current;
-
-bool
-kt_check(bool ok, const char *expr, const char *file, int line)
-{
-	if (!ok) {
-		kt_failed_checks++;
-		printf("  FAIL %s: %s:%d: %s\n", kt_current, file, line, expr);
-	}
-	return (ok);
-}
-
-bool
-kt_check_u(uint64_t a, uint64_t b, const char *op, bool ok, const char *ea,
-    const char *eb, const char *file, int line)
-{
-	if (!ok) {
-		kt_failed_checks++;
-		printf("  FAIL %s: %s:%d: %s %s %s (%llu %s %llu)\n", kt_current,
-		    file, line, ea, op, eb, (unsigned long long)a, op,
-		    (unsigned long long)b);
-	}
-	return (ok);
-}
-
 static bool
 selected(const char *name, int argc, char **argv)
 {
@@ -93,47 +66,6 @@ main(int argc, char **argv)
 	}
 	printf("%d passed, %d failed\n", passed, failed);
 	return (failed > 125 ? 125 : failed);
-}
-
-void
-kt_capture_line(void *arg, const char *line)
-{
-	kt_capture_t *c = arg;
-	size_t n = strlen(line);
-	char *buf = realloc(c->kc_buf, c->kc_len + n + 2);
-	if (buf == NULL)
-		return;
-	c->kc_buf = buf;
-	memcpy(buf + c->kc_len, line, n);
-	buf[c->kc_len + n] = '\n';
-	c->kc_len += n + 1;
-	buf[c->kc_len] = '\0';
-	c->kc_lines++;
-}
-
-/* Empty it, keeping its buffer. */
-void
-kt_capture_reset(kt_capture_t *c)
-{
-	c->kc_len = 0;
-	c->kc_lines = 0;
-	if (c->kc_buf != NULL)
-		c->kc_buf[0] = '\0';
-}
-
-void
-kt_capture_free(kt_capture_t *c)
-{
-	free(c->kc_buf);
-	c->kc_buf = NULL;
-	kt_capture_reset(c);
-}
-
-int
-kt_ctor_refuse(void *buf, void *priv, int flag)
-{
-	(void)buf, (void)priv, (void)flag;
-	return (-1);
 }
 
 char *

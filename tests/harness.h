@@ -26,6 +26,8 @@ typedef struct kt_suite {
 	    sizeof (name##_tests) / sizeof (name##_tests[0]) }
 
 extern bool kt_quick;		/* --quick: fewer iterations (valgrind) */
+extern int kt_failed_checks;	/* by every test so far (harness_checks.c) */
+extern const char *kt_current;	/* the test running */
 
 bool kt_check(bool ok, const char *expr, const char *file, int line);
 bool kt_check_u(uint64_t a, uint64_t b, const char *op, bool ok,

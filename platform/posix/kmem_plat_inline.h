@@ -19,4 +19,15 @@ kmem_plat_self_exit(void)
 {
 }
 
+/* No interrupts in a process: lock sections cost nothing. */
+static inline void
+kmem_plat_lock_begin(void)
+{
+}
+
+static inline void
+kmem_plat_lock_end(void)
+{
+}
+
 #endif

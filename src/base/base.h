@@ -174,11 +174,22 @@ kmem_lock_init(kmem_lock_t *lk)
 	lk->lk_state = 0;
 }
 
+/*
+ * Every lock is held inside the platform's lock section
+ * (kmem_plat_lock_begin/end: interrupts blocked on this CPU in a kernel,
+ * nothing hosted), so that an interrupt handler never meets a lock its
+ * own CPU holds.
+ */
 static inline bool
 kmem_lock_tryenter(kmem_lock_t *lk)
 {
 	uint32_t free_state = 0;
-	return (kmem_cas(&lk->lk_state, &free_state, 1));
+
+	kmem_plat_lock_begin();
+	if (kmem_cas(&lk->lk_state, &free_state, 1))
+		return (true);
+	kmem_plat_lock_end();
+	return (false);
 }
 
 static inline void
@@ -193,6 +204,7 @@ kmem_lock_exit(kmem_lock_t *lk)
 {
 	if (kmem_exchange(&lk->lk_state, 0) == 2)
 		kmi_lock_exit_slow(lk);
+	kmem_plat_lock_end();
 }
 
 static inline bool

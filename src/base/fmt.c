@@ -279,10 +279,19 @@ kmi_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap0)
 			continue;
 		case 'f': case 'F': case 'e': case 'E':
 		case 'g': case 'G': case 'a': case 'A':
+#if defined(__x86_64__) && !defined(__SSE__)
+			/*
+			 * A kernel built without floating-point registers
+			 * (-mgeneral-regs-only) can neither pass a double
+			 * nor skip one.
+			 */
+			(void)lng;
+#else
 			if (lng == LEN_LDOUBLE)
 				(void)va_arg(ap, long double);
 			else
 				(void)va_arg(ap, double);
+#endif
 			fmt_field(&fo, "(float)", 7, width, left, ' ');
 			continue;
 		case '%':

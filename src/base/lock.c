@@ -10,10 +10,33 @@
  * sample it under the mutex, drop the mutex and wait for it to change;
  * signal and broadcast bump it and wake.  A waiter re-takes the mutex in the
  * contended state, so no wake-up is lost when several waiters return.
+ *
+ * Lock sections.  A lock is held inside kmem_plat_lock_begin() ...
+ * kmem_plat_lock_end(), which nest: a kernel blocks interrupts on the CPU
+ * from the outermost begin to its end, so that an interrupt handler that
+ * allocates or frees never spins on a lock its own CPU holds (and no
+ * thread switch happens with a lock held); hosted builds make both
+ * nothing.  A thread that must wait for a lock, or on a condition
+ * variable, waits outside the section it was about to open.
  */
 #include "base.h"
 
 #define KMEM_LOCK_SPINS	100
+
+/*
+ * Take the lock in the contended state, waiting outside the lock section
+ * (a kernel takes its interrupts meanwhile, unless an outer lock is held).
+ */
+static void
+lock_enter_contended(kmem_lock_t *lk)
+{
+	kmem_plat_lock_begin();
+	while (kmem_exchange(&lk->lk_state, 2) != 0) {
+		kmem_plat_lock_end();
+		kmem_plat_wait(&lk->lk_state, 2);
+		kmem_plat_lock_begin();
+	}
+}
 
 void
 kmi_lock_enter_slow(kmem_lock_t *lk)
@@ -26,8 +49,7 @@ kmi_lock_enter_slow(kmem_lock_t *lk)
 			break;
 		kmem_cpu_relax();
 	}
-	while (kmem_exchange(&lk->lk_state, 2) != 0)
-		kmem_plat_wait(&lk->lk_state, 2);
+	lock_enter_contended(lk);
 }
 
 void
@@ -49,8 +71,7 @@ kmi_cv_wait(kmem_cv_t *cv, kmem_lock_t *lk)
 
 	kmem_lock_exit(lk);
 	kmem_plat_wait(&cv->cv_seq, seq);
-	while (kmem_exchange(&lk->lk_state, 2) != 0)
-		kmem_plat_wait(&lk->lk_state, 2);
+	lock_enter_contended(lk);
 }
 
 void
