@@ -1,9 +1,9 @@
 /*
  * What the demo kernel does once kmem is up: a kmem record for each CPU,
- * the interrupt-context allocation demo on both CPUs (irqdemo.c), the
- * test harness's kernel suites (ktest.c), the leak scan (leakdemo.c),
- * the reaping check (reapdemo.c), then ::kmastat and a line per CPU, and exit through
- * isa-debug-exit with the verdict.
+ * the leak scan (leakdemo.c), the interrupt-context allocation demo on
+ * both CPUs (irqdemo.c), the test harness's kernel suites (ktest.c),
+ * the reaping check (reapdemo.c), then ::kmastat and a line per CPU, and
+ * exit through isa-debug-exit with the verdict.
  */
 #include "kernel.h"
 #include "kernel_run.h"
@@ -56,9 +56,10 @@ kernel_run(void)
 	bool ok = true;
 
 	ok &= cpu_records_make();
+	/* The leak scan first: no test has left stale pointers yet. */
+	ok &= leakdemo_run();
 	ok &= irqdemo_run();
 	ok &= ktest_run();
-	ok &= leakdemo_run();
 	ok &= reapdemo_run();
 	kprintf("::kmastat\n");
 	kmem_kmastat(print_line, NULL);
