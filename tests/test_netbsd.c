@@ -881,8 +881,38 @@ test_kmem_formats(void)
 #undef FMT_CHECK
 }
 
+/*
+ * pool_init() takes an uninitialised struct pool (garbage in it is
+ * fine: it is never read), and panics on one initialised already.
+ */
+static void
+pool_init_twice(void)
+{
+	static struct pool twice;
+
+	pool_init(&twice, 32, 0, 0, 0, "t_twice", NULL, IPL_NONE);
+	pool_init(&twice, 32, 0, 0, 0, "t_twice", NULL, IPL_NONE);
+}
+
+static void
+test_pool_init_garbage(void)
+{
+	struct pool *pp = malloc(sizeof (*pp));
+
+	memset(pp, 0xa5, sizeof (*pp));
+	pool_init(pp, 40, 0, 0, 0, "t_garbage", NULL, IPL_NONE);
+	void *item = pool_get(pp, PR_WAITOK);
+	KT_CHECK(item != NULL);
+	pool_put(pp, item);
+	pool_destroy(pp);
+	free(pp);
+	KT_EXPECT_PANIC(pool_init_twice,
+	    "pool_init: pool t_twice already initialised");
+}
+
 KT_SUITE(netbsd_suite,
 	{ "netbsd:kmem:flags", test_kmem_flags },
+	{ "netbsd:pool:init-garbage", test_pool_init_garbage },
 	{ "netbsd:kmem:link-both", test_kmem_link_both },
 	{ "netbsd:kmem:panics", test_kmem_panics },
 	{ "netbsd:kmem:strings", test_kmem_strings },

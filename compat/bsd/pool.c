@@ -175,12 +175,28 @@ pool_dtor(void *buf, void *private)
 	pc->pc_dtor(pc->pc_arg, buf);
 }
 
+/*
+ * Is pp a pool already?  Its own memory is not read: pool_init() is
+ * given an uninitialised struct pool, as in NetBSD, whose bytes say
+ * nothing (and a memory checker would rightly object to reading them).
+ */
+static bool
+pool_is_listed(const struct pool *pp)
+{
+	kmem_lock_enter(&kmi_bsd_pool_lock);
+	const struct pool *p = kmem_bsd_pools;
+	while (p != NULL && p != pp)
+		p = p->pr_next;
+	kmem_lock_exit(&kmi_bsd_pool_lock);
+	return (p != NULL);
+}
+
 static void
 pool_setup(struct pool *pp, size_t size, unsigned int align,
     unsigned int align_offset, int flags, const char *wchan,
     struct pool_allocator *palloc, int ipl, pool_cache_t pc)
 {
-	if (pp->pr_magic == POOL_MAGIC)
+	if (pool_is_listed(pp))
 		kmi_panic("pool_init: pool %s already initialised", wchan);
 	if (align_offset != 0)
 		kmi_panic("pool_init: [%s] align_offset %u is not supported",
