@@ -72,7 +72,7 @@ $(BUILD)/compat/bsd/%.o: compat/bsd/%.c $(HEADERS)
 
 $(BUILD)/libkmem_malloc.so: $(LIB_OBJ) $(BUILD)/compat/malloc/malloc.o \
 	    compat/malloc/malloc.map
-	$(CC) -shared -Wl,-soname,libkmem_malloc.so \
+	$(CC) -shared -Wl,-soname,libkmem_malloc.so -Wl,-z,nodelete \
 	    -Wl,--version-script=compat/malloc/malloc.map -o $@ $(LIB_OBJ) \
 	    $(BUILD)/compat/malloc/malloc.o $(SANLD) -lpthread
 
@@ -89,8 +89,11 @@ $(BUILD)/libkmem.a: $(LIB_OBJ) $(BSD_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# -z nodelete: dlclose() leaves kmem loaded (its threads, handlers and
+# every buffer handed out point into it).
 $(BUILD)/libkmem.so: $(LIB_OBJ) $(BSD_OBJ) platform/posix/libkmem.map
-	$(CC) -shared -Wl,-soname,libkmem.so -Wl,--version-script=platform/posix/libkmem.map \
+	$(CC) -shared -Wl,-soname,libkmem.so -Wl,-z,nodelete \
+	    -Wl,--version-script=platform/posix/libkmem.map \
 	    -o $@ $(LIB_OBJ) $(BSD_OBJ) $(SANLD) -lpthread
 
 $(BUILD)/tests/%.o: tests/%.c $(HEADERS) tests/harness.h
@@ -265,6 +268,8 @@ test-install:
 	    -I$(INST)/include/kmem/bsd
 	LD_LIBRARY_PATH=$(INST)/lib $(INST)/netbsd_driver > /dev/null
 	tests/malloc/link.sh $(INST)
+	readelf -d $(INST)/lib/libkmem.so | grep -q NODELETE && \
+	    readelf -d $(INST)/lib/libkmem_malloc.so | grep -q NODELETE
 	test -f $(INST)/share/man/man1/kmem-gdb.1
 	gdb -batch -nx -x $(INST)/share/kmem/gdb/kmem.py -ex 'help kmem' | \
 	    grep -q '^kmem findleaks'

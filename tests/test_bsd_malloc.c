@@ -455,6 +455,46 @@ test_attach_detach(void)
 	    (uint64_t)-1);
 }
 
+/* A detach waits for a walk that may still read the type (an unload). */
+static int walk_state;		/* 1: in the walk, 2: done (atomics) */
+
+static int
+slow_walk(struct malloc_type *type, void *arg)
+{
+	(void)arg;
+	if (type == M_KMODULE &&
+	    __atomic_load_n(&walk_state, __ATOMIC_ACQUIRE) == 0) {
+		__atomic_store_n(&walk_state, 1, __ATOMIC_RELEASE);
+		usleep(kt_quick ? 20000 : 100000);
+		__atomic_store_n(&walk_state, 2, __ATOMIC_RELEASE);
+	}
+	return (0);
+}
+
+static void *
+walker(void *arg)
+{
+	(void) malloc_type_walk(slow_walk, arg);
+	return (NULL);
+}
+
+static void
+test_detach_waits_for_walk(void)
+{
+	pthread_t t;
+
+	malloc_type_attach(M_KMODULE);
+	__atomic_store_n(&walk_state, 0, __ATOMIC_RELEASE);
+	pthread_create(&t, NULL, walker, NULL);
+	while (__atomic_load_n(&walk_state, __ATOMIC_ACQUIRE) == 0)
+		sched_yield();
+	malloc_type_detach(M_KMODULE);
+	/* The walk was done with it. */
+	KT_EQ_U(__atomic_load_n(&walk_state, __ATOMIC_ACQUIRE), 2);
+	pthread_join(t, NULL);
+	KT_EQ_U(malloc_type_walk(find_type, M_KMODULE), 0);
+}
+
 /* ---- DIAGNOSTIC, in a process under KMEM_DEBUG ---- */
 
 static char *
@@ -823,6 +863,7 @@ KT_SUITE(bsd_suite,
 	{ "bsd:stats:threads", test_stats_threads },
 	{ "bsd:stats:vmstat", test_vmstat },
 	{ "bsd:types:attach-detach", test_attach_detach },
+	{ "bsd:types:detach-waits-for-walk", test_detach_waits_for_walk },
 	{ "bsd:diagnostic:messages", test_diagnostic },
 	{ "bsd:budget:nowait-krealloc", test_budget },
 	{ "bsd:start:after-kmem", test_late_start },

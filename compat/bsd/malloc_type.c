@@ -36,6 +36,14 @@
 #include "bsd_impl.h"
 
 kmem_lock_t kmi_bsd_type_lock = KMEM_LOCK_INIT;
+/*
+ * Walks in progress (malloc_type_walk(), the vmstat printers): each calls
+ * its function on types taken off the list under the lock, with the lock
+ * dropped; malloc_type_detach() waits until none is left, so that a type
+ * unloaded with its module is never read after it returns.
+ */
+static uint32_t type_walkers;
+static kmem_cv_t type_walk_cv = KMEM_CV_INIT;
 static kmem_cv_t bsd_limit_cv;
 static bool bsd_limit_cv_ready;		/* kmi_bsd_type_lock */
 struct malloc_type *kmem_bsd_types;	/* registered; kmi_bsd_type_lock */
@@ -135,6 +143,8 @@ malloc_type_detach(struct malloc_type *type)
 	/* Re-registered on its next use, with the same counters. */
 	type->ks_registered = 0;
 	type_fast_update(type);
+	while (type_walkers > 0)	/* a walk may still read it */
+		kmi_cv_wait(&type_walk_cv, &kmi_bsd_type_lock);
 	kmem_lock_exit(&kmi_bsd_type_lock);
 }
 
@@ -223,6 +233,7 @@ malloc_type_walk(int (*func)(struct malloc_type *type, void *arg), void *arg)
 			for (struct malloc_type *t = kmem_bsd_types; t != NULL;
 			    t = t->ks_next)
 				list[n++] = t;
+			type_walkers++;
 			kmem_lock_exit(&kmi_bsd_type_lock);
 			break;
 		}
@@ -234,6 +245,10 @@ malloc_type_walk(int (*func)(struct malloc_type *type, void *arg), void *arg)
 	}
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = func(list[i], arg);
+	kmem_lock_enter(&kmi_bsd_type_lock);
+	if (--type_walkers == 0)
+		kmi_cv_broadcast(&type_walk_cv);
+	kmem_lock_exit(&kmi_bsd_type_lock);
 	if (list != NULL)
 		kmem_free(list, cap * sizeof (*list));
 	return (rc);
@@ -382,6 +397,8 @@ bsd_fork_child(void)
 {
 	kmem_lock_init(&kmi_bsd_pool_lock);
 	kmem_lock_init(&kmi_bsd_type_lock);
+	type_walkers = 0;		/* the walking threads did not follow */
+	kmi_cv_init(&type_walk_cv);
 	kmi_bsd_pool_fork_child();
 	if (bsd_limit_cv_ready)
 		kmi_cv_init(&bsd_limit_cv);
