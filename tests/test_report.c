@@ -1204,6 +1204,25 @@ test_signal_storm(void)
 	free(out);
 }
 
+/*
+ * The same storm with no atexit report: returning from main still waits
+ * for a signal's report in progress, so no document is cut off.
+ */
+static void
+test_signal_storm_exit(void)
+{
+	if (!report_file_make())
+		return;
+	char *argv[] = { "kmem_report_helper", "storm", report_path, NULL };
+	char *out = report_helper_ok(argv, "report_signal=USR1+kmastat_json");
+	char *file = report_file();
+
+	KT_CHECK(out != NULL && strcmp(out, "storm returns\n") == 0);
+	KT_CMP_U(json_documents(file), >=, 1);
+	free(file);
+	free(out);
+}
+
 /* A child of fork(2) is not killed by the signal, and prints nothing. */
 static void
 test_signal_fork(void)
@@ -1235,5 +1254,6 @@ KT_SUITE(report_suite,
 	{ "report:signal:names", test_signal_names },
 	{ "report:signal:taken", test_signal_taken },
 	{ "report:signal:storm", test_signal_storm },
+	{ "report:signal:storm-exit", test_signal_storm_exit },
 	{ "report:signal:fork", test_signal_fork },
 );

@@ -184,7 +184,12 @@ kmi_report_start(void)
 		return;
 	kmem_plat_atfork(report_fork_prepare, report_fork_parent,
 	    report_fork_child);
-	if (kmi_report_at_exit != 0 && !kmem_plat_at_exit())
+	/*
+	 * With report_signal= alone the exit hook still runs: it waits for
+	 * a report in progress (kmi_report_lock), so that exit() does not cut
+	 * a document off.
+	 */
+	if (!kmem_plat_at_exit() && kmi_report_at_exit != 0)
 		kmi_warn("%s: atexit: this platform has no process exit; no "
 		    "reports at exit", report_source);
 	if (report_signo == 0)

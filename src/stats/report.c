@@ -51,7 +51,10 @@ report_print(unsigned mask)
 	kmem_lock_exit(&kmi_report_lock);
 }
 
-/* The process is exiting: the reports of atexit=. */
+/*
+ * The process is exiting: the reports of atexit= (none with only
+ * report_signal=: then it only waits for a signal's report in progress).
+ */
 void
 kmi_report_exit(void)
 {
