@@ -1148,6 +1148,7 @@ test_signal_names(void)
 		{ "report_signal=sigusr1", SIGUSR1 },
 		{ "report_signal=Usr2+kmastat+kmastat_json", SIGUSR2 },
 		{ rt, SIGRTMIN + 1 },
+		{ "report_signal=SIGIO", SIGIO },	/* another name */
 	};
 	for (size_t i = 0; i < sizeof (spelt) / sizeof (spelt[0]); i++) {
 		char *file = signal_run(spelt[i].options, 1, KMASTAT_LAST, "",

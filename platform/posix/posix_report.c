@@ -50,6 +50,12 @@ static const int posix_report_refused[] = {
 static int
 posix_signal_by_name(const char *name)
 {
+	/* The C library's names, and the other names of the same signals. */
+	static const struct {
+		const char	*sa_name;
+		int		sa_signo;
+	} alias[] = { { "IO", SIGIO }, { "CLD", SIGCHLD }, { "IOT", SIGABRT } };
+
 	if (strncasecmp(name, "SIG", 3) == 0)
 		name += 3;
 	for (int i = 1; i < NSIG; i++) {
@@ -57,6 +63,9 @@ posix_signal_by_name(const char *name)
 		if (abbrev != NULL && strcasecmp(abbrev, name) == 0)
 			return (i);
 	}
+	for (size_t i = 0; i < sizeof (alias) / sizeof (alias[0]); i++)
+		if (strcasecmp(alias[i].sa_name, name) == 0)
+			return (alias[i].sa_signo);
 	return (0);
 }
 
