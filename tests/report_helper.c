@@ -331,6 +331,19 @@ storm_scenario(const char *path)
 	printf("storm returns\n");
 }
 
+/* A signal, then straight out of main: its report still prints whole. */
+static void
+raise_exit_scenario(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	if (fd < 0 || dup2(fd, 2) < 0)
+		FAIL("cannot write %s", path);
+	kmem_free(kmem_alloc(100, KM_SLEEP), 100);
+	kill(getpid(), SIGUSR1);
+	printf("raise-exit returns\n");
+}
+
 /* Ends that run no exit handler. */
 static void
 end_scenario(const char *how)
@@ -387,6 +400,8 @@ main(int argc, char **argv)
 		    argc > 5 ? argv[5] : "");
 	} else if (strcmp(what, "storm") == 0 && argc >= 3) {
 		storm_scenario(argv[2]);
+	} else if (strcmp(what, "raise-exit") == 0 && argc >= 3) {
+		raise_exit_scenario(argv[2]);
 	} else if (strncmp(what, "taken", 5) == 0) {
 		taken_scenario(strcmp(what, "taken-later") == 0);
 	} else if (strcmp(what, "fork-signal") == 0) {
@@ -394,6 +409,7 @@ main(int argc, char **argv)
 	} else {
 		FAIL("usage: kmem_report_helper exit|exit-leaks|end HOW|"
 		    "fork-exit|signal PATH N MARKER [MODE [SIGNO]]|storm PATH|"
+		    "raise-exit PATH|"
 		    "taken|taken-later|fork-signal");
 	}
 	return (0);

@@ -1224,6 +1224,23 @@ test_signal_storm_exit(void)
 	free(out);
 }
 
+/* A signal taken just before main returns: its report prints whole. */
+static void
+test_signal_raise_exit(void)
+{
+	if (!report_file_make())
+		return;
+	char *argv[] = { "kmem_report_helper", "raise-exit", report_path,
+	    NULL };
+	char *out = report_helper_ok(argv, "report_signal=USR1+kmastat_json");
+	char *file = report_file();
+
+	KT_CHECK(out != NULL && strcmp(out, "raise-exit returns\n") == 0);
+	KT_EQ_U(json_documents(file), 1);
+	free(file);
+	free(out);
+}
+
 /* A child of fork(2) is not killed by the signal, and prints nothing. */
 static void
 test_signal_fork(void)
@@ -1256,5 +1273,6 @@ KT_SUITE(report_suite,
 	{ "report:signal:taken", test_signal_taken },
 	{ "report:signal:storm", test_signal_storm },
 	{ "report:signal:storm-exit", test_signal_storm_exit },
+	{ "report:signal:raise-exit", test_signal_raise_exit },
 	{ "report:signal:fork", test_signal_fork },
 );

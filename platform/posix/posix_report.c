@@ -21,21 +21,62 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "kmem_platform.h"
 #include "posix_impl.h"
 
 /* Requests counted by the handler; the reporter waits on the word. */
 static uint32_t posix_report_requests;
+static uint32_t posix_report_done;	/* requests the reporter has served */
+static bool posix_reporter_running;
+
+#define POSIX_EXIT_WAIT_NS	2000000000ULL	/* for signals already taken */
+
+static uint64_t
+posix_now(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
+}
+
+/*
+ * At exit: the reports of signals already taken are printed first (for
+ * two seconds at most: the reporter may be stuck on a full pipe), then
+ * atexit='s, under the report lock, which also waits for one in print.
+ */
+static void
+posix_report_at_exit(void)
+{
+	uint64_t deadline = posix_now() + POSIX_EXIT_WAIT_NS;
+
+	while (__atomic_load_n(&posix_reporter_running, __ATOMIC_ACQUIRE) &&
+	    __atomic_load_n(&posix_report_done, __ATOMIC_ACQUIRE) !=
+	    __atomic_load_n(&posix_report_requests, __ATOMIC_ACQUIRE) &&
+	    posix_now() < deadline)
+		(void)usleep(1000);
+	kmi_report_exit();
+}
+
+/* A fork's child has no reporter: nothing to wait for at its exit. */
+static void
+posix_report_fork_child(void)
+{
+	__atomic_store_n(&posix_reporter_running, false, __ATOMIC_RELAXED);
+}
 
 bool
 kmem_plat_at_exit(void)
 {
-	return (atexit(kmi_report_exit) == 0);
+	return (atexit(posix_report_at_exit) == 0);
 }
 
 /*
@@ -115,6 +156,7 @@ posix_reporter_main(void *arg)
 			kmem_plat_wait(&posix_report_requests, seen);
 		seen = now;
 		kmi_report_signalled();
+		__atomic_store_n(&posix_report_done, now, __ATOMIC_RELEASE);
 	}
 	return (NULL);
 }
@@ -131,6 +173,8 @@ kmem_plat_report_signal(int signo)
 		return (1);
 	if (kmem_plat_posix_thread(posix_reporter_main, NULL) != 0)
 		return (-1);
+	__atomic_store_n(&posix_reporter_running, true, __ATOMIC_RELEASE);
+	(void)pthread_atfork(NULL, NULL, posix_report_fork_child);
 	memset(&sa, 0, sizeof (sa));
 	sa.sa_handler = posix_report_handler;
 	sigemptyset(&sa.sa_mask);
