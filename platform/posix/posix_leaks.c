@@ -197,15 +197,6 @@ stop_signal_new(pid_t self)
 	return (sent);
 }
 
-static uint64_t
-stop_now(void)
-{
-	struct timespec ts;
-
-	(void) clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
-}
-
 /* Signalled threads that have neither answered nor exited. */
 static uint32_t
 stop_missing(void)
@@ -235,7 +226,7 @@ stop_wait(uint64_t deadline)
 	for (;;) {
 		uint32_t acks = __atomic_load_n(&stop_acks, __ATOMIC_ACQUIRE);
 		uint32_t missing = stop_missing();
-		uint64_t now = stop_now();
+		uint64_t now = kmem_plat_now_ns();
 		if (missing == 0 || now >= deadline)
 			return (missing);
 		uint64_t wait = deadline - now < STOP_POLL_NS ?
@@ -258,7 +249,7 @@ kmem_plat_world_stop(void)
 	__atomic_fetch_add(&stop_gen, 1, __ATOMIC_RELEASE);	/* odd */
 	if (!stop_install())
 		return (0);
-	uint64_t deadline = stop_now() + STOP_TIMEOUT_NS;
+	uint64_t deadline = kmem_plat_now_ns() + STOP_TIMEOUT_NS;
 	for (int pass = 0; pass < 16; pass++) {
 		uint32_t more = stop_signal_new(self);
 		missing = stop_wait(deadline);

@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "kmem_platform.h"
@@ -39,15 +38,6 @@ static bool posix_reporter_running;
 
 #define POSIX_EXIT_WAIT_NS	2000000000ULL	/* for signals already taken */
 
-static uint64_t
-posix_now(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
-}
-
 /*
  * At exit: the reports of signals already taken are printed first (for
  * two seconds at most: the reporter may be stuck on a full pipe), then
@@ -56,12 +46,12 @@ posix_now(void)
 static void
 posix_report_at_exit(void)
 {
-	uint64_t deadline = posix_now() + POSIX_EXIT_WAIT_NS;
+	uint64_t deadline = kmem_plat_now_ns() + POSIX_EXIT_WAIT_NS;
 
 	while (__atomic_load_n(&posix_reporter_running, __ATOMIC_ACQUIRE) &&
 	    __atomic_load_n(&posix_report_done, __ATOMIC_ACQUIRE) !=
 	    __atomic_load_n(&posix_report_requests, __ATOMIC_ACQUIRE) &&
-	    posix_now() < deadline)
+	    kmem_plat_now_ns() < deadline)
 		(void)usleep(1000);
 	kmi_report_exit();
 }
