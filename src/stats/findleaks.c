@@ -97,15 +97,26 @@ leak_root_arena(vmem_t *vmp)
 	return (vmp);
 }
 
-/* Count (lk_skip NULL) or record a range of kmem's own memory. */
+/*
+ * Count (table NULL) or record a range.  Tables are sized by a counting
+ * pass over the same still world, so a recording pass never overflows.
+ */
+static void
+leak_range_add(leak_range_t *table, size_t *np, uintptr_t start,
+    uintptr_t end)
+{
+	if (table != NULL) {
+		table[*np].lr_start = start;
+		table[*np].lr_end = end;
+	}
+	(*np)++;
+}
+
+/* A range of kmem's own memory. */
 static void
 leak_skip_add(leak_t *lk, uintptr_t start, uintptr_t end)
 {
-	if (lk->lk_skip != NULL && lk->lk_nskip < lk->lk_maxskip) {
-		lk->lk_skip[lk->lk_nskip].lr_start = start;
-		lk->lk_skip[lk->lk_nskip].lr_end = end;
-	}
-	lk->lk_nskip++;
+	leak_range_add(lk->lk_skip, &lk->lk_nskip, start, end);
 }
 
 /*
@@ -157,9 +168,10 @@ static bool
 leak_skip_prepare(leak_t *lk)
 {
 	leak_skip_collect(lk);
-	lk->lk_maxskip = lk->lk_nskip + 1 + sizeof (lk->lk_tables) /
+	/* Room for the ranges counted, this state and every table. */
+	size_t room = lk->lk_nskip + 1 + sizeof (lk->lk_tables) /
 	    sizeof (lk->lk_tables[0]);
-	lk->lk_skip = leak_table(lk, lk->lk_maxskip * sizeof (leak_range_t));
+	lk->lk_skip = leak_table(lk, room * sizeof (leak_range_t));
 	if (lk->lk_skip == NULL)
 		return (false);
 	leak_skip_collect(lk);
@@ -310,11 +322,19 @@ leak_note_round(leak_t *lk, kmem_cache_t *cp, void *buf)
  * A free list that leaves its slab or loops was damaged (a write after a
  * free): the slab is left out, and counted for the report.
  */
-static void
-leak_small_slab(leak_t *lk, kmem_cache_t *cp, kmem_slab_t *sp, uint32_t ci)
+typedef struct leak_slab_arg {
+	leak_t		*la_lk;
+	uint32_t	la_cache;	/* its index in lk_caches */
+} leak_slab_arg_t;
+
+static int
+leak_small_slab(kmem_cache_t *cp, kmem_slab_t *sp, bool partial, void *arg)
 {
+	leak_t *lk = ((leak_slab_arg_t *)arg)->la_lk;
+	uint32_t ci = ((leak_slab_arg_t *)arg)->la_cache;
 	uint32_t n = kmem_min(sp->slab_bump, sp->slab_chunks), steps = 0;
 
+	(void)partial;
 	memset(lk->lk_bitmap, 0, ((size_t)n + 63) / 64 * sizeof (uint64_t));
 	for (int list = 0; list < 2; list++) {
 		for (kmem_bufctl_t *bcp = list == 0 ? sp->slab_head :
@@ -322,7 +342,7 @@ leak_small_slab(leak_t *lk, kmem_cache_t *cp, kmem_slab_t *sp, uint32_t ci)
 			if (!slab_bufctl_in_slab(cp, sp, bcp) ||
 			    ++steps > sp->slab_chunks) {
 				lk->lk_damaged[ci]++;	/* left out */
-				return;
+				return (0);
 			}
 			size_t i = (size_t)((char *)slab_bufctl_buf(cp, bcp) -
 			    sp->slab_base) / cp->cache_chunksize;
@@ -334,6 +354,7 @@ leak_small_slab(leak_t *lk, kmem_cache_t *cp, kmem_slab_t *sp, uint32_t ci)
 		if (!(lk->lk_bitmap[i / 64] & ((uint64_t)1 << (i % 64))))
 			leak_add(lk, (uintptr_t)sp->slab_base +
 			    i * cp->cache_chunksize, ci, 0);
+	return (0);
 }
 
 /* cp's allocated buffers: what its slabs handed out, less the rounds. */
@@ -343,13 +364,8 @@ leak_collect_cache(leak_t *lk, kmem_cache_t *cp, uint32_t ci, leak_buf_t *tmp)
 	size_t first = lk->lk_nbuf;
 
 	if (slab_is_small(cp)) {
-		kmem_list_t *lists[2] = { &cp->cache_partial,
-		    &cp->cache_complete };
-		for (int l = 0; l < 2; l++)
-			for (kmem_list_t *lp = lists[l]->next; lp != lists[l];
-			    lp = lp->next)
-				leak_small_slab(lk, cp, KMEM_CONTAINER(lp,
-				    kmem_slab_t, slab_link), ci);
+		leak_slab_arg_t la = { lk, ci };
+		(void) kmi_slab_walk(cp, leak_small_slab, &la);
 	} else if (cp->cache_hash_table != NULL) {
 		for (size_t b = 0; b <= cp->cache_hash_mask; b++)
 			for (kmem_bufctl_t *bcp = cp->cache_hash_table[b];
@@ -393,6 +409,17 @@ leak_oversize_segs(leak_t *lk, bool add)
 	return (n);
 }
 
+/* The most chunks a slab has (the bitmap's size). */
+static int
+leak_slab_chunks(kmem_cache_t *cp, kmem_slab_t *sp, bool partial, void *arg)
+{
+	size_t *maxp = arg;
+
+	(void)cp, (void)partial;
+	*maxp = kmem_max(*maxp, sp->slab_chunks);
+	return (0);
+}
+
 /* Size the tables, then fill the mtab.  The world stands still. */
 static bool
 leak_build(leak_t *lk)
@@ -417,15 +444,7 @@ leak_build(leak_t *lk)
 		lk->lk_maxrounds = kmem_max(lk->lk_maxrounds,
 		    leak_each_round(lk, cp, NULL));
 		if (slab_is_small(cp))
-			for (kmem_list_t *sl = cp->cache_partial.next;
-			    sl != &cp->cache_partial; sl = sl->next)
-				maxchunks = kmem_max(maxchunks, KMEM_CONTAINER(
-				    sl, kmem_slab_t, slab_link)->slab_chunks);
-		for (kmem_list_t *sl = cp->cache_complete.next;
-		    sl != &cp->cache_complete && slab_is_small(cp);
-		    sl = sl->next)
-			maxchunks = kmem_max(maxchunks, KMEM_CONTAINER(sl,
-			    kmem_slab_t, slab_link)->slab_chunks);
+			(void) kmi_slab_walk(cp, leak_slab_chunks, &maxchunks);
 	}
 	maxbuf += leak_oversize_segs(lk, false);
 	lk->lk_maxbuf = maxbuf;
@@ -534,6 +553,21 @@ leak_root_round(leak_t *lk, kmem_cache_t *cp, void *buf)
 	leak_scan(lk, (uintptr_t)buf, (uintptr_t)buf + cp->cache_bufsize);
 }
 
+/* A slab's constructed free buffers (while its list holds). */
+static int
+leak_root_slab_head(kmem_cache_t *cp, kmem_slab_t *sp, bool partial,
+    void *arg)
+{
+	uint32_t steps = 0;
+
+	(void)partial;
+	for (kmem_bufctl_t *bcp = sp->slab_head; bcp != NULL &&
+	    (!slab_is_small(cp) || slab_bufctl_in_slab(cp, sp, bcp)) &&
+	    ++steps <= sp->slab_chunks; bcp = slab_link_read(cp, bcp))
+		leak_root_round(arg, cp, slab_bufctl_buf(cp, bcp));
+	return (0);
+}
+
 static void
 leak_kmem_roots(leak_t *lk)
 {
@@ -548,23 +582,7 @@ leak_kmem_roots(leak_t *lk)
 		    (cp->cache_cflags & KMC_NOTOUCH))
 			continue;
 		(void) leak_each_round(lk, cp, leak_root_round);
-		kmem_list_t *lists[2] = { &cp->cache_partial,
-		    &cp->cache_complete };
-		for (int l = 0; l < 2; l++) {
-			for (kmem_list_t *sl = lists[l]->next; sl != lists[l];
-			    sl = sl->next) {
-				kmem_slab_t *sp = KMEM_CONTAINER(sl,
-				    kmem_slab_t, slab_link);
-				uint32_t steps = 0;
-				for (kmem_bufctl_t *bcp = sp->slab_head;
-				    bcp != NULL && (!slab_is_small(cp) ||
-				    slab_bufctl_in_slab(cp, sp, bcp)) &&
-				    ++steps <= sp->slab_chunks;
-				    bcp = slab_link_read(cp, bcp))
-					leak_root_round(lk, cp,
-					    slab_bufctl_buf(cp, bcp));
-			}
-		}
+		(void) kmi_slab_walk(cp, leak_root_slab_head, lk);
 	}
 }
 
@@ -649,6 +667,18 @@ leak_imported(const leak_t *lk, const vmem_t *vmp, const vmem_seg_t *vsp)
 	return (false);
 }
 
+/* A client slab: not a root (its buffers are scanned when reached). */
+static int
+leak_vmem_slab(kmem_cache_t *cp, kmem_slab_t *sp, bool partial, void *arg)
+{
+	leak_t *lk = arg;
+
+	(void)partial;
+	leak_range_add(lk->lk_vskip, &lk->lk_nvskip, (uintptr_t)sp->slab_mem,
+	    (uintptr_t)sp->slab_mem + cp->cache_slabsize);
+	return (0);
+}
+
 /*
  * Count (lk_vmem NULL) or record the roots, and the client slabs they
  * exclude.  lk_imports is ready.
@@ -665,33 +695,12 @@ leak_vmem_collect(leak_t *lk)
 			if (vsp->vs_type != VMEM_ALLOC ||
 			    leak_imported(lk, vmp, vsp))
 				continue;
-			if (lk->lk_vmem != NULL) {
-				lk->lk_vmem[lk->lk_nvmem].lr_start =
-				    vsp->vs_start;
-				lk->lk_vmem[lk->lk_nvmem].lr_end = vsp->vs_end;
-			}
-			lk->lk_nvmem++;
+			leak_range_add(lk->lk_vmem, &lk->lk_nvmem,
+			    vsp->vs_start, vsp->vs_end);
 		}
 	}
-	for (uint32_t ci = 0; ci < lk->lk_ncaches; ci++) {
-		kmem_cache_t *cp = lk->lk_caches[ci];
-		kmem_list_t *lists[2] = { &cp->cache_partial,
-		    &cp->cache_complete };
-		for (int l = 0; l < 2; l++) {
-			for (kmem_list_t *sl = lists[l]->next; sl != lists[l];
-			    sl = sl->next) {
-				uintptr_t mem = (uintptr_t)KMEM_CONTAINER(sl,
-				    kmem_slab_t, slab_link)->slab_mem;
-				if (lk->lk_vskip != NULL) {
-					lk->lk_vskip[lk->lk_nvskip].lr_start =
-					    mem;
-					lk->lk_vskip[lk->lk_nvskip].lr_end =
-					    mem + cp->cache_slabsize;
-				}
-				lk->lk_nvskip++;
-			}
-		}
-	}
+	for (uint32_t ci = 0; ci < lk->lk_ncaches; ci++)
+		(void) kmi_slab_walk(lk->lk_caches[ci], leak_vmem_slab, lk);
 }
 
 static void

@@ -66,7 +66,6 @@ typedef struct leak {
 	size_t		lk_depth;
 	leak_range_t	*lk_skip;	/* kmem's own memory, sorted */
 	size_t		lk_nskip;
-	size_t		lk_maxskip;
 	uintptr_t	lk_min;		/* the lowest base, the highest end */
 	uintptr_t	lk_max;
 	size_t		lk_page;
