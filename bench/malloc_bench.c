@@ -12,10 +12,24 @@
  * realloc   buffers grown by realloc from 16 bytes to 1 MiB
  * frag      a live set that grows to ~200 MiB of small objects, shrinks to
  *           a tenth, then grows again with larger objects
+ * randsmall one thread per core (2) replacing random slots of a 1024-slot
+ *           working set with sizes from 4 bytes to 32 KiB, weighted to the
+ *           small ones (1/size: glibc's bench-malloc-thread)
+ * randsmall1  the same on one thread
+ * large     20 slots of blocks of 1 to 25 MiB replaced in a loop, every
+ *           page written (a program of large buffers)
+ * small     a small single-threaded program: a search tree of 20,000
+ *           nodes with string keys, churned (a few MiB live)
+ * xthread   2 threads hand batches of random-size blocks (16 bytes to
+ *           8 KiB) to each other to free; the batch size, and so the
+ *           working set, changes every 2,000 batches
+ * base      a program that allocates a few KiB: the allocator's own footprint
  *
- * Prints: wall seconds, CPU seconds, peak resident MiB.
+ * Prints: wall seconds, CPU seconds, peak resident MiB (VmHWM: the
+ * process's own peak, not one inherited through exec).
  */
 
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -232,6 +246,227 @@ frag(void)
 	free(p);
 }
 
+/* ---- randsmall: glibc's bench-malloc-thread pattern ---- */
+/* 4 * 8192^u for u uniform in [0, 1): density 1/size, 4 bytes to 32 KiB. */
+enum { RS_TABLE = 4096 };
+static size_t rs_size[RS_TABLE];
+
+static void
+randsmall_table(void)
+{
+	for (int i = 0; i < RS_TABLE; i++)
+		rs_size[i] = (size_t)(4.0 * exp((i + 0.5) / RS_TABLE *
+		    log(8192.0)));
+}
+
+static size_t
+randsmall_size(uint64_t *seed)
+{
+	return (rs_size[rnd(seed) % RS_TABLE]);
+}
+
+static void *
+randsmall_thread(void *arg)
+{
+	enum { SLOTS = 1024 };
+	uint64_t seed = 17 + (uintptr_t)arg * 31;
+	void **slot = calloc(SLOTS, sizeof (void *));
+	for (long op = 0; op < 4000000; op++) {
+		int i = (int)(rnd(&seed) % SLOTS);
+		free(slot[i]);
+		size_t n = randsmall_size(&seed);
+		slot[i] = malloc(n);
+		touch(slot[i], n);
+	}
+	for (int i = 0; i < SLOTS; i++)
+		free(slot[i]);
+	free(slot);
+	return (NULL);
+}
+
+/* ---- large: blocks of 1 to 25 MiB, every page written ---- */
+static void
+large_blocks(void)
+{
+	enum { SLOTS = 20 };
+	void *slot[SLOTS] = { 0 };
+	uint64_t seed = 23;
+	for (int op = 0; op < 120; op++) {
+		int i = (int)(rnd(&seed) % SLOTS);
+		free(slot[i]);
+		size_t n = ((size_t)1 << 20) + rnd(&seed) % ((size_t)24 << 20);
+		char *p = malloc(n);
+		touch(p, n);
+		for (size_t off = 0; off < n; off += 4096)
+			p[off] = (char)op;
+		slot[i] = p;
+	}
+	for (int i = 0; i < SLOTS; i++)
+		free(slot[i]);
+}
+
+/* ---- small: a search tree with string keys, churned ---- */
+struct node {
+	struct node	*left, *right;
+	char		*key;
+	long		value;
+};
+
+static char *
+make_key(uint64_t *seed)
+{
+	size_t n = 4 + rnd(seed) % 40;
+	char *k = malloc(n + 1);
+	touch(k, n + 1);
+	for (size_t i = 0; i < n; i++)
+		k[i] = (char)('a' + rnd(seed) % 26);
+	k[n] = '\0';
+	return (k);
+}
+
+static struct node *
+tree_insert(struct node *t, struct node *n)
+{
+	struct node **pp = &t;
+	while (*pp != NULL)
+		pp = strcmp(n->key, (*pp)->key) < 0 ? &(*pp)->left :
+		    &(*pp)->right;
+	*pp = n;
+	return (t);
+}
+
+/* Remove the leftmost node under *pp and return it. */
+static struct node *
+tree_pop_min(struct node **pp)
+{
+	while ((*pp)->left != NULL)
+		pp = &(*pp)->left;
+	struct node *n = *pp;
+	*pp = n->right;
+	return (n);
+}
+
+static void
+tree_free(struct node *t)
+{
+	if (t == NULL)
+		return;
+	tree_free(t->left);
+	tree_free(t->right);
+	free(t->key);
+	free(t);
+}
+
+static void
+small_program(void)
+{
+	uint64_t seed = 3;
+	struct node *t = NULL;
+	for (int round = 0; round < 40; round++) {
+		for (int i = 0; i < 20000; i++) {
+			struct node *n = malloc(sizeof (*n));
+			touch(n, sizeof (*n));
+			n->left = n->right = NULL;
+			n->key = make_key(&seed);
+			n->value = i;
+			t = tree_insert(t, n);
+		}
+		/* Churn: take the smallest keys out, put new ones in. */
+		for (int i = 0; i < 30000; i++) {
+			struct node *n = tree_pop_min(&t);
+			free(n->key);
+			n->key = make_key(&seed);
+			n->left = n->right = NULL;
+			t = tree_insert(t, n);
+		}
+		tree_free(t);
+		t = NULL;
+	}
+}
+
+/* ---- xthread: batches freed by the other thread ---- */
+enum { XBOX = 4, XBATCHES = 12000 };
+struct batch {
+	int	n;
+	void	*p[];
+};
+static struct mailbox {
+	pthread_mutex_t	lock;
+	pthread_cond_t	cv;
+	struct batch	*b[XBOX];
+	int		head, count;
+} xbox[2] = {
+	{ PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, { 0 }, 0, 0 },
+	{ PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, { 0 }, 0, 0 },
+};
+
+static void
+xbox_put(struct mailbox *m, struct batch *b)
+{
+	pthread_mutex_lock(&m->lock);
+	while (m->count == XBOX)
+		pthread_cond_wait(&m->cv, &m->lock);
+	m->b[(m->head + m->count++) % XBOX] = b;
+	pthread_cond_broadcast(&m->cv);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static struct batch *
+xbox_get(struct mailbox *m)
+{
+	pthread_mutex_lock(&m->lock);
+	while (m->count == 0)
+		pthread_cond_wait(&m->cv, &m->lock);
+	struct batch *b = m->b[m->head];
+	m->head = (m->head + 1) % XBOX;
+	m->count--;
+	pthread_cond_broadcast(&m->cv);
+	pthread_mutex_unlock(&m->lock);
+	return (b);
+}
+
+static void *
+xthread_thread(void *arg)
+{
+	static const int sizes[] = { 64, 1000, 200, 3000, 20 };
+	int t = (int)(uintptr_t)arg;
+	uint64_t seed = 41 + (uint64_t)t;
+	for (int k = 0; k < XBATCHES; k++) {
+		int n = sizes[(k / 2000) % 5];
+		struct batch *b = malloc(sizeof (*b) + n * sizeof (void *));
+		touch(b, sizeof (*b));
+		b->n = n;
+		for (int i = 0; i < n; i++) {
+			size_t sz = 16 + (rs_size[rnd(&seed) % RS_TABLE] *
+			    2 & 8191);
+			b->p[i] = malloc(sz);
+			touch(b->p[i], sz);
+		}
+		xbox_put(&xbox[1 - t], b);
+		b = xbox_get(&xbox[t]);
+		for (int i = 0; i < b->n; i++)
+			free(b->p[i]);
+		free(b);
+	}
+	return (NULL);
+}
+
+/* The process's peak resident set in KiB, from /proc (0 if unknown). */
+static long
+peak_rss_kib(void)
+{
+	char line[256];
+	long kib = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+	if (f == NULL)
+		return (0);
+	while (fgets(line, sizeof (line), f) != NULL)
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			kib = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return (kib);
+}
+
 static double
 now(void)
 {
@@ -278,6 +513,25 @@ main(int argc, char **argv)
 		realloc_growth();
 	} else if (strcmp(w, "frag") == 0) {
 		frag();
+	} else if (strcmp(w, "base") == 0) {
+		void *p[64];
+		for (int i = 0; i < 64; i++)
+			touch(p[i] = malloc(64), 64);
+		for (int i = 0; i < 64; i++)
+			free(p[i]);
+	} else if (strcmp(w, "randsmall") == 0) {
+		randsmall_table();
+		run_threads(randsmall_thread, 2);
+	} else if (strcmp(w, "randsmall1") == 0) {
+		randsmall_table();
+		run_threads(randsmall_thread, 1);
+	} else if (strcmp(w, "large") == 0) {
+		large_blocks();
+	} else if (strcmp(w, "small") == 0) {
+		small_program();
+	} else if (strcmp(w, "xthread") == 0) {
+		randsmall_table();
+		run_threads(xthread_thread, 2);
 	} else {
 		fprintf(stderr, "malloc_bench: unknown workload %s\n", w);
 		return (2);
@@ -287,6 +541,8 @@ main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru);
 	double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
 	    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
-	printf("%.3f %.3f %.1f\n", wall, cpu, ru.ru_maxrss / 1024.0);
+	long peak = peak_rss_kib();
+	printf("%.3f %.3f %.1f\n", wall, cpu,
+	    (peak != 0 ? peak : ru.ru_maxrss) / 1024.0);
 	return (0);
 }

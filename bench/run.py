@@ -99,6 +99,16 @@ def findleaks_section(repeat):
     return out
 
 
+def malloc_suite_section(repeat):
+    """The malloc suite, by its own script: it plots with the system's
+    matplotlib, which Debian installs for /usr/bin/python3."""
+    py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    subprocess.run([py, os.path.join(HERE, "malloc_suite.py"), str(repeat)],
+                   check=True)
+    with open(os.path.join(OUT, "malloc_suite.md")) as f:
+        return f.read().rstrip("\n").split("\n")
+
+
 def splice_section(path, section):
     """Replace the section of BENCHMARKS.md that starts with section[0]."""
     with open(path) as f:
@@ -121,11 +131,14 @@ def main():
     ap.add_argument("--ops", type=int, default=5000000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--section", choices=("findleaks",),
+    ap.add_argument("--section", choices=("findleaks", "malloc"),
                     help="regenerate one section of --out in place")
     args = ap.parse_args()
     if args.section == "findleaks":
         splice_section(args.out, findleaks_section(3))
+        return
+    if args.section == "malloc":
+        splice_section(args.out, malloc_suite_section(3))
         return
     if args.quick:
         args.ops, args.repeat = 500000, 1
@@ -291,13 +304,7 @@ def main():
     for name, vals in rss_rows:
         w("| %s | %s |" % (name, " | ".join(vals)))
     w("")
-    # The malloc suite (its own script: it plots with the system's
-    # matplotlib, which Debian installs for /usr/bin/python3).
-    py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-    subprocess.run([py, os.path.join(HERE, "malloc_suite.py"),
-                    str(max(3, args.repeat // 2))], check=True)
-    with open(os.path.join(OUT, "malloc_suite.md")) as f:
-        lines.extend(f.read().rstrip("\n").split("\n"))
+    lines.extend(malloc_suite_section(max(3, args.repeat // 2)))
     w("")
     w("Run time: %.0f s." % (time.time() - t0))
     w("")
