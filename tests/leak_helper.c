@@ -222,6 +222,9 @@ many(size_t n)
 	    NULL, NULL, NULL, NULL, 0);
 	for (size_t i = 0; i < n; i++) {
 		node_t *np = kmem_cache_alloc(node_cache, KM_SLEEP);
+		/* Fresh buffers may hold anything (a page kmem used before */
+		/* for magazines): the scan is conservative, so zero them. */
+		memset(np, 0, sizeof (*np));
 		np->n_next = keep_list;
 		keep_list = np;
 	}

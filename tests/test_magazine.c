@@ -5,6 +5,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <kmem/kmem.h>
 #include "../src/magazine/magazine_impl.h"
@@ -18,6 +19,21 @@ alloc_then_free(kmem_cache_t *cp, void **bufs, int n)
 		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
 	for (int i = 0; i < n; i++)
 		kmem_cache_free(cp, bufs[i]);
+}
+
+/*
+ * The most rounds a thread's record keeps for cp: its loaded and previous
+ * magazines and its private reserve (KMEM_RESERVE_BYTES of buffers).  What
+ * the thread frees beyond that goes to the depot.
+ */
+static int
+record_holds(kmem_cache_t *cp)
+{
+	size_t magsize = kmem_cache_stat(cp, "magazine_size");
+	size_t chunk = kmem_cache_stat(cp, "chunk_size");
+
+	return ((int)(KMEM_RESERVE_BYTES / (magsize * chunk) * magsize +
+	    2 * magsize));
 }
 
 static void
@@ -42,26 +58,108 @@ test_depot(void)
 {
 	kmem_cache_t *cp = kmem_cache_create("t_depot", 64, 0, NULL, NULL,
 	    NULL, NULL, NULL, 0);
-	enum { N = 200 };
-	void *bufs[N];
-	alloc_then_free(cp, bufs, N);
-	/* 200 frees of 15-round magazines: full ones went to the depot. */
+	int held = record_holds(cp), n = held + 200;
+	void **bufs = malloc((size_t)n * sizeof (void *));
+	alloc_then_free(cp, bufs, n);
+	/* What the record could not keep went to the depot, full. */
 	uint64_t full = kmem_cache_stat(cp, "full_magazines");
-	KT_CHECK(full >= (N - 30) / 15);
-	KT_EQ_U(kmem_cache_stat(cp, "depot_free"), full);
+	KT_CMP_U(full, >=, (uint64_t)(n - held) / 15 - 1);
+	KT_CMP_U(kmem_cache_stat(cp, "depot_free"), >=, full);
 	uint64_t slab_alloc = kmem_cache_stat(cp, "slab_alloc");
-	KT_CMP_U(slab_alloc, <=, N + 15);	/* filled a magazine at a time */
-	for (int i = 0; i < N; i++)
+	KT_CMP_U(slab_alloc, <=, n + KMEM_FILL_MAX);	/* filled in batches */
+	uint64_t depot_alloc = kmem_cache_stat(cp, "depot_alloc");
+	for (int i = 0; i < n; i++)
 		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
-	KT_CHECK(kmem_cache_stat(cp, "depot_alloc") >= full);
+	KT_CMP_U(kmem_cache_stat(cp, "depot_alloc") - depot_alloc, >=, full);
 	KT_EQ_U(kmem_cache_stat(cp, "slab_alloc"), slab_alloc);	/* no slabs */
-	for (int i = 0; i < N; i++)
+	for (int i = 0; i < n; i++)
 		kmem_cache_free(cp, bufs[i]);
 	/* A reap frees the depot's magazines and the slabs they emptied. */
 	kmem_cache_reap_now(cp);
 	KT_EQ_U(kmem_cache_stat(cp, "full_magazines"), 0);
 	KT_EQ_U(kmem_cache_stat(cp, "empty_magazines"), 0);
+	KT_EQ_U(kmem_cache_stat(cp, "buf_avail"), kmem_cache_stat(cp,
+	    "buf_total"));
 	KT_CHECK(kmem_cache_stat(cp, "reap") > 0);
+	KT_CHECK(kmi_cache_slabs_are_valid(cp));
+	kmem_cache_destroy(cp);
+	free(bufs);
+}
+
+/*
+ * The private reserve: a thread that allocates and frees a batch larger
+ * than two magazines keeps it to itself -- the same buffers come back,
+ * with no depot traffic and no slab allocation -- and the rounds are
+ * counted as cached.
+ */
+static void
+test_reserve(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_reserve", 64, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	enum { N = 1000 };
+	void **first = malloc(N * sizeof (void *));
+	void **bufs = malloc(N * sizeof (void *));
+
+	KT_CMP_U(record_holds(cp), >=, N);
+	alloc_then_free(cp, first, N);
+	KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
+	/* The first freed sits deep in the reserve: free, says ::whatis. */
+	kt_capture_t cap = { 0 };
+	KT_EQ_U(kmem_whatis(first[0], kt_capture_line, &cap), 1);
+	KT_CHECK(strstr(cap.kc_buf, "freed from t_reserve") != NULL);
+	kt_capture_free(&cap);
+	uint64_t depot = kmem_cache_stat(cp, "depot_alloc") +
+	    kmem_cache_stat(cp, "depot_free");
+	uint64_t slab_alloc = kmem_cache_stat(cp, "slab_alloc");
+	for (int round = 0; round < 3; round++)
+		alloc_then_free(cp, bufs, N);
+	KT_EQ_U(kmem_cache_stat(cp, "depot_alloc") +
+	    kmem_cache_stat(cp, "depot_free"), depot);
+	KT_EQ_U(kmem_cache_stat(cp, "slab_alloc"), slab_alloc);
+	int same = 0;
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < N && same <= i; j++)
+			same += bufs[i] == first[j];
+	KT_EQ_U(same, N);
+	/* Another thread's purge takes the reserve back to the slabs. */
+	kmem_cache_reap_now(cp);
+	KT_EQ_U(kmem_cache_stat(cp, "buf_avail"), kmem_cache_stat(cp,
+	    "buf_total"));
+	KT_CHECK(kmi_cache_slabs_are_valid(cp));
+	kmem_cache_destroy(cp);
+	free(first);
+	free(bufs);
+}
+
+/*
+ * Reserves decay: what sat in a thread's reserve through a whole interval
+ * goes to the depot when the thread next uses it, and the depot's working
+ * set reap frees it after another idle interval.
+ */
+static void
+test_reserve_decay(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_decay", 64, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	enum { N = 1000, SOME = 40 };
+	void *bufs[N];
+
+	alloc_then_free(cp, bufs, N);
+	uint64_t full = kmem_cache_stat(cp, "full_magazines");
+	kmem_update();			/* interval 1 */
+	alloc_then_free(cp, bufs, SOME);	/* past two magazines */
+	KT_EQ_U(kmem_cache_stat(cp, "full_magazines"), full);
+	kmem_update();			/* interval 2: most stayed idle */
+	alloc_then_free(cp, bufs, SOME);
+	uint64_t moved = kmem_cache_stat(cp, "full_magazines") - full;
+	KT_CMP_U(moved, >=, (N - 2 * SOME - 30) / 15);
+	KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
+	kmem_update();
+	kmem_update();			/* idle in the depot too: freed */
+	KT_EQ_U(kmem_cache_stat(cp, "full_magazines"), 0);
+	KT_CMP_U(kmem_cache_stat(cp, "buf_total") - kmem_cache_stat(cp,
+	    "buf_avail"), ==, 0);
 	KT_CHECK(kmi_cache_slabs_are_valid(cp));
 	kmem_cache_destroy(cp);
 }
@@ -72,8 +170,9 @@ test_working_set(void)
 {
 	kmem_cache_t *cp = kmem_cache_create("t_ws", 64, 0, NULL, NULL, NULL,
 	    NULL, NULL, 0);
-	void *bufs[300];
-	alloc_then_free(cp, bufs, 300);
+	int n = record_holds(cp) + 300;
+	void **bufs = malloc((size_t)n * sizeof (void *));
+	alloc_then_free(cp, bufs, n);
 	uint64_t full = kmem_cache_stat(cp, "full_magazines");
 	KT_CHECK(full > 0);
 	kmem_update();		/* interval 1 starts: nothing idle yet */
@@ -81,6 +180,7 @@ test_working_set(void)
 	kmem_update();		/* idle for a whole interval: freed */
 	KT_EQ_U(kmem_cache_stat(cp, "full_magazines"), 0);
 	kmem_cache_destroy(cp);
+	free(bufs);
 }
 
 typedef struct xfer {
@@ -210,7 +310,8 @@ test_resize(void)
 {
 	kmem_cache_t *cp = kmem_cache_create("t_resize", 64, 0, NULL, NULL,
 	    NULL, NULL, NULL, 0);
-	void *bufs[100];
+	int n = record_holds(cp) + 100;
+	void **bufs = malloc((size_t)n * sizeof (void *));
 	alloc_then_free(cp, bufs, 100);
 	KT_EQ_U(kmem_cache_stat(cp, "magazine_size"), 15);
 	kmem_lock_enter(&cp->cache_depot_lock);
@@ -219,10 +320,11 @@ test_resize(void)
 	kmem_update();
 	KT_EQ_U(kmem_cache_stat(cp, "magazine_size"), 31);
 	KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
-	alloc_then_free(cp, bufs, 100);
+	alloc_then_free(cp, bufs, n);
 	KT_CHECK(kmem_cache_stat(cp, "full_magazines") >= 2);
 	KT_CHECK(kmi_cache_slabs_are_valid(cp));
 	kmem_cache_destroy(cp);
+	free(bufs);
 }
 
 /* Force one growth step, as heavy depot traffic would. */
@@ -247,9 +349,9 @@ test_resize_keeps_records(void)
 	hold_ctor = hold_dtor = 0;
 	kmem_cache_t *cp = kmem_cache_create("t_regrow", 64, 0, hold_ctor_fn,
 	    hold_dtor_fn, NULL, NULL, NULL, 0);
-	enum { N = 200 };
-	void *bufs[N];
-	alloc_then_free(cp, bufs, N);
+	int n = record_holds(cp) + 200;
+	void **bufs = malloc((size_t)n * sizeof (void *));
+	alloc_then_free(cp, bufs, n);
 	alloc_then_free(cp, bufs, 10);
 	uint64_t full = kmem_cache_stat(cp, "full_magazines");
 	uint64_t avail = kmem_cache_stat(cp, "buf_avail");
@@ -267,7 +369,7 @@ test_resize_keeps_records(void)
 	kmem_cache_free(cp, bufs[9]);
 	/* Enough traffic to exchange with the depot in both directions. */
 	for (int round = 0; round < 3; round++) {
-		alloc_then_free(cp, bufs, N);
+		alloc_then_free(cp, bufs, n);
 	}
 	KT_CHECK(kmem_cache_stat(cp, "full_magazines") >= 4);
 	KT_EQ_U(kmem_cache_stat(cp, "slab_free"), slab_free);
@@ -278,6 +380,7 @@ test_resize_keeps_records(void)
 	KT_CHECK(kmi_cache_slabs_are_valid(cp));
 	kmem_cache_destroy(cp);
 	KT_EQ_U(hold_dtor, hold_ctor);
+	free(bufs);
 }
 
 /*
@@ -388,6 +491,8 @@ KT_SUITE(magazine_suite,
 	{ "magazine:cpu:reuse", test_reuse },
 	{ "magazine:depot:exchange-reap", test_depot },
 	{ "magazine:depot:working-set", test_working_set },
+	{ "magazine:reserve:private", test_reserve },
+	{ "magazine:reserve:decay", test_reserve_decay },
 	{ "magazine:thread:cross-free-exit", test_cross_thread_exit },
 	{ "magazine:ctor:fails-with-record", test_ctor_fails_with_record },
 	{ "magazine:purge:live-thread", test_purge_live },

@@ -107,9 +107,9 @@ test_ctor_once(void)
 		if (round == 0)
 			first_round = ctor_calls;
 	}
-	/* At most a magazine's worth constructed ahead, never reconstructed. */
+	/* At most a fill's worth constructed ahead, never reconstructed. */
 	KT_CMP_U(first_round, >=, N);
-	KT_CMP_U(first_round, <=, N + 15);
+	KT_CMP_U(first_round, <=, N + KMEM_FILL_MAX);
 	KT_EQ_U(ctor_calls, first_round);	/* not 5 * N */
 	KT_EQ_U(dtor_calls, 0);
 	KT_EQ_U(kmem_cache_stat(cp, "ctor_calls"), ctor_calls);

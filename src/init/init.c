@@ -313,7 +313,7 @@ kmem_init_locked(const char *options, const char *source)
 	kmi_bufctl_cache = internal_cache("kmem_bufctl_cache",
 	    sizeof (kmem_bufctl_t), 0, nomag);
 	kmi_cpu_record_cache = internal_cache("kmem_cpu_cache",
-	    sizeof (kmem_cpu_t), KMEM_CACHE_LINE, KMC_NOMAGAZINE);
+	    sizeof (kmem_cpu_t), 2 * KMEM_CACHE_LINE, KMC_NOMAGAZINE);
 	if (kmi_slab_cache == NULL || kmi_bufctl_cache == NULL ||
 	    kmi_cpu_record_cache == NULL)
 		return (-1);

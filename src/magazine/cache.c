@@ -373,6 +373,8 @@ void
 kmi_cache_update_all(void)
 {
 	kmem_lock_enter(&kmem_cache_list_lock);
+	/* Reserves idle for the interval that ends go to the depots. */
+	kmem_store_relaxed(&kmi_reserve_epoch, kmi_reserve_epoch + 1);
 	for (kmem_list_t *lp = kmem_cache_list.next; lp != &kmem_cache_list;
 	    lp = lp->next) {
 		kmem_cache_t *cp = KMEM_CONTAINER(lp, kmem_cache_t, cache_link);

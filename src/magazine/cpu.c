@@ -146,6 +146,19 @@ slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
 	if (ccp->cc_ploaded != NULL)
 		kmi_magazine_retire(&cp->cache_detached, ccp->cc_ploaded,
 		    ccp->cc_prounds);
+	for (kmem_magazine_t *mp = ccp->cc_rfull, *next; mp != NULL;
+	    mp = next) {
+		next = mp->mag_next;
+		kmi_magazine_retire(&cp->cache_detached, mp, (int)mp->mag_size);
+	}
+	for (kmem_magazine_t *mp = ccp->cc_rempty, *next; mp != NULL;
+	    mp = next) {
+		next = mp->mag_next;
+		kmi_magazine_retire(&cp->cache_detached, mp, 0);
+	}
+	ccp->cc_rfull = ccp->cc_rempty = NULL;
+	kmem_store_relaxed(&ccp->cc_nrfull, 0);
+	kmem_store_relaxed(&ccp->cc_nrempty, 0);
 	ccp->cc_loaded = ccp->cc_ploaded = NULL;
 	kmem_store_relaxed(&ccp->cc_rounds, 0);
 	kmem_store_relaxed(&ccp->cc_prounds, (int16_t)0);
@@ -296,6 +309,16 @@ kmem_thread_exit(void *self)
 				kmi_magazine_retire(&retired, mags[i],
 				    rounds[i]);
 		}
+		for (kmem_magazine_t *mp = ccp->cc_rfull, *next; mp != NULL;
+		    mp = next) {
+			next = mp->mag_next;
+			kmi_depot_put(cp, mp, true, &retired);
+		}
+		for (kmem_magazine_t *mp = ccp->cc_rempty, *next; mp != NULL;
+		    mp = next) {
+			next = mp->mag_next;
+			kmi_depot_put(cp, mp, false, &retired);
+		}
 		kmem_fetch_add(&cp->cache_cpu_free, ccp->cc_free);
 		kmem_lock_exit(&cp->cache_depot_lock);
 		kmi_magazines_destroy(cp, retired);
@@ -329,7 +352,9 @@ kmi_cpu_rounds(kmem_cache_t *cp, uint64_t *freep)
 			continue;
 		kmem_cpu_cache_t *ccp = &kmem_load_acquire(&cpu->cpu_cc)[index];
 		rounds += (uint64_t)kmem_load_relaxed(&ccp->cc_rounds) +
-		    (uint64_t)kmem_load_relaxed(&ccp->cc_prounds);
+		    (uint64_t)kmem_load_relaxed(&ccp->cc_prounds) +
+		    (uint64_t)kmem_load_relaxed(&ccp->cc_nrfull) *
+		    (uint64_t)kmem_load_relaxed(&ccp->cc_magsize);
 		free += kmem_load_relaxed(&ccp->cc_free);
 	}
 	kmem_lock_exit(&kmem_cpu_list_lock);

@@ -29,10 +29,32 @@
  * waited for a preempted busy thread, every other thread bypassed its
  * magazines.)
  *
- * When the depot has no full magazine, a whole magazine is filled from
- * the slab layer in one batch, so each thread gets a run of neighbouring
- * buffers of its own (no cache line shared with another thread's
- * buffers).
+ * The private reserve.  Before the depot, each slot keeps lists of full
+ * and empty magazines of its own, up to KMEM_RESERVE_BYTES of buffers
+ * (none for chunks past it): a magazine leaving the slot goes there if
+ * there is room, and a slot that needs one takes it from there first, with
+ * no lock.  So a thread that allocates and frees in batches larger than
+ * two magazines gets its own buffers back, and another thread's never:
+ * when magazines went through the depot, two threads doing so took each
+ * other's freed magazines and every buffer's cache line moved between
+ * cores (batches of 1000 ran 3 times slower on two threads than on one).
+ * Buffers still travel between threads when one only allocates and
+ * another only frees: their reserves fill (empties on one side, fulls on
+ * the other) and the rest goes through the depot as before.  A reserve
+ * decays as the depot's working set does: each slot keeps its lists'
+ * low-water marks for the interval of kmi_reserve_epoch (one kmem_update()
+ * each), and what sat unused through a whole interval goes to the depot
+ * the next time its thread needs a magazine; a purge takes it all.
+ *
+ * When the depot has no full magazine, magazines are filled from the slab
+ * layer in one batch, a slab's worth or KMEM_FILL_MAX buffers at most: one
+ * to load, the rest for the reserve.  So each thread gets runs of
+ * neighbouring buffers of its own, and shares no cache line, nor a pair of
+ * neighbouring lines (which processors prefetch together), with another
+ * thread's: filling one magazine at a time interleaved two threads' buffers
+ * in runs of 15, which by itself cost a 2-thread batch benchmark 2.5 times.
+ * For the same reason magazines and per-CPU records are aligned to two
+ * cache lines.
  *
  * Working set.  Each depot list tracks the lowest number of magazines it
  * held during the current interval; kmem_update() turns that into a reap
@@ -95,6 +117,9 @@
  *     of that size or an outgrown one (ml_capacity counts their rounds);
  *     every round is a constructed buffer of the cache, in no slab.
  *  3. While a purger holds a record stopped, its owner touches no slot.
+ *  4. A slot's reserve holds cc_nrfull full and cc_nrempty empty magazines,
+ *     all of capacity cc_magsize, together at most reserve_max()
+ *     (kmi_slot_is_valid()).
  */
 #include "magazine_impl.h"
 #include "../debug/debug_impl.h"
@@ -103,12 +128,12 @@ kmem_magtype_t kmi_magtype[] = {
 	{ 1,	8,	3200,	65536,	NULL },
 	{ 3,	16,	256,	32768,	NULL },
 	{ 7,	32,	64,	16384,	NULL },
-	{ 15,	64,	0,	8192,	NULL },
-	{ 31,	64,	0,	4096,	NULL },
-	{ 47,	64,	0,	2048,	NULL },
-	{ 63,	64,	0,	1024,	NULL },
-	{ 95,	64,	0,	512,	NULL },
-	{ 143,	64,	0,	0,	NULL },
+	{ 15,	128,	0,	8192,	NULL },
+	{ 31,	128,	0,	4096,	NULL },
+	{ 47,	128,	0,	2048,	NULL },
+	{ 63,	128,	0,	1024,	NULL },
+	{ 95,	128,	0,	512,	NULL },
+	{ 143,	128,	0,	0,	NULL },
 };
 const int kmi_nmagtype = sizeof (kmi_magtype) / sizeof (kmi_magtype[0]);
 
@@ -130,25 +155,203 @@ refill_finish(kmem_cache_t *cp, refill_t *rf)
 		kmi_magazine_resize(cp);
 }
 
+/* ---- the private reserve ---- */
+
+/*
+ * How many magazines the slot's reserve may hold, full and empty together:
+ * KMEM_RESERVE_BYTES of buffers (none for chunks past it).
+ */
+static uint32_t
+reserve_max(const kmem_cache_t *cp, const kmem_cpu_cache_t *ccp)
+{
+	if (ccp->cc_magsize <= 0)
+		return (0);
+	return ((uint32_t)(KMEM_RESERVE_BYTES /
+	    ((size_t)ccp->cc_magsize * cp->cache_chunksize)));
+}
+
+/* The interval of kmi_reserve_epoch, whose low-water marks start here. */
+uint32_t kmi_reserve_epoch;
+
+static void
+reserve_mark(kmem_cpu_cache_t *ccp)
+{
+	ccp->cc_rminfull = (uint16_t)kmem_min(ccp->cc_nrfull, UINT16_MAX);
+	ccp->cc_rminempty = (uint16_t)kmem_min(ccp->cc_nrempty, UINT16_MAX);
+	ccp->cc_repoch = kmem_load_relaxed(&kmi_reserve_epoch);
+}
+
+static void
+reserve_push(kmem_magazine_t **listp, uint32_t *np, kmem_magazine_t *mp)
+{
+	mp->mag_next = *listp;
+	*listp = mp;
+	kmem_store_relaxed(np, *np + 1);
+}
+
+/* Take a magazine off a reserve list; minp is the list's low-water mark. */
+static kmem_magazine_t *
+reserve_pop(kmem_magazine_t **listp, uint32_t *np, uint16_t *minp)
+{
+	kmem_magazine_t *mp = *listp;
+
+	*listp = mp->mag_next;
+	kmem_store_relaxed(np, *np - 1);
+	if (*np < *minp)
+		*minp = (uint16_t)*np;
+	return (mp);
+}
+
+/* Invariants 1 and 4 of one slot.  Its owner, busy. */
+bool
+kmi_slot_is_valid(const kmem_cache_t *cp, const kmem_cpu_cache_t *ccp)
+{
+	uint32_t size = (uint32_t)ccp->cc_magsize, n = 0;
+
+	if ((ccp->cc_loaded == NULL) != (size == 0) ||
+	    (ccp->cc_loaded != NULL && ccp->cc_loaded->mag_size != size) ||
+	    (ccp->cc_ploaded != NULL && (ccp->cc_ploaded->mag_size != size ||
+	    (ccp->cc_prounds != 0 && (uint32_t)ccp->cc_prounds != size))) ||
+	    ccp->cc_nrfull + ccp->cc_nrempty > reserve_max(cp, ccp))
+		return (false);
+	for (const kmem_magazine_t *mp = ccp->cc_rfull; mp != NULL;
+	    mp = mp->mag_next)
+		if (mp->mag_size != size || ++n > ccp->cc_nrfull)
+			return (false);
+	if (n != ccp->cc_nrfull)
+		return (false);
+	n = 0;
+	for (const kmem_magazine_t *mp = ccp->cc_rempty; mp != NULL;
+	    mp = mp->mag_next)
+		if (mp->mag_size != size || ++n > ccp->cc_nrempty)
+			return (false);
+	return (n == ccp->cc_nrempty);
+}
+
+/* Give nfull full and nempty empty magazines of the reserve to the depot. */
+static void
+reserve_give(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, uint32_t nfull,
+    uint32_t nempty, kmem_magazine_t **retiredp)
+{
+	for (; nfull > 0 && ccp->cc_rfull != NULL; nfull--)
+		kmi_depot_put(cp, reserve_pop(&ccp->cc_rfull, &ccp->cc_nrfull,
+		    &ccp->cc_rminfull), true, retiredp);
+	for (; nempty > 0 && ccp->cc_rempty != NULL; nempty--)
+		kmi_depot_put(cp, reserve_pop(&ccp->cc_rempty,
+		    &ccp->cc_nrempty, &ccp->cc_rminempty), false, retiredp);
+}
+
+/*
+ * A new interval (kmem_update()) since the slot's reserve last looked:
+ * the magazines that sat in it through the whole interval before -- its
+ * lists' low-water marks; all of them if it slept through more -- go to
+ * the depot, whose working-set reap frees them if they stay idle there
+ * too.  Busy, depot lock held.
+ */
+static void
+reserve_decay(kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
+    kmem_magazine_t **retiredp)
+{
+	if (ccp->cc_repoch + 1 == kmem_load_relaxed(&kmi_reserve_epoch))
+		reserve_give(cp, ccp, ccp->cc_rminfull, ccp->cc_rminempty,
+		    retiredp);
+	else
+		reserve_give(cp, ccp, UINT32_MAX, UINT32_MAX, retiredp);
+	reserve_mark(ccp);
+}
+
+/*
+ * The slot's previous magazine (full or empty) is leaving it: keep it in
+ * the reserve if there is room, else give it to the depot.  Depot lock.
+ */
+static void
+slot_keep_or_put(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, kmem_magazine_t *mp,
+    bool full, kmem_magazine_t **retiredp)
+{
+	if (ccp->cc_nrfull + ccp->cc_nrempty < reserve_max(cp, ccp) &&
+	    mp->mag_size == (uint32_t)ccp->cc_magsize) {
+		if (full)
+			reserve_push(&ccp->cc_rfull, &ccp->cc_nrfull, mp);
+		else
+			reserve_push(&ccp->cc_rempty, &ccp->cc_nrempty, mp);
+	} else {
+		kmi_depot_put(cp, mp, full, retiredp);
+	}
+}
+
+/* Let the reserve decay first if an interval began since it last did. */
+static void
+reserve_refresh(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
+{
+	if (KMEM_LIKELY(ccp->cc_repoch ==
+	    kmem_load_relaxed(&kmi_reserve_epoch)))
+		return;
+	kmem_depot_lock(cp);
+	reserve_decay(cp, ccp, &rf->rf_retired);
+	kmem_lock_exit(&cp->cache_depot_lock);
+}
+
+/*
+ * The loaded magazine is empty and the previous one too (or absent): load
+ * a full one from the reserve; the loaded one becomes the previous one and
+ * the previous one joins the reserve's empties.  Busy; false if the
+ * reserve has none.  An idle reserve decays first (reserve_decay()).
+ */
+static bool
+reserve_load_full(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
+{
+	reserve_refresh(cp, ccp, rf);
+	if (ccp->cc_rfull == NULL)
+		return (false);
+	if (ccp->cc_ploaded != NULL)
+		reserve_push(&ccp->cc_rempty, &ccp->cc_nrempty, ccp->cc_ploaded);
+	ccp->cc_ploaded = ccp->cc_loaded;
+	kmem_store_relaxed(&ccp->cc_prounds, (int16_t)0);
+	ccp->cc_loaded = reserve_pop(&ccp->cc_rfull, &ccp->cc_nrfull,
+	    &ccp->cc_rminfull);
+	kmem_store_relaxed(&ccp->cc_rounds, (int32_t)ccp->cc_magsize);
+	return (true);
+}
+
+/* The mirror image for a free: load an empty one.  Busy. */
+static bool
+reserve_load_empty(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
+{
+	reserve_refresh(cp, ccp, rf);
+	if (ccp->cc_rempty == NULL || ccp->cc_loaded == NULL)
+		return (false);
+	if (ccp->cc_ploaded != NULL)
+		reserve_push(&ccp->cc_rfull, &ccp->cc_nrfull, ccp->cc_ploaded);
+	ccp->cc_ploaded = ccp->cc_loaded;
+	kmem_store_relaxed(&ccp->cc_prounds, (int16_t)ccp->cc_rounds);
+	ccp->cc_loaded = reserve_pop(&ccp->cc_rempty, &ccp->cc_nrempty,
+	    &ccp->cc_rminempty);
+	kmem_store_relaxed(&ccp->cc_rounds, 0);
+	return (true);
+}
+
 /*
  * The slot is about to load a magazine of capacity size: its previous
- * magazine goes to the depot and the loaded one becomes the previous one,
- * or goes to the depot too if its size differs (one of them outgrown), so
- * that the slot's two magazines keep one size.  Depot lock held.
+ * magazine goes to the reserve or the depot and the loaded one becomes the
+ * previous one, or goes too if its size differs (one of them outgrown), so
+ * that the slot's two magazines keep one size; a change of size empties
+ * the reserve into the depot.  Depot lock held.
  */
 static void
 slot_make_way(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, uint32_t size,
     kmem_magazine_t **retiredp)
 {
 	if (ccp->cc_ploaded != NULL)
-		kmi_depot_put(cp, ccp->cc_ploaded, ccp->cc_prounds != 0,
-		    retiredp);
+		slot_keep_or_put(cp, ccp, ccp->cc_ploaded,
+		    ccp->cc_prounds != 0, retiredp);
 	if (ccp->cc_loaded != NULL && ccp->cc_loaded->mag_size != size) {
 		kmi_depot_put(cp, ccp->cc_loaded, ccp->cc_rounds != 0,
 		    retiredp);
 		ccp->cc_loaded = NULL;
 		kmem_store_relaxed(&ccp->cc_rounds, 0);
 	}
+	if (size != (uint32_t)ccp->cc_magsize)	/* all of another size */
+		reserve_give(cp, ccp, UINT32_MAX, UINT32_MAX, retiredp);
 	ccp->cc_ploaded = ccp->cc_loaded;
 	kmem_store_relaxed(&ccp->cc_prounds, (int16_t)ccp->cc_rounds);
 }
@@ -166,7 +369,7 @@ cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 		ccp->cc_ploaded = mp;
 		kmem_store_relaxed(&ccp->cc_rounds, (int32_t)ccp->cc_prounds);
 		kmem_store_relaxed(&ccp->cc_prounds, (int16_t)0);
-	} else {
+	} else if (!reserve_load_full(cp, ccp, rf)) {
 		if (cp->cache_flags & KMF_NOMAGAZINE)
 			return (NULL);
 		kmem_depot_lock(cp);
@@ -185,6 +388,7 @@ cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 		if (mp == NULL)
 			return (NULL);
 	}
+	ASSERT_EXPENSIVE(kmi_slot_is_valid(cp, ccp));
 	return (kmem_magazine_pop(ccp));
 }
 
@@ -202,7 +406,7 @@ cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf,
 		ccp->cc_ploaded = mp;
 		kmem_store_relaxed(&ccp->cc_prounds, (int16_t)ccp->cc_rounds);
 		kmem_store_relaxed(&ccp->cc_rounds, 0);
-	} else {
+	} else if (!reserve_load_empty(cp, ccp, rf)) {
 		if (cp->cache_flags & KMF_NOMAGAZINE)
 			return (false);
 		kmem_depot_lock(cp);
@@ -222,6 +426,7 @@ cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf,
 		kmem_store_relaxed(&ccp->cc_rounds, 0);
 		kmem_store_relaxed(&ccp->cc_magsize, (int16_t)emp->mag_size);
 	}
+	ASSERT_EXPENSIVE(kmi_slot_is_valid(cp, ccp));
 	kmem_magazine_push(ccp, buf);
 	return (true);
 }
@@ -232,24 +437,86 @@ cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf,
  * use the record at all; try the swap and the depot, then the slab layer.
  */
 /*
- * The depot had no full magazine: fill one from the slab layer in a single
- * batch (one acquisition of cache_lock instead of one per buffer) and load
- * it.  Each thread so gets a run of neighbouring buffers of its own, which
- * also keeps threads from sharing cache lines.  No lock held; may sleep
- * (KM_SLEEP) and run constructors.  Returns a buffer, or NULL to let the
- * caller take one buffer from the slab layer.
+ * An empty magazine for a fill: the depot's (not to leave them piling up
+ * there while fills make new ones), else a new one; NULL if none.
  */
-static void *
-cpu_alloc_fill(kmem_cache_t *cp, int kmflag)
+static kmem_magazine_t *
+depot_take_empty(kmem_cache_t *cp)
 {
 	kmem_lock_enter(&cp->cache_depot_lock);
 	kmem_magtype_t *mtp = cp->cache_magtype;
 	kmem_magazine_t *mp = kmem_maglist_pop(&cp->cache_empty);
 	kmem_lock_exit(&cp->cache_depot_lock);
-	if (mp == NULL && (mp = kmi_magazine_create(mtp)) == NULL)
+	return (mp != NULL ? mp : kmi_magazine_create(mtp));
+}
+
+/*
+ * Fill mp and, for the slot's reserve, up to max more magazines of its
+ * size -- as many as make up a slab's worth of buffers with it, at most
+ * KMEM_FILL_MAX buffers -- in one batch from the slab layer.  The extra
+ * magazines come back on *morep, full; mp may be short.  Returns mp's
+ * rounds (-1: a constructor failed before any buffer could be had).
+ */
+static int
+cpu_fill(kmem_cache_t *cp, kmem_magazine_t *mp, uint32_t max, int kmflag,
+    kmem_magazine_t **morep)
+{
+	size_t size = mp->mag_size;
+	size_t per_slab = cp->cache_slabsize / cp->cache_chunksize;
+	size_t nmore = kmem_min(kmem_min(per_slab, KMEM_FILL_MAX) / size,
+	    (size_t)max + 1);
+
+	*morep = NULL;
+	if (nmore < 2)
+		return (kmi_slab_alloc_batch(cp, kmflag, mp->mag_round,
+		    (int)size));
+	void *bufs[KMEM_FILL_MAX];
+	int n = kmi_slab_alloc_batch(cp, kmflag, bufs, (int)(nmore * size));
+	if (n <= 0)
+		return (n);
+	int first = kmem_min(n, (int)size), at = first;
+	memcpy(mp->mag_round, bufs, (size_t)first * sizeof (void *));
+	while (n - at >= (int)size) {
+		kmem_magazine_t *more = depot_take_empty(cp);
+		if (more == NULL || more->mag_size != size) {
+			if (more != NULL)	/* the size changed */
+				kmi_magazine_destroy(cp, more, 0);
+			break;
+		}
+		memcpy(more->mag_round, bufs + at, size * sizeof (void *));
+		at += (int)size;
+		more->mag_next = *morep;
+		*morep = more;
+	}
+	while (at < n)
+		kmi_slab_free(cp, bufs[at++]);
+	/* No stale pointers on the stack: a leak scan would follow them. */
+	for (int i = 0; i < n; i++)
+		kmem_store_relaxed(&bufs[i], NULL);
+	kmem_compiler_barrier();
+	return (first);
+}
+
+/*
+ * The depot had no full magazine: fill one from the slab layer in a single
+ * batch (one acquisition of cache_lock instead of one per buffer) and load
+ * it, and fill more for the slot's reserve, up to a slab's worth in all.
+ * Each thread so gets runs of neighbouring buffers of its own, a slab or
+ * so long: two threads whose buffers alternate in runs of one magazine
+ * (a kilobyte) ran a batch benchmark 3.5 times slower than with runs of
+ * their own, though no buffer ever passed between them.  No lock held; may
+ * sleep (KM_SLEEP) and run constructors.  Returns a buffer, or NULL to let
+ * the caller take one buffer from the slab layer.
+ */
+static void *
+cpu_alloc_fill(kmem_cache_t *cp, int kmflag)
+{
+	kmem_magazine_t *mp = depot_take_empty(cp);
+	if (mp == NULL)
 		return (NULL);
-	int n = kmi_slab_alloc_batch(cp, kmflag, mp->mag_round,
-	    (int)mp->mag_size);
+	kmem_magazine_t *more;
+	int n = cpu_fill(cp, mp, (uint32_t)(KMEM_RESERVE_BYTES /
+	    (mp->mag_size * cp->cache_chunksize)), kmflag, &more);
 	if (n <= 0) {		/* none, or a constructor failed (-1) */
 		kmi_magazine_destroy(cp, mp, 0);
 		return (NULL);
@@ -264,11 +531,16 @@ cpu_alloc_fill(kmem_cache_t *cp, int kmflag)
 		if (ccp->cc_rounds == 0) {
 			kmem_depot_lock(cp);
 			slot_make_way(cp, ccp, mp->mag_size, &retired);
-			kmem_lock_exit(&cp->cache_depot_lock);
 			ccp->cc_loaded = mp;
 			kmem_store_relaxed(&ccp->cc_rounds, n);
 			kmem_store_relaxed(&ccp->cc_magsize,
 			    (int16_t)mp->mag_size);
+			while (more != NULL) {
+				kmem_magazine_t *next = more->mag_next;
+				slot_keep_or_put(cp, ccp, more, true, &retired);
+				more = next;
+			}
+			kmem_lock_exit(&cp->cache_depot_lock);
 			buf = kmem_magazine_pop(ccp);
 			mp = NULL;
 		}
@@ -278,6 +550,11 @@ cpu_alloc_fill(kmem_cache_t *cp, int kmflag)
 	if (mp != NULL) {
 		buf = mp->mag_round[--n];
 		kmi_magazine_retire(&retired, mp, n);
+	}
+	while (more != NULL) {
+		kmem_magazine_t *next = more->mag_next;
+		kmi_magazine_retire(&retired, more, (int)more->mag_size);
+		more = next;
 	}
 	kmi_magazines_destroy(cp, retired);
 	return (buf);

@@ -7,7 +7,13 @@
 
 #include "../slab/slab_impl.h"
 
+/* A slot's private reserve holds at most this much in buffers. */
+#define KMEM_RESERVE_BYTES	(128 * 1024)
+/* Buffers taken from the slab layer at once to fill several magazines. */
+#define KMEM_FILL_MAX		64
+
 extern kmem_magtype_t kmi_magtype[];
+extern uint32_t kmi_reserve_epoch;
 extern const int kmi_nmagtype;
 extern kmem_cache_t *kmi_cpu_record_cache;
 extern bool kmi_cpu_enabled;
@@ -22,6 +28,7 @@ void kmi_depot_put(kmem_cache_t *cp, kmem_magazine_t *mp, bool full,
     kmem_magazine_t **retiredp);
 void kmi_depot_take(kmem_cache_t *cp, kmem_magazine_t **retiredp);
 bool kmi_depot_is_valid(const kmem_cache_t *cp);
+bool kmi_slot_is_valid(const kmem_cache_t *cp, const kmem_cpu_cache_t *ccp);
 void kmi_depot_ws_update(kmem_cache_t *cp);
 void kmi_depot_ws_reap(kmem_cache_t *cp);
 void kmi_cpu_purge(kmem_cache_t *cp);

@@ -106,8 +106,10 @@ typedef struct kmi_magtype {
 	struct kmem_cache *mt_cache;	/* where magazines come from */
 } kmem_magtype_t;
 
-/* One cache's slot in a per-CPU (per-thread) record. */
-/* 32 bytes, so that finding a slot is one shift. */
+/*
+ * One cache's slot in a per-CPU (per-thread) record: a cache line, so
+ * that finding a slot is one shift and no two slots share a line.
+ */
 typedef struct kmem_cpu_cache {
 	kmem_magazine_t	*cc_loaded;	/* magazine in use */
 	kmem_magazine_t	*cc_ploaded;	/* previous: full or empty */
@@ -116,9 +118,17 @@ typedef struct kmem_cpu_cache {
 	int16_t		cc_magsize;	/* 0: slot not in use */
 	uint64_t	cc_free;	/* frees served here (allocations are */
 					/* derived: alloc = free + in use) */
+	/* The private reserve (magazine.c): lists linked by mag_next. */
+	kmem_magazine_t	*cc_rfull;	/* full magazines of cc_magsize */
+	kmem_magazine_t	*cc_rempty;	/* empty magazines of cc_magsize */
+	uint32_t	cc_nrfull;	/* magazines on cc_rfull */
+	uint32_t	cc_nrempty;	/* magazines on cc_rempty */
+	uint16_t	cc_rminfull;	/* their low-water marks this */
+	uint16_t	cc_rminempty;	/* interval (kmi_reserve_epoch) */
+	uint32_t	cc_repoch;	/* the interval they belong to */
 } kmem_cpu_cache_t;
 
-_Static_assert(sizeof (kmem_cpu_cache_t) == 32, "cpu cache slot size");
+_Static_assert(sizeof (kmem_cpu_cache_t) == 64, "cpu cache slot size");
 
 /*
  * A debugged cache's checks (the debug layer's; kmem_debug(9)), set by

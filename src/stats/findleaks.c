@@ -257,8 +257,9 @@ leak_sort_ptrs(void **v, size_t n)
 typedef void leak_round_fn(leak_t *lk, kmem_cache_t *cp, void *buf);
 
 /*
- * Every round in cp's magazines (the world stands still): the records',
- * the depot's full ones, and those detached (cache_detached).
+ * Every round in cp's magazines (the world stands still): the records'
+ * (loaded, previous and reserve), the depot's full ones, and those
+ * detached (cache_detached).
  */
 static size_t
 leak_each_round(leak_t *lk, kmem_cache_t *cp, leak_round_fn *fn)
@@ -279,6 +280,13 @@ leak_each_round(leak_t *lk, kmem_cache_t *cp, leak_round_fn *fn)
 			    r < (int)mags[m]->mag_size; r++, n++)
 				if (fn != NULL)
 					fn(lk, cp, mags[m]->mag_round[r]);
+		}
+		kmem_magazine_t *mp = ccp->cc_rfull;
+		for (uint32_t k = 0; mp != NULL && k < ccp->cc_nrfull;
+		    k++, mp = mp->mag_next) {
+			for (uint32_t r = 0; r < mp->mag_size; r++, n++)
+				if (fn != NULL)
+					fn(lk, cp, mp->mag_round[r]);
 		}
 	}
 	for (kmem_magazine_t *mp = cp->cache_full.ml_list; mp != NULL;

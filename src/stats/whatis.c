@@ -7,7 +7,8 @@
  * buffer of a quantum cache).  The
  * chunk is free if it is on its slab's free lists (or past a small slab's
  * bump pointer), or a round in a magazine (a per-CPU record's loaded or
- * previous magazine, a full magazine in the depot); guarded caches say so
+ * previous magazine or its reserve's full ones, a full magazine in the
+ * depot); guarded caches say so
  * in the buffer tag.  Otherwise it is allocated, and an audited cache
  * gives its last transaction.  An address in no cache is looked up in the
  * vmem arenas, the innermost first (an arena's spans are its source's
@@ -57,6 +58,15 @@ whatis_cached(kmem_cache_t *cp, const void *buf)
 		    kmem_load_relaxed(&ccp->cc_rounds), buf) ||
 		    in_magazine(kmem_load_relaxed(&ccp->cc_ploaded),
 		    kmem_load_relaxed(&ccp->cc_prounds), buf);
+		/* The reserve: as many magazines as its count says, at most */
+		/* (its owner runs on: a racy answer, never an endless walk). */
+		int size = kmem_load_relaxed(&ccp->cc_magsize);
+		kmem_magazine_t *mp = kmem_load_relaxed(&ccp->cc_rfull);
+		for (uint32_t n = kmem_load_relaxed(&ccp->cc_nrfull);
+		    !found && mp != NULL && n > 0; n--) {
+			found = in_magazine(mp, size, buf);
+			mp = kmem_load_relaxed(&mp->mag_next);
+		}
 	}
 	kmem_lock_exit(&kmem_cpu_list_lock);
 	kmem_lock_enter(&cp->cache_depot_lock);

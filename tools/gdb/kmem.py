@@ -154,7 +154,8 @@ REQUIRED = {
     "kmem_bufctl_t": ("bc_next", "bc_addr", "bc_slab"),
     "kmem_magazine_t": ("mag_next", "mag_size", "mag_rounds", "mag_round"),
     "kmem_cpu_cache_t": (
-        "cc_loaded", "cc_ploaded", "cc_rounds", "cc_prounds", "cc_free"),
+        "cc_loaded", "cc_ploaded", "cc_rounds", "cc_prounds", "cc_magsize",
+        "cc_free", "cc_rfull", "cc_nrfull"),
     "kmem_cpu_t": ("cpu_ncc", "cpu_cc", "cpu_link"),
     "vmem_t": (
         "vm_name", "vm_source", "vm_seg0", "vm_freelist", "vm_freemap",
@@ -764,7 +765,8 @@ class Kmem:
         return self.record("kmem_magazine_t", mag)
 
     def cpu_rounds(self, cp, capped=True):
-        """The rounds of cp's per-CPU loaded and previous magazines."""
+        """The rounds of cp's per-CPU loaded and previous magazines, and
+        of the full magazines of each slot's reserve."""
         out = []
         for ccp in self.cpu_slots(cp):
             for mag, rounds in ((ccp.cc_loaded, ccp.cc_rounds),
@@ -774,6 +776,19 @@ class Kmem:
                 if capped:
                     rounds = min(rounds, self.magazine(mag).mag_size)
                 out.extend(self.magazine_rounds(mag, rounds))
+            out.extend(self.reserve_rounds(ccp))
+        return out
+
+    def reserve_rounds(self, ccp):
+        """The rounds of a slot's reserve: cc_nrfull full magazines."""
+        out = []
+        mag = ccp.cc_rfull
+        for _ in range(ccp.cc_nrfull):
+            if mag == 0:
+                break
+            mp = self.magazine(mag)
+            out.extend(self.magazine_rounds(mag, mp.mag_size))
+            mag = mp.mag_next
         return out
 
     def maglist(self, first, count_field):
@@ -961,7 +976,8 @@ class Snapshot:
         cpu_rounds = 0
         cpu_free = 0
         for ccp in k.cpu_slots(cp):
-            cpu_rounds += (ccp.cc_rounds & MASK64) + (ccp.cc_prounds & MASK64)
+            cpu_rounds += (ccp.cc_rounds & MASK64) + \
+                (ccp.cc_prounds & MASK64) + ccp.cc_nrfull * ccp.cc_magsize
             cpu_free += ccp.cc_free
         self.cpu_rounds = cpu_rounds & MASK64
         self.depot_rounds = cp["cache_full.ml_capacity"]
@@ -1141,7 +1157,8 @@ def cached_in_magazine(k, cp, chunk):
     """whatis_cached(): a per-CPU or depot round."""
     for ccp in k.cpu_slots(cp):
         if chunk in k.magazine_rounds(ccp.cc_loaded, ccp.cc_rounds) or \
-                chunk in k.magazine_rounds(ccp.cc_ploaded, ccp.cc_prounds):
+                chunk in k.magazine_rounds(ccp.cc_ploaded, ccp.cc_prounds) or \
+                chunk in k.reserve_rounds(ccp):
             return True
     return chunk in k.depot_rounds(cp)
 
