@@ -49,6 +49,14 @@ void kmem_plat_unmap(void *addr, size_t size);
 void kmem_plat_discard(void *addr, size_t size);
 
 /*
+ * [addr, addr + size) is one large buffer whose user will likely touch all
+ * of it (on is true), or no longer is (false): the platform may back it
+ * with large pages, so that filling it takes one fault per large page
+ * instead of one per page.  A no-op is a correct implementation.
+ */
+void kmem_plat_large_pages(void *addr, size_t size, bool on);
+
+/*
  * Keep the pages of [addr, addr + size) resident (wire is true) or let
  * them be paged again (false); false if the platform would not (a hosted
  * process may lack the privilege).  A kernel, whose memory is resident,

@@ -65,6 +65,13 @@ kmem_plat_discard(void *addr, size_t size)
 	(void)addr, (void)size;
 }
 
+/* The demo kernel maps its memory one way only. */
+void
+kmem_plat_large_pages(void *addr, size_t size, bool on)
+{
+	(void)addr, (void)size, (void)on;
+}
+
 /* Kernel memory is resident. */
 bool
 kmem_plat_wire(void *addr, size_t size, bool wire)

@@ -204,6 +204,13 @@ kmem_plat_discard(void *addr, size_t size)
 	(void)madvise(addr, size, MADV_DONTNEED);
 }
 
+/* Transparent huge pages where the system lets a program ask for them. */
+void
+kmem_plat_large_pages(void *addr, size_t size, bool on)
+{
+	(void)madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+}
+
 void
 kmem_plat_wait(uint32_t *addr, uint32_t expected)
 {

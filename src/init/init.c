@@ -112,8 +112,10 @@ qcache_destroy(void *cache)
 static void
 hook_reclaim(int vmflag)
 {
-	if (kmem_load_acquire(&kmi_ready))
+	if (kmem_load_acquire(&kmi_ready)) {
+		kmi_large_flush(true);
 		kmi_reclaim(vmflag);
+	}
 }
 
 /* Someone waits for memory: every free goes to the slab layer. */
@@ -157,6 +159,7 @@ kmem_reap(void)
 {
 	if (!kmi_is_ready())
 		return;		/* nothing to reap yet */
+	kmi_large_flush(true);
 	kmi_reclaim(KM_SLEEP);
 	(void)vmem_release_spans(kmem_heap_arena);
 	release_free_pages();
@@ -172,6 +175,7 @@ kmem_update(void)
 	if (!kmi_is_ready())
 		return;
 	kmi_cache_update_all();
+	kmi_large_flush(false);
 	vmem_update();
 	release_free_pages();
 }
@@ -196,7 +200,8 @@ kmem_option_log(const char *name, bool has_value, const char *value)
 }
 
 /*
- * One item of kmem_init()'s options: nomagazines, noretain, physmem=SIZE,
+ * One item of kmem_init()'s options: nomagazines, noretain, nohugepages,
+ * physmem=SIZE,
  * reap_interval=SECONDS, a KMEM_DEBUG item, a log, or a report's
  * (atexit=, report_signal=).
  */
@@ -206,13 +211,16 @@ kmem_option_item(const char *name, bool has_value, const char *value)
 	uint64_t num;
 
 	if (kmi_strcmp(name, "nomagazines") == 0 ||
-	    kmi_strcmp(name, "noretain") == 0) {
+	    kmi_strcmp(name, "noretain") == 0 ||
+	    kmi_strcmp(name, "nohugepages") == 0) {
 		if (has_value)
 			return (KMEM_OPT_NO_VALUE);
 		if (name[2] == 'm')
 			kmem_opt.nomagazines = true;
-		else
+		else if (name[2] == 'r')
 			kmem_opt.noretain = true;
+		else
+			kmi_large_hugepages = false;
 	} else if (kmi_strcmp(name, "physmem") == 0) {
 		if (!has_value)
 			return (KMEM_OPT_NEEDS_VALUE);
@@ -287,6 +295,7 @@ kmem_init_locked(const char *options, const char *source)
 	size_t page = kmem_plat_pagesize();
 
 	kmem_opt.nomagazines = kmem_opt.noretain = false;
+	kmi_large_hugepages = true;
 	kmem_opt.reap_interval = 15;
 	kmem_opt.from_environment = kmi_strcmp(source, "KMEM_OPTIONS") == 0;
 	kmi_report_options_begin(source);
@@ -357,11 +366,13 @@ kmem_fork_prepare(void)
 	kmi_cache_fork(VMEM_FORK_PREPARE);
 	vmi_fork(VMEM_FORK_PREPARE);
 	kmi_log_fork(VMEM_FORK_PREPARE);
+	kmi_large_fork(VMEM_FORK_PREPARE);
 }
 
 static void
 kmem_fork_parent(void)
 {
+	kmi_large_fork(VMEM_FORK_PARENT);
 	kmi_log_fork(VMEM_FORK_PARENT);
 	vmi_fork(VMEM_FORK_PARENT);
 	kmi_cache_fork(VMEM_FORK_PARENT);
@@ -371,6 +382,7 @@ kmem_fork_parent(void)
 static void
 kmem_fork_child(void)
 {
+	kmi_large_fork(VMEM_FORK_CHILD);
 	kmi_log_fork(VMEM_FORK_CHILD);
 	vmi_fork(VMEM_FORK_CHILD);
 	kmi_cache_fork(VMEM_FORK_CHILD);

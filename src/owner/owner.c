@@ -12,8 +12,9 @@
  * kmem_alloc slab it lays out or destroys (kmi_slab_map_hook), so each
  * page that holds a slab's chunks maps to its cache's class and to the
  * slab's first buffer; the first page of a large buffer
- * (kmi_owner_large_alloc(): the kmem_oversize arena) maps to the large
- * class and the buffer's size.  Leaves (one per GiB of address space)
+ * (kmi_owner_large_alloc(): the kmem_oversize arena, through the cache of
+ * freed large buffers, src/kmem_alloc/large.c) maps to the large class
+ * and the buffer's size, which may exceed the request.  Leaves (one per GiB of address space)
  * are mapped on first use and never freed, so readers take no lock.
  *
  * Is a pointer the start of a buffer?  A class holds its cache's chunk
@@ -196,17 +197,21 @@ kmi_owner_large_alloc(size_t size, size_t align, int kmflag)
 	if (size > limit - page || align >= limit)
 		return (NULL);
 	size_t rsize = P2ROUNDUP(size, page);
-	void *buf = vmem_xalloc(kmem_oversize_arena, rsize,
-	    kmem_max(align, page), 0, 0, NULL, NULL, kmflag & VM_KMFLAGS);
+	void *buf = align <= page ? kmi_large_take(rsize, &rsize) : NULL;
+	if (buf == NULL &&
+	    (buf = vmem_xalloc(kmem_oversize_arena, rsize,
+	    kmem_max(align, page), 0, 0, NULL, NULL,
+	    kmflag & VM_KMFLAGS)) != NULL)
+		kmi_large_advise(buf, rsize);
 	if (buf != NULL)
 		owner_set(buf, page, &kmi_owner_large, rsize);
 	return (buf);
 }
 
-/* Free a large buffer of size bytes (kmem_owner_large_size()). */
+/* Free a large buffer of size bytes (kmem_owner_large_size()): cached. */
 void
 kmi_owner_large_free(void *buf, size_t size)
 {
 	owner_set(buf, (size_t)1 << kmi_owner_shift, NULL, 0);
-	vmem_xfree(kmem_oversize_arena, buf, size);
+	kmi_large_free(buf, size);
 }

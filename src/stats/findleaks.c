@@ -406,7 +406,9 @@ leak_oversize_segs(leak_t *lk, bool add)
 
 	for (vmem_seg_t *vsp = vmp->vm_seg0.vs_anext; vsp != &vmp->vm_seg0;
 	    vsp = vsp->vs_anext) {
-		if (vsp->vs_type != VMEM_ALLOC)
+		/* Freed large buffers that kmem keeps are not leaks. */
+		if (vsp->vs_type != VMEM_ALLOC ||
+		    kmi_large_holds(vsp->vs_start, vs_size(vsp)))
 			continue;
 		n++;
 		if (add)

@@ -201,11 +201,21 @@ kmem_whatis(const void *addr, void (*pr)(void *arg, const char *line),
 	if (!wi.wi_found)
 		(void) vmem_arena_walk(whatis_arena, &wb);
 	if (wb.wb_arena != NULL) {
+		/* A freed large buffer that kmem keeps (large.c) is free. */
+		bool cached = false;
+		if (wb.wb_arena == kmem_oversize_arena &&
+		    wb.wb_type == VMEM_ALLOC) {
+			kmem_lock_enter(&kmem_large_cache.lc_lock);
+			cached = kmi_large_holds((uintptr_t)wb.wb_seg.ws_start,
+			    wb.wb_seg.ws_size);
+			kmem_lock_exit(&kmem_large_cache.lc_lock);
+		}
 		kmi_snprintf(line, sizeof (line), "%p is %p+0x%zx, %s the %s "
-		    "vmem arena", addr, wb.wb_seg.ws_start,
+		    "vmem arena%s", addr, wb.wb_seg.ws_start,
 		    (size_t)((const char *)addr - (char *)wb.wb_seg.ws_start),
-		    wb.wb_type == VMEM_ALLOC ? "allocated from" : "freed from",
-		    vmem_name(wb.wb_arena));
+		    wb.wb_type == VMEM_ALLOC && !cached ? "allocated from" :
+		    "freed from", vmem_name(wb.wb_arena),
+		    cached ? " (kept for reuse)" : "");
 		wi.wi_pr(wi.wi_arg, line);
 		wi.wi_found = true;
 	}

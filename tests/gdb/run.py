@@ -347,11 +347,11 @@ def check_layout(checks, target, core):
     rc, out, err = gdb([
         "-ex", "handle SIGPWR nostop noprint pass",
         "-ex", "break target_stop_here", "-ex", "run",
-        "-ex", "set var *(unsigned int *)&kmem_layout_version = 3",
+        "-ex", "set var *(unsigned int *)&kmem_layout_version = 999",
         "-ex", "kmem kmastat", "-ex", "echo not reached\\n",
         "--args", target] + ["/dev/null"] * len(LIBRARY_FILES),
         dict(os.environ, KMEM_OPTIONS="reap_interval=0"))
-    checks.ok(rc == 1 and "layout is version 3" in err and
+    checks.ok(rc == 1 and "layout is version 999" in err and
               "not reached" not in out, "layout: a wrong "
               "kmem_layout_version stops gdb -batch", "status %d\n%s" %
               (rc, err[-2000:]))

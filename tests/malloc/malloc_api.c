@@ -482,6 +482,97 @@ test_large_reuse(void)
 	CHECK("large:reuses-spans", stat(heap_arena, "import") == imports);
 }
 
+/* The resident set, in KiB, from /proc/self/statm. */
+static long
+resident_kib(void)
+{
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f != NULL) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	return (rss * (sysconf(_SC_PAGESIZE) / 1024));
+}
+
+static int
+large_double_free_body(int arg)
+{
+	char *p = malloc(8 << 20);
+	(void)arg;
+	free(p);	/* kept for reuse, but no longer the caller's */
+	free(p);
+	return (0);	/* survived: the test fails */
+}
+
+/*
+ * Freed large buffers are kept for reuse (large.c): the same size comes
+ * back at the same address; a smaller request may take a buffer up to
+ * twice its size (malloc_usable_size says so); a kept buffer freed again
+ * is still a bad free; and a loop of large buffers of random sizes keeps
+ * its resident set near its live heap (it reached 1.8 times that when
+ * freed pages stayed resident until the periodic update).
+ */
+static void
+test_large_cache(void)
+{
+	enum { MIB = 1 << 20 };
+	char *p = malloc(8 * MIB);
+	memset(p, 1, 8 * MIB);
+	free(p);
+	char *q = malloc(8 * MIB);
+	CHECK("large:reuse-same-size", q == p);
+	free(q);
+	q = malloc(5 * MIB);
+	CHECK("large:reuse-larger-buffer", q == p &&
+	    malloc_usable_size(q) == 8 * MIB);
+	free(q);
+	q = malloc(3 * MIB);		/* 8 MiB is over twice 3: not reused */
+	CHECK("large:no-reuse-past-twice", q != p &&
+	    malloc_usable_size(q) == 3 * MIB);
+	free(q);
+
+	char out[4096], want[128];
+	snprintf(want, sizeof (want), "invalid or corrupted buffer");
+	int status = run_child(large_double_free_body, 0, out, sizeof (out));
+	CHECK("large:double-free-of-kept", WIFSIGNALED(status) &&
+	    WTERMSIG(status) == SIGABRT && (strstr(out, want) != NULL ||
+	    getenv("KMEM_DEBUG") != NULL));
+
+	enum { SLOTS = 12, OPS = 120 };
+	char *slot[SLOTS] = { 0 };
+	size_t len[SLOTS] = { 0 }, live = 0, peak_live = 0;
+	long base = resident_kib(), worst = 0;
+	uint64_t seed = 42;
+	for (int op = 0; op < OPS; op++) {
+		int i = (int)(seed % SLOTS);
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		free(slot[i]);
+		live -= len[i];
+		len[i] = (size_t)MIB + (size_t)(seed >> 40) % (16 * MIB);
+		slot[i] = malloc(len[i]);
+		memset(slot[i], op, len[i]);
+		live += len[i];
+		if (live > peak_live)
+			peak_live = live;
+		long over = resident_kib() - base - (long)(live / 1024);
+		if (over > worst)
+			worst = over;
+	}
+	/* Kept: at most an eighth of the large memory in use, 16 MiB at */
+	/* least; plus up to 2 MiB a buffer of large pages at its end. */
+	long allowed = (long)(peak_live / 8 / 1024) + 16 * 1024 +
+	    SLOTS * 2 * 1024;
+	CHECK("large:resident-near-live", worst <= allowed);
+	if (worst > allowed)
+		printf("    resident %ld KiB over the live heap, allowed %ld\n",
+		    worst, allowed);
+	for (int i = 0; i < SLOTS; i++)
+		free(slot[i]);
+}
+
 /*
  * libumem's portable port hashed pthread_self() onto per-CPU slots and put
  * every glibc thread on one slot and one lock.  Here two threads doing
@@ -649,6 +740,7 @@ main(void)
 	test_threads_fork();
 	test_is_kmem();
 	test_large_reuse();
+	test_large_cache();
 	test_threads_share_nothing();
 	test_faults();
 	printf("%d passed, %d failed\n", passed, failed);

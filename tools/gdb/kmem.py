@@ -91,7 +91,7 @@ import struct
 import gdb
 
 # The layout this script reads (KMEM_LAYOUT_VERSION, src/model/kmem_types.h).
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 
 MASK64 = (1 << 64) - 1
 MASK32 = (1 << 32) - 1
@@ -754,6 +754,17 @@ class Kmem:
         """Did a free list of sp leave its slab, or loop?"""
         self.slab_free_lists(cp, sp)
         return self.cache_memo.get(("damaged", sp.addr), False)
+
+    def large_cached(self):
+        """The freed large buffers kmem keeps (kmem_large_cache), as
+        (start, end) pairs: free, though allocated in vmem's terms."""
+        lc = lookup_symbol("kmem_large_cache").value()
+        out = set()
+        for i in range(min(int(lc["lc_n"]), int(lc["lc_ent"].type.range()[1]) + 1)):
+            e = lc["lc_ent"][i]
+            start = int(e["le_addr"]) & MASK64
+            out.add((start, (start + int(e["le_size"])) & MASK64))
+        return out
 
     def magazine_rounds(self, mag, count):
         if mag == 0 or count <= 0:
@@ -1559,8 +1570,10 @@ class LeakScan:
             for buf in self.k.allocated_buffers(cp):
                 out.append((buf, buf + cp.cache_bufsize, index))
         oversize = self.k.arena_at(self.k.global_value("kmem_oversize_arena"))
+        kept = self.k.large_cached()
         for vs in self.k.segments(oversize):
-            if vs.vs_type == VMEM_ALLOC:
+            if vs.vs_type == VMEM_ALLOC and \
+                    (vs.vs_start, vs.vs_end) not in kept:
                 out.append((vs.vs_start, vs.vs_end, OVERSIZE))
         return out
 
