@@ -106,11 +106,14 @@ test_physmem_first(void)
 	KT_CHECK(out != NULL && strstr(out, "budget kept") != NULL);
 }
 
-/* After a failed start: reaping is harmless, KM_SLEEP and KM_PANIC panic. */
+/*
+ * After a failed start (a 128 KiB budget: kmem needs about 170): reaping
+ * is harmless, KM_SLEEP and KM_PANIC panic.
+ */
 static void
 test_unstarted(void)
 {
-	char *envp[] = { "KMEM_OPTIONS=physmem=256k", NULL };
+	char *envp[] = { "KMEM_OPTIONS=physmem=128k", NULL };
 	char *argv[] = { "kmem_fresh_helper", "init-unstarted", "nosleep",
 	    NULL };
 	char *out = KT_FRESH_HELPER(argv, envp, 0);

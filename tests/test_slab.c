@@ -87,6 +87,24 @@ test_layouts(void)
 }
 
 /* A buffer is constructed once and destroyed when its slab goes. */
+/* A hashed cache's table comes with its first slab, not at creation. */
+static void
+test_hash_lazy(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_hash_lazy", 16384, 0, NULL,
+	    NULL, NULL, NULL, NULL, 0);
+
+	KT_CHECK(cp->cache_flags & KMF_HASH);
+	KT_CHECK(cp->cache_hash_table == NULL);
+	kmem_cache_reap_now(cp);		/* no table: nothing to do */
+	kmem_update();
+	void *a = kmem_cache_alloc(cp, KM_SLEEP);
+	KT_CHECK(cp->cache_hash_table != NULL);
+	kmem_cache_free(cp, a);
+	KT_CHECK(slabs_valid(cp));
+	kmem_cache_destroy(cp);
+}
+
 static void
 test_ctor_once(void)
 {
@@ -287,6 +305,7 @@ test_bad_args(void)
 
 KT_SUITE(slab_suite,
 	{ "slab:layout:small-large-nohash", test_layouts },
+	{ "slab:hash:lazy-table", test_hash_lazy },
 	{ "slab:ctor:constructed-once", test_ctor_once },
 	{ "slab:ctor:failure", test_ctor_fail },
 	{ "slab:layout:color-align", test_color_align },

@@ -225,17 +225,42 @@ kmi_slab_cache_init(kmem_cache_t *cp)
 	return (slab_hash_init(cp));
 }
 
+/*
+ * A hashed cache's table comes with its first slab (slab_hash_ensure()):
+ * most size classes of a program are never used, and each table took a
+ * page of kmem_metadata, some 140 KiB of a small program's resident set.
+ */
 static int
 slab_hash_init(kmem_cache_t *cp)
 {
-	cp->cache_hash_table = vmem_alloc(kmem_metadata_arena,
-	    KMEM_HASH_INITIAL * sizeof (void *), VM_NOSLEEP);
-	if (cp->cache_hash_table == NULL)
-		return (-1);
-	memset(cp->cache_hash_table, 0, KMEM_HASH_INITIAL * sizeof (void *));
+	cp->cache_hash_table = NULL;
 	cp->cache_hash_mask = KMEM_HASH_INITIAL - 1;
 	cp->cache_hash_shift = highbit(cp->cache_chunksize) - 1;
 	return (0);
+}
+
+/* Make sure a hashed cache has its table.  cache_lock not held. */
+static bool
+slab_hash_ensure(kmem_cache_t *cp)
+{
+	if (slab_is_small(cp) ||
+	    kmem_load_acquire(&cp->cache_hash_table) != NULL)
+		return (true);
+	kmem_bufctl_t **table = vmem_alloc(kmem_metadata_arena,
+	    KMEM_HASH_INITIAL * sizeof (void *), VM_NOSLEEP);
+	if (table == NULL)
+		return (false);
+	memset(table, 0, KMEM_HASH_INITIAL * sizeof (void *));
+	kmem_lock_enter(&cp->cache_lock);
+	if (cp->cache_hash_table == NULL) {
+		kmem_store_release(&cp->cache_hash_table, table);
+		table = NULL;
+	}
+	kmem_lock_exit(&cp->cache_lock);
+	if (table != NULL)		/* another thread's came first */
+		vmem_free(kmem_metadata_arena, table,
+		    KMEM_HASH_INITIAL * sizeof (void *));
+	return (true);
 }
 
 /*
@@ -435,6 +460,10 @@ kmi_slab_hash_update(kmem_cache_t *cp)
 	if (slab_is_small(cp))
 		return;
 	kmem_lock_enter(&cp->cache_lock);
+	if (cp->cache_hash_table == NULL) {	/* no slab yet */
+		kmem_lock_exit(&cp->cache_lock);
+		return;
+	}
 	size_t want = kmem_max(KMEM_HASH_INITIAL,
 	    kmem_hash_size(cp->cache_buftotal));
 	if (kmem_hash_rescale_due(want, cp->cache_hash_mask + 1))
@@ -502,7 +531,8 @@ slab_ensure_partial(kmem_cache_t *cp, int kmflag)
 {
 	while (kmem_list_empty(&cp->cache_partial)) {
 		kmem_lock_exit(&cp->cache_lock);
-		kmem_slab_t *sp = slab_create(cp, kmflag);
+		kmem_slab_t *sp = slab_hash_ensure(cp) ?
+		    slab_create(cp, kmflag) : NULL;
 		kmem_lock_enter(&cp->cache_lock);
 		if (sp == NULL)
 			return (false);
@@ -625,9 +655,11 @@ slab_lookup(kmem_cache_t *cp, void *buf, kmem_bufctl_t **bcpp)
 		*bcpp = (kmem_bufctl_t *)((char *)buf + cp->cache_bufctl);
 		return (sp);
 	}
-	kmem_bufctl_t **prev = slab_hash_bucket(cp, buf);
+	kmem_bufctl_t **prev = cp->cache_hash_table == NULL ? NULL :
+	    slab_hash_bucket(cp, buf);	/* no table: no slab yet */
 	kmem_bufctl_t *bcp;
-	for (bcp = *prev; bcp != NULL; bcp = bcp->bc_next) {
+	for (bcp = prev != NULL ? *prev : NULL; bcp != NULL;
+	    bcp = bcp->bc_next) {
 		cp->cache_hash_lookup_depth++;
 		if (bcp->bc_addr == buf)
 			break;
