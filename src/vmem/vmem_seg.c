@@ -14,7 +14,10 @@
 #define VMEM_SEG_CHUNK	(64 * 1024)
 
 static kmem_lock_t vmem_segpool_lock = KMEM_LOCK_INIT;
-static vmem_seg_t *vmem_segpool;
+static vmem_seg_t *vmem_segpool;	/* given back, by vs_knext */
+/* The newest chunk's segments never handed out: touched only when taken */
+/* (a chunk linked whole made 64 KiB resident at start-up). */
+static vmem_seg_t *vmem_segpool_next, *vmem_segpool_end;
 /*
  * Every chunk of segments, linked through its first segment (by
  * vs_anext), which spans the chunk: a debugger's root, and memory a leak
@@ -49,11 +52,24 @@ vmem_segpool_refill(void)
 	chunk[0].vs_end = (uintptr_t)chunk + VMEM_SEG_CHUNK;
 	chunk[0].vs_anext = vmem_seg_chunks;
 	vmem_seg_chunks = &chunk[0];
-	for (size_t i = 1; i < n; i++) {
-		chunk[i].vs_knext = vmem_segpool;
-		vmem_segpool = &chunk[i];
-	}
+	vmem_segpool_next = &chunk[1];
+	vmem_segpool_end = &chunk[n];
 	return (true);
+}
+
+/* A segment from the pool, or NULL.  vmem_segpool_lock held. */
+static vmem_seg_t *
+vmem_segpool_take(void)
+{
+	vmem_seg_t *vsp = vmem_segpool;
+
+	if (vsp != NULL) {
+		vmem_segpool = vsp->vs_knext;
+		return (vsp);
+	}
+	if (vmem_segpool_next == vmem_segpool_end && !vmem_segpool_refill())
+		return (NULL);
+	return (vmem_segpool_next++);
 }
 
 kmem_lock_t *
@@ -70,10 +86,9 @@ vmi_seg_reserve(vmem_t *vmp, unsigned n)
 		return (true);
 	kmem_lock_enter(&vmem_segpool_lock);
 	while (vmp->vm_nsegfree < n) {
-		if (vmem_segpool == NULL && !vmem_segpool_refill())
+		vmem_seg_t *vsp = vmem_segpool_take();
+		if (vsp == NULL)
 			break;
-		vmem_seg_t *vsp = vmem_segpool;
-		vmem_segpool = vsp->vs_knext;
 		vsp->vs_knext = vmp->vm_segfree;
 		vmp->vm_segfree = vsp;
 		vmp->vm_nsegfree++;
