@@ -194,7 +194,7 @@ free_impl(void *buf, const kmem_owner_t *ow)
 	const kmem_owner_class_t *oc = kmem_owner_class(ow);
 
 	if (KMEM_LIKELY(oc != NULL && kmem_owner_holds(oc, ow, buf))) {
-		if (KMEM_LIKELY(kmem_face_free_fast(oc->oc_cache, buf)))
+		if (KMEM_LIKELY(kmem_face_free_owned(oc, buf)))
 			return;
 		kmem_face_free_slow(oc->oc_cache, buf);
 	} else if (buf != NULL) {

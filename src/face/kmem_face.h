@@ -56,6 +56,16 @@ kmem_face_free_fast(kmem_cache_t *cp, void *buf)
 	return (kmem_magazine_free(cp, buf));
 }
 
+/*
+ * The same for a buffer of owner class oc (kmem_owner_holds() said so):
+ * the slot comes from the class, a load nearer than through its cache.
+ */
+static KMEM_ALWAYS_INLINE bool
+kmem_face_free_owned(const kmem_owner_class_t *oc, void *buf)
+{
+	return (kmem_magazine_free_at(oc->oc_cache, oc->oc_free_index, buf));
+}
+
 /* The rest of kmem_cache_free(): depot, slab layer, debug checks. */
 static inline void
 kmem_face_free_slow(kmem_cache_t *cp, void *buf)

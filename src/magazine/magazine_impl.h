@@ -239,15 +239,16 @@ kmem_magazine_alloc(kmem_cache_t *cp, void **bufp)
 	return (done);
 }
 
-/* Put buf in this thread's loaded magazine; false if it cannot. */
-static inline bool
-kmem_magazine_free(kmem_cache_t *cp, void *buf)
+/*
+ * Put buf in this thread's loaded magazine of cp, whose slot is index;
+ * false if it cannot.
+ */
+static KMEM_ALWAYS_INLINE bool
+kmem_magazine_free_at(kmem_cache_t *cp, uint32_t index, void *buf)
 {
 	kmem_cpu_t *cpu = kmem_plat_self_enter();
 	kmem_cpu_cache_t *ccp;
 	bool done = false;
-
-	uint32_t index = kmem_load_relaxed(&cp->cache_cpu_index);
 
 	if (KMEM_LIKELY(kmem_cpu_begin(cpu, index, &ccp))) {
 		if (KMEM_LIKELY(ccp->cc_rounds < ccp->cc_magsize)) {
@@ -259,6 +260,14 @@ kmem_magazine_free(kmem_cache_t *cp, void *buf)
 	}
 	kmem_plat_self_exit();
 	return (done);
+}
+
+/* Put buf in this thread's loaded magazine; false if it cannot. */
+static inline bool
+kmem_magazine_free(kmem_cache_t *cp, void *buf)
+{
+	return (kmem_magazine_free_at(cp,
+	    kmem_load_relaxed(&cp->cache_cpu_index), buf));
 }
 
 void *kmi_cache_alloc_slow(kmem_cache_t *cp, int kmflag);
