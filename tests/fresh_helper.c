@@ -28,6 +28,8 @@
 #include <kmem/kmem.h>
 #include <kmem/kmem_posix.h>
 #include <kmem/vmem.h>
+#include <kmem/bsd/malloc.h>
+#include <pthread.h>
 
 #define FAIL(...)	do { fprintf(stderr, __VA_ARGS__); \
 			    fputc('\n', stderr); exit(1); } while (0)
@@ -270,6 +272,40 @@ init_unstarted(const char *mode)
 	printf("unstarted: %s returned\n", mode);
 }
 
+MALLOC_DEFINE(M_FRESH, "fresh", "kmem_fresh_helper's large buffers");
+
+static void *
+large_waiter(void *arg)
+{
+	(void)arg;
+	kmem_free(kmem_alloc(12 << 20, KM_SLEEP), 12 << 20);
+	return (NULL);
+}
+
+/*
+ * A KM_SLEEP request waits for memory (a 40 MiB budget, 32 MiB of large
+ * BSD buffers live); freeing two of them must wake it, though freed large
+ * buffers are normally kept for reuse.  Hangs (the alarm) if not.
+ */
+static void
+large_wait(void)
+{
+	void *b[4];
+	pthread_t t;
+
+	for (int i = 0; i < 4; i++) {
+		b[i] = kmem_bsd_malloc(8 << 20, M_FRESH, M_WAITOK);
+		memset(b[i], 1, 8 << 20);
+	}
+	alarm(20);
+	pthread_create(&t, NULL, large_waiter, NULL);
+	usleep(300000);
+	kmem_bsd_free(b[0], M_FRESH);
+	kmem_bsd_free(b[1], M_FRESH);
+	pthread_join(t, NULL);
+	printf("large-wait: woken\n");
+}
+
 /* Under KMEM_DEBUG a quantum cache checks every free in its slab layer. */
 static void
 qcache_double_free(void)
@@ -397,6 +433,8 @@ main(int argc, char **argv)
 		qcache_double_free();
 	else if (argc >= 3 && strcmp(argv[1], "faults") == 0)
 		faults(atoi(argv[2]));
+	else if (argc >= 2 && strcmp(argv[1], "large-wait") == 0)
+		large_wait();
 	else
 		FAIL("usage: kmem_fresh_helper init|budget S1 S2|reclaim-sleep|"
 		    "init-faults|init-budget|qcache-double-free|faults PERSIST");

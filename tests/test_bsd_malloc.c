@@ -36,6 +36,33 @@ stat_of(struct malloc_type *type)
 	return (mts);
 }
 
+/*
+ * Large buffers freed to a limited type are kept for reuse (large.c), but
+ * the type is charged exactly what it asked for: a kept 8 MiB buffer is
+ * not handed to a 5 MiB request (its free would credit 8), so memory in
+ * use and the limit's reservation stay true through many cycles.
+ */
+MALLOC_DEFINE_LIMIT(M_KLARGE, "klarge", "kept large buffers", 32ul << 20);
+
+static void
+test_large_kept(void)
+{
+	size_t mib = (size_t)1 << 20;
+	void *live = malloc(20 * mib, M_KLARGE, M_WAITOK);
+
+	for (int i = 0; i < 6; i++) {
+		void *p = malloc(8 * mib, M_KLARGE, M_WAITOK);
+		free(p, M_KLARGE);
+		void *q = malloc(5 * mib, M_KLARGE, M_WAITOK);
+		KT_CHECK(q != p);
+		free(q, M_KLARGE);
+		KT_EQ_U(stat_of(M_KLARGE).mts_memuse, 20 * mib);
+	}
+	KT_CHECK(malloc(30 * mib, M_KLARGE, M_NOWAIT) == NULL);	/* > limit */
+	free(live, M_KLARGE);
+	KT_EQ_U(stat_of(M_KLARGE).mts_memuse, 0);
+}
+
 /* Sizes, alignment, the allocation unit, MALLOC()/FREE(). */
 static void
 test_basic(void)
@@ -852,6 +879,7 @@ test_walk_registering(void)
 
 KT_SUITE(bsd_suite,
 	{ "bsd:malloc:basic", test_basic },
+	{ "bsd:malloc:large-kept-exact", test_large_kept },
 	{ "bsd:malloc:zero", test_zero },
 	{ "bsd:malloc:names", test_names },
 	{ "bsd:malloc:canfail", test_canfail },

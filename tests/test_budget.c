@@ -95,6 +95,17 @@ test_noretain(void)
 	helper_ok(argv, envp);
 }
 
+/* Frees of kept large buffers wake a KM_SLEEP waiter (large.c). */
+static void
+test_large_wait(void)
+{
+	char *envp[] = { "KMEM_OPTIONS=physmem=40m,reap_interval=0", NULL };
+	char *argv[] = { "kmem_fresh_helper", "large-wait", NULL };
+	char *out = KT_FRESH_HELPER(argv, envp, 0);
+
+	KT_CHECK(out != NULL && strstr(out, "large-wait: woken") != NULL);
+}
+
 /* A reclaim callback that allocates with KM_SLEEP while memory is short. */
 static void
 test_reclaim_sleep(void)
@@ -265,6 +276,7 @@ KT_SUITE(budget_suite,
 	{ "budget:classes:fill-free-refill", test_classes },
 	{ "budget:classes:oversize-then-small", test_oversize_then_small },
 	{ "budget:classes:noretain", test_noretain },
+	{ "budget:large:kept-frees-wake-waiters", test_large_wait },
 	{ "budget:reclaim:callback-sleeps", test_reclaim_sleep },
 	{ "budget:never:panics", test_never },
 	{ "budget:sleep:qcache-import-wakes", test_qcache_import_wakes },

@@ -81,8 +81,9 @@ bsd_alloc_large_wait(size_t size, struct malloc_type *type, int flags,
     int kmflag, const char *fn)
 {
 	size_t page = kmem_plat_pagesize(), budget, meta;
+	/* Exact: the type is charged for what it asked for (bsd_unit()). */
 	void *buf = kmi_owner_large_alloc(size, page, (kmflag & KM_PUSHPAGE) |
-	    KM_NOSLEEP_LAZY);
+	    KM_NOSLEEP_LAZY, true);
 
 	if (buf != NULL)
 		return (buf);
@@ -95,7 +96,7 @@ bsd_alloc_large_wait(size_t size, struct malloc_type *type, int flags,
 		    "(physmem=%zu) less what kmem keeps (%zu)", budget, meta);
 		bsd_too_large(fn, size, type, why);
 	}
-	return (kmi_owner_large_alloc(size, page, kmflag));
+	return (kmi_owner_large_alloc(size, page, kmflag, true));
 }
 
 static KMEM_NOINLINE void *
@@ -136,7 +137,7 @@ bsd_alloc_slow(size_t size, struct malloc_type *type, int flags, int kmflag,
 		buf = kmem_alloc(bsd_rsize(size), kmflag);
 	} else if (nowait) {
 		buf = kmi_owner_large_alloc(size, kmem_plat_pagesize(),
-		    kmflag);
+		    kmflag, true);
 	} else {
 		buf = bsd_alloc_large_wait(size, type, flags, kmflag, fn);
 	}

@@ -74,7 +74,7 @@ malloc_init(void)
 static void *
 malloc_large(size_t size, size_t align)
 {
-	return (kmi_owner_large_alloc(size, align, KM_NOSLEEP));
+	return (kmi_owner_large_alloc(size, align, KM_NOSLEEP, false));
 }
 
 static KMEM_NOINLINE void *

@@ -122,6 +122,8 @@ hook_reclaim(int vmflag)
 static void
 hook_wait(bool begin)
 {
+	if (begin)
+		kmi_large_flush(true);
 	kmi_cpu_bypass(begin);
 }
 

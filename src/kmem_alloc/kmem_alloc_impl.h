@@ -37,9 +37,9 @@ typedef struct kmem_large_cache {
 
 extern kmem_large_cache_t kmem_large_cache;
 
-/* A cached buffer of size to twice size bytes (page-rounded), its size */
-/* in *sizep; NULL if none. */
-void *kmi_large_take(size_t size, size_t *sizep);
+/* A cached buffer of size bytes (page-rounded), or unless exact of up */
+/* to twice that, its size in *sizep; NULL if none. */
+void *kmi_large_take(size_t size, bool exact, size_t *sizep);
 /* Free a large buffer of kmem_oversize (size page-rounded): cached. */
 void kmi_large_free(void *buf, size_t size);
 void kmi_large_flush(bool all);

@@ -17,11 +17,14 @@
  * at most KMEM_LARGE_SLOTS of them, and at most an eighth of the large
  * memory in use in bytes (KMEM_LARGE_MIN at least).  A request takes the
  * smallest cached buffer that holds it if that is at most twice the
- * request (the owner map records the buffer's real size); the pages past
+ * request (the owner map records the buffer's real size; a face that
+ * counts what it allocates, malloc(9), asks for the exact size); the
+ * pages past
  * the request are discarded, so the excess is address space, not
  * resident memory.  A buffer leaves the cache, oldest first, when the
  * limits are passed, when it sat unused through a whole update interval,
- * at kmem_reap(), and when memory is short (vmem's reclaim hook); its
+ * at kmem_reap(), and when memory is short (vmem's reclaim and wait
+ * hooks; while anyone waits for memory nothing is kept); its
  * pages are discarded before vmem gets it back.  So freed large buffers
  * hold at most the cache's limit of resident memory.
  *
@@ -124,10 +127,10 @@ large_release(const kmem_large_t *e, size_t limit)
 }
 
 void *
-kmi_large_take(size_t size, size_t *sizep)
+kmi_large_take(size_t size, bool exact, size_t *sizep)
 {
 	kmem_large_cache_t *lc = &kmem_large_cache;
-	size_t most = size <= SIZE_MAX / 4 ? 4 * size : size;
+	size_t most = !exact && size <= SIZE_MAX / 2 ? 2 * size : size;
 	uint32_t best = UINT32_MAX;
 
 	if (kmem_load_relaxed(&lc->lc_n) == 0)
@@ -164,7 +167,9 @@ kmi_large_free(void *buf, size_t size)
 	uint32_t nout = 0;
 	size_t limit = large_limit();
 
-	if (size > limit) {		/* larger than the whole cache */
+	/* Larger than the whole cache, or someone waits for memory: vmem */
+	/* must see it (and wake the waiter). */
+	if (size > limit || vmi_memwait_active()) {
 		out[nout++] = (kmem_large_t){ (uintptr_t)buf, size, 0 };
 	} else {
 		kmem_lock_enter(&lc->lc_lock);

@@ -186,10 +186,12 @@ kmi_owner_enable(void)
 /*
  * A large buffer: whole pages from kmem_oversize, aligned to align (at
  * least a page), its first page mapped.  size > 0.  No request larger
- * than the map's address space, or aligned past it, can succeed.
+ * than the map's address space, or aligned past it, can succeed.  Unless
+ * exact, a kept freed buffer of up to twice the size may serve (the map
+ * records its size: kmem_owner_large_size()).
  */
 void *
-kmi_owner_large_alloc(size_t size, size_t align, int kmflag)
+kmi_owner_large_alloc(size_t size, size_t align, int kmflag, bool exact)
 {
 	size_t page = (size_t)1 << kmi_owner_shift;
 	size_t limit = (size_t)1 << KMEM_OWNER_VA_BITS;
@@ -197,7 +199,8 @@ kmi_owner_large_alloc(size_t size, size_t align, int kmflag)
 	if (size > limit - page || align >= limit)
 		return (NULL);
 	size_t rsize = P2ROUNDUP(size, page);
-	void *buf = align <= page ? kmi_large_take(rsize, &rsize) : NULL;
+	void *buf = align <= page ? kmi_large_take(rsize, exact, &rsize) :
+	    NULL;
 	if (buf == NULL &&
 	    (buf = vmem_xalloc(kmem_oversize_arena, rsize,
 	    kmem_max(align, page), 0, 0, NULL, NULL,

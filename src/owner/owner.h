@@ -103,7 +103,8 @@ kmem_owner_large_size(const kmem_owner_t *ow, const void *buf)
 }
 
 bool kmi_owner_enable(void);
-void *kmi_owner_large_alloc(size_t size, size_t align, int kmflag);
+void *kmi_owner_large_alloc(size_t size, size_t align, int kmflag,
+    bool exact);
 void kmi_owner_large_free(void *buf, size_t size);
 
 #endif /* KMEM_OWNER_H */

@@ -239,15 +239,19 @@ slab_hash_init(kmem_cache_t *cp)
 	return (0);
 }
 
-/* Make sure a hashed cache has its table.  cache_lock not held. */
+/*
+ * Make sure a hashed cache has its table, allocated as slab_create()
+ * allocates its metadata.  cache_lock not held.
+ */
 static bool
-slab_hash_ensure(kmem_cache_t *cp)
+slab_hash_ensure(kmem_cache_t *cp, int kmflag)
 {
 	if (slab_is_small(cp) ||
 	    kmem_load_acquire(&cp->cache_hash_table) != NULL)
 		return (true);
 	kmem_bufctl_t **table = vmem_alloc(kmem_metadata_arena,
-	    KMEM_HASH_INITIAL * sizeof (void *), VM_NOSLEEP);
+	    KMEM_HASH_INITIAL * sizeof (void *),
+	    (kmflag & KM_PUSHPAGE) | KM_NOSLEEP_LAZY);
 	if (table == NULL)
 		return (false);
 	memset(table, 0, KMEM_HASH_INITIAL * sizeof (void *));
@@ -436,8 +440,8 @@ slab_hash_rescale(kmem_cache_t *cp, size_t nbuckets)
 	if (table == NULL)
 		return;
 	memset(table, 0, nbuckets * sizeof (void *));
-	cp->cache_hash_table = table;
-	cp->cache_hash_mask = nbuckets - 1;
+	kmem_store_release(&cp->cache_hash_table, table);	/* see */
+	cp->cache_hash_mask = nbuckets - 1;		/* slab_hash_ensure() */
 	for (size_t i = 0; i < old_n; i++) {
 		kmem_bufctl_t *bcp = old[i];
 		while (bcp != NULL) {
@@ -531,7 +535,7 @@ slab_ensure_partial(kmem_cache_t *cp, int kmflag)
 {
 	while (kmem_list_empty(&cp->cache_partial)) {
 		kmem_lock_exit(&cp->cache_lock);
-		kmem_slab_t *sp = slab_hash_ensure(cp) ?
+		kmem_slab_t *sp = slab_hash_ensure(cp, kmflag) ?
 		    slab_create(cp, kmflag) : NULL;
 		kmem_lock_enter(&cp->cache_lock);
 		if (sp == NULL)

@@ -46,7 +46,7 @@ MODES = {
     "plain": {"KMEM_OPTIONS": "reap_interval=0"},
 }
 LIBRARY_FILES = ("whatis", "verify", "findleaks", "kmastat", "vmem")
-WHATIS_SLOTS = 8                # whatis_targets[] in target.c
+WHATIS_SLOTS = 9                # whatis_targets[] in target.c
 OVERSIZE_LEAK = 3 << 20         # LEAK_OVERSIZE in target.c
 LEAK_TOTAL = "   Total 7 buffers, %d bytes" % (
     3 * 200 + 2 * 768 + 128 + OVERSIZE_LEAK)
@@ -63,6 +63,7 @@ WHATIS = ["allocated from gdb_node",
           "allocated from gdb_arena_cache",
           "is in no kmem cache or vmem arena",
           "allocated from kmem_alloc_8192",
+          "freed from the kmem_oversize vmem arena (kept for reuse)",
           "freed from gdb_guarded"]
 
 

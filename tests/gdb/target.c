@@ -40,6 +40,7 @@
 
 #include <kmem/kmem.h>
 #include <kmem/vmem.h>
+#include <kmem/bsd/malloc.h>
 
 #define NOINLINE	__attribute__((noinline))
 #define LEAK_OVERSIZE	(3u << 20)
@@ -70,7 +71,8 @@ node_t *g_list;			/* head of a 3-node list */
 void *g_big;			/* an oversize buffer */
 void *g_freed;			/* a freed buffer: whatis says "freed" */
 void *g_corrupt;		/* a freed, then written, guarded buffer */
-const void *whatis_targets[8];	/* what WHATIS lists, in order */
+const void *whatis_targets[9];	/* what WHATIS lists, in order */
+void *g_kept;			/* a freed large buffer kmem keeps */
 int whatis_count;
 static char g_static_pool[STATIC_POOL] __attribute__((aligned(4096)));
 
@@ -206,11 +208,16 @@ make_reachable(void)
 		kmem_cache_free(ctor_cache, tmp[i]);
 }
 
+MALLOC_DEFINE(M_GDBT, "gdb_target", "gdb target");
+
 static void
 make_freed(bool debug)
 {
 	g_freed = kmem_cache_alloc(node_cache, KM_SLEEP);
 	kmem_cache_free(node_cache, g_freed);
+	/* Kept for reuse: free to whatis, not a leak to findleaks. */
+	g_kept = kmalloc(3u << 20, M_GDBT, M_WAITOK);
+	kfree(g_kept, M_GDBT);
 	if (!debug)
 		return;
 	/* The seeded corruption: nothing allocates from it afterwards. */
@@ -263,6 +270,7 @@ write_whatis(const char *path, bool debug)
 	whatis_targets[whatis_count++] = keep[2];
 	whatis_targets[whatis_count++] = &keep[0];
 	whatis_targets[whatis_count++] = (char *)keep[3] + 100;
+	whatis_targets[whatis_count++] = (char *)g_kept + 64;
 	if (debug)
 		whatis_targets[whatis_count++] = g_corrupt;
 	for (int i = 0; i < whatis_count; i++) {

@@ -1235,10 +1235,15 @@ def whatis_lines(k, addr):
     best = arena_holding(k, addr)
     if best is not None:
         vmp, _, kind, vs = best
-        return [line_limit("%s is %s+0x%x, %s the %s vmem arena" % (
+        # A freed large buffer that kmem keeps (large.c) is free.
+        kept = kind == VMEM_ALLOC and \
+            vmp.addr == k.global_value("kmem_oversize_arena") and \
+            (vs.vs_start, vs.vs_end) in k.large_cached()
+        return [line_limit("%s is %s+0x%x, %s the %s vmem arena%s" % (
             ptr(addr), ptr(vs.vs_start), addr - vs.vs_start,
-            "allocated from" if kind == VMEM_ALLOC else "freed from",
-            vmp.vm_name), 160)]
+            "allocated from" if kind == VMEM_ALLOC and not kept
+            else "freed from", vmp.vm_name,
+            " (kept for reuse)" if kept else ""), 160)]
     return ["%s is in no kmem cache or vmem arena" % ptr(addr)]
 
 
