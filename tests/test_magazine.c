@@ -227,6 +227,54 @@ test_cross_thread_exit(void)
 	kmem_cache_destroy(cp);
 }
 
+/* free_all(), then wait at x's barrier (the thread stays alive). */
+static pthread_barrier_t consumer_bar;
+
+static void *
+free_all_and_wait(void *arg)
+{
+	free_all(arg);
+	pthread_barrier_wait(&consumer_bar);
+	pthread_barrier_wait(&consumer_bar);
+	return (NULL);
+}
+
+/*
+ * A thread that only frees (a consumer) keeps no full magazine in its
+ * reserve: they go to the depot, where the producer finds them, while
+ * the consumer is still alive (it kept them all once, and a producer /
+ * consumer program's memory doubled).
+ */
+static void
+test_consumer_keeps_nothing(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_consumer", 128, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	enum { N = 500 };
+	void **bufs = malloc(N * sizeof (void *));
+	for (int i = 0; i < N; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	xfer_t x = { cp, bufs, N };
+	pthread_t t;
+	pthread_barrier_init(&consumer_bar, NULL, 2);
+	pthread_create(&t, NULL, free_all_and_wait, &x);
+	pthread_barrier_wait(&consumer_bar);	/* all freed, thread alive */
+	uint64_t magsize = kmem_cache_stat(cp, "magazine_size");
+	KT_CMP_U(kmem_cache_stat(cp, "full_magazines"), >=,
+	    (N - 2 * magsize) / magsize);
+	uint64_t slab_alloc = kmem_cache_stat(cp, "slab_alloc");
+	for (int i = 0; i < N / 2; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	KT_EQ_U(kmem_cache_stat(cp, "slab_alloc"), slab_alloc);
+	for (int i = 0; i < N / 2; i++)
+		kmem_cache_free(cp, bufs[i]);
+	pthread_barrier_wait(&consumer_bar);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&consumer_bar);
+	free(bufs);
+	kmem_cache_destroy(cp);
+}
+
 /*
  * A constructor that fails while a magazine is being filled for a thread
  * that already has a record: the allocation fails cleanly (it once loaded
@@ -493,6 +541,8 @@ KT_SUITE(magazine_suite,
 	{ "magazine:depot:working-set", test_working_set },
 	{ "magazine:reserve:private", test_reserve },
 	{ "magazine:reserve:decay", test_reserve_decay },
+	{ "magazine:reserve:consumer-keeps-nothing",
+	    test_consumer_keeps_nothing },
 	{ "magazine:thread:cross-free-exit", test_cross_thread_exit },
 	{ "magazine:ctor:fails-with-record", test_ctor_fails_with_record },
 	{ "magazine:purge:live-thread", test_purge_live },

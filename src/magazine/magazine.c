@@ -39,8 +39,10 @@
  * other's freed magazines and every buffer's cache line moved between
  * cores (batches of 1000 ran 3 times slower on two threads than on one).
  * Buffers still travel between threads when one only allocates and
- * another only frees: their reserves fill (empties on one side, fulls on
- * the other) and the rest goes through the depot as before.  A reserve
+ * another only frees: a slot keeps full magazines only in an interval in
+ * which its thread took full ones (cc_rallocs), so a consumer's go to the
+ * depot for the producers, as before (kept, a 2-thread producer/consumer
+ * benchmark peaked at twice its memory).  A reserve
  * decays as the depot's working set does: each slot keeps its lists'
  * low-water marks for the interval of kmi_reserve_epoch (one kmem_update()
  * each), and what sat unused through a whole interval goes to the depot
@@ -179,7 +181,8 @@ reserve_mark(kmem_cpu_cache_t *ccp)
 {
 	ccp->cc_rminfull = (uint16_t)kmem_min(ccp->cc_nrfull, UINT16_MAX);
 	ccp->cc_rminempty = (uint16_t)kmem_min(ccp->cc_nrempty, UINT16_MAX);
-	ccp->cc_repoch = kmem_load_relaxed(&kmi_reserve_epoch);
+	ccp->cc_repoch = (uint16_t)kmem_load_relaxed(&kmi_reserve_epoch);
+	ccp->cc_rallocs = 0;
 }
 
 static void
@@ -253,7 +256,8 @@ static void
 reserve_decay(kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
     kmem_magazine_t **retiredp)
 {
-	if (ccp->cc_repoch + 1 == kmem_load_relaxed(&kmi_reserve_epoch))
+	if ((uint16_t)(ccp->cc_repoch + 1) ==
+	    (uint16_t)kmem_load_relaxed(&kmi_reserve_epoch))
 		reserve_give(cp, ccp, ccp->cc_rminfull, ccp->cc_rminempty,
 		    retiredp);
 	else
@@ -263,14 +267,17 @@ reserve_decay(kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
 
 /*
  * The slot's previous magazine (full or empty) is leaving it: keep it in
- * the reserve if there is room, else give it to the depot.  Depot lock.
+ * the reserve if there is room -- a full one only if this thread took
+ * full magazines this interval: one that only frees (a consumer) would
+ * hoard what others allocate -- else give it to the depot.  Depot lock.
  */
 static void
 slot_keep_or_put(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, kmem_magazine_t *mp,
     bool full, kmem_magazine_t **retiredp)
 {
 	if (ccp->cc_nrfull + ccp->cc_nrempty < reserve_max(cp, ccp) &&
-	    mp->mag_size == (uint32_t)ccp->cc_magsize) {
+	    mp->mag_size == (uint32_t)ccp->cc_magsize &&
+	    (!full || ccp->cc_rallocs != 0)) {
 		if (full)
 			reserve_push(&ccp->cc_rfull, &ccp->cc_nrfull, mp);
 		else
@@ -285,7 +292,7 @@ static void
 reserve_refresh(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 {
 	if (KMEM_LIKELY(ccp->cc_repoch ==
-	    kmem_load_relaxed(&kmi_reserve_epoch)))
+	    (uint16_t)kmem_load_relaxed(&kmi_reserve_epoch)))
 		return;
 	kmem_depot_lock(cp);
 	reserve_decay(cp, ccp, &rf->rf_retired);
@@ -389,6 +396,7 @@ cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 		if (mp == NULL)
 			return (NULL);
 	}
+	ccp->cc_rallocs = 1;
 	ASSERT_EXPENSIVE(kmi_slot_is_valid(cp, ccp));
 	return (kmem_magazine_pop(ccp));
 }
@@ -536,6 +544,7 @@ cpu_alloc_fill(kmem_cache_t *cp, int kmflag)
 			kmem_store_relaxed(&ccp->cc_rounds, n);
 			kmem_store_relaxed(&ccp->cc_magsize,
 			    (int16_t)mp->mag_size);
+			ccp->cc_rallocs = 1;	/* keep the fill's others */
 			while (more != NULL) {
 				kmem_magazine_t *next = more->mag_next;
 				slot_keep_or_put(cp, ccp, more, true, &retired);

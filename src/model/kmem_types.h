@@ -125,7 +125,8 @@ typedef struct kmem_cpu_cache {
 	uint32_t	cc_nrempty;	/* magazines on cc_rempty */
 	uint16_t	cc_rminfull;	/* their low-water marks this */
 	uint16_t	cc_rminempty;	/* interval (kmi_reserve_epoch) */
-	uint32_t	cc_repoch;	/* the interval they belong to */
+	uint16_t	cc_repoch;	/* the interval they belong to */
+	uint16_t	cc_rallocs;	/* took a full magazine in it */
 } kmem_cpu_cache_t;
 
 _Static_assert(sizeof (kmem_cpu_cache_t) == 64, "cpu cache slot size");
