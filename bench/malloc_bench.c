@@ -59,22 +59,21 @@ touch(void *p, size_t n)
 }
 
 /*
- * A thread keeps a pool of 2000 objects and, ops times, replaces a random
+ * A thread keeps a pool of npool objects and, ops times, replaces a random
  * one with an object of size(seed) bytes.
  */
 static void
-pool_churn(uint64_t seed, long ops, size_t (*size)(uint64_t *))
+pool_churn(uint64_t seed, long ops, size_t (*size)(uint64_t *), int npool)
 {
-	enum { POOL = 2000 };
-	void **pool = calloc(POOL, sizeof (void *));
+	void **pool = calloc((size_t)npool, sizeof (void *));
 	for (long op = 0; op < ops; op++) {
-		int i = (int)(rnd(&seed) % POOL);
+		int i = (int)(rnd(&seed) % (uint64_t)npool);
 		free(pool[i]);
 		size_t n = size(&seed);
 		pool[i] = malloc(n);
 		touch(pool[i], n);
 	}
-	for (int i = 0; i < POOL; i++)
+	for (int i = 0; i < npool; i++)
 		free(pool[i]);
 	free(pool);
 }
@@ -90,7 +89,7 @@ server_size(uint64_t *seed)
 static void *
 server_thread(void *arg)
 {
-	pool_churn(1 + (uintptr_t)arg, 3000000, server_size);
+	pool_churn(1 + (uintptr_t)arg, 3000000, server_size, 2000);
 	return (NULL);
 }
 
@@ -182,7 +181,7 @@ mixed_size(uint64_t *seed)
 static void *
 mixed_thread(void *arg)
 {
-	pool_churn(31 + (uintptr_t)arg, 600000, mixed_size);
+	pool_churn(31 + (uintptr_t)arg, 600000, mixed_size, 2000);
 	return (NULL);
 }
 
@@ -268,19 +267,7 @@ randsmall_size(uint64_t *seed)
 static void *
 randsmall_thread(void *arg)
 {
-	enum { SLOTS = 1024 };
-	uint64_t seed = 17 + (uintptr_t)arg * 31;
-	void **slot = calloc(SLOTS, sizeof (void *));
-	for (long op = 0; op < 4000000; op++) {
-		int i = (int)(rnd(&seed) % SLOTS);
-		free(slot[i]);
-		size_t n = randsmall_size(&seed);
-		slot[i] = malloc(n);
-		touch(slot[i], n);
-	}
-	for (int i = 0; i < SLOTS; i++)
-		free(slot[i]);
-	free(slot);
+	pool_churn(17 + (uintptr_t)arg * 31, 4000000, randsmall_size, 1024);
 	return (NULL);
 }
 
