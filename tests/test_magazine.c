@@ -198,6 +198,28 @@ free_all(void *arg)
 	return (NULL);
 }
 
+/* n buffers of cp, in a new array. */
+static void **
+alloc_n(kmem_cache_t *cp, int n)
+{
+	void **bufs = malloc((size_t)n * sizeof (void *));
+	for (int i = 0; i < n; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	return (bufs);
+}
+
+/* This thread takes n buffers (and frees them) without a slab allocation. */
+static void
+reuse_without_slabs(kmem_cache_t *cp, void **bufs, int n)
+{
+	uint64_t slab_alloc = kmem_cache_stat(cp, "slab_alloc");
+	for (int i = 0; i < n; i++)
+		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	KT_EQ_U(kmem_cache_stat(cp, "slab_alloc"), slab_alloc);
+	for (int i = 0; i < n; i++)
+		kmem_cache_free(cp, bufs[i]);
+}
+
 /* Buffers allocated here, freed by another thread that then exits. */
 static void
 test_cross_thread_exit(void)
@@ -205,9 +227,7 @@ test_cross_thread_exit(void)
 	kmem_cache_t *cp = kmem_cache_create("t_xthread", 128, 0, NULL, NULL,
 	    NULL, NULL, NULL, 0);
 	enum { N = 500 };
-	void **bufs = malloc(N * sizeof (void *));
-	for (int i = 0; i < N; i++)
-		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	void **bufs = alloc_n(cp, N);
 	xfer_t x = { cp, bufs, N };
 	pthread_t t;
 	pthread_create(&t, NULL, free_all, &x);
@@ -217,17 +237,12 @@ test_cross_thread_exit(void)
 	/* The exiting thread's full magazines went to the depot ... */
 	KT_CHECK(kmem_cache_stat(cp, "full_magazines") > 0);
 	/* ... and this thread gets them from there, not from slabs. */
-	uint64_t slab_alloc = kmem_cache_stat(cp, "slab_alloc");
-	for (int i = 0; i < N / 2; i++)
-		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
-	KT_EQ_U(kmem_cache_stat(cp, "slab_alloc"), slab_alloc);
-	for (int i = 0; i < N / 2; i++)
-		kmem_cache_free(cp, bufs[i]);
+	reuse_without_slabs(cp, bufs, N / 2);
 	free(bufs);
 	kmem_cache_destroy(cp);
 }
 
-/* free_all(), then wait at x's barrier (the thread stays alive). */
+/* free_all(), then wait twice at consumer_bar (the thread stays alive). */
 static pthread_barrier_t consumer_bar;
 
 static void *
@@ -251,9 +266,7 @@ test_consumer_keeps_nothing(void)
 	kmem_cache_t *cp = kmem_cache_create("t_consumer", 128, 0, NULL, NULL,
 	    NULL, NULL, NULL, 0);
 	enum { N = 500 };
-	void **bufs = malloc(N * sizeof (void *));
-	for (int i = 0; i < N; i++)
-		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	void **bufs = alloc_n(cp, N);
 	xfer_t x = { cp, bufs, N };
 	pthread_t t;
 	pthread_barrier_init(&consumer_bar, NULL, 2);
@@ -262,12 +275,7 @@ test_consumer_keeps_nothing(void)
 	uint64_t magsize = kmem_cache_stat(cp, "magazine_size");
 	KT_CMP_U(kmem_cache_stat(cp, "full_magazines"), >=,
 	    (N - 2 * magsize) / magsize);
-	uint64_t slab_alloc = kmem_cache_stat(cp, "slab_alloc");
-	for (int i = 0; i < N / 2; i++)
-		bufs[i] = kmem_cache_alloc(cp, KM_SLEEP);
-	KT_EQ_U(kmem_cache_stat(cp, "slab_alloc"), slab_alloc);
-	for (int i = 0; i < N / 2; i++)
-		kmem_cache_free(cp, bufs[i]);
+	reuse_without_slabs(cp, bufs, N / 2);
 	pthread_barrier_wait(&consumer_bar);
 	pthread_join(t, NULL);
 	pthread_barrier_destroy(&consumer_bar);

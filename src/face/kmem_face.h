@@ -49,16 +49,10 @@ kmem_face_alloc_fast(kmem_cache_t *cp, void **bufp)
 	return (kmem_magazine_alloc(cp, bufp));
 }
 
-/* A buffer back to this CPU's magazine, if it has room. */
-static KMEM_ALWAYS_INLINE bool
-kmem_face_free_fast(kmem_cache_t *cp, void *buf)
-{
-	return (kmem_magazine_free(cp, buf));
-}
-
 /*
- * The same for a buffer of owner class oc (kmem_owner_holds() said so):
- * the slot comes from the class, a load nearer than through its cache.
+ * A buffer of owner class oc (kmem_owner_holds() said so) back to this
+ * CPU's magazine, if it has room: the slot comes from the class, a load
+ * nearer than through its cache.
  */
 static KMEM_ALWAYS_INLINE bool
 kmem_face_free_owned(const kmem_owner_class_t *oc, void *buf)

@@ -31,7 +31,6 @@ typedef struct kmem_large_cache {
 	size_t		lc_dirty;	/* given back resident since the */
 					/* last discard of the free pages */
 	uint64_t	lc_epoch;	/* kmem_update() intervals */
-	uint64_t	lc_hits, lc_misses;
 	kmem_large_t	lc_ent[KMEM_LARGE_SLOTS];
 } kmem_large_cache_t;
 

@@ -146,15 +146,14 @@ slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
 	if (ccp->cc_ploaded != NULL)
 		kmi_magazine_retire(&cp->cache_detached, ccp->cc_ploaded,
 		    ccp->cc_prounds);
-	for (kmem_magazine_t *mp = ccp->cc_rfull, *next; mp != NULL;
-	    mp = next) {
-		next = mp->mag_next;
-		kmi_magazine_retire(&cp->cache_detached, mp, (int)mp->mag_size);
-	}
-	for (kmem_magazine_t *mp = ccp->cc_rempty, *next; mp != NULL;
-	    mp = next) {
-		next = mp->mag_next;
-		kmi_magazine_retire(&cp->cache_detached, mp, 0);
+	for (int full = 0; full < 2; full++) {
+		kmem_magazine_t *mp = full ? ccp->cc_rfull : ccp->cc_rempty;
+		while (mp != NULL) {
+			kmem_magazine_t *next = mp->mag_next;
+			kmi_magazine_retire(&cp->cache_detached, mp,
+			    full ? (int)mp->mag_size : 0);
+			mp = next;
+		}
 	}
 	ccp->cc_rfull = ccp->cc_rempty = NULL;
 	kmem_store_relaxed(&ccp->cc_nrfull, 0);
@@ -309,16 +308,7 @@ kmem_thread_exit(void *self)
 				kmi_magazine_retire(&retired, mags[i],
 				    rounds[i]);
 		}
-		for (kmem_magazine_t *mp = ccp->cc_rfull, *next; mp != NULL;
-		    mp = next) {
-			next = mp->mag_next;
-			kmi_depot_put(cp, mp, true, &retired);
-		}
-		for (kmem_magazine_t *mp = ccp->cc_rempty, *next; mp != NULL;
-		    mp = next) {
-			next = mp->mag_next;
-			kmi_depot_put(cp, mp, false, &retired);
-		}
+		kmi_reserve_give(cp, ccp, UINT32_MAX, UINT32_MAX, &retired);
 		kmem_fetch_add(&cp->cache_cpu_free, ccp->cc_free);
 		kmem_lock_exit(&cp->cache_depot_lock);
 		kmi_magazines_destroy(cp, retired);

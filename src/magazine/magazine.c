@@ -51,10 +51,10 @@
  * When the depot has no full magazine, magazines are filled from the slab
  * layer in one batch, a slab's worth or KMEM_FILL_MAX buffers at most: one
  * to load, the rest for the reserve.  So each thread gets runs of
- * neighbouring buffers of its own, and shares no cache line, nor a pair of
- * neighbouring lines (which processors prefetch together), with another
- * thread's: filling one magazine at a time interleaved two threads' buffers
- * in runs of 15, which by itself cost a 2-thread batch benchmark 2.5 times.
+ * neighbouring buffers of its own, sharing lines (or the pairs of lines
+ * processors prefetch together) with another thread's only where two runs
+ * meet: in an experiment, two threads whose buffers alternated in runs of
+ * 15 ran a batch benchmark 3.5 times slower than with runs of their own.
  * For the same reason per-CPU records are aligned to two cache lines
  * (magazines are not: with runs of their own, aligning them so made no
  * measurable difference and cost a third more magazine memory).
@@ -232,9 +232,13 @@ kmi_slot_is_valid(const kmem_cache_t *cp, const kmem_cpu_cache_t *ccp)
 	return (n == ccp->cc_nrempty);
 }
 
-/* Give nfull full and nempty empty magazines of the reserve to the depot. */
-static void
-reserve_give(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, uint32_t nfull,
+/*
+ * Give nfull full and nempty empty magazines of the slot's reserve to the
+ * depot (what it cannot take goes on *retiredp).  Depot lock held; the
+ * slot's owner, busy, or gone.
+ */
+void
+kmi_reserve_give(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, uint32_t nfull,
     uint32_t nempty, kmem_magazine_t **retiredp)
 {
 	for (; nfull > 0 && ccp->cc_rfull != NULL; nfull--)
@@ -258,10 +262,10 @@ reserve_decay(kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
 {
 	if ((uint16_t)(ccp->cc_repoch + 1) ==
 	    (uint16_t)kmem_load_relaxed(&kmi_reserve_epoch))
-		reserve_give(cp, ccp, ccp->cc_rminfull, ccp->cc_rminempty,
+		kmi_reserve_give(cp, ccp, ccp->cc_rminfull, ccp->cc_rminempty,
 		    retiredp);
 	else
-		reserve_give(cp, ccp, UINT32_MAX, UINT32_MAX, retiredp);
+		kmi_reserve_give(cp, ccp, UINT32_MAX, UINT32_MAX, retiredp);
 	reserve_mark(ccp);
 }
 
@@ -359,7 +363,7 @@ slot_make_way(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, uint32_t size,
 		kmem_store_relaxed(&ccp->cc_rounds, 0);
 	}
 	if (size != (uint32_t)ccp->cc_magsize)	/* all of another size */
-		reserve_give(cp, ccp, UINT32_MAX, UINT32_MAX, retiredp);
+		kmi_reserve_give(cp, ccp, UINT32_MAX, UINT32_MAX, retiredp);
 	ccp->cc_ploaded = ccp->cc_loaded;
 	kmem_store_relaxed(&ccp->cc_prounds, (int16_t)ccp->cc_rounds);
 }
