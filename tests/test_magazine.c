@@ -87,6 +87,52 @@ test_depot(void)
 }
 
 /*
+ * The swap, which the fast paths do themselves: a thread whose allocations
+ * and frees cross between its two magazines again and again (after an
+ * exchange it starts on the boundary) never gets a buffer twice, finds
+ * each as it left it, and needs neither the depot nor the slab layer.
+ */
+static void
+test_swap(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_swap", 64, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	enum { N = 30, STEPS = 20000 };
+	void *live[N];
+	int nlive = 0;
+	uint64_t seed = 12345;
+
+	alloc_then_free(cp, live, N);	/* both magazines, full */
+	uint64_t depot = kmem_cache_stat(cp, "depot_alloc") +
+	    kmem_cache_stat(cp, "depot_free");
+	uint64_t slab_alloc = kmem_cache_stat(cp, "slab_alloc");
+	for (int step = 0; step < STEPS; step++) {
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		bool up = (seed >> 33) & 1;
+		if (nlive == N || (nlive > 0 && !up)) {
+			unsigned char *b = live[--nlive];
+			for (int i = 0; i < 64; i++)
+				KT_CHECK(b[i] == (unsigned char)(uintptr_t)b);
+			kmem_cache_free(cp, b);
+		} else {
+			unsigned char *b = kmem_cache_alloc(cp, KM_SLEEP);
+			for (int i = 0; i < nlive; i++)
+				KT_CHECK(live[i] != b);
+			memset(b, (unsigned char)(uintptr_t)b, 64);
+			live[nlive++] = b;
+		}
+	}
+	while (nlive > 0)
+		kmem_cache_free(cp, live[--nlive]);
+	KT_EQ_U(kmem_cache_stat(cp, "depot_alloc") +
+	    kmem_cache_stat(cp, "depot_free"), depot);
+	KT_EQ_U(kmem_cache_stat(cp, "slab_alloc"), slab_alloc);
+	KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
+	KT_EQ_U(kmem_cache_stat(cp, "alloc"), kmem_cache_stat(cp, "free"));
+	kmem_cache_destroy(cp);
+}
+
+/*
  * The private reserve: a thread that allocates and frees a batch larger
  * than two magazines keeps it to itself -- the same buffers come back,
  * with no depot traffic and no slab allocation -- and the rounds are
@@ -547,6 +593,7 @@ KT_SUITE(magazine_suite,
 	{ "magazine:cpu:reuse", test_reuse },
 	{ "magazine:depot:exchange-reap", test_depot },
 	{ "magazine:depot:working-set", test_working_set },
+	{ "magazine:swap:fast-path", test_swap },
 	{ "magazine:reserve:private", test_reserve },
 	{ "magazine:reserve:decay", test_reserve_decay },
 	{ "magazine:reserve:consumer-keeps-nothing",

@@ -57,15 +57,19 @@ void *pvalloc(size_t size);
 size_t malloc_usable_size(void *buf);
 
 static KMEM_NOINLINE bool
-malloc_init(void)
+malloc_start(void)
 {
-	if (kmem_load_acquire(&malloc_ready))
-		return (true);
 	malloc_page = kmem_plat_pagesize();
 	if (!kmem_face_init())
 		return (false);
 	kmem_store_release(&malloc_ready, true);
 	return (true);
+}
+
+static inline bool
+malloc_init(void)
+{
+	return (kmem_load_acquire(&malloc_ready) || malloc_start());
 }
 
 /* ---- allocation ---- */
@@ -84,8 +88,8 @@ malloc_slow(size_t size)
 
 	if (!malloc_init())
 		return (NULL);
-	if (size <= MALLOC_SMALL_MAX)
-		buf = kmem_alloc(size == 0 ? MALLOC_ALIGN :
+	if (size <= MALLOC_SMALL_MAX)	/* the fast path missed, or size 0 */
+		buf = kmem_face_alloc_slow(size == 0 ? MALLOC_ALIGN :
 		    P2ROUNDUP(size, MALLOC_ALIGN), KM_NOSLEEP);
 	else
 		buf = malloc_large(size, malloc_page);
@@ -124,7 +128,7 @@ memalign_impl(size_t align, size_t size)
 		errno = EINVAL;
 		return (NULL);
 	}
-	if (KMEM_UNLIKELY(!kmem_load_acquire(&malloc_ready)) && !malloc_init())
+	if (!malloc_init())
 		return (NULL);
 	size = kmem_max(size, 1);
 	/* The smallest class at least size whose alignment suffices; */

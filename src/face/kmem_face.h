@@ -49,6 +49,13 @@ kmem_face_alloc_fast(kmem_cache_t *cp, void **bufp)
 	return (kmem_magazine_alloc(cp, bufp));
 }
 
+/* kmem_alloc(size, kmflag) after kmem_face_alloc_fast() missed. */
+static inline void *
+kmem_face_alloc_slow(size_t size, int kmflag)
+{
+	return (kmi_alloc_slow(size, kmflag));
+}
+
 /*
  * A buffer of owner class oc (kmem_owner_holds() said so) back to this
  * CPU's magazine, if it has room: the slot comes from the class, a load

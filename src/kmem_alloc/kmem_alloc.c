@@ -227,6 +227,16 @@ kmem_alloc_oversize(size_t size, int kmflag)
 	return (buf);
 }
 
+/* kmem_alloc() past its fast path: for a face whose own fast path missed. */
+void *
+kmi_alloc_slow(size_t size, int kmflag)
+{
+	kmem_cache_t *cp = kmem_alloc_class(size);
+
+	return (cp == NULL ? kmem_alloc_oversize(size, kmflag) :
+	    kmem_alloc_miss(cp, size, kmflag));
+}
+
 void *
 kmem_alloc(size_t size, int kmflag)
 {

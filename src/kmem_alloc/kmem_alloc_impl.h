@@ -12,6 +12,7 @@ int kmi_alloc_caches_create(int cflags);
 void kmi_alloc_caches_destroy(void);
 bool kmi_alloc_could_ever(size_t size, int kmflag, size_t *budgetp,
     size_t *metap);
+void *kmi_alloc_slow(size_t size, int kmflag);
 
 /* large.c: the cache of freed large buffers (theory there). */
 #define KMEM_LARGE_SLOTS	16

@@ -153,7 +153,8 @@ typedef struct refill {
 static void
 refill_finish(kmem_cache_t *cp, refill_t *rf)
 {
-	kmi_magazines_destroy(cp, rf->rf_retired);
+	if (rf->rf_retired != NULL)
+		kmi_magazines_destroy(cp, rf->rf_retired);
 	if (rf->rf_grow)
 		kmi_magazine_resize(cp);
 }
@@ -375,13 +376,8 @@ slot_make_way(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, uint32_t size,
 static void *
 cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 {
-	if (ccp->cc_prounds > 0) {
-		kmem_magazine_t *mp = ccp->cc_loaded;
-		ccp->cc_loaded = ccp->cc_ploaded;
-		ccp->cc_ploaded = mp;
-		kmem_store_relaxed(&ccp->cc_rounds, (int32_t)ccp->cc_prounds);
-		kmem_store_relaxed(&ccp->cc_prounds, (int16_t)0);
-	} else if (!reserve_load_full(cp, ccp, rf)) {
+	if (!kmem_magazine_can_alloc(ccp) &&
+	    !reserve_load_full(cp, ccp, rf)) {
 		if (cp->cache_flags & KMF_NOMAGAZINE)
 			return (NULL);
 		kmem_depot_lock(cp);
@@ -413,13 +409,8 @@ static bool
 cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf,
     refill_t *rf)
 {
-	if (ccp->cc_ploaded != NULL && ccp->cc_prounds == 0) {
-		kmem_magazine_t *mp = ccp->cc_loaded;
-		ccp->cc_loaded = ccp->cc_ploaded;
-		ccp->cc_ploaded = mp;
-		kmem_store_relaxed(&ccp->cc_prounds, (int16_t)ccp->cc_rounds);
-		kmem_store_relaxed(&ccp->cc_rounds, 0);
-	} else if (!reserve_load_empty(cp, ccp, rf)) {
+	if (!kmem_magazine_can_free(ccp) &&
+	    !reserve_load_empty(cp, ccp, rf)) {
 		if (cp->cache_flags & KMF_NOMAGAZINE)
 			return (false);
 		kmem_depot_lock(cp);
@@ -447,7 +438,8 @@ cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf,
 /*
  * The slow paths.  The fast paths (kmem_magazine_alloc/free in
  * magazine_impl.h) found the loaded magazine empty (full), or could not
- * use the record at all; try the swap and the depot, then the slab layer.
+ * use the record at all (the swap is theirs); try the reserve and the
+ * depot, then the slab layer.
  */
 /*
  * An empty magazine for a fill: the depot's (not to leave them piling up

@@ -6,12 +6,13 @@
  * Faces whose free takes no size -- libc free(3), NetBSD free(9),
  * DragonFly kfree(9) -- must find a buffer's cache from its address
  * alone.  The owner map is a two-level radix table over the 48-bit
- * address space, one entry (two words) per page.  Once a face enables it
+ * address space, one entry (two words) per 4 KiB granule (a page, or a
+ * part of a larger one).  Once a face enables it
  * (kmi_owner_enable(): before kmem_init(), or later, when it maps the
  * slabs kmem already has), the slab layer reports every
  * kmem_alloc slab it lays out or destroys (kmi_slab_map_hook), so each
- * page that holds a slab's chunks maps to its cache's class and to the
- * slab's first buffer; the first page of a large buffer
+ * granule that holds a slab's chunks maps to its cache's class and to the
+ * slab's first buffer; the first granule of a large buffer
  * (kmi_owner_large_alloc(): the kmem_oversize arena, through the cache of
  * freed large buffers, src/kmem_alloc/large.c) maps to the large class
  * and the buffer's size, which may exceed the request.  Leaves (one per GiB of address space)
@@ -29,8 +30,8 @@
  * KMEM_DEBUG catches that.
  *
  * Invariants.
- *  1. A page's entry names a class only while a slab of that class's
- *     cache (or a large buffer starting on that page) is there.
+ *  1. A granule's entry names a class only while a slab of that class's
+ *     cache (or a large buffer starting in that granule) is there.
  *  2. Classes are never freed or changed once published: a reader that
  *     loaded one may use it after the slab is gone.
  */
@@ -39,7 +40,6 @@
 kmem_owner_t *kmem_owner_root[KMEM_OWNER_ROOT_ENTRIES];
 const kmem_owner_t kmi_owner_none;
 const kmem_owner_class_t kmi_owner_large;	/* no chunks */
-unsigned kmi_owner_shift = 12;
 
 static kmem_lock_t kmem_owner_lock = KMEM_LOCK_INIT;
 static kmem_owner_class_t kmem_owner_classes[KMEM_OWNER_NCLASS];
@@ -61,14 +61,14 @@ owner_leaf(uintptr_t pn)
 	return (leaf);
 }
 
-/* Map every page of [mem, mem+size) to oc and first. */
+/* Map every granule of [mem, mem+size) to oc and first. */
 static void
 owner_set(void *mem, size_t size, const kmem_owner_class_t *oc,
     uintptr_t first)
 {
-	uintptr_t last = ((uintptr_t)mem + size - 1) >> kmi_owner_shift;
+	uintptr_t last = ((uintptr_t)mem + size - 1) >> KMEM_OWNER_SHIFT;
 
-	for (uintptr_t pn = (uintptr_t)mem >> kmi_owner_shift; pn <= last;
+	for (uintptr_t pn = (uintptr_t)mem >> KMEM_OWNER_SHIFT; pn <= last;
 	    pn++) {
 		kmem_owner_t *leaf = owner_leaf(pn);
 		if (leaf == NULL)
@@ -169,13 +169,14 @@ kmi_owner_enable(void)
 {
 	if (kmem_load_acquire(&kmem_owner_state) == 2)
 		return (true);
+	if (kmem_plat_pagesize() < KMEM_OWNER_GRANULE)
+		return (false);		/* slabs could share a granule */
 	uint32_t off = 0;
 	if (!kmem_cas(&kmem_owner_state, &off, 1)) {
 		while (kmem_load_acquire(&kmem_owner_state) != 2)
 			kmem_plat_yield();	/* another thread maps */
 		return (true);
 	}
-	kmi_owner_shift = (unsigned)highbit(kmem_plat_pagesize()) - 1;
 	kmem_store_release(&kmi_slab_map_hook, owner_slab_map);
 	if (kmi_is_ready())
 		(void)kmem_cache_walk(owner_map_cache, NULL);
@@ -185,7 +186,7 @@ kmi_owner_enable(void)
 
 /*
  * A large buffer: whole pages from kmem_oversize, aligned to align (at
- * least a page), its first page mapped.  size > 0.  No request larger
+ * least a page), its first granule mapped.  size > 0.  No request larger
  * than the map's address space, or aligned past it, can succeed.  Unless
  * exact, a kept freed buffer of up to twice the size may serve (the map
  * records its size: kmem_owner_large_size()).
@@ -193,7 +194,7 @@ kmi_owner_enable(void)
 void *
 kmi_owner_large_alloc(size_t size, size_t align, int kmflag, bool exact)
 {
-	size_t page = (size_t)1 << kmi_owner_shift;
+	size_t page = kmem_plat_pagesize();
 	size_t limit = (size_t)1 << KMEM_OWNER_VA_BITS;
 
 	if (size > limit - page || align >= limit)
@@ -206,8 +207,8 @@ kmi_owner_large_alloc(size_t size, size_t align, int kmflag, bool exact)
 	    kmem_max(align, page), 0, 0, NULL, NULL,
 	    kmflag & VM_KMFLAGS)) != NULL)
 		kmi_large_advise(buf, rsize);
-	if (buf != NULL)
-		owner_set(buf, page, &kmi_owner_large, rsize);
+	if (buf != NULL)	/* its first granule only: no other starts it */
+		owner_set(buf, KMEM_OWNER_GRANULE, &kmi_owner_large, rsize);
 	return (buf);
 }
 
@@ -215,6 +216,6 @@ kmi_owner_large_alloc(size_t size, size_t align, int kmflag, bool exact)
 void
 kmi_owner_large_free(void *buf, size_t size)
 {
-	owner_set(buf, (size_t)1 << kmi_owner_shift, NULL, 0);
+	owner_set(buf, KMEM_OWNER_GRANULE, NULL, 0);
 	kmi_large_free(buf, size);
 }

@@ -9,9 +9,15 @@
 #include "../kmem_alloc/kmem_alloc_impl.h"
 
 #define KMEM_OWNER_VA_BITS	48	/* the address space the map covers */
-#define KMEM_OWNER_LEAF_BITS	18	/* pages per leaf: 1 GiB of 4 KiB */
+/*
+ * An entry per 4 KiB granule, whatever the page size (at least 4 KiB:
+ * kmi_owner_enable() checks): a shift by a constant on the free path.
+ */
+#define KMEM_OWNER_SHIFT	12
+#define KMEM_OWNER_GRANULE	((size_t)1 << KMEM_OWNER_SHIFT)
+#define KMEM_OWNER_LEAF_BITS	18	/* granules per leaf: 1 GiB */
 #define KMEM_OWNER_ROOT_ENTRIES	((size_t)1 << \
-	(KMEM_OWNER_VA_BITS - 12 - KMEM_OWNER_LEAF_BITS))
+	(KMEM_OWNER_VA_BITS - KMEM_OWNER_SHIFT - KMEM_OWNER_LEAF_BITS))
 #define KMEM_OWNER_LEAF_ENTRIES	((size_t)1 << KMEM_OWNER_LEAF_BITS)
 #define KMEM_OWNER_NCLASS	128	/* kmem_alloc caches: 58 today */
 
@@ -33,7 +39,7 @@ typedef struct kmem_owner_class {
 					/* oc_cache */
 } kmem_owner_class_t;
 
-/* A page: its class (NULL: nothing of kmem's), and where its buffer is. */
+/* A granule: its class (NULL: nothing of kmem's), and where its buffer is. */
 typedef struct kmem_owner {
 	const kmem_owner_class_t *ow_class;
 	union {
@@ -45,13 +51,12 @@ typedef struct kmem_owner {
 extern KMEM_HIDDEN kmem_owner_t *kmem_owner_root[KMEM_OWNER_ROOT_ENTRIES];
 extern KMEM_HIDDEN const kmem_owner_t kmi_owner_none;
 extern KMEM_HIDDEN const kmem_owner_class_t kmi_owner_large;
-extern KMEM_HIDDEN unsigned kmi_owner_shift;
 
-/* The entry for buf's page (kmi_owner_none where nothing is mapped). */
+/* The entry for buf's granule (kmi_owner_none where nothing is mapped). */
 static KMEM_ALWAYS_INLINE const kmem_owner_t *
 kmem_owner_get(const void *buf)
 {
-	uintptr_t pn = (uintptr_t)buf >> kmi_owner_shift;
+	uintptr_t pn = (uintptr_t)buf >> KMEM_OWNER_SHIFT;
 	size_t ri = pn >> KMEM_OWNER_LEAF_BITS;
 
 	if (KMEM_UNLIKELY(ri >= KMEM_OWNER_ROOT_ENTRIES))
@@ -98,7 +103,7 @@ static inline size_t
 kmem_owner_large_size(const kmem_owner_t *ow, const void *buf)
 {
 	return (kmem_load_acquire(&ow->ow_class) == &kmi_owner_large &&
-	    P2PHASE((uintptr_t)buf, (uintptr_t)1 << kmi_owner_shift) == 0 ?
+	    P2PHASE((uintptr_t)buf, KMEM_OWNER_GRANULE) == 0 ?
 	    ow->ow_size : 0);
 }
 

@@ -127,7 +127,7 @@ KMEM_LOGS = ("transaction", "contents", "fail")
 # src/vmem/vmem_pages.c
 VMEM_RESERVE_FRACTION = 64
 VMEM_RESERVE_MAX = 16 * 1024 * 1024
-# src/owner/owner.h: a leaf maps 2^KMEM_OWNER_LEAF_BITS pages
+# src/owner/owner.h: a leaf maps 2^KMEM_OWNER_LEAF_BITS 4 KiB granules
 KMEM_OWNER_LEAF_ENTRIES = 1 << 18
 # platform/posix/posix_leaks.c: mappings this large are sanitizer shadow
 SHADOW_MIN = 64 << 30
