@@ -9,6 +9,7 @@
 
 #include <kmem/kmem.h>
 #include <kmem/vmem.h>
+#include "../src/kmem_alloc/kmem_alloc_impl.h"
 #include "harness.h"
 
 typedef struct find {
@@ -32,6 +33,24 @@ cache_named(const char *name)
 	find_t f = { name, NULL };
 	kmem_cache_walk(find_cb, &f);
 	return (f.cp);
+}
+
+/*
+ * The table for sizes rounded to 16 bytes (malloc's): every size up to
+ * 4096, 0 included, gets the class kmem_alloc gives its 16-byte multiple
+ * -- never a larger one, never one of the 8-byte classes in between.
+ */
+static void
+test_classes16(void)
+{
+	int wrong = 0;
+	for (size_t size = 0; size <= KMEM_ALLOC_SMALL_MAX; size++) {
+		size_t r = size == 0 ? 16 : P2ROUNDUP(size, 16);
+		kmem_cache_t *cp = kmem_alloc_class16(size);
+		wrong += cp != kmem_alloc_class(r) ||
+		    cp->cache_bufsize % 16 != 0 || cp->cache_bufsize < r;
+	}
+	KT_EQ_U(wrong, 0);
 }
 
 /* A 14-byte request comes from kmem_alloc_16, and so on for every size. */
@@ -167,6 +186,7 @@ test_size_max(void)
 
 KT_SUITE(kmem_alloc_suite,
 	{ "kmem_alloc:classes:by-size", test_classes },
+	{ "kmem_alloc:classes:table16", test_classes16 },
 	{ "kmem_alloc:align:guarantees", test_alignment },
 	{ "kmem_alloc:zero:null-rules", test_zero_null },
 	{ "kmem_alloc:zalloc:zeroed", test_zalloc },

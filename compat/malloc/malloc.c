@@ -108,14 +108,17 @@ malloc_slow(size_t size)
 static KMEM_ALWAYS_INLINE void *
 malloc_impl(size_t size)
 {
+	kmem_cache_t *cp;
 	void *buf;
 
-	if (KMEM_LIKELY(size - 1 < MALLOC_SMALL_MAX)) {
-		kmem_cache_t *cp = kmem_face_class(P2ROUNDUP(size,
-		    MALLOC_ALIGN));
-		if (KMEM_LIKELY(kmem_face_alloc_fast(cp, &buf)))
-			return (buf);
-	}
+	if (KMEM_LIKELY(size <= KMEM_FACE_CLASS16_MAX))
+		cp = kmem_face_class16(size);	/* 0 too: 16 bytes */
+	else if (size <= MALLOC_SMALL_MAX)
+		cp = kmem_face_class(P2ROUNDUP(size, MALLOC_ALIGN));
+	else
+		return (malloc_slow(size));
+	if (KMEM_LIKELY(kmem_face_alloc_fast(cp, &buf)))
+		return (buf);
 	return (malloc_slow(size));
 }
 
@@ -217,7 +220,12 @@ malloc(size_t size)
 void
 free(void *buf)
 {
-	free_impl(buf, kmem_owner_get(buf));
+	const kmem_owner_t *ow = kmem_owner_find(buf);
+
+	if (KMEM_LIKELY(ow != NULL))
+		free_impl(buf, ow);
+	else if (buf != NULL)		/* nothing of kmem's is there */
+		free_slow(buf, &kmi_owner_none);
 }
 
 void *

@@ -42,6 +42,18 @@ kmem_face_class(size_t size)
 	return (kmem_alloc_class(size));
 }
 
+/*
+ * The cache of the smallest 16-byte multiple of at least size, for sizes
+ * up to CLASS16_MAX (0 included: the 16-byte class): one table step.
+ */
+#define KMEM_FACE_CLASS16_MAX	KMEM_ALLOC_SMALL_MAX
+
+static KMEM_ALWAYS_INLINE kmem_cache_t *
+kmem_face_class16(size_t size)
+{
+	return (kmem_alloc_class16(size));
+}
+
 /* A buffer from this CPU's (thread's) magazine, if it has one. */
 static KMEM_ALWAYS_INLINE bool
 kmem_face_alloc_fast(kmem_cache_t *cp, void **bufp)

@@ -56,6 +56,15 @@ extern bool kmi_large_hugepages;
 #define KMEM_BIG_MAXBUF		1048576
 extern KMEM_HIDDEN kmem_cache_t *kmem_alloc_table[KMEM_ALLOC_SMALL_MAX >> 3];
 extern KMEM_HIDDEN kmem_cache_t *kmem_big_alloc_table[KMEM_BIG_MAXBUF >> 12];
+extern KMEM_HIDDEN kmem_cache_t
+    *kmi_alloc_table16[KMEM_ALLOC_SMALL_MAX / 16 + 1];
+
+/* The class of the smallest multiple of 16 >= size (0..SMALL_MAX). */
+static inline kmem_cache_t *
+kmem_alloc_class16(size_t size)
+{
+	return (kmem_load_acquire(&kmi_alloc_table16[(size + 15) >> 4]));
+}
 
 /* The size tables above KMEM_ALLOC_SMALL_MAX; NULL past them. */
 static inline kmem_cache_t *
