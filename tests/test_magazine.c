@@ -179,6 +179,34 @@ test_reserve(void)
 }
 
 /*
+ * A thread that cycles batches through its reserve never touches the
+ * depot, yet its magazines grow -- its slot asks after KMEM_RESERVE_GROW
+ * loads from the reserve -- but only up to KMEM_RESERVE_BYTES / 8 in
+ * buffers: from 15 rounds of 64 bytes to 143, from 3 of 512 to 31.
+ */
+static void
+test_reserve_grows(void)
+{
+	static const struct { size_t size; uint64_t most; } c[] = {
+		{ 64, 143 }, { 512, 31 } };
+	enum { N = 200 };	/* within the reserve: no depot traffic */
+	void **bufs = malloc(N * sizeof (void *));
+
+	for (size_t k = 0; k < sizeof (c) / sizeof (c[0]); k++) {
+		kmem_cache_t *cp = kmem_cache_create("t_reserve_grows",
+		    c[k].size, 0, NULL, NULL, NULL, NULL, NULL, 0);
+		KT_CMP_U(kmem_cache_stat(cp, "magazine_size"), <=, 15);
+		for (int round = 0; round < 2000; round++)
+			alloc_then_free(cp, bufs, N);
+		KT_EQ_U(kmem_cache_stat(cp, "magazine_size"), c[k].most);
+		KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
+		KT_CHECK(kmi_cache_slabs_are_valid(cp));
+		kmem_cache_destroy(cp);
+	}
+	free(bufs);
+}
+
+/*
  * Reserves decay: what sat in a thread's reserve through a whole interval
  * goes to the depot when the thread next uses it, and the depot's working
  * set reap frees it after another idle interval.
@@ -437,7 +465,7 @@ force_growth(kmem_cache_t *cp)
 	kmem_store_relaxed(&cp->cache_depot_contention,
 	    cp->cache_depot_contention + 10);
 	kmem_lock_exit(&cp->cache_depot_lock);
-	kmi_magazine_resize(cp);
+	kmi_magazine_resize(cp, false);
 }
 
 /*
@@ -596,6 +624,7 @@ KT_SUITE(magazine_suite,
 	{ "magazine:swap:fast-path", test_swap },
 	{ "magazine:reserve:private", test_reserve },
 	{ "magazine:reserve:decay", test_reserve_decay },
+	{ "magazine:reserve:grows", test_reserve_grows },
 	{ "magazine:reserve:consumer-keeps-nothing",
 	    test_consumer_keeps_nothing },
 	{ "magazine:thread:cross-free-exit", test_cross_thread_exit },

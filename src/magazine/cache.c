@@ -381,7 +381,7 @@ kmi_cache_update_all(void)
 		kmi_slab_hash_update(cp);
 		kmi_depot_ws_update(cp);
 		kmi_depot_ws_reap(cp);
-		kmi_magazine_resize(cp);
+		kmi_magazine_resize(cp, false);
 	}
 	kmem_lock_exit(&kmem_cache_list_lock);
 }

@@ -182,8 +182,10 @@ kmi_depot_wants_growth(kmem_cache_t *cp)
 
 /*
  * Grow the magazines of a cache whose depot was contended (illumos: more
- * than KMEM_DEPOT_CONTENTION times in an update interval) or that moved
- * KMEM_DEPOT_TRAFFIC_NOW magazines since the last growth: in user space a
+ * than KMEM_DEPOT_CONTENTION times in an update interval), that moved
+ * KMEM_DEPOT_TRAFFIC_NOW magazines since the last growth, or one of whose
+ * slots exchanged KMEM_RESERVE_GROW with its reserve (reserve_busy; only
+ * up to magazines of KMEM_RESERVE_BYTES / 8 in buffers): in user space a
  * larger magazine costs little, and the working-set reaper gives idle ones
  * back.  Only the depot changes, under its lock: its empty magazines go
  * as the size changes, its full ones stay to be used up, and the records
@@ -191,7 +193,7 @@ kmi_depot_wants_growth(kmem_cache_t *cp)
  * is stopped, and no buffer goes back to the slab layer.
  */
 void
-kmi_magazine_resize(kmem_cache_t *cp)
+kmi_magazine_resize(kmem_cache_t *cp, bool reserve_busy)
 {
 	kmem_magazine_t *retired = NULL;
 
@@ -204,16 +206,23 @@ kmi_magazine_resize(kmem_cache_t *cp)
 	uint64_t traffic = cp->cache_depot_alloc + cp->cache_depot_free;
 	bool busy_depot = traffic - cp->cache_depot_traffic_prev >=
 	    KMEM_DEPOT_TRAFFIC_NOW;
-	kmem_store_relaxed(&cp->cache_depot_contention_prev,
-	    cp->cache_depot_contention);
-	kmem_store_relaxed(&cp->cache_depot_traffic_prev, traffic);
-	if ((contention > KMEM_DEPOT_CONTENTION || busy_depot) &&
-	    cp->cache_chunksize < mtp->mt_maxbuf &&
-	    mtp + 1 < kmi_magtype + kmi_nmagtype) {
+	bool can_grow = cp->cache_chunksize < mtp->mt_maxbuf &&
+	    mtp + 1 < kmi_magtype + kmi_nmagtype;
+	bool depot_says = contention > KMEM_DEPOT_CONTENTION || busy_depot;
+	if (can_grow && (depot_says || (reserve_busy &&
+	    (mtp + 1)->mt_magsize * cp->cache_chunksize <=
+	    KMEM_RESERVE_BYTES / 8))) {
 		depot_take_list(cp, false, &retired);
 		kmem_store_relaxed(&cp->cache_magtype, mtp + 1);
 		cp->cache_resize++;
+	} else if (reserve_busy && !depot_says) {
+		/* The depot's counts go on to their own verdict. */
+		kmem_lock_exit(&cp->cache_depot_lock);
+		return;
 	}
+	kmem_store_relaxed(&cp->cache_depot_contention_prev,
+	    cp->cache_depot_contention);
+	kmem_store_relaxed(&cp->cache_depot_traffic_prev, traffic);
 	kmem_lock_exit(&cp->cache_depot_lock);
 	kmi_magazines_destroy(cp, retired);
 }

@@ -9,6 +9,9 @@
 
 /* A slot's private reserve holds at most this much in buffers. */
 #define KMEM_RESERVE_BYTES	(128 * 1024)
+/* A slot asks for bigger magazines after this many loads from its reserve, */
+/* up to magazines of KMEM_RESERVE_BYTES / 8 in buffers. */
+#define KMEM_RESERVE_GROW	1024
 /* Buffers taken from the slab layer at once to fill several magazines. */
 #define KMEM_FILL_MAX		64
 
@@ -38,7 +41,7 @@ void kmi_cpu_purge_all(void);
 void kmi_cpu_bypass(bool on);
 void kmi_cpu_fork(int phase);
 void kmi_cache_fork(int phase);
-void kmi_magazine_resize(kmem_cache_t *cp);
+void kmi_magazine_resize(kmem_cache_t *cp, bool reserve_busy);
 bool kmi_depot_wants_growth(kmem_cache_t *cp);
 uint64_t kmi_cpu_rounds(kmem_cache_t *cp, uint64_t *freep);
 uint32_t kmi_cpu_index_alloc(void);

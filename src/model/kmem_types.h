@@ -121,8 +121,10 @@ typedef struct kmem_cpu_cache {
 	/* The private reserve (magazine.c): lists linked by mag_next. */
 	kmem_magazine_t	*cc_rfull;	/* full magazines of cc_magsize */
 	kmem_magazine_t	*cc_rempty;	/* empty magazines of cc_magsize */
-	uint32_t	cc_nrfull;	/* magazines on cc_rfull */
-	uint32_t	cc_nrempty;	/* magazines on cc_rempty */
+	uint16_t	cc_nrfull;	/* magazines on cc_rfull */
+	uint16_t	cc_nrempty;	/* magazines on cc_rempty */
+	uint32_t	cc_rexchanges;	/* loads from the reserve since the */
+					/* slot last asked for growth */
 	uint16_t	cc_rminfull;	/* their low-water marks this */
 	uint16_t	cc_rminempty;	/* interval (kmi_reserve_epoch) */
 	uint16_t	cc_repoch;	/* the interval they belong to */
