@@ -246,9 +246,14 @@ test_kmalloc_flags(void)
 		KT_CHECK(p != NULL);
 		kfree(p, M_KTEST);
 	}
-	char *p = kmalloc(100, M_KTEST, M_WAITOK | M_POWEROF2);
-	KT_CHECK(((uintptr_t)p & 127) == 0);
-	kfree(p, M_KTEST);
+	/* Rounded to a power of two, and aligned to it: every one a class. */
+	int misaligned = 0;
+	for (size_t p2 = 16; p2 <= ((size_t)1 << 20); p2 <<= 1) {
+		char *p = kmalloc(p2 / 2 + 1, M_KTEST, M_WAITOK | M_POWEROF2);
+		misaligned += p == NULL || ((uintptr_t)p & (p2 - 1)) != 0;
+		kfree(p, M_KTEST);
+	}
+	KT_EQ_U(misaligned, 0);
 	char *s = kstrdup("a string", M_KTEST);
 	KT_CHECK(strcmp(s, "a string") == 0);
 	kfree(s, M_KTEST);

@@ -6,7 +6,8 @@
  * Size classes.  kmem_alloc(size) is served by the cache kmem_alloc_N for
  * the smallest class N >= size (the illumos tables: 8-byte steps at first,
  * then classes spaced so that internal fragmentation stays under about
- * 12.5%, up to 4096; then 8K, 12K, 16K and 8K steps up to 128K), and
+ * 12.5%, up to 4096, with 1024 added: a kilobyte came from kmem_alloc_1152,
+ * 128-byte aligned; then 8K, 12K, 16K and 8K steps up to 128K), and
  * beyond illumos, classes every 1/8 of a power of two up to 1 MiB: a large
  * buffer freed and requested again comes back from a magazine, with its
  * pages already faulted in, instead of from the oversize arena's lock and
@@ -32,7 +33,8 @@
 
 static const size_t kmem_alloc_sizes[] = {
 	8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256,
-	320, 384, 448, 512, 640, 768, 896, 1152, 1344, 1600, 2048, 2688, 4096,
+	320, 384, 448, 512, 640, 768, 896, 1024, 1152, 1344, 1600, 2048, 2688,
+	4096,
 };
 static const size_t kmem_big_alloc_sizes[] = {
 	8192, 12288, 16384, 24576, 32768, 40960, 49152, 57344, 65536, 73728,
