@@ -181,8 +181,9 @@ test_reserve(void)
 /*
  * A thread that cycles batches through its reserve never touches the
  * depot, yet its magazines grow -- its slot asks after KMEM_RESERVE_GROW
- * loads from the reserve -- but only up to KMEM_RESERVE_BYTES / 8 in
- * buffers: from 15 rounds of 64 bytes to 143, from 3 of 512 to 31.
+ * loads from the reserve, and pours its buffers into the new size -- but
+ * only up to KMEM_RESERVE_BYTES / 8 in buffers: from 15 rounds of 64
+ * bytes to 143, from 3 of 512 to 31.
  */
 static void
 test_reserve_grows(void)
@@ -199,6 +200,17 @@ test_reserve_grows(void)
 		for (int round = 0; round < 2000; round++)
 			alloc_then_free(cp, bufs, N);
 		KT_EQ_U(kmem_cache_stat(cp, "magazine_size"), c[k].most);
+		/* This thread's slot poured its buffers into the new size, */
+		/* keeping every one: no slab allocation since. */
+		kmem_cpu_t *cpu = kmem_plat_self_enter();
+		kmem_cpu_cache_t *ccp = &cpu->cpu_cc[cp->cache_slot];
+		KT_EQ_U(ccp->cc_magsize, c[k].most);
+		KT_CHECK(kmi_slot_is_valid(cp, ccp));
+		kmem_plat_self_exit();
+		uint64_t slab_alloc = kmem_cache_stat(cp, "slab_alloc");
+		for (int round = 0; round < 10; round++)
+			alloc_then_free(cp, bufs, N);
+		KT_EQ_U(kmem_cache_stat(cp, "slab_alloc"), slab_alloc);
 		KT_EQ_U(kmem_cache_stat(cp, "buf_inuse"), 0);
 		KT_CHECK(kmi_cache_slabs_are_valid(cp));
 		kmem_cache_destroy(cp);

@@ -162,6 +162,7 @@ slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
 	kmem_store_relaxed(&ccp->cc_rounds, 0);
 	kmem_store_relaxed(&ccp->cc_prounds, (int16_t)0);
 	kmem_store_relaxed(&ccp->cc_magsize, (int16_t)0);
+	ccp->cc_rexchanges = 0;
 	/* The slot may serve another cache next: move its count to cp. */
 	kmem_fetch_add(&cp->cache_cpu_free, ccp->cc_free);
 	kmem_store_relaxed(&ccp->cc_free, 0);

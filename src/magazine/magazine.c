@@ -157,6 +157,8 @@ typedef struct refill {
 	bool		rf_grow_now;	/* the slot's reserve traffic does */
 } refill_t;
 
+static void slot_upgrade(kmem_cache_t *cp);
+
 static void
 refill_finish(kmem_cache_t *cp, refill_t *rf)
 {
@@ -164,6 +166,8 @@ refill_finish(kmem_cache_t *cp, refill_t *rf)
 		kmi_magazines_destroy(cp, rf->rf_retired);
 	if (rf->rf_grow || rf->rf_grow_now)
 		kmi_magazine_resize(cp, rf->rf_grow_now);
+	if (rf->rf_grow_now)
+		slot_upgrade(cp);
 }
 
 /* ---- the private reserve ---- */
@@ -325,6 +329,122 @@ reserve_count(kmem_cpu_cache_t *ccp, refill_t *rf)
 		ccp->cc_rexchanges = 0;
 		rf->rf_grow_now = true;
 	}
+}
+
+/*
+ * Pour the rounds of the slot's magazines -- loaded, previous and its
+ * reserve's full ones, all of the old size -- into fresh magazines of
+ * size (the cache's, larger): as many as fill become the reserve's full
+ * ones (the depot takes those past reserve_max()), the rest is loaded,
+ * and the old magazines go on *retiredp, empty.  Busy; false, with
+ * nothing changed, if fresh magazines cannot be had.
+ */
+static bool
+slot_pour(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, uint32_t size,
+    kmem_magazine_t **retiredp)
+{
+	uint32_t old = (uint32_t)ccp->cc_magsize;
+	uint32_t total = (uint32_t)ccp->cc_rounds + (uint32_t)ccp->cc_prounds +
+	    ccp->cc_nrfull * old;
+	kmem_magtype_t *mtp = kmem_load_relaxed(&cp->cache_magtype);
+	kmem_magazine_t *fresh = NULL;
+
+	if ((uint32_t)mtp->mt_magsize != size)
+		return (false);			/* it grew again meanwhile */
+	for (uint32_t n = 0; n <= total / size; n++) {
+		kmem_magazine_t *mp = kmi_magazine_create(mtp);
+		if (mp == NULL) {
+			kmi_magazines_destroy(cp, fresh);	/* no rounds */
+			return (false);
+		}
+		kmi_magazine_retire(&fresh, mp, 0);
+	}
+	/* The old magazines, in the order their rounds are taken. */
+	kmem_magazine_t *src[2] = { ccp->cc_loaded, ccp->cc_ploaded };
+	uint32_t srcn[2] = { (uint32_t)ccp->cc_rounds,
+	    (uint32_t)ccp->cc_prounds };
+	kmem_magazine_t *to = fresh, *full = NULL;
+	uint32_t at = 0;
+	fresh = fresh->mag_next;
+	for (int k = 0; k < 3; k++) {
+		for (kmem_magazine_t *mp = k < 2 ? src[k] : ccp->cc_rfull;
+		    mp != NULL; mp = k < 2 ? NULL : mp->mag_next) {
+			uint32_t n = k < 2 ? srcn[k] : old;
+			for (uint32_t i = 0; i < n; i++) {
+				to->mag_round[at++] = mp->mag_round[i];
+				if (at == size) {	/* full: next one */
+					to->mag_next = full;
+					full = to;
+					to = fresh;
+					fresh = fresh->mag_next;
+					at = 0;
+				}
+			}
+		}
+	}
+	ASSERT(fresh == NULL);
+	/* Every old magazine goes, empty: its rounds are in the new ones. */
+	for (int k = 0; k < 2; k++)
+		if (src[k] != NULL)
+			kmi_magazine_retire(retiredp, src[k], 0);
+	for (int list = 0; list < 2; list++) {
+		kmem_magazine_t *mp = list == 0 ? ccp->cc_rfull : ccp->cc_rempty;
+		while (mp != NULL) {
+			kmem_magazine_t *next = mp->mag_next;
+			kmi_magazine_retire(retiredp, mp, 0);
+			mp = next;
+		}
+	}
+	ccp->cc_rfull = ccp->cc_rempty = NULL;
+	kmem_store_relaxed(&ccp->cc_nrfull, (uint16_t)0);
+	kmem_store_relaxed(&ccp->cc_nrempty, (uint16_t)0);
+	ccp->cc_ploaded = NULL;
+	kmem_store_relaxed(&ccp->cc_prounds, (int16_t)0);
+	ccp->cc_loaded = to;
+	kmem_store_relaxed(&ccp->cc_magsize, (int16_t)size);
+	kmem_store_relaxed(&ccp->cc_rounds, (int32_t)at);
+	uint32_t room = reserve_max(cp, ccp);
+	while (full != NULL) {
+		kmem_magazine_t *next = full->mag_next;
+		if (ccp->cc_nrfull < room) {
+			reserve_push(&ccp->cc_rfull, &ccp->cc_nrfull, full);
+		} else {
+			kmem_depot_lock(cp);
+			kmi_depot_put(cp, full, true, retiredp);
+			kmem_lock_exit(&cp->cache_depot_lock);
+		}
+		full = next;
+	}
+	ccp->cc_rminfull = ccp->cc_nrfull;
+	ccp->cc_rminempty = 0;
+	ASSERT_EXPENSIVE(kmi_slot_is_valid(cp, ccp));
+	return (true);
+}
+
+/*
+ * The slot asked for bigger magazines (reserve_count()): if the cache's
+ * are bigger than its own now, pour its buffers into ones of that size.
+ * Without this a thread whose batches fit its reserve, and so never meets
+ * the depot, where a slot changes size (slot_make_way()), kept its first
+ * magazines for ever: a 2-thread batch benchmark took the slow path for
+ * one allocation in 15 with magazines of 143 rounds to be had.
+ */
+static void
+slot_upgrade(kmem_cache_t *cp)
+{
+	kmem_cpu_t *cpu = kmem_plat_self_enter();
+	kmem_cpu_cache_t *ccp;
+	kmem_magazine_t *retired = NULL;
+
+	if (kmem_cpu_begin(cpu, cp->cache_slot, &ccp)) {
+		uint32_t size = (uint32_t)
+		    kmem_load_relaxed(&cp->cache_magtype)->mt_magsize;
+		if (ccp->cc_magsize > 0 && (uint32_t)ccp->cc_magsize < size)
+			(void)slot_pour(cp, ccp, size, &retired);
+		kmem_cpu_end(cpu);
+	}
+	kmem_plat_self_exit();
+	kmi_magazines_destroy(cp, retired);
 }
 
 /*
