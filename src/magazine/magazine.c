@@ -24,7 +24,7 @@
  * and pours its own buffers into the new size (slot_upgrade()): a thread
  * whose batches fit its reserve never reaches the depot, where slots
  * otherwise change size, and with 15 rounds a batch benchmark of 1000
- * buffers took the slow path for one allocation in 15 (one in 150 after),
+ * buffers took the slow path for one allocation in 15 (one in 144 after),
  * on two threads 8-10 or 20 ns a pair from run to run (6-9 after).
  *
  * Growth stops no one and frees no buffer.  A magazine knows its
