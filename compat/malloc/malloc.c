@@ -220,12 +220,7 @@ malloc(size_t size)
 void
 free(void *buf)
 {
-	const kmem_owner_t *ow = kmem_owner_find(buf);
-
-	if (KMEM_LIKELY(ow != NULL))
-		free_impl(buf, ow);
-	else if (buf != NULL)		/* nothing of kmem's is there */
-		free_slow(buf, &kmi_owner_none);
+	free_impl(buf, kmem_owner_get(buf));
 }
 
 void *

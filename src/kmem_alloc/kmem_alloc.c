@@ -13,12 +13,12 @@
  * pages already faulted in, instead of from the oversize arena's lock and
  * fresh pages (4x faster and a third of the memory on the malloc suite's
  * mixed workload).  Two lookup tables indexed by (size-1) >> 3 and
- * (size-1) >> 12 find the cache in constant time; a third, indexed by
- * (size+15) >> 4, gives faces that round sizes to 16 bytes (malloc(3)'s
- * alignment) the class of a size up to 4096 in one step, size 0 included.  Larger requests go to
- * the kmem_oversize arena.  The
- * caller passes the size to kmem_free(), so no header is needed and a
- * buffer's cache is found from the size alone.
+ * (size-1) >> 12 find the cache in constant time; a third, derived from
+ * the first and indexed by (size+15) >> 4, gives faces that round sizes
+ * to 16 bytes (malloc(3)'s alignment) the class of a size up to 4096 in
+ * one step, size 0 included.  Larger requests go to the kmem_oversize
+ * arena.  The caller passes the size to kmem_free(), so no header is
+ * needed and a buffer's cache is found from the size alone.
  *
  * Alignment.  Every class is aligned to its largest power-of-two divisor,
  * at most 64 bytes for classes that are not powers of two: at least
@@ -104,13 +104,6 @@ kmi_alloc_caches_create(int cflags)
 		if (size <= KMEM_ALLOC_SMALL_MAX) {
 			for (size_t s = prev; s < size; s += 8)
 				kmem_store_release(&kmem_alloc_table[s >> 3], cp);
-			if (size % 16 == 0)	/* for 16-byte multiples */
-				for (size_t s = P2ROUNDUP(prev + 1, 16);
-				    s <= size; s += 16)
-					kmem_store_release(
-					    &kmi_alloc_table16[s / 16], cp);
-			if (size == 16)
-				kmem_store_release(&kmi_alloc_table16[0], cp);
 		} else {
 			for (size_t s = kmem_max(prev, KMEM_ALLOC_SMALL_MAX);
 			    s < size; s += 4096)
@@ -119,6 +112,10 @@ kmi_alloc_caches_create(int cflags)
 		}
 		prev = size;
 	}
+	/* The class of each multiple of 16 (of 16 for size 0). */
+	for (size_t i = 0; i <= KMEM_ALLOC_SMALL_MAX / 16; i++)
+		kmem_store_release(&kmi_alloc_table16[i],
+		    kmem_alloc_class(kmem_max(16 * i, (size_t)16)));
 	return (0);
 }
 
@@ -245,8 +242,8 @@ kmem_alloc_oversize(size_t size, int kmflag)
 	return (buf);
 }
 
-/* kmem_alloc() past its fast path: for a face whose own fast path missed. */
-void *
+/* kmem_alloc() past its fast path (also for a face whose own one missed). */
+KMEM_NOINLINE void *
 kmi_alloc_slow(size_t size, int kmflag)
 {
 	kmem_cache_t *cp = kmem_alloc_class(size);
@@ -258,14 +255,13 @@ kmi_alloc_slow(size_t size, int kmflag)
 void *
 kmem_alloc(size_t size, int kmflag)
 {
-	kmem_cache_t *cp = kmem_alloc_class(size);	/* 0: oversize */
+	kmem_cache_t *cp = kmem_alloc_class(size);	/* NULL: oversize */
 	void *buf;
 
-	if (KMEM_UNLIKELY(cp == NULL))
-		return (kmem_alloc_oversize(size, kmflag));
-	if (KMEM_LIKELY(kmem_magazine_alloc(cp, &buf)))
+	if (KMEM_LIKELY(cp != NULL) && KMEM_LIKELY(kmem_magazine_alloc(cp,
+	    &buf)))
 		return (buf);
-	return (kmem_alloc_miss(cp, size, kmflag));
+	return (kmi_alloc_slow(size, kmflag));
 }
 
 void *

@@ -140,27 +140,7 @@ kmi_cpu_prepare(kmem_cache_t *cp)
 static void
 slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
 {
-	if (ccp->cc_loaded != NULL)
-		kmi_magazine_retire(&cp->cache_detached, ccp->cc_loaded,
-		    ccp->cc_rounds);
-	if (ccp->cc_ploaded != NULL)
-		kmi_magazine_retire(&cp->cache_detached, ccp->cc_ploaded,
-		    ccp->cc_prounds);
-	for (int full = 0; full < 2; full++) {
-		kmem_magazine_t *mp = full ? ccp->cc_rfull : ccp->cc_rempty;
-		while (mp != NULL) {
-			kmem_magazine_t *next = mp->mag_next;
-			kmi_magazine_retire(&cp->cache_detached, mp,
-			    full ? (int)mp->mag_size : 0);
-			mp = next;
-		}
-	}
-	ccp->cc_rfull = ccp->cc_rempty = NULL;
-	kmem_store_relaxed(&ccp->cc_nrfull, 0);
-	kmem_store_relaxed(&ccp->cc_nrempty, 0);
-	ccp->cc_loaded = ccp->cc_ploaded = NULL;
-	kmem_store_relaxed(&ccp->cc_rounds, 0);
-	kmem_store_relaxed(&ccp->cc_prounds, (int16_t)0);
+	kmi_slot_retire(ccp, &cp->cache_detached, true);
 	kmem_store_relaxed(&ccp->cc_magsize, (int16_t)0);
 	ccp->cc_rexchanges = 0;
 	/* The slot may serve another cache next: move its count to cp. */

@@ -206,23 +206,22 @@ kmi_magazine_resize(kmem_cache_t *cp, bool reserve_busy)
 	uint64_t traffic = cp->cache_depot_alloc + cp->cache_depot_free;
 	bool busy_depot = traffic - cp->cache_depot_traffic_prev >=
 	    KMEM_DEPOT_TRAFFIC_NOW;
-	bool can_grow = cp->cache_chunksize < mtp->mt_maxbuf &&
-	    mtp + 1 < kmi_magtype + kmi_nmagtype;
 	bool depot_says = contention > KMEM_DEPOT_CONTENTION || busy_depot;
-	if (can_grow && (depot_says || (reserve_busy &&
-	    (mtp + 1)->mt_magsize * cp->cache_chunksize <=
-	    KMEM_RESERVE_BYTES / 8))) {
+	bool grow = cp->cache_chunksize < mtp->mt_maxbuf &&
+	    mtp + 1 < kmi_magtype + kmi_nmagtype && (depot_says ||
+	    (reserve_busy && (mtp + 1)->mt_magsize * cp->cache_chunksize <=
+	    KMEM_RESERVE_BYTES / 8));
+	if (grow) {
 		depot_take_list(cp, false, &retired);
 		kmem_store_relaxed(&cp->cache_magtype, mtp + 1);
 		cp->cache_resize++;
-	} else if (reserve_busy && !depot_says) {
-		/* The depot's counts go on to their own verdict. */
-		kmem_lock_exit(&cp->cache_depot_lock);
-		return;
 	}
-	kmem_store_relaxed(&cp->cache_depot_contention_prev,
-	    cp->cache_depot_contention);
-	kmem_store_relaxed(&cp->cache_depot_traffic_prev, traffic);
+	/* A reserve's request leaves the depot's counts to their verdict. */
+	if (grow || depot_says || !reserve_busy) {
+		kmem_store_relaxed(&cp->cache_depot_contention_prev,
+		    cp->cache_depot_contention);
+		kmem_store_relaxed(&cp->cache_depot_traffic_prev, traffic);
+	}
 	kmem_lock_exit(&cp->cache_depot_lock);
 	kmi_magazines_destroy(cp, retired);
 }

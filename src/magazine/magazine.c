@@ -322,7 +322,7 @@ reserve_refresh(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
  * those it asks for bigger magazines (kmi_magazine_resize()): a thread
  * that allocates and frees in batches of its own never touches the depot,
  * whose traffic and contention grow magazines otherwise, and with 15
- * rounds a batch of a thousand took 67 slow-path exchanges each way.
+ * rounds a batch of a thousand is 67 magazines, each a slow path, each way.
  */
 static void
 reserve_count(kmem_cpu_cache_t *ccp, refill_t *rf)
@@ -334,93 +334,116 @@ reserve_count(kmem_cpu_cache_t *ccp, refill_t *rf)
 }
 
 /*
- * Pour the rounds of the slot's magazines -- loaded, previous and its
- * reserve's full ones, all of the old size -- into fresh magazines of
- * size (the cache's, larger): as many as fill become the reserve's full
- * ones (the depot takes those past reserve_max()), the rest is loaded,
- * and the old magazines go on *retiredp, empty.  Busy; false, with
- * nothing changed, if fresh magazines cannot be had.
+ * Take every magazine off the slot -- loaded, previous, reserve -- onto
+ * *retiredp, each with its rounds if with_rounds (else with none: the
+ * caller has them elsewhere), and leave the slot with none.  Its owner,
+ * busy, or stopped, or gone.
  */
-static bool
-slot_pour(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, uint32_t size,
-    kmem_magazine_t **retiredp)
+void
+kmi_slot_retire(kmem_cpu_cache_t *ccp, kmem_magazine_t **retiredp,
+    bool with_rounds)
 {
-	uint32_t old = (uint32_t)ccp->cc_magsize;
-	uint32_t total = (uint32_t)ccp->cc_rounds + (uint32_t)ccp->cc_prounds +
-	    ccp->cc_nrfull * old;
-	kmem_magtype_t *mtp = kmem_load_relaxed(&cp->cache_magtype);
-	kmem_magazine_t *fresh = NULL;
-
-	if ((uint32_t)mtp->mt_magsize != size)
-		return (false);			/* it grew again meanwhile */
-	for (uint32_t n = 0; n <= total / size; n++) {
-		kmem_magazine_t *mp = kmi_magazine_create(mtp);
-		if (mp == NULL) {
-			kmi_magazines_destroy(cp, fresh);	/* no rounds */
-			return (false);
-		}
-		kmi_magazine_retire(&fresh, mp, 0);
-	}
-	/* The old magazines, in the order their rounds are taken. */
-	kmem_magazine_t *src[2] = { ccp->cc_loaded, ccp->cc_ploaded };
-	uint32_t srcn[2] = { (uint32_t)ccp->cc_rounds,
-	    (uint32_t)ccp->cc_prounds };
-	kmem_magazine_t *to = fresh, *full = NULL;
-	uint32_t at = 0;
-	fresh = fresh->mag_next;
-	for (int k = 0; k < 3; k++) {
-		for (kmem_magazine_t *mp = k < 2 ? src[k] : ccp->cc_rfull;
-		    mp != NULL; mp = k < 2 ? NULL : mp->mag_next) {
-			uint32_t n = k < 2 ? srcn[k] : old;
-			for (uint32_t i = 0; i < n; i++) {
-				to->mag_round[at++] = mp->mag_round[i];
-				if (at == size) {	/* full: next one */
-					to->mag_next = full;
-					full = to;
-					to = fresh;
-					fresh = fresh->mag_next;
-					at = 0;
-				}
-			}
-		}
-	}
-	ASSERT(fresh == NULL);
-	/* Every old magazine goes, empty: its rounds are in the new ones. */
-	for (int k = 0; k < 2; k++)
-		if (src[k] != NULL)
-			kmi_magazine_retire(retiredp, src[k], 0);
-	for (int list = 0; list < 2; list++) {
-		kmem_magazine_t *mp = list == 0 ? ccp->cc_rfull : ccp->cc_rempty;
+	if (ccp->cc_loaded != NULL)
+		kmi_magazine_retire(retiredp, ccp->cc_loaded,
+		    with_rounds ? ccp->cc_rounds : 0);
+	if (ccp->cc_ploaded != NULL)
+		kmi_magazine_retire(retiredp, ccp->cc_ploaded,
+		    with_rounds ? ccp->cc_prounds : 0);
+	for (int full = 0; full < 2; full++) {
+		kmem_magazine_t *mp = full ? ccp->cc_rfull : ccp->cc_rempty;
 		while (mp != NULL) {
 			kmem_magazine_t *next = mp->mag_next;
-			kmi_magazine_retire(retiredp, mp, 0);
+			kmi_magazine_retire(retiredp, mp,
+			    full && with_rounds ? (int)mp->mag_size : 0);
 			mp = next;
 		}
 	}
 	ccp->cc_rfull = ccp->cc_rempty = NULL;
 	kmem_store_relaxed(&ccp->cc_nrfull, (uint16_t)0);
 	kmem_store_relaxed(&ccp->cc_nrempty, (uint16_t)0);
-	ccp->cc_ploaded = NULL;
+	ccp->cc_loaded = ccp->cc_ploaded = NULL;
+	kmem_store_relaxed(&ccp->cc_rounds, 0);
 	kmem_store_relaxed(&ccp->cc_prounds, (int16_t)0);
-	ccp->cc_loaded = to;
-	kmem_store_relaxed(&ccp->cc_magsize, (int16_t)size);
-	kmem_store_relaxed(&ccp->cc_rounds, (int32_t)at);
+}
+
+/* Magazines being filled by slot_pour(): rounds go in at po_at of po_to. */
+typedef struct pour {
+	kmem_magazine_t	*po_to;
+	uint32_t	po_at;
+	uint32_t	po_size;	/* their capacity */
+	kmem_magazine_t	*po_fresh;	/* empty ones still to fill */
+	kmem_magazine_t	*po_full;	/* the filled ones */
+} pour_t;
+
+static void
+pour_rounds(pour_t *po, const kmem_magazine_t *mp, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		po->po_to->mag_round[po->po_at++] = mp->mag_round[i];
+		if (po->po_at == po->po_size) {
+			po->po_to->mag_next = po->po_full;
+			po->po_full = po->po_to;
+			po->po_to = po->po_fresh;
+			po->po_fresh = po->po_fresh->mag_next;
+			po->po_at = 0;
+		}
+	}
+}
+
+/*
+ * Pour the rounds of the slot's magazines -- loaded, previous and its
+ * reserve's full ones, all of the old size -- into fresh magazines of
+ * mtp's larger size: as many as fill become the reserve's full ones (the
+ * depot takes those past reserve_max()), the rest is loaded, and the old
+ * magazines go on *retiredp, empty.  Busy; nothing changes if fresh
+ * magazines cannot be had.
+ */
+static void
+slot_pour(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, kmem_magtype_t *mtp,
+    kmem_magazine_t **retiredp)
+{
+	uint32_t old = (uint32_t)ccp->cc_magsize;
+	uint32_t total = (uint32_t)ccp->cc_rounds + (uint32_t)ccp->cc_prounds +
+	    ccp->cc_nrfull * old;
+	pour_t po = { NULL, 0, (uint32_t)mtp->mt_magsize, NULL, NULL };
+
+	for (uint32_t n = 0; n <= total / po.po_size; n++) {
+		kmem_magazine_t *mp = kmi_magazine_create(mtp);
+		if (mp == NULL) {
+			kmi_magazines_destroy(cp, po.po_fresh);	/* no rounds */
+			return;
+		}
+		kmi_magazine_retire(&po.po_fresh, mp, 0);
+	}
+	po.po_to = po.po_fresh;
+	po.po_fresh = po.po_fresh->mag_next;
+	pour_rounds(&po, ccp->cc_loaded, (uint32_t)ccp->cc_rounds);
+	if (ccp->cc_ploaded != NULL)
+		pour_rounds(&po, ccp->cc_ploaded, (uint32_t)ccp->cc_prounds);
+	for (kmem_magazine_t *mp = ccp->cc_rfull; mp != NULL; mp = mp->mag_next)
+		pour_rounds(&po, mp, old);
+	ASSERT(po.po_fresh == NULL);
+
+	kmi_slot_retire(ccp, retiredp, false);
+	ccp->cc_loaded = po.po_to;
+	kmem_store_relaxed(&ccp->cc_magsize, (int16_t)po.po_size);
+	kmem_store_relaxed(&ccp->cc_rounds, (int32_t)po.po_at);
 	uint32_t room = reserve_max(cp, ccp);
-	while (full != NULL) {
-		kmem_magazine_t *next = full->mag_next;
+	while (po.po_full != NULL) {
+		kmem_magazine_t *next = po.po_full->mag_next;
 		if (ccp->cc_nrfull < room) {
-			reserve_push(&ccp->cc_rfull, &ccp->cc_nrfull, full);
+			reserve_push(&ccp->cc_rfull, &ccp->cc_nrfull,
+			    po.po_full);
 		} else {
 			kmem_depot_lock(cp);
-			kmi_depot_put(cp, full, true, retiredp);
+			kmi_depot_put(cp, po.po_full, true, retiredp);
 			kmem_lock_exit(&cp->cache_depot_lock);
 		}
-		full = next;
+		po.po_full = next;
 	}
 	ccp->cc_rminfull = ccp->cc_nrfull;
 	ccp->cc_rminempty = 0;
 	ASSERT_EXPENSIVE(kmi_slot_is_valid(cp, ccp));
-	return (true);
 }
 
 /*
@@ -439,10 +462,9 @@ slot_upgrade(kmem_cache_t *cp)
 	kmem_magazine_t *retired = NULL;
 
 	if (kmem_cpu_begin(cpu, cp->cache_slot, &ccp)) {
-		uint32_t size = (uint32_t)
-		    kmem_load_relaxed(&cp->cache_magtype)->mt_magsize;
-		if (ccp->cc_magsize > 0 && (uint32_t)ccp->cc_magsize < size)
-			(void)slot_pour(cp, ccp, size, &retired);
+		kmem_magtype_t *mtp = kmem_load_relaxed(&cp->cache_magtype);
+		if (ccp->cc_magsize > 0 && ccp->cc_magsize < mtp->mt_magsize)
+			slot_pour(cp, ccp, mtp, &retired);
 		kmem_cpu_end(cpu);
 	}
 	kmem_plat_self_exit();
@@ -517,14 +539,14 @@ slot_make_way(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, uint32_t size,
 }
 
 /*
- * Loaded magazine is empty: swap or exchange with the depot.  Busy;
- * what is left to do once not busy goes in *rf.
+ * The loaded and previous magazines are empty (kmem_magazine_can_alloc()
+ * said so): load a full one from the reserve or the depot.  Busy; what is
+ * left to do once not busy goes in *rf.
  */
 static void *
 cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 {
-	if (!kmem_magazine_can_alloc(ccp) &&
-	    !reserve_load_full(cp, ccp, rf)) {
+	if (!reserve_load_full(cp, ccp, rf)) {
 		if (cp->cache_flags & KMF_NOMAGAZINE)
 			return (NULL);
 		kmem_depot_lock(cp);
@@ -549,15 +571,15 @@ cpu_alloc_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 }
 
 /*
- * Loaded magazine is full (or absent): swap or exchange.  Busy; what is
- * left to do once not busy goes in *rf.
+ * The loaded magazine is full (or absent) and the previous one too
+ * (kmem_magazine_can_free() said so): load an empty one from the reserve
+ * or the depot.  Busy; what is left to do once not busy goes in *rf.
  */
 static bool
 cpu_free_refill(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, void *buf,
     refill_t *rf)
 {
-	if (!kmem_magazine_can_free(ccp) &&
-	    !reserve_load_empty(cp, ccp, rf)) {
+	if (!reserve_load_empty(cp, ccp, rf)) {
 		if (cp->cache_flags & KMF_NOMAGAZINE)
 			return (false);
 		kmem_depot_lock(cp);
@@ -726,7 +748,7 @@ cache_alloc_attempt(kmem_cache_t *cp, int kmflag, bool *ctor_failed)
 
 	if (kmem_cpu_begin(cpu, cp->cache_slot, &ccp)) {
 		refill_t rf = { NULL, false, false };
-		buf = ccp->cc_rounds > 0 ? kmem_magazine_pop(ccp) :
+		buf = kmem_magazine_can_alloc(ccp) ? kmem_magazine_pop(ccp) :
 		    cpu_alloc_refill(cp, ccp, &rf);
 		kmem_cpu_end(cpu);
 		kmem_plat_self_exit();
@@ -886,7 +908,7 @@ cache_free_body(kmem_cache_t *cp, void *buf)
 	kmem_track_buf_free(cp, buf);
 	if (kmem_cpu_begin(cpu, cp->cache_slot, &ccp)) {
 		refill_t rf = { NULL, false, false };
-		bool done = ccp->cc_rounds < ccp->cc_magsize ?
+		bool done = kmem_magazine_can_free(ccp) ?
 		    (kmem_magazine_push(ccp, buf), true) :
 		    cpu_free_refill(cp, ccp, buf, &rf);
 		kmem_cpu_end(cpu);

@@ -32,6 +32,8 @@ void kmi_depot_put(kmem_cache_t *cp, kmem_magazine_t *mp, bool full,
 void kmi_depot_take(kmem_cache_t *cp, kmem_magazine_t **retiredp);
 void kmi_reserve_give(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, uint32_t nfull,
     uint32_t nempty, kmem_magazine_t **retiredp);
+void kmi_slot_retire(kmem_cpu_cache_t *ccp, kmem_magazine_t **retiredp,
+    bool with_rounds);
 bool kmi_depot_is_valid(const kmem_cache_t *cp);
 bool kmi_slot_is_valid(const kmem_cache_t *cp, const kmem_cpu_cache_t *ccp);
 void kmi_depot_ws_update(kmem_cache_t *cp);

@@ -52,27 +52,18 @@ extern KMEM_HIDDEN kmem_owner_t *kmem_owner_root[KMEM_OWNER_ROOT_ENTRIES];
 extern KMEM_HIDDEN const kmem_owner_t kmi_owner_none;
 extern KMEM_HIDDEN const kmem_owner_class_t kmi_owner_large;
 
-/* The entry for buf's granule; NULL where no leaf is mapped. */
+/* The entry for buf's granule (kmi_owner_none where nothing is mapped). */
 static KMEM_ALWAYS_INLINE const kmem_owner_t *
-kmem_owner_find(const void *buf)
+kmem_owner_get(const void *buf)
 {
 	uintptr_t pn = (uintptr_t)buf >> KMEM_OWNER_SHIFT;
 	size_t ri = pn >> KMEM_OWNER_LEAF_BITS;
 
 	if (KMEM_UNLIKELY(ri >= KMEM_OWNER_ROOT_ENTRIES))
-		return (NULL);
+		return (&kmi_owner_none);
 	kmem_owner_t *leaf = kmem_load_acquire(&kmem_owner_root[ri]);
 	return (KMEM_LIKELY(leaf != NULL) ?
-	    &leaf[pn & (KMEM_OWNER_LEAF_ENTRIES - 1)] : NULL);
-}
-
-/* The entry for buf's granule (kmi_owner_none where nothing is mapped). */
-static inline const kmem_owner_t *
-kmem_owner_get(const void *buf)
-{
-	const kmem_owner_t *ow = kmem_owner_find(buf);
-
-	return (ow != NULL ? ow : &kmi_owner_none);
+	    &leaf[pn & (KMEM_OWNER_LEAF_ENTRIES - 1)] : &kmi_owner_none);
 }
 
 /* The class of the page whose entry is ow (NULL: nothing of kmem's). */
