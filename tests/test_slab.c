@@ -105,6 +105,43 @@ test_hash_lazy(void)
 	kmem_cache_destroy(cp);
 }
 
+/*
+ * Hashed caches' first tables (512 bytes) share pages in kmem_hash: eight
+ * of them take at most two pages of it (one page each took eight before),
+ * and go back when their caches do.
+ */
+static void
+test_hash_packed(void)
+{
+	enum { N = 9 };		/* the first sets up the tables of the */
+	kmem_cache_t *caches[N];	/* caches its slabs come from */
+	void *bufs[N];
+	size_t used = 0, spans = 0;
+
+	for (int i = 0; i < N; i++) {
+		caches[i] = kmem_cache_create("t_hash_packed", 16384, 0, NULL,
+		    NULL, NULL, NULL, NULL, 0);
+		bufs[i] = kmem_cache_alloc(caches[i], KM_SLEEP);
+		KT_CHECK(caches[i]->cache_hash_table != NULL);
+		if (i == 0) {
+			used = vmem_size(kmem_hash_arena, VMEM_ALLOC);
+			spans = vmem_size(kmem_hash_arena,
+			    VMEM_ALLOC | VMEM_FREE);
+		}
+	}
+	KT_EQ_U(vmem_size(kmem_hash_arena, VMEM_ALLOC) - used,
+	    (N - 1) * (caches[0]->cache_hash_mask + 1) * sizeof (void *));
+	KT_CHECK(vmem_size(kmem_hash_arena, VMEM_ALLOC | VMEM_FREE) - spans <=
+	    2 * kmem_plat_pagesize());
+	for (int i = N - 1; i >= 0; i--) {
+		kmem_cache_free(caches[i], bufs[i]);
+		KT_CHECK(slabs_valid(caches[i]));
+		kmem_cache_destroy(caches[i]);
+		if (i == 1)
+			KT_EQ_U(vmem_size(kmem_hash_arena, VMEM_ALLOC), used);
+	}
+}
+
 static void
 test_ctor_once(void)
 {
@@ -306,6 +343,7 @@ test_bad_args(void)
 KT_SUITE(slab_suite,
 	{ "slab:layout:small-large-nohash", test_layouts },
 	{ "slab:hash:lazy-table", test_hash_lazy },
+	{ "slab:hash:packed", test_hash_packed },
 	{ "slab:ctor:constructed-once", test_ctor_once },
 	{ "slab:ctor:failure", test_ctor_fail },
 	{ "slab:layout:color-align", test_color_align },

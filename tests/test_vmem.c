@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <kmem/kmem.h>
+#include <kmem/kmem_posix.h>
 #include "../src/vmem/vmem_impl.h"
 #include "harness.h"
 
@@ -512,6 +513,49 @@ test_bad_input(void)
 	    "0x10000): invalid free: buffer not in cache") != NULL);
 }
 
+/*
+ * The first arenas' structures are static: creating and destroying one
+ * while a slot is free maps nothing, and arenas past the slots (from
+ * pages) work alongside them and give their slots back too.
+ */
+static vmem_t *
+boot_arena(void)
+{
+	vmem_t *vmp = vmem_create("t_boot", BASE, 1 << 20, 4096, NULL, NULL,
+	    NULL, 0, VM_SLEEP);
+
+	KT_CHECK(vmp != NULL);
+	void *a = vmem_alloc(vmp, 8192, VM_NOSLEEP);
+	KT_CHECK(a != NULL);
+	vmem_free(vmp, a, 8192);
+	return (vmp);
+}
+
+static void
+test_boot_structs(void)
+{
+	enum { N = 24 };
+	vmem_t *arenas[N];
+
+	vmem_destroy(boot_arena());		/* segments for what follows */
+	unsigned long maps = kmem_posix_map_count();
+	for (int i = 0; i < 20; i++)
+		vmem_destroy(boot_arena());
+	KT_EQ_U(kmem_posix_map_count(), maps);
+	for (int i = 0; i < N; i++)
+		arenas[i] = boot_arena();
+	for (int i = 0; i < N; i++) {
+		for (int j = 0; j < i; j++)
+			KT_CHECK(arenas[i] != arenas[j]);
+		KT_CHECK(arena_valid(arenas[i]));
+	}
+	for (int i = 0; i < N; i++)
+		vmem_destroy(arenas[i]);
+	maps = kmem_posix_map_count();
+	vmem_destroy(boot_arena());
+	KT_EQ_U(kmem_posix_map_count(), maps);
+}
+
 KT_SUITE(vmem_suite,
 	{ "vmem:create:add", test_create_add },
 	{ "vmem:alloc:instant-fill", test_instant_fill },
@@ -522,6 +566,7 @@ KT_SUITE(vmem_suite,
 	{ "vmem:walk:types", test_walk },
 	{ "vmem:sleep:wakes", test_sleep_wakes },
 	{ "vmem:hash:grows", test_hash_grows },
+	{ "vmem:create:boot-structs", test_boot_structs },
 	{ "vmem:qcache:model", test_qcache_model },
 	{ "vmem:bad:panics", test_bad_input },
 );

@@ -287,6 +287,7 @@ kmem_init_undo(void)
 	kmi_cache_unbootstrap();
 	kmi_cpu_index_fini();
 	vmi_hooks_set(NULL);
+	destroy_arena(&kmem_hash_arena);
 	destroy_arena(&kmem_metadata_arena);
 	destroy_arena(&kmem_heap_arena);
 }
@@ -317,6 +318,10 @@ kmem_init_locked(const char *options, const char *source)
 		return (-1);
 	/* Metadata in runs of pages, not one page in every chunk of heap. */
 	kmem_metadata_arena->vm_min_import = KMEM_METADATA_IMPORT;
+	kmem_hash_arena = vmem_create("kmem_hash", NULL, 0, KMEM_CACHE_LINE,
+	    vmem_alloc, vmem_free, kmem_metadata_arena, 0, VMC_NO_QCACHE);
+	if (kmem_hash_arena == NULL)
+		return (-1);
 	kmi_cache_bootstrap();
 	/* kmem's own caches are never guarded: they are not clients'. */
 	kmi_slab_cache = internal_cache("kmem_slab_cache",

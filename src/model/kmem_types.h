@@ -38,7 +38,7 @@
  * these structures (kmem_layout_version in the library).  Bump it when a
  * structure a debugger reads changes.
  */
-#define KMEM_LAYOUT_VERSION	3
+#define KMEM_LAYOUT_VERSION	4
 
 /* Internal cache flags (illumos values); the debug ones are in kmem.h. */
 #define KMF_NOMAGAZINE	0x00000020	/* no per-CPU layer */

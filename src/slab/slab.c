@@ -70,6 +70,11 @@ static void slab_free_raw(kmem_cache_t *cp, void *buf);
 kmem_cache_t *kmi_slab_cache;
 kmem_cache_t *kmi_bufctl_cache;
 vmem_t *kmem_metadata_arena;
+/*
+ * Hashed caches' tables, packed (illumos's kmem_hash arena): from the
+ * page-quantum metadata arena each 512-byte initial table took a page.
+ */
+vmem_t *kmem_hash_arena;
 kmem_slab_map_fn *kmi_slab_map_hook;
 
 /*
@@ -250,7 +255,7 @@ slab_hash_ensure(kmem_cache_t *cp, int kmflag)
 	if (slab_is_small(cp) ||
 	    kmem_load_acquire(&cp->cache_hash_table) != NULL)
 		return (true);
-	kmem_bufctl_t **table = vmem_alloc(kmem_metadata_arena,
+	kmem_bufctl_t **table = vmem_alloc(kmem_hash_arena,
 	    KMEM_HASH_INITIAL * sizeof (void *),
 	    (kmflag & KM_PUSHPAGE) | KM_NOSLEEP_LAZY);
 	if (table == NULL)
@@ -263,7 +268,7 @@ slab_hash_ensure(kmem_cache_t *cp, int kmflag)
 	}
 	kmem_lock_exit(&cp->cache_lock);
 	if (table != NULL)		/* another thread's came first */
-		vmem_free(kmem_metadata_arena, table,
+		vmem_free(kmem_hash_arena, table,
 		    KMEM_HASH_INITIAL * sizeof (void *));
 	return (true);
 }
@@ -435,7 +440,7 @@ slab_hash_rescale(kmem_cache_t *cp, size_t nbuckets)
 	size_t old_n = cp->cache_hash_mask + 1;
 	kmem_bufctl_t **old = cp->cache_hash_table;
 	/* Under cache_lock: no reclaim, which could need this very lock. */
-	kmem_bufctl_t **table = vmem_alloc(kmem_metadata_arena,
+	kmem_bufctl_t **table = vmem_alloc(kmem_hash_arena,
 	    nbuckets * sizeof (void *), VM_NOSLEEP | VM_NORMALPRI);
 
 	if (table == NULL)
@@ -455,7 +460,7 @@ slab_hash_rescale(kmem_cache_t *cp, size_t nbuckets)
 		}
 	}
 	cp->cache_hash_rescale++;
-	vmem_free(kmem_metadata_arena, old, old_n * sizeof (void *));
+	vmem_free(kmem_hash_arena, old, old_n * sizeof (void *));
 }
 
 /* Periodic: size the hash to about one buffer per bucket. */
@@ -841,7 +846,7 @@ kmi_slab_cache_fini(kmem_cache_t *cp)
 	empty = cp->cache_buftotal == 0;
 	kmem_lock_exit(&cp->cache_lock);
 	if (empty && cp->cache_hash_table != NULL)
-		vmem_free(kmem_metadata_arena, cp->cache_hash_table,
+		vmem_free(kmem_hash_arena, cp->cache_hash_table,
 		    (cp->cache_hash_mask + 1) * sizeof (void *));
 	return (empty);
 }

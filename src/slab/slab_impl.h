@@ -155,5 +155,6 @@ slab_hash_bucket(const kmem_cache_t *cp, const void *buf)
 extern kmem_cache_t *kmi_slab_cache;
 extern kmem_cache_t *kmi_bufctl_cache;
 extern vmem_t *kmem_metadata_arena;
+extern vmem_t *kmem_hash_arena;
 
 #endif /* KMEM_SLAB_IMPL_H */

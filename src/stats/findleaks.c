@@ -603,9 +603,10 @@ leak_kmem_roots(leak_t *lk)
  * program's that imports from it, gives the program memory inside kmem's
  * heap, which the platform's roots skip: it is a root of its own.  The
  * roots are the allocated segments of every arena under the heap but
- * kmem's own (kmem_metadata, kmem_oversize, whose segments are the mtab's
- * entries) that no other arena imported (a span of its own), less the
- * slabs of client caches (whose buffers are scanned when reached).
+ * kmem's own (kmem_metadata, kmem_hash, and kmem_oversize, whose segments
+ * are the mtab's entries) that no other arena imported (a span of its
+ * own), less the slabs of client caches (whose buffers are scanned when
+ * reached).
  * A quantum cache's free buffers are read too: a stale word there can
  * hide a leak, never make one.  Heap memory is always mapped readable.
  */
@@ -613,7 +614,7 @@ static bool
 leak_vmem_program_arena(vmem_t *vmp)
 {
 	return (vmp != kmem_heap_arena && vmp != kmem_metadata_arena &&
-	    vmp != kmem_oversize_arena &&
+	    vmp != kmem_hash_arena && vmp != kmem_oversize_arena &&
 	    leak_root_arena(vmp) == kmem_heap_arena);
 }
 

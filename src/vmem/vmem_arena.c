@@ -52,6 +52,53 @@ vmi_arena_nth(unsigned n)
 
 /* ---- creation and destruction ---- */
 
+/*
+ * The first arenas' structures (kmem's own, a few of its clients') come
+ * from a static array, as illumos's vmem0[] does: mapped one to a page
+ * they made 28 KiB resident at start-up for 8 KiB of structures.  Each
+ * slot starts on its own cache line, so no two arenas' locks share one.
+ * Later arenas take pages.  vmem_segpool_lock guards vb_used.
+ */
+#define VMEM_BOOT_ARENAS	12
+typedef union vmem_boot {
+	vmem_t	vb_arena;
+	char	vb_pad[P2ROUNDUP(sizeof (vmem_t), KMEM_CACHE_LINE)];
+} vmem_boot_t;
+static _Alignas(KMEM_CACHE_LINE) vmem_boot_t vmem_boot[VMEM_BOOT_ARENAS];
+static bool vmem_boot_used[VMEM_BOOT_ARENAS];
+
+static vmem_t *
+vmem_struct_alloc(void)
+{
+	vmem_t *vmp = NULL;
+
+	kmem_lock_enter(vmi_segpool_lockp());
+	for (int i = 0; i < VMEM_BOOT_ARENAS && vmp == NULL; i++) {
+		if (!vmem_boot_used[i]) {
+			vmem_boot_used[i] = true;
+			vmp = &vmem_boot[i].vb_arena;
+		}
+	}
+	kmem_lock_exit(vmi_segpool_lockp());
+	return (vmp != NULL ? vmp : vmi_meta_alloc(sizeof (vmem_t)));
+}
+
+static void
+vmem_struct_free(vmem_t *vmp)
+{
+	uintptr_t i = ((uintptr_t)vmp - (uintptr_t)vmem_boot) /
+	    sizeof (vmem_boot_t);
+
+	if ((uintptr_t)vmp < (uintptr_t)vmem_boot || i >= VMEM_BOOT_ARENAS) {
+		vmi_meta_free(vmp, sizeof (*vmp));
+		return;
+	}
+	memset(vmp, 0, sizeof (*vmp));	/* no stale span for a leak scan */
+	kmem_lock_enter(vmi_segpool_lockp());
+	vmem_boot_used[i] = false;
+	kmem_lock_exit(vmi_segpool_lockp());
+}
+
 static vmem_t *
 vmem_create_common(const char *name, void *base, size_t size, size_t quantum,
     vmem_ximport_t *afunc, bool ximport, vmem_free_t *ffunc, vmem_t *source,
@@ -63,7 +110,7 @@ vmem_create_common(const char *name, void *base, size_t size, size_t quantum,
 	if (quantum == 0 || !IS_P2(quantum))
 		kmi_panic("vmem_create('%s'): quantum %zu is not a power of 2",
 		    name, quantum);
-	vmem_t *vmp = vmi_meta_alloc(sizeof (vmem_t));
+	vmem_t *vmp = vmem_struct_alloc();
 	if (vmp == NULL)
 		return (NULL);
 	memset(vmp, 0, sizeof (*vmp));
@@ -187,7 +234,7 @@ vmem_destroy(vmem_t *vmp)
 	}
 	vmi_seg_release_all(vmp);
 	vmi_hash_fini(vmp);
-	vmi_meta_free(vmp, sizeof (*vmp));
+	vmem_struct_free(vmp);
 }
 
 /* Shrink or grow each hash table to about one segment per bucket. */

@@ -91,7 +91,7 @@ import struct
 import gdb
 
 # The layout this script reads (KMEM_LAYOUT_VERSION, src/model/kmem_types.h).
-LAYOUT_VERSION = 3
+LAYOUT_VERSION = 4
 
 MASK64 = (1 << 64) - 1
 MASK32 = (1 << 32) - 1
@@ -180,7 +180,8 @@ REQUIRED = {
 REQUIRED_SYMBOLS = (
     "kmem_layout_version", "kmem_cache_list", "kmem_cpu_list", "vmem_list",
     "kmem_heap_arena", "kmem_default_arena", "kmem_oversize_arena",
-    "kmem_metadata_arena", "kmem_logs", "kmi_ready", "kmem_owner_root")
+    "kmem_metadata_arena", "kmem_hash_arena", "kmem_logs", "kmi_ready",
+    "kmem_owner_root")
 
 
 class KmemError(gdb.GdbError):
@@ -1779,6 +1780,7 @@ class LeakScan:
         k = self.k
         heap = k.global_value("kmem_heap_arena")
         own = (heap, k.global_value("kmem_metadata_arena"),
+               k.global_value("kmem_hash_arena"),
                k.global_value("kmem_oversize_arena"))
 
         def program(vmp):
