@@ -59,10 +59,11 @@ lib: $(BUILD)/libkmem.a $(BUILD)/libkmem.so $(BUILD)/libkmem_malloc.so
 
 # Packed relative relocations (DT_RELR) where the linker and libc have
 # them: the size tables' 1025 pointers to the null cache otherwise take
-# 24 KiB of relocation records, all read at load.
+# 24 KiB of relocation records, all read at load.  (Older GNU ld and lld
+# only warn about an unknown -z option: the probe makes that fatal.)
 RELR	:= $(shell printf 'int x;' | $(CC) -shared -fPIC -x c - \
-	    -Wl,-z,pack-relative-relocs -o /dev/null 2>/dev/null && \
-	    echo -Wl,-z,pack-relative-relocs)
+	    -Wl,--fatal-warnings -Wl,-z,pack-relative-relocs -o /dev/null \
+	    2>/dev/null && echo -Wl,-z,pack-relative-relocs)
 
 # The malloc library: never let the compiler turn its own calls into
 # malloc or calloc calls.
