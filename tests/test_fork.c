@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <kmem/kmem.h>
+#include "../src/magazine/magazine_impl.h"
 #include "harness.h"
 
 static volatile int fork_stop;
@@ -74,6 +75,72 @@ test_fork(void)
 	kmem_cache_destroy(cp);
 }
 
+/*
+ * A thread in the middle of a magazine swap when another forks: for a
+ * moment both of its slot's magazine pointers name one magazine.  The
+ * child's purge gave that magazine back twice (the helper thread below
+ * holds the moment open: busy, torn, for 100 ms), so fork(2) must wait
+ * until no record is busy.
+ */
+static volatile int torn_state;		/* 1: torn, 2: mended */
+
+static void *
+tear_slot(void *arg)
+{
+	kmem_cache_t *cp = arg;
+	void *b[100];
+
+	for (int i = 0; i < 100; i++)
+		b[i] = kmem_cache_alloc(cp, KM_SLEEP);
+	for (int i = 0; i < 100; i++)
+		kmem_cache_free(cp, b[i]);
+	kmem_cpu_t *cpu = kmem_plat_self_enter();
+	kmem_cpu_cache_t *ccp = &cpu->cpu_cc[cp->cache_slot];
+	KT_CHECK(ccp->cc_loaded != NULL && ccp->cc_ploaded != NULL &&
+	    ccp->cc_loaded != ccp->cc_ploaded);
+	kmem_store_relaxed(&cpu->cpu_busy, 1);
+	kmem_magazine_t *prev = ccp->cc_ploaded;
+	ccp->cc_ploaded = ccp->cc_loaded;
+	__atomic_store_n(&torn_state, 1, __ATOMIC_RELEASE);
+	usleep(100000);
+	ccp->cc_ploaded = prev;
+	__atomic_store_n(&torn_state, 2, __ATOMIC_RELEASE);
+	kmem_store_release(&cpu->cpu_busy, 0);
+	kmem_plat_self_exit();
+	return (NULL);
+}
+
+static void
+test_fork_torn(void)
+{
+	kmem_cache_t *cp = kmem_cache_create("t_fork_torn", 72, 0, NULL, NULL,
+	    NULL, NULL, NULL, 0);
+	pthread_t t;
+
+	torn_state = 0;
+	pthread_create(&t, NULL, tear_slot, cp);
+	while (__atomic_load_n(&torn_state, __ATOMIC_ACQUIRE) == 0)
+		usleep(1000);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* Forked only once the slot was mended; torn, the purge */
+		/* below could loop for ever on a list it linked twice. */
+		alarm(30);
+		int mended = __atomic_load_n(&torn_state, __ATOMIC_ACQUIRE);
+		kt_capture_t c = { 0 };
+		kmem_reap();
+		_exit(mended != 2 ? 4 : kmem_verify(kt_capture_line, &c) != 0 ?
+		    5 : 0);
+	}
+	int status = -1;
+	KT_CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	KT_CHECK(WIFEXITED(status));
+	KT_EQ_U(WEXITSTATUS(status), 0);
+	pthread_join(t, NULL);
+	kmem_cache_destroy(cp);
+}
+
 KT_SUITE(fork_suite,
 	{ "fork:child:allocates-purges", test_fork },
+	{ "fork:child:no-torn-slot", test_fork_torn },
 );

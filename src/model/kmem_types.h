@@ -239,6 +239,7 @@ struct kmem_cache {
 /* Bits of cpu_stop: while any is set, the owner does not use its slots. */
 #define KMEM_CPU_STOP_PURGE	0x1	/* a purger owns the slots */
 #define KMEM_CPU_STOP_BYPASS	0x2	/* someone waits for memory */
+#define KMEM_CPU_STOP_FORK	0x4	/* fork(2) or a leak scan: still */
 
 typedef struct kmem_cpu {
 	uint32_t	cpu_busy;	/* owner is using its slots */
