@@ -48,6 +48,19 @@ child_work(kmem_cache_t *cp)
 	return (kmem_cache_stat(cp, "buf_inuse") <= inuse ? 0 : 3);
 }
 
+/* Fork; the child exits with child(cp); it must exit 0. */
+static void
+fork_check(int (*child)(kmem_cache_t *), kmem_cache_t *cp)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(child(cp));
+	int status = -1;
+	KT_CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	KT_CHECK(WIFEXITED(status));
+	KT_EQ_U(WEXITSTATUS(status), 0);
+}
+
 static void
 test_fork(void)
 {
@@ -58,13 +71,7 @@ test_fork(void)
 	pthread_create(&t, NULL, churn, cp);
 	for (int round = 0; round < (kt_quick ? 2 : 10); round++) {
 		usleep(2000);
-		pid_t pid = fork();
-		if (pid == 0)
-			_exit(child_work(cp));
-		int status = -1;
-		KT_CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
-		KT_CHECK(WIFEXITED(status));
-		KT_EQ_U(WEXITSTATUS(status), 0);
+		fork_check(child_work, cp);
 	}
 	__atomic_store_n(&fork_stop, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
@@ -110,6 +117,20 @@ tear_slot(void *arg)
 	return (NULL);
 }
 
+static int
+child_mended(kmem_cache_t *cp)
+{
+	/* Forked only once the slot was mended; torn, the purge below */
+	/* could loop for ever on a list it linked twice. */
+	(void)cp;
+	alarm(30);
+	int mended = __atomic_load_n(&torn_state, __ATOMIC_ACQUIRE);
+	kt_capture_t c = { 0 };
+	kmem_reap();
+	return (mended != 2 ? 4 :
+	    kmem_verify(kt_capture_line, &c) != 0 ? 5 : 0);
+}
+
 static void
 test_fork_torn(void)
 {
@@ -121,21 +142,7 @@ test_fork_torn(void)
 	pthread_create(&t, NULL, tear_slot, cp);
 	while (__atomic_load_n(&torn_state, __ATOMIC_ACQUIRE) == 0)
 		usleep(1000);
-	pid_t pid = fork();
-	if (pid == 0) {
-		/* Forked only once the slot was mended; torn, the purge */
-		/* below could loop for ever on a list it linked twice. */
-		alarm(30);
-		int mended = __atomic_load_n(&torn_state, __ATOMIC_ACQUIRE);
-		kt_capture_t c = { 0 };
-		kmem_reap();
-		_exit(mended != 2 ? 4 : kmem_verify(kt_capture_line, &c) != 0 ?
-		    5 : 0);
-	}
-	int status = -1;
-	KT_CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
-	KT_CHECK(WIFEXITED(status));
-	KT_EQ_U(WEXITSTATUS(status), 0);
+	fork_check(child_mended, cp);
 	pthread_join(t, NULL);
 	kmem_cache_destroy(cp);
 }
