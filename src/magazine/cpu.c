@@ -353,17 +353,6 @@ kmi_cpu_rounds(kmem_cache_t *cp, uint64_t *freep)
 	return (rounds);
 }
 
-
-/*
- * fork(2).  The child keeps only the forking thread's record: the others
- * belong to threads that do not exist there.  Before the fork every record
- * is stopped and out of its busy section, so none is copied half-way
- * through changing a slot (between the two stores of a magazine swap both
- * pointers name one magazine, which the child's purge then gave back
- * twice: 1-2% of children of a program whose threads create and destroy
- * caches panicked in kmem_verify()).  kmi_world_lock() (a leak scan) stops
- * them the same way.
- */
 /*
  * In a fork's child, a record of a thread that is not there: its
  * magazines' rounds are free buffers; they wait on each cache's
@@ -381,6 +370,16 @@ fork_child_detach(kmem_cpu_t *cpu)
 	}
 }
 
+/*
+ * fork(2).  The child keeps only the forking thread's record: the others
+ * belong to threads that do not exist there.  Before the fork every record
+ * is stopped and out of its busy section, so none is copied half-way
+ * through changing a slot (between the two stores of a magazine swap both
+ * pointers name one magazine, which the child's purge then gave back
+ * twice: 1-2% of children of a program whose threads create and destroy
+ * caches panicked in kmem_verify()).  kmi_world_lock() (a leak scan) stops
+ * them the same way.
+ */
 void
 kmi_cpu_fork(int phase)
 {
