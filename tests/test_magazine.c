@@ -23,17 +23,23 @@ alloc_then_free(kmem_cache_t *cp, void **bufs, int n)
 
 /*
  * The most rounds a thread's record keeps for cp: its loaded and previous
- * magazines and its private reserve (KMEM_RESERVE_BYTES of buffers).  What
- * the thread frees beyond that goes to the depot.
+ * magazines and its private reserve (KMEM_RESERVE_BYTES of buffers, less
+ * if the thread's other reserves leave less of KMEM_RESERVE_CPU_BYTES).
+ * What the thread frees beyond that goes to the depot.
  */
 static int
 record_holds(kmem_cache_t *cp)
 {
 	size_t magsize = kmem_cache_stat(cp, "magazine_size");
-	size_t chunk = kmem_cache_stat(cp, "chunk_size");
+	size_t bytes = magsize * kmem_cache_stat(cp, "chunk_size");
+	kmem_cpu_t *cpu = kmem_plat_self_enter();
+	/* What this thread's other reserves leave of its record's bound. */
+	uint64_t left = KMEM_RESERVE_CPU_BYTES - (cpu != NULL ?
+	    cpu->cpu_rbytes : 0);
+	kmem_plat_self_exit();
 
-	return ((int)(KMEM_RESERVE_BYTES / (magsize * chunk) * magsize +
-	    2 * magsize));
+	return ((int)(kmem_min(KMEM_RESERVE_BYTES / bytes, left / bytes) *
+	    magsize + 2 * magsize));
 }
 
 static void
@@ -58,12 +64,15 @@ test_depot(void)
 {
 	kmem_cache_t *cp = kmem_cache_create("t_depot", 64, 0, NULL, NULL,
 	    NULL, NULL, NULL, 0);
-	int held = record_holds(cp), n = held + 200;
+	/* The largest magazines: a reserve this size asks for no growth. */
+	cp->cache_magtype = &kmi_magtype[kmi_nmagtype - 1];
+	int magsize = (int)kmem_cache_stat(cp, "magazine_size");
+	int held = record_holds(cp), n = held + 20 * magsize;
 	void **bufs = malloc((size_t)n * sizeof (void *));
 	alloc_then_free(cp, bufs, n);
 	/* What the record could not keep went to the depot, full. */
 	uint64_t full = kmem_cache_stat(cp, "full_magazines");
-	KT_CMP_U(full, >=, (uint64_t)(n - held) / 15 - 1);
+	KT_CMP_U(full, >=, (uint64_t)(n - held) / magsize - 1);
 	KT_CMP_U(kmem_cache_stat(cp, "depot_free"), >=, full);
 	uint64_t slab_alloc = kmem_cache_stat(cp, "slab_alloc");
 	KT_CMP_U(slab_alloc, <=, n + KMEM_FILL_MAX);	/* filled in batches */
@@ -179,17 +188,68 @@ test_reserve(void)
 }
 
 /*
+ * A thread's reserves together stay within KMEM_RESERVE_CPU_BYTES, one
+ * cache may have more than the old 128 KiB, and cpu_rbytes counts exactly
+ * what the slots' reserves hold, to 0 after a purge.  A fresh thread, so
+ * that only these caches count.
+ */
+enum { BOUND_CACHES = 8, BOUND_BATCH = 4000 };
+
+static void *
+bound_thread(void *arg)
+{
+	kmem_cache_t **caches = arg;
+	void **bufs = malloc(BOUND_BATCH * sizeof (void *));
+
+	for (int round = 0; round < 3; round++)
+		for (int k = 0; k < BOUND_CACHES; k++)
+			alloc_then_free(caches[k], bufs, BOUND_BATCH);
+	kmem_cpu_t *cpu = kmem_plat_self_enter();
+	uint64_t sum = 0, most = 0;
+	for (int k = 0; k < BOUND_CACHES; k++) {
+		kmem_cpu_cache_t *ccp = &cpu->cpu_cc[caches[k]->cache_slot];
+		uint64_t b = kmem_slot_rbytes(caches[k], ccp);
+		sum += b;
+		most = kmem_max(most, b);
+		KT_CHECK(kmi_slot_is_valid(caches[k], ccp));
+	}
+	KT_EQ_U(cpu->cpu_rbytes, sum);
+	KT_CMP_U(sum, <=, KMEM_RESERVE_CPU_BYTES);
+	KT_CMP_U(most, >, 128 * 1024);
+	kmem_plat_self_exit();
+	kmi_cpu_purge_all();
+	KT_EQ_U(cpu->cpu_rbytes, 0);
+	free(bufs);
+	return (NULL);
+}
+
+static void
+test_reserve_bound(void)
+{
+	kmem_cache_t *caches[BOUND_CACHES];
+	pthread_t t;
+
+	for (int k = 0; k < BOUND_CACHES; k++)
+		caches[k] = kmem_cache_create("t_reserve_bound", 256, 0, NULL,
+		    NULL, NULL, NULL, NULL, 0);
+	pthread_create(&t, NULL, bound_thread, caches);
+	pthread_join(t, NULL);
+	for (int k = 0; k < BOUND_CACHES; k++)
+		kmem_cache_destroy(caches[k]);
+}
+
+/*
  * A thread that cycles batches through its reserve never touches the
  * depot, yet its magazines grow -- its slot asks after KMEM_RESERVE_GROW
  * loads from the reserve, and pours its buffers into the new size -- but
- * only up to KMEM_RESERVE_BYTES / 8 in buffers: from 15 rounds of 64
- * bytes to 143, from 3 of 512 to 31.
+ * only up to KMEM_RESERVE_MAGAZINE_BYTES in buffers: from 15 rounds of 64
+ * bytes to 143, from 3 of 512 to 95.
  */
 static void
 test_reserve_grows(void)
 {
 	static const struct { size_t size; uint64_t most; } c[] = {
-		{ 64, 143 }, { 512, 31 } };
+		{ 64, 143 }, { 512, 95 } };
 	enum { N = 200 };	/* within the reserve: no depot traffic */
 	void **bufs = malloc(N * sizeof (void *));
 
@@ -500,8 +560,9 @@ test_resize_keeps_records(void)
 	uint64_t slab_free = kmem_cache_stat(cp, "slab_free");
 	uint64_t magsize = kmem_cache_stat(cp, "magazine_size");
 	KT_CHECK(full >= 2);
+	uint64_t resizes = kmem_cache_stat(cp, "magazine_resize");
 	force_growth(cp);
-	KT_EQ_U(kmem_cache_stat(cp, "magazine_resize"), 1);
+	KT_EQ_U(kmem_cache_stat(cp, "magazine_resize"), resizes + 1);
 	KT_CMP_U(kmem_cache_stat(cp, "magazine_size"), >, magsize);
 	KT_EQ_U(kmem_cache_stat(cp, "full_magazines"), full);
 	KT_EQ_U(kmem_cache_stat(cp, "buf_avail"), avail);
@@ -637,6 +698,7 @@ KT_SUITE(magazine_suite,
 	{ "magazine:reserve:private", test_reserve },
 	{ "magazine:reserve:decay", test_reserve_decay },
 	{ "magazine:reserve:grows", test_reserve_grows },
+	{ "magazine:reserve:thread-bound", test_reserve_bound },
 	{ "magazine:reserve:consumer-keeps-nothing",
 	    test_consumer_keeps_nothing },
 	{ "magazine:thread:cross-free-exit", test_cross_thread_exit },

@@ -352,7 +352,7 @@ test_reap(void)
 	rp_ctor = rp_dtor = 0;
 	kmem_cache_t *cp = kmem_cache_create("t_reap", 200, 0, rp_ctor_fn,
 	    rp_dtor_fn, NULL, NULL, NULL, 0);
-	enum { N = 2000 };
+	enum { N = 4000 };	/* more than a slot's reserve keeps */
 	void **b = malloc(N * sizeof (void *));
 	for (int i = 0; i < N; i++)
 		b[i] = kmem_cache_alloc(cp, KM_SLEEP);

@@ -138,8 +138,9 @@ kmi_cpu_prepare(kmem_cache_t *cp)
  * The slot's owner is stopped (or gone).
  */
 static void
-slot_detach(kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
+slot_detach(kmem_cpu_t *cpu, kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
 {
+	cpu->cpu_rbytes -= kmem_slot_rbytes(cp, ccp);
 	kmi_slot_retire(ccp, &cp->cache_detached, true);
 	kmem_store_relaxed(&ccp->cc_magsize, (int16_t)0);
 	ccp->cc_rexchanges = 0;
@@ -207,10 +208,12 @@ kmi_cpu_purge(kmem_cache_t *cp)
 			    KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
 			uint32_t index = c->cache_slot;
 			if (index != 0 && index < cpu->cpu_ncc)
-				slot_detach(c, &cpu->cpu_cc[index]);
+				slot_detach(cpu, c, &cpu->cpu_cc[index]);
 			if (cp != NULL)
 				break;
 		}
+		/* Every slot emptied: nothing left to count (invariant 4). */
+		ASSERT(cp != NULL || cpu->cpu_rbytes == 0);
 	}
 	for (kmem_list_t *cl = kmem_cache_list.next; cl != &kmem_cache_list;
 	    cl = cl->next) {
@@ -309,7 +312,8 @@ kmem_thread_exit(void *self)
 				kmi_magazine_retire(&retired, mags[i],
 				    rounds[i]);
 		}
-		kmi_reserve_give(cp, ccp, UINT32_MAX, UINT32_MAX, &retired);
+		kmi_reserve_give(cpu, cp, ccp, UINT32_MAX, UINT32_MAX,
+		    &retired);
 		kmem_fetch_add(&cp->cache_cpu_free, ccp->cc_free);
 		kmem_lock_exit(&cp->cache_depot_lock);
 		kmi_magazines_destroy(cp, retired);
@@ -366,7 +370,7 @@ fork_child_detach(kmem_cpu_t *cpu)
 	    cl = cl->next) {
 		kmem_cache_t *cp = KMEM_CONTAINER(cl, kmem_cache_t, cache_link);
 		if (cp->cache_slot != 0 && cp->cache_slot < cpu->cpu_ncc)
-			slot_detach(cp, &cpu->cpu_cc[cp->cache_slot]);
+			slot_detach(cpu, cp, &cpu->cpu_cc[cp->cache_slot]);
 	}
 }
 

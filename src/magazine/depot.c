@@ -185,12 +185,12 @@ kmi_depot_wants_growth(kmem_cache_t *cp)
  * than KMEM_DEPOT_CONTENTION times in an update interval), that moved
  * KMEM_DEPOT_TRAFFIC_NOW magazines since the last growth, or one of whose
  * slots exchanged KMEM_RESERVE_GROW with its reserve (reserve_busy; only
- * up to magazines of KMEM_RESERVE_BYTES / 8 in buffers): in user space a
- * larger magazine costs little, and the working-set reaper gives idle ones
- * back.  Only the depot changes, under its lock: its empty magazines go
- * as the size changes, its full ones stay to be used up, and the records
- * keep theirs until their next depot exchange (magazine.c).  So no record
- * is stopped, and no buffer goes back to the slab layer.
+ * up to magazines of KMEM_RESERVE_MAGAZINE_BYTES in buffers): in user
+ * space a larger magazine costs little, and the working-set reaper gives
+ * idle ones back.  Only the depot changes, under its lock: its empty
+ * magazines go as the size changes, its full ones stay to be used up, and
+ * the records keep theirs until their next depot exchange (magazine.c).
+ * So no record is stopped, and no buffer goes back to the slab layer.
  */
 void
 kmi_magazine_resize(kmem_cache_t *cp, bool reserve_busy)
@@ -210,7 +210,7 @@ kmi_magazine_resize(kmem_cache_t *cp, bool reserve_busy)
 	bool grow = cp->cache_chunksize < mtp->mt_maxbuf &&
 	    mtp + 1 < kmi_magtype + kmi_nmagtype && (depot_says ||
 	    (reserve_busy && (mtp + 1)->mt_magsize * cp->cache_chunksize <=
-	    KMEM_RESERVE_BYTES / 8));
+	    KMEM_RESERVE_MAGAZINE_BYTES));
 	if (grow) {
 		depot_take_list(cp, false, &retired);
 		kmem_store_relaxed(&cp->cache_magtype, mtp + 1);

@@ -20,12 +20,13 @@
  * depot acquisitions or 4096 depot exchanges since the last growth
  * (depot.c): in user space a bigger magazine costs little memory.  A slot
  * that loads KMEM_RESERVE_GROW magazines from its private reserve asks
- * for growth too, up to magazines of KMEM_RESERVE_BYTES / 8 in buffers,
- * and pours its own buffers into the new size (slot_upgrade()): a thread
- * whose batches fit its reserve never reaches the depot, where slots
- * otherwise change size, and with 15 rounds a batch benchmark of 1000
- * buffers took the slow path for one allocation in 15 (one in 144 after),
- * on two threads 8-10 or 20 ns a pair from run to run (6-9 after).
+ * for growth too, up to magazines of KMEM_RESERVE_MAGAZINE_BYTES (64 KiB)
+ * in buffers, and pours its own buffers into the new size
+ * (slot_upgrade()): a thread whose batches fit its reserve never reaches
+ * the depot, where slots otherwise change size, and with 15 rounds a
+ * batch benchmark of 1000 buffers took the slow path for one allocation
+ * in 15 (one in 144 after), on two threads 8-10 or 20 ns a pair from run
+ * to run (6-9 after).
  *
  * Growth stops no one and frees no buffer.  A magazine knows its
  * capacity, so under the depot lock the size changes and the depot's
@@ -39,22 +40,28 @@
  *
  * The private reserve.  Before the depot, each slot keeps lists of full
  * and empty magazines of its own, up to KMEM_RESERVE_BYTES of buffers
- * (none for chunks past it): a magazine leaving the slot goes there if
- * there is room, and a slot that needs one takes it from there first, with
- * no lock.  So a thread that allocates and frees in batches larger than
- * two magazines gets its own buffers back, and another thread's never:
- * when magazines went through the depot, two threads doing so took each
- * other's freed magazines and every buffer's cache line moved between
- * cores (batches of 1000 ran 3 times slower on two threads than on one).
+ * (none for chunks past it), and all of a record's slots together up to
+ * KMEM_RESERVE_CPU_BYTES (cpu_rbytes counts what their magazines could
+ * hold): a magazine leaving the slot goes there if there is room, and a
+ * slot that needs one takes it from there first, with no lock.  So a
+ * thread that allocates and frees in batches larger than two magazines
+ * gets its own buffers back, and another thread's never: when magazines
+ * went through the depot, two threads doing so took each other's freed
+ * magazines and every buffer's cache line moved between cores (batches of
+ * 1000 ran 3 times slower on two threads than on one).
  * Buffers still travel between threads when one only allocates and
  * another only frees: a slot keeps full magazines only in an interval in
  * which its thread took full ones (cc_rallocs), so a consumer's go to the
  * depot for the producers, as before (kept, a 2-thread producer/consumer
- * benchmark peaked at twice its memory).  A reserve
- * decays as the depot's working set does: each slot keeps its lists'
- * low-water marks for the interval of kmi_reserve_epoch (one kmem_update()
- * each), and what sat unused through a whole interval goes to the depot
- * the next time its thread needs a magazine; a purge takes it all.
+ * benchmark peaked at twice its memory).  The record's bound lets a thread
+ * keep a batch of 1000 256-byte buffers of one size (2-thread batches of
+ * them: 16.4-18.8 ns a pair with 128 KiB a slot and no bound, 11.1-14.7
+ * with these) while one that uses every size keeps less than before
+ * (`xthread`: 21.3 -> 19.9 MiB).  A reserve decays as the depot's working
+ * set does: each slot keeps its lists' low-water marks for the interval of
+ * kmi_reserve_epoch (one kmem_update() each), and what sat unused through
+ * a whole interval goes to the depot the next time its thread needs a
+ * magazine; a purge takes it all.
  *
  * When the depot has no full magazine, magazines are filled from the slab
  * layer in one batch, a slab's worth or KMEM_FILL_MAX buffers at most: one
@@ -130,7 +137,9 @@
  *  3. While a purger holds a record stopped, its owner touches no slot.
  *  4. A slot's reserve holds cc_nrfull full and cc_nrempty empty magazines,
  *     all of capacity cc_magsize, together at most reserve_max()
- *     (kmi_slot_is_valid()).
+ *     (kmi_slot_is_valid()); a record's cpu_rbytes is the sum over its
+ *     slots of kmem_slot_rbytes(), at most KMEM_RESERVE_CPU_BYTES
+ *     (checked as a purge empties every slot: it comes to 0).
  */
 #include "magazine_impl.h"
 #include "../debug/debug_impl.h"
@@ -173,6 +182,33 @@ refill_finish(kmem_cache_t *cp, refill_t *rf)
 }
 
 /* ---- the private reserve ---- */
+
+/*
+ * The calling thread's (CPU's) record, for an owner's slow path: busy,
+ * so it stays this thread's.
+ */
+static kmem_cpu_t *
+self_record(void)
+{
+	kmem_cpu_t *cpu = kmem_plat_self_enter();
+
+	kmem_plat_self_exit();
+	return (cpu);
+}
+
+/*
+ * Whether one more magazine of the slot's size fits in its record's
+ * KMEM_RESERVE_CPU_BYTES: a thread's reserves together stay bounded however
+ * many caches it uses, while one cache it uses hard may have up to
+ * KMEM_RESERVE_BYTES (a batch of 1000 256-byte buffers fits).
+ */
+static bool
+reserve_fits(const kmem_cpu_t *cpu, const kmem_cache_t *cp,
+    const kmem_cpu_cache_t *ccp)
+{
+	return (cpu->cpu_rbytes + (uint64_t)(uint32_t)ccp->cc_magsize *
+	    cp->cache_chunksize <= KMEM_RESERVE_CPU_BYTES);
+}
 
 /*
  * How many magazines the slot's reserve may hold, full and empty together:
@@ -252,15 +288,17 @@ kmi_slot_is_valid(const kmem_cache_t *cp, const kmem_cpu_cache_t *ccp)
  * slot's owner, busy, or gone.
  */
 void
-kmi_reserve_give(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, uint32_t nfull,
-    uint32_t nempty, kmem_magazine_t **retiredp)
+kmi_reserve_give(kmem_cpu_t *cpu, kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
+    uint32_t nfull, uint32_t nempty, kmem_magazine_t **retiredp)
 {
+	cpu->cpu_rbytes -= kmem_slot_rbytes(cp, ccp);
 	for (; nfull > 0 && ccp->cc_rfull != NULL; nfull--)
 		kmi_depot_put(cp, reserve_pop(&ccp->cc_rfull, &ccp->cc_nrfull,
 		    &ccp->cc_rminfull), true, retiredp);
 	for (; nempty > 0 && ccp->cc_rempty != NULL; nempty--)
 		kmi_depot_put(cp, reserve_pop(&ccp->cc_rempty,
 		    &ccp->cc_nrempty, &ccp->cc_rminempty), false, retiredp);
+	cpu->cpu_rbytes += kmem_slot_rbytes(cp, ccp);
 }
 
 /*
@@ -276,10 +314,12 @@ reserve_decay(kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
 {
 	if ((uint16_t)(ccp->cc_repoch + 1) ==
 	    (uint16_t)kmem_load_relaxed(&kmi_reserve_epoch))
-		kmi_reserve_give(cp, ccp, ccp->cc_rminfull, ccp->cc_rminempty,
+		kmi_reserve_give(self_record(), cp, ccp, ccp->cc_rminfull,
+		    ccp->cc_rminempty,
 		    retiredp);
 	else
-		kmi_reserve_give(cp, ccp, UINT32_MAX, UINT32_MAX, retiredp);
+		kmi_reserve_give(self_record(), cp, ccp, UINT32_MAX,
+		    UINT32_MAX, retiredp);
 	reserve_mark(ccp);
 }
 
@@ -293,13 +333,16 @@ static void
 slot_keep_or_put(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, kmem_magazine_t *mp,
     bool full, kmem_magazine_t **retiredp)
 {
+	kmem_cpu_t *cpu = self_record();
+
 	if (ccp->cc_nrfull + ccp->cc_nrempty < reserve_max(cp, ccp) &&
-	    mp->mag_size == (uint32_t)ccp->cc_magsize &&
-	    (!full || ccp->cc_rallocs != 0)) {
+	    reserve_fits(cpu, cp, ccp) && mp->mag_size ==
+	    (uint32_t)ccp->cc_magsize && (!full || ccp->cc_rallocs != 0)) {
 		if (full)
 			reserve_push(&ccp->cc_rfull, &ccp->cc_nrfull, mp);
 		else
 			reserve_push(&ccp->cc_rempty, &ccp->cc_nrempty, mp);
+		cpu->cpu_rbytes += (uint64_t)mp->mag_size * cp->cache_chunksize;
 	} else {
 		kmi_depot_put(cp, mp, full, retiredp);
 	}
@@ -424,6 +467,8 @@ slot_pour(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, kmem_magtype_t *mtp,
 		pour_rounds(&po, mp, old);
 	ASSERT(po.po_fresh == NULL);
 
+	kmem_cpu_t *cpu = self_record();
+	cpu->cpu_rbytes -= kmem_slot_rbytes(cp, ccp);
 	kmi_slot_retire(ccp, retiredp, false);
 	ccp->cc_loaded = po.po_to;
 	kmem_store_relaxed(&ccp->cc_magsize, (int16_t)po.po_size);
@@ -431,9 +476,11 @@ slot_pour(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, kmem_magtype_t *mtp,
 	uint32_t room = reserve_max(cp, ccp);
 	while (po.po_full != NULL) {
 		kmem_magazine_t *next = po.po_full->mag_next;
-		if (ccp->cc_nrfull < room) {
+		if (ccp->cc_nrfull < room && reserve_fits(cpu, cp, ccp)) {
 			reserve_push(&ccp->cc_rfull, &ccp->cc_nrfull,
 			    po.po_full);
+			cpu->cpu_rbytes += (uint64_t)po.po_size *
+			    cp->cache_chunksize;
 		} else {
 			kmem_depot_lock(cp);
 			kmi_depot_put(cp, po.po_full, true, retiredp);
@@ -472,6 +519,18 @@ slot_upgrade(kmem_cache_t *cp)
 }
 
 /*
+ * A load from the reserve puts the previous magazine in its place, if the
+ * slot has one: if not, the reserve is a magazine shorter.  Busy.
+ */
+static void
+reserve_swap_count(const kmem_cache_t *cp, const kmem_cpu_cache_t *ccp)
+{
+	if (ccp->cc_ploaded == NULL)
+		self_record()->cpu_rbytes -= (uint64_t)(uint32_t)ccp->cc_magsize *
+		    cp->cache_chunksize;
+}
+
+/*
  * The loaded magazine is empty and the previous one too (or absent): load
  * a full one from the reserve; the loaded one becomes the previous one and
  * the previous one joins the reserve's empties.  Busy; false if the
@@ -483,6 +542,7 @@ reserve_load_full(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 	reserve_refresh(cp, ccp, rf);
 	if (ccp->cc_rfull == NULL)
 		return (false);
+	reserve_swap_count(cp, ccp);
 	if (ccp->cc_ploaded != NULL)
 		reserve_push(&ccp->cc_rempty, &ccp->cc_nrempty, ccp->cc_ploaded);
 	ccp->cc_ploaded = ccp->cc_loaded;
@@ -501,6 +561,7 @@ reserve_load_empty(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 	reserve_refresh(cp, ccp, rf);
 	if (ccp->cc_rempty == NULL || ccp->cc_loaded == NULL)
 		return (false);
+	reserve_swap_count(cp, ccp);
 	if (ccp->cc_ploaded != NULL)
 		reserve_push(&ccp->cc_rfull, &ccp->cc_nrfull, ccp->cc_ploaded);
 	ccp->cc_ploaded = ccp->cc_loaded;
@@ -533,7 +594,8 @@ slot_make_way(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, uint32_t size,
 		kmem_store_relaxed(&ccp->cc_rounds, 0);
 	}
 	if (size != (uint32_t)ccp->cc_magsize)	/* all of another size */
-		kmi_reserve_give(cp, ccp, UINT32_MAX, UINT32_MAX, retiredp);
+		kmi_reserve_give(self_record(), cp, ccp, UINT32_MAX,
+		    UINT32_MAX, retiredp);
 	ccp->cc_ploaded = ccp->cc_loaded;
 	kmem_store_relaxed(&ccp->cc_prounds, (int16_t)ccp->cc_rounds);
 }

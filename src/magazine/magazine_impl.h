@@ -7,11 +7,17 @@
 
 #include "../slab/slab_impl.h"
 
-/* A slot's private reserve holds at most this much in buffers. */
-#define KMEM_RESERVE_BYTES	(128 * 1024)
+/*
+ * A slot's private reserve holds at most KMEM_RESERVE_BYTES in buffers,
+ * and all of a record's reserves together at most KMEM_RESERVE_CPU_BYTES
+ * (counted as the magazines they hold could hold: cpu_rbytes).
+ */
+#define KMEM_RESERVE_BYTES	(512 * 1024)
+#define KMEM_RESERVE_CPU_BYTES	(1024 * 1024)
 /* A slot asks for bigger magazines after this many loads from its reserve, */
-/* up to magazines of KMEM_RESERVE_BYTES / 8 in buffers. */
+/* up to magazines of KMEM_RESERVE_MAGAZINE_BYTES in buffers. */
 #define KMEM_RESERVE_GROW	1024
+#define KMEM_RESERVE_MAGAZINE_BYTES (64 * 1024)
 /* Buffers taken from the slab layer at once to fill several magazines. */
 #define KMEM_FILL_MAX		64
 
@@ -30,11 +36,21 @@ void kmi_magazines_destroy(kmem_cache_t *cp, kmem_magazine_t *mp);
 void kmi_depot_put(kmem_cache_t *cp, kmem_magazine_t *mp, bool full,
     kmem_magazine_t **retiredp);
 void kmi_depot_take(kmem_cache_t *cp, kmem_magazine_t **retiredp);
-void kmi_reserve_give(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, uint32_t nfull,
-    uint32_t nempty, kmem_magazine_t **retiredp);
+void kmi_reserve_give(kmem_cpu_t *cpu, kmem_cache_t *cp,
+    kmem_cpu_cache_t *ccp, uint32_t nfull, uint32_t nempty,
+    kmem_magazine_t **retiredp);
 void kmi_slot_retire(kmem_cpu_cache_t *ccp, kmem_magazine_t **retiredp,
     bool with_rounds);
 bool kmi_depot_is_valid(const kmem_cache_t *cp);
+
+/* What slot ccp of cp adds to its record's cpu_rbytes. */
+static inline uint64_t
+kmem_slot_rbytes(const kmem_cache_t *cp, const kmem_cpu_cache_t *ccp)
+{
+	return ((uint64_t)(ccp->cc_nrfull + ccp->cc_nrempty) *
+	    (uint32_t)ccp->cc_magsize * cp->cache_chunksize);
+}
+
 bool kmi_slot_is_valid(const kmem_cache_t *cp, const kmem_cpu_cache_t *ccp);
 void kmi_depot_ws_update(kmem_cache_t *cp);
 void kmi_depot_ws_reap(kmem_cache_t *cp);

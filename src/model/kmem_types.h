@@ -252,6 +252,8 @@ typedef struct kmem_cpu {
 					/* replaced under kmem_cpu_list_lock */
 	kmem_cpu_cache_t *cpu_retired;	/* outgrown tables, freed at exit */
 	kmem_list_t	cpu_link;	/* kmem_cpu_list */
+	uint64_t	cpu_rbytes;	/* buffers its slots' reserves can */
+					/* hold, in bytes (magazine.c) */
 } kmem_cpu_t;
 
 /* ---- the roots a debugger starts from (docs/internals.md) ---- */
