@@ -41,6 +41,8 @@ static const struct {
 	{ "debug:noabort:", "a child process that exits" },
 	{ "magazine:thread:cross-free-exit",
 	    "per-thread records (a kernel's are per CPU)" },
+	{ "magazine:reserve:consumer-keeps-nothing",
+	    "per-thread records (a kernel's are per CPU)" },
 };
 
 static _Noreturn void
