@@ -43,6 +43,8 @@ static const struct {
 	    "per-thread records (a kernel's are per CPU)" },
 	{ "magazine:reserve:consumer-keeps-nothing",
 	    "per-thread records (a kernel's are per CPU)" },
+	{ "magazine:reserve:thread-bound",
+	    "per-thread records (a kernel's are per CPU)" },
 };
 
 static _Noreturn void

@@ -140,8 +140,7 @@ kmi_cpu_prepare(kmem_cache_t *cp)
 static void
 slot_detach(kmem_cpu_t *cpu, kmem_cache_t *cp, kmem_cpu_cache_t *ccp)
 {
-	cpu->cpu_rbytes -= kmem_slot_rbytes(cp, ccp);
-	kmi_slot_retire(ccp, &cp->cache_detached, true);
+	kmi_slot_retire(cpu, cp, ccp, &cp->cache_detached, true);
 	kmem_store_relaxed(&ccp->cc_magsize, (int16_t)0);
 	ccp->cc_rexchanges = 0;
 	/* The slot may serve another cache next: move its count to cp. */
@@ -191,8 +190,7 @@ cpu_resume_all(uint32_t why)
 void
 kmi_cpu_purge(kmem_cache_t *cp)
 {
-	kmem_cpu_t *self = kmem_plat_self_enter();
-	kmem_plat_self_exit();
+	kmem_cpu_t *self = kmem_cpu_self();
 
 	ASSERT(kmem_lock_held(&kmem_cache_list_lock));
 	kmem_lock_enter(&kmem_cpu_list_lock);
@@ -387,8 +385,7 @@ fork_child_detach(kmem_cpu_t *cpu)
 void
 kmi_cpu_fork(int phase)
 {
-	kmem_cpu_t *self = kmem_plat_self_enter();
-	kmem_plat_self_exit();
+	kmem_cpu_t *self = kmem_cpu_self();
 	if (phase == VMEM_FORK_PREPARE) {
 		kmem_lock_enter(&kmem_cpu_list_lock);
 		cpu_stop_all(self, KMEM_CPU_STOP_FORK);

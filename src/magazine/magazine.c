@@ -55,9 +55,9 @@
  * depot for the producers, as before (kept, a 2-thread producer/consumer
  * benchmark peaked at twice its memory).  The record's bound lets a thread
  * keep a batch of 1000 256-byte buffers of one size (2-thread batches of
- * them: 16.4-18.8 ns a pair with 128 KiB a slot and no bound, 11.1-14.7
+ * them: 16.7-19.6 ns a pair with 128 KiB a slot and no bound, 11.6-14.4
  * with these) while one that uses every size keeps less than before
- * (`xthread`: 21.3 -> 19.9 MiB).  A reserve decays as the depot's working
+ * (`xthread`: 21.4 -> 19.8-19.9 MiB).  A reserve decays as the depot's working
  * set does: each slot keeps its lists' low-water marks for the interval of
  * kmi_reserve_epoch (one kmem_update() each), and what sat unused through
  * a whole interval goes to the depot the next time its thread needs a
@@ -184,33 +184,6 @@ refill_finish(kmem_cache_t *cp, refill_t *rf)
 /* ---- the private reserve ---- */
 
 /*
- * The calling thread's (CPU's) record, for an owner's slow path: busy,
- * so it stays this thread's.
- */
-static kmem_cpu_t *
-self_record(void)
-{
-	kmem_cpu_t *cpu = kmem_plat_self_enter();
-
-	kmem_plat_self_exit();
-	return (cpu);
-}
-
-/*
- * Whether one more magazine of the slot's size fits in its record's
- * KMEM_RESERVE_CPU_BYTES: a thread's reserves together stay bounded however
- * many caches it uses, while one cache it uses hard may have up to
- * KMEM_RESERVE_BYTES (a batch of 1000 256-byte buffers fits).
- */
-static bool
-reserve_fits(const kmem_cpu_t *cpu, const kmem_cache_t *cp,
-    const kmem_cpu_cache_t *ccp)
-{
-	return (cpu->cpu_rbytes + (uint64_t)(uint32_t)ccp->cc_magsize *
-	    cp->cache_chunksize <= KMEM_RESERVE_CPU_BYTES);
-}
-
-/*
  * How many magazines the slot's reserve may hold, full and empty together:
  * KMEM_RESERVE_BYTES of buffers (none for chunks past it).
  */
@@ -221,6 +194,22 @@ reserve_max(const kmem_cache_t *cp, const kmem_cpu_cache_t *ccp)
 		return (0);
 	return ((uint32_t)(KMEM_RESERVE_BYTES /
 	    ((size_t)ccp->cc_magsize * cp->cache_chunksize)));
+}
+
+/*
+ * Whether the slot's reserve may take one more magazine: within
+ * reserve_max(), and within its record's KMEM_RESERVE_CPU_BYTES, so that a
+ * thread's reserves together stay bounded however many caches it uses,
+ * while one cache it uses hard may have up to KMEM_RESERVE_BYTES (a batch
+ * of 1000 256-byte buffers fits).
+ */
+static bool
+reserve_has_room(const kmem_cpu_t *cpu, const kmem_cache_t *cp,
+    const kmem_cpu_cache_t *ccp)
+{
+	return (ccp->cc_nrfull + ccp->cc_nrempty < reserve_max(cp, ccp) &&
+	    cpu->cpu_rbytes + (uint64_t)(uint32_t)ccp->cc_magsize *
+	    cp->cache_chunksize <= KMEM_RESERVE_CPU_BYTES);
 }
 
 /* The interval of kmi_reserve_epoch, whose low-water marks start here. */
@@ -235,24 +224,38 @@ reserve_mark(kmem_cpu_cache_t *ccp)
 	ccp->cc_rallocs = 0;
 }
 
+/*
+ * Put mp on the slot's full (or empty) reserve list, or take one off it
+ * (lowering the list's low-water mark): cpu, the slot's record, counts
+ * what the magazine can hold in cpu_rbytes.
+ */
 static void
-reserve_push(kmem_magazine_t **listp, uint16_t *np, kmem_magazine_t *mp)
+reserve_push(kmem_cpu_t *cpu, const kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
+    kmem_magazine_t *mp, bool full)
 {
+	kmem_magazine_t **listp = full ? &ccp->cc_rfull : &ccp->cc_rempty;
+	uint16_t *np = full ? &ccp->cc_nrfull : &ccp->cc_nrempty;
+
 	mp->mag_next = *listp;
 	*listp = mp;
 	kmem_store_relaxed(np, (uint16_t)(*np + 1));
+	cpu->cpu_rbytes += (uint64_t)mp->mag_size * cp->cache_chunksize;
 }
 
-/* Take a magazine off a reserve list; minp is the list's low-water mark. */
 static kmem_magazine_t *
-reserve_pop(kmem_magazine_t **listp, uint16_t *np, uint16_t *minp)
+reserve_pop(kmem_cpu_t *cpu, const kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
+    bool full)
 {
+	kmem_magazine_t **listp = full ? &ccp->cc_rfull : &ccp->cc_rempty;
+	uint16_t *np = full ? &ccp->cc_nrfull : &ccp->cc_nrempty;
+	uint16_t *minp = full ? &ccp->cc_rminfull : &ccp->cc_rminempty;
 	kmem_magazine_t *mp = *listp;
 
 	*listp = mp->mag_next;
 	kmem_store_relaxed(np, (uint16_t)(*np - 1));
 	if (*np < *minp)
 		*minp = *np;
+	cpu->cpu_rbytes -= (uint64_t)mp->mag_size * cp->cache_chunksize;
 	return (mp);
 }
 
@@ -291,14 +294,12 @@ void
 kmi_reserve_give(kmem_cpu_t *cpu, kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
     uint32_t nfull, uint32_t nempty, kmem_magazine_t **retiredp)
 {
-	cpu->cpu_rbytes -= kmem_slot_rbytes(cp, ccp);
 	for (; nfull > 0 && ccp->cc_rfull != NULL; nfull--)
-		kmi_depot_put(cp, reserve_pop(&ccp->cc_rfull, &ccp->cc_nrfull,
-		    &ccp->cc_rminfull), true, retiredp);
+		kmi_depot_put(cp, reserve_pop(cpu, cp, ccp, true), true,
+		    retiredp);
 	for (; nempty > 0 && ccp->cc_rempty != NULL; nempty--)
-		kmi_depot_put(cp, reserve_pop(&ccp->cc_rempty,
-		    &ccp->cc_nrempty, &ccp->cc_rminempty), false, retiredp);
-	cpu->cpu_rbytes += kmem_slot_rbytes(cp, ccp);
+		kmi_depot_put(cp, reserve_pop(cpu, cp, ccp, false), false,
+		    retiredp);
 }
 
 /*
@@ -312,14 +313,12 @@ static void
 reserve_decay(kmem_cache_t *cp, kmem_cpu_cache_t *ccp,
     kmem_magazine_t **retiredp)
 {
-	if ((uint16_t)(ccp->cc_repoch + 1) ==
-	    (uint16_t)kmem_load_relaxed(&kmi_reserve_epoch))
-		kmi_reserve_give(self_record(), cp, ccp, ccp->cc_rminfull,
-		    ccp->cc_rminempty,
-		    retiredp);
-	else
-		kmi_reserve_give(self_record(), cp, ccp, UINT32_MAX,
-		    UINT32_MAX, retiredp);
+	bool recent = (uint16_t)(ccp->cc_repoch + 1) ==
+	    (uint16_t)kmem_load_relaxed(&kmi_reserve_epoch);
+
+	kmi_reserve_give(kmem_cpu_self(), cp, ccp,
+	    recent ? ccp->cc_rminfull : UINT32_MAX,
+	    recent ? ccp->cc_rminempty : UINT32_MAX, retiredp);
 	reserve_mark(ccp);
 }
 
@@ -333,19 +332,14 @@ static void
 slot_keep_or_put(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, kmem_magazine_t *mp,
     bool full, kmem_magazine_t **retiredp)
 {
-	kmem_cpu_t *cpu = self_record();
+	kmem_cpu_t *cpu = kmem_cpu_self();
 
-	if (ccp->cc_nrfull + ccp->cc_nrempty < reserve_max(cp, ccp) &&
-	    reserve_fits(cpu, cp, ccp) && mp->mag_size ==
-	    (uint32_t)ccp->cc_magsize && (!full || ccp->cc_rallocs != 0)) {
-		if (full)
-			reserve_push(&ccp->cc_rfull, &ccp->cc_nrfull, mp);
-		else
-			reserve_push(&ccp->cc_rempty, &ccp->cc_nrempty, mp);
-		cpu->cpu_rbytes += (uint64_t)mp->mag_size * cp->cache_chunksize;
-	} else {
+	if (reserve_has_room(cpu, cp, ccp) &&
+	    mp->mag_size == (uint32_t)ccp->cc_magsize &&
+	    (!full || ccp->cc_rallocs != 0))
+		reserve_push(cpu, cp, ccp, mp, full);
+	else
 		kmi_depot_put(cp, mp, full, retiredp);
-	}
 }
 
 /* Let the reserve decay first if an interval began since it last did. */
@@ -379,13 +373,15 @@ reserve_count(kmem_cpu_cache_t *ccp, refill_t *rf)
 /*
  * Take every magazine off the slot -- loaded, previous, reserve -- onto
  * *retiredp, each with its rounds if with_rounds (else with none: the
- * caller has them elsewhere), and leave the slot with none.  Its owner,
- * busy, or stopped, or gone.
+ * caller has them elsewhere), and leave the slot with none; its record,
+ * cpu, no longer counts its reserve.  Its owner, busy, or stopped, or
+ * gone.
  */
 void
-kmi_slot_retire(kmem_cpu_cache_t *ccp, kmem_magazine_t **retiredp,
-    bool with_rounds)
+kmi_slot_retire(kmem_cpu_t *cpu, const kmem_cache_t *cp,
+    kmem_cpu_cache_t *ccp, kmem_magazine_t **retiredp, bool with_rounds)
 {
+	cpu->cpu_rbytes -= kmem_slot_rbytes(cp, ccp);
 	if (ccp->cc_loaded != NULL)
 		kmi_magazine_retire(retiredp, ccp->cc_loaded,
 		    with_rounds ? ccp->cc_rounds : 0);
@@ -467,20 +463,15 @@ slot_pour(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, kmem_magtype_t *mtp,
 		pour_rounds(&po, mp, old);
 	ASSERT(po.po_fresh == NULL);
 
-	kmem_cpu_t *cpu = self_record();
-	cpu->cpu_rbytes -= kmem_slot_rbytes(cp, ccp);
-	kmi_slot_retire(ccp, retiredp, false);
+	kmem_cpu_t *cpu = kmem_cpu_self();
+	kmi_slot_retire(cpu, cp, ccp, retiredp, false);
 	ccp->cc_loaded = po.po_to;
 	kmem_store_relaxed(&ccp->cc_magsize, (int16_t)po.po_size);
 	kmem_store_relaxed(&ccp->cc_rounds, (int32_t)po.po_at);
-	uint32_t room = reserve_max(cp, ccp);
 	while (po.po_full != NULL) {
 		kmem_magazine_t *next = po.po_full->mag_next;
-		if (ccp->cc_nrfull < room && reserve_fits(cpu, cp, ccp)) {
-			reserve_push(&ccp->cc_rfull, &ccp->cc_nrfull,
-			    po.po_full);
-			cpu->cpu_rbytes += (uint64_t)po.po_size *
-			    cp->cache_chunksize;
+		if (reserve_has_room(cpu, cp, ccp)) {
+			reserve_push(cpu, cp, ccp, po.po_full, true);
 		} else {
 			kmem_depot_lock(cp);
 			kmi_depot_put(cp, po.po_full, true, retiredp);
@@ -519,18 +510,6 @@ slot_upgrade(kmem_cache_t *cp)
 }
 
 /*
- * A load from the reserve puts the previous magazine in its place, if the
- * slot has one: if not, the reserve is a magazine shorter.  Busy.
- */
-static void
-reserve_swap_count(const kmem_cache_t *cp, const kmem_cpu_cache_t *ccp)
-{
-	if (ccp->cc_ploaded == NULL)
-		self_record()->cpu_rbytes -= (uint64_t)(uint32_t)ccp->cc_magsize *
-		    cp->cache_chunksize;
-}
-
-/*
  * The loaded magazine is empty and the previous one too (or absent): load
  * a full one from the reserve; the loaded one becomes the previous one and
  * the previous one joins the reserve's empties.  Busy; false if the
@@ -542,13 +521,12 @@ reserve_load_full(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 	reserve_refresh(cp, ccp, rf);
 	if (ccp->cc_rfull == NULL)
 		return (false);
-	reserve_swap_count(cp, ccp);
+	kmem_cpu_t *cpu = kmem_cpu_self();
 	if (ccp->cc_ploaded != NULL)
-		reserve_push(&ccp->cc_rempty, &ccp->cc_nrempty, ccp->cc_ploaded);
+		reserve_push(cpu, cp, ccp, ccp->cc_ploaded, false);
 	ccp->cc_ploaded = ccp->cc_loaded;
 	kmem_store_relaxed(&ccp->cc_prounds, (int16_t)0);
-	ccp->cc_loaded = reserve_pop(&ccp->cc_rfull, &ccp->cc_nrfull,
-	    &ccp->cc_rminfull);
+	ccp->cc_loaded = reserve_pop(cpu, cp, ccp, true);
 	kmem_store_relaxed(&ccp->cc_rounds, (int32_t)ccp->cc_magsize);
 	reserve_count(ccp, rf);
 	return (true);
@@ -561,13 +539,12 @@ reserve_load_empty(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, refill_t *rf)
 	reserve_refresh(cp, ccp, rf);
 	if (ccp->cc_rempty == NULL || ccp->cc_loaded == NULL)
 		return (false);
-	reserve_swap_count(cp, ccp);
+	kmem_cpu_t *cpu = kmem_cpu_self();
 	if (ccp->cc_ploaded != NULL)
-		reserve_push(&ccp->cc_rfull, &ccp->cc_nrfull, ccp->cc_ploaded);
+		reserve_push(cpu, cp, ccp, ccp->cc_ploaded, true);
 	ccp->cc_ploaded = ccp->cc_loaded;
 	kmem_store_relaxed(&ccp->cc_prounds, (int16_t)ccp->cc_rounds);
-	ccp->cc_loaded = reserve_pop(&ccp->cc_rempty, &ccp->cc_nrempty,
-	    &ccp->cc_rminempty);
+	ccp->cc_loaded = reserve_pop(cpu, cp, ccp, false);
 	kmem_store_relaxed(&ccp->cc_rounds, 0);
 	reserve_count(ccp, rf);
 	return (true);
@@ -594,7 +571,7 @@ slot_make_way(kmem_cache_t *cp, kmem_cpu_cache_t *ccp, uint32_t size,
 		kmem_store_relaxed(&ccp->cc_rounds, 0);
 	}
 	if (size != (uint32_t)ccp->cc_magsize)	/* all of another size */
-		kmi_reserve_give(self_record(), cp, ccp, UINT32_MAX,
+		kmi_reserve_give(kmem_cpu_self(), cp, ccp, UINT32_MAX,
 		    UINT32_MAX, retiredp);
 	ccp->cc_ploaded = ccp->cc_loaded;
 	kmem_store_relaxed(&ccp->cc_prounds, (int16_t)ccp->cc_rounds);

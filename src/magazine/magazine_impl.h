@@ -39,9 +39,23 @@ void kmi_depot_take(kmem_cache_t *cp, kmem_magazine_t **retiredp);
 void kmi_reserve_give(kmem_cpu_t *cpu, kmem_cache_t *cp,
     kmem_cpu_cache_t *ccp, uint32_t nfull, uint32_t nempty,
     kmem_magazine_t **retiredp);
-void kmi_slot_retire(kmem_cpu_cache_t *ccp, kmem_magazine_t **retiredp,
-    bool with_rounds);
+void kmi_slot_retire(kmem_cpu_t *cpu, const kmem_cache_t *cp,
+    kmem_cpu_cache_t *ccp, kmem_magazine_t **retiredp, bool with_rounds);
 bool kmi_depot_is_valid(const kmem_cache_t *cp);
+
+/*
+ * The calling thread's (CPU's) record, or NULL: in a kernel it stays this
+ * CPU's only while the caller is busy in it (an owner's slow path); others
+ * use it only to tell their own record from the rest.
+ */
+static inline kmem_cpu_t *
+kmem_cpu_self(void)
+{
+	kmem_cpu_t *cpu = kmem_plat_self_enter();
+
+	kmem_plat_self_exit();
+	return (cpu);
+}
 
 /* What slot ccp of cp adds to its record's cpu_rbytes. */
 static inline uint64_t

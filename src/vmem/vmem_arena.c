@@ -55,7 +55,7 @@ vmi_arena_nth(unsigned n)
 /*
  * The first arenas' structures (kmem's own, a few of its clients') come
  * from a static array, as illumos's vmem0[] does: mapped one to a page
- * they made 28 KiB resident at start-up for 8 KiB of structures.  Each
+ * they made 24 KiB resident at start-up for 7 KiB of structures.  Each
  * slot starts on its own cache line, so no two arenas' locks share one.
  * Later arenas take pages.  vmem_segpool_lock guards vb_used.
  */
