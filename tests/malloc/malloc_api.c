@@ -103,6 +103,27 @@ test_calloc_realloc(void)
 	lost += strcmp(s, "kmem") != 0;
 	CHECK("realloc:keeps", lost == 0);
 	CHECK("realloc:zero-frees", realloc(s, 0) == NULL);
+
+	/*
+	 * A size the buffer holds with no more than half wasted stays in
+	 * place; half or less moves, keeping the prefix; small classes and
+	 * page-run buffers alike.
+	 */
+	int moved = 0, stayed = 0, bad = 0;
+	for (size_t size = 24; size < 3 << 20; size = size * 5 / 2) {
+		unsigned char *p = malloc(size);
+		size_t usable = malloc_usable_size(p);
+		memset(p, 0x5a, usable);
+		moved += realloc(p, usable) != p;
+		moved += realloc(p, usable / 2 + 1) != p;
+		unsigned char *q = realloc(p, usable / 2);
+		stayed += q == p;
+		for (size_t i = 0; i < usable / 2; i++)
+			bad += q[i] != 0x5a;
+		free(q);
+	}
+	CHECK("realloc:fits-in-place", moved == 0);
+	CHECK("realloc:half-moves", stayed == 0 && bad == 0);
 }
 
 static void
