@@ -353,8 +353,8 @@ kmem_init_locked(const char *options, const char *source)
 	kmem_oversize_arena = vmem_xcreate("kmem_oversize", NULL, 0, page,
 	    vmi_xalloc_import, vmem_xfree, kmem_heap_arena, 0, VMC_XALIGN);
 	kmem_small_arena = vmem_xcreate("kmem_small", NULL, 0, page,
-	    kmi_small_import, kmi_small_release, kmem_heap_arena,
-	    KMEM_DEFAULT_QCACHE_PAGES * page, VMC_XALIGN);
+	    kmi_small_import, kmi_small_release, kmem_heap_arena, 0,
+	    VMC_XALIGN);
 	if (kmem_default_arena == NULL || kmem_oversize_arena == NULL ||
 	    kmem_small_arena == NULL ||
 	    kmi_debug_init() != 0 ||
