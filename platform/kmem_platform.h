@@ -49,11 +49,10 @@ void kmem_plat_unmap(void *addr, size_t size);
 void kmem_plat_discard(void *addr, size_t size);
 
 /*
- * [addr, addr + size) is one large buffer, or a chunk of slabs, whose user
- * will likely touch all of it (on is true), or no longer is (false): the
- * platform may back it with large pages, so that filling it takes one
- * fault per large page instead of one per page.  A no-op is a correct
- * implementation.
+ * [addr, addr + size) is one large buffer whose user will likely touch all
+ * of it (on is true), or no longer is (false): the platform may back it
+ * with large pages, so that filling it takes one fault per large page
+ * instead of one per page.  A no-op is a correct implementation.
  */
 void kmem_plat_large_pages(void *addr, size_t size, bool on);
 

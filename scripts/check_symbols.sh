@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 B=${1:-build/release}
 roots="kmem_alloc_table kmem_big_alloc_table kmem_cache_list kmem_cache_list_lock
 kmem_cpu_list kmem_cpu_list_lock kmem_heap_arena kmem_metadata_arena kmem_hash_arena
-kmem_small_arena kmem_layout_version kmem_logs kmem_owner_root vmem_list vmem_list_lock
+kmem_layout_version kmem_logs kmem_owner_root vmem_list vmem_list_lock
 kmem_counter_retired kmem_bsd_types kmem_bsd_pools kmem_bsd_pool_caches
 vmem_seg_chunks kmem_large_cache"
 libc="malloc free calloc realloc reallocarray posix_memalign aligned_alloc

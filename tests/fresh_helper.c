@@ -19,13 +19,7 @@
  *   init-unstarted MODE  kmem could not start: kmem_reap, kmem_update and
  *                        KM_NOSLEEP are harmless; MODE sleep/panic panic
  *   faults PERSIST       fail each page request of a workload in turn
- *   small-pages OFFERED  48 MiB of 64-byte buffers: kmem_small's chunks
- *                        past 32 MiB are offered large pages (OFFERED 1)
- *                        or not (0: nohugepages), and a chunk whose free
- *                        pages are given back loses the offer
  */
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,81 +406,6 @@ faults(int persist)
 	printf("%lu page requests failed in turn\n", total + 1);
 }
 
-/* ---- small-pages ---- */
-
-extern vmem_t *kmem_small_arena;	/* a debugger root (internals.md) */
-
-/* The VmFlags of the mapping holding addr ("" if none). */
-static void
-vm_flags(const void *addr, char *out, size_t n)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	bool in = false;
-
-	out[0] = '\0';
-	if (f == NULL)
-		FAIL("small-pages: /proc/self/smaps: cannot open");
-	while (fgets(line, sizeof (line), f) != NULL) {
-		unsigned long lo, hi;
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
-		    line[strspn(line, "0123456789abcdef")] == '-') {
-			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
-		} else if (in && strncmp(line, "VmFlags:", 8) == 0) {
-			snprintf(out, n, "%s", line + 8);
-			break;
-		}
-	}
-	fclose(f);
-}
-
-static bool
-has_flag(const char *flags, const char *flag)
-{
-	char word[8];
-
-	snprintf(word, sizeof (word), " %s", flag);
-	return (strstr(flags, word) != NULL);
-}
-
-static void
-small_pages(bool offered)
-{
-	enum { N = (48 << 20) / 64 };
-	void **v = calloc(N, sizeof (void *));
-	char first[512], last[512], after[512];
-
-	if (v == NULL)
-		FAIL("small-pages: no memory for the vector");
-	for (size_t i = 0; i < N; i++) {
-		v[i] = kmem_alloc(64, KM_SLEEP);
-		memset(v[i], 1, 64);
-	}
-	size_t total = vmem_size(kmem_small_arena, VMEM_ALLOC | VMEM_FREE);
-	if (total < ((size_t)48 << 20) || total % ((size_t)2 << 20) != 0)
-		FAIL("small-pages: kmem_small holds %zu bytes", total);
-	vm_flags(v[0], first, sizeof (first));
-	vm_flags(v[N - 1], last, sizeof (last));
-	if (first[0] == '\0' || last[0] == '\0')
-		FAIL("small-pages: buffers in no mapping");
-	if (has_flag(first, "hg"))
-		FAIL("small-pages: the first chunk was offered:%s", first);
-	if (has_flag(last, "hg") != offered)
-		FAIL("small-pages: the last chunk %s offered:%s",
-		    offered ? "was not" : "was", last);
-	/* Keep one buffer: its chunk's free pages go back, the offer too. */
-	for (size_t i = 0; i < N - 1; i++)
-		kmem_free(v[i], 64);
-	kmem_reap();
-	vm_flags(v[N - 1], after, sizeof (after));
-	if (has_flag(after, "hg"))
-		FAIL("small-pages: still offered after its pages went "
-		    "back:%s", after);
-	kmem_free(v[N - 1], 64);
-	free(v);
-	printf("small-pages: ok\n");
-}
-
 int
 main(int argc, char **argv)
 {
@@ -516,8 +435,6 @@ main(int argc, char **argv)
 		faults(atoi(argv[2]));
 	else if (argc >= 2 && strcmp(argv[1], "large-wait") == 0)
 		large_wait();
-	else if (argc >= 3 && strcmp(argv[1], "small-pages") == 0)
-		small_pages(atoi(argv[2]) != 0);
 	else
 		FAIL("usage: kmem_fresh_helper init|budget S1 S2|reclaim-sleep|"
 		    "init-faults|init-budget|qcache-double-free|faults PERSIST");

@@ -106,28 +106,6 @@ test_large_wait(void)
 	KT_CHECK(out != NULL && strstr(out, "large-wait: woken") != NULL);
 }
 
-/*
- * The small classes' slabs (kmem_small, src/kmem_alloc/small.c): past
- * 32 MiB their chunks are offered large pages, never before, and not with
- * nohugepages; a chunk whose free pages go back loses the offer.  Needs a
- * kernel with transparent huge pages (madvise(MADV_HUGEPAGE)).
- */
-static void
-test_small_pages(void)
-{
-	char *envp[] = { "KMEM_OPTIONS=reap_interval=0", NULL };
-	char *envp2[] = { "KMEM_OPTIONS=nohugepages,reap_interval=0", NULL };
-	char *on[] = { "kmem_fresh_helper", "small-pages", "1", NULL };
-	char *off[] = { "kmem_fresh_helper", "small-pages", "0", NULL };
-
-	helper_ok(off, envp2);
-	if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0)
-		helper_ok(on, envp);
-	else
-		printf("    no transparent huge pages here: only nohugepages "
-		    "checked\n");
-}
-
 /* A reclaim callback that allocates with KM_SLEEP while memory is short. */
 static void
 test_reclaim_sleep(void)
@@ -299,7 +277,6 @@ KT_SUITE(budget_suite,
 	{ "budget:classes:oversize-then-small", test_oversize_then_small },
 	{ "budget:classes:noretain", test_noretain },
 	{ "budget:large:kept-frees-wake-waiters", test_large_wait },
-	{ "budget:small:large-pages-past-32m", test_small_pages },
 	{ "budget:reclaim:callback-sleeps", test_reclaim_sleep },
 	{ "budget:never:panics", test_never },
 	{ "budget:sleep:qcache-import-wakes", test_qcache_import_wakes },

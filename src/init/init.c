@@ -150,7 +150,6 @@ release_free_pages(void)
 	vmem_t *arenas[] = { kmem_default_arena, kmem_oversize_arena,
 	    kmem_heap_arena };
 
-	kmi_small_discard();
 	for (size_t i = 0; i < sizeof (arenas) / sizeof (arenas[0]); i++)
 		if (arenas[i] != NULL)
 			vmem_walk(arenas[i], VMEM_FREE, release_cb, NULL);
@@ -277,7 +276,6 @@ static void
 kmem_init_undo(void)
 {
 	kmi_alloc_caches_destroy();
-	destroy_arena(&kmem_small_arena);
 	destroy_arena(&kmem_oversize_arena);
 	destroy_arena(&kmem_default_arena);
 	kmi_debug_fini();
@@ -352,11 +350,7 @@ kmem_init_locked(const char *options, const char *source)
 	    KMEM_DEFAULT_QCACHE_PAGES * page, VMC_XALIGN);
 	kmem_oversize_arena = vmem_xcreate("kmem_oversize", NULL, 0, page,
 	    vmi_xalloc_import, vmem_xfree, kmem_heap_arena, 0, VMC_XALIGN);
-	kmem_small_arena = vmem_xcreate("kmem_small", NULL, 0, page,
-	    kmi_small_import, kmi_small_release, kmem_heap_arena, 0,
-	    VMC_XALIGN);
 	if (kmem_default_arena == NULL || kmem_oversize_arena == NULL ||
-	    kmem_small_arena == NULL ||
 	    kmi_debug_init() != 0 ||
 	    kmi_alloc_caches_create(nomag) != 0)
 		return (-1);

@@ -96,8 +96,7 @@ kmi_alloc_caches_create(int cflags)
 			align = 64;
 		kmi_snprintf(name, sizeof (name), "kmem_alloc_%zu", size);
 		kmem_cache_t *cp = kmi_cache_create_slab(name, size, align,
-		    NULL, NULL, NULL, NULL, size <= KMEM_ALLOC_SMALL_MAX ?
-		    kmem_small_arena : kmem_default_arena,
+		    NULL, NULL, NULL, NULL, kmem_default_arena,
 		    KMC_KMEM_ALLOC | cflags, 0);
 		if (cp == NULL)
 			return (-1);

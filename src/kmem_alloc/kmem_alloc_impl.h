@@ -51,15 +51,6 @@ void kmi_large_fork(int phase);
 void kmi_large_advise(void *buf, size_t size);
 extern bool kmi_large_hugepages;
 
-/* small.c: the arena of the small classes' slabs (theory there). */
-#define KMEM_SMALL_CHUNK	((size_t)2 << 20)
-#define KMEM_SMALL_HUGE_AFTER	((size_t)32 << 20)
-extern vmem_t *kmem_small_arena;
-void *kmi_small_import(vmem_t *src, size_t *sizep, size_t align,
-    int vmflag);
-void kmi_small_release(vmem_t *src, void *va, size_t size);
-void kmi_small_discard(void);
-
 /* The kmem_alloc size tables (kmem_alloc.c). */
 #define KMEM_ALLOC_SMALL_MAX	4096
 #define KMEM_BIG_MAXBUF		1048576

@@ -57,9 +57,8 @@ cache_check_args(const char *name, size_t bufsize, size_t align, int cflags)
 /*
  * The debug flags: the cache's own (cflags) and KMEM_DEBUG's.  A firewall
  * (asked for, or KMEM_DEBUG=firewall=SIZE and buffers that big) replaces
- * the buftag, as in illumos; it applies to caches of the default arena,
- * and to the kmem_alloc caches (the small ones have an arena of their own,
- * kmem_small), whose slabs may be hashed (not KMC_NOHASH).
+ * the buftag, as in illumos; it applies to caches of the default arena
+ * whose slabs may be hashed (not KMC_NOHASH).
  */
 static void
 cache_debug_init(kmem_cache_t *cp, int cflags)
@@ -67,8 +66,7 @@ cache_debug_init(kmem_cache_t *cp, int cflags)
 	int flags = (cflags | kmi_debug_flags) & KMF_DEBUG;
 	bool firewall = ((flags & KMF_FIREWALL) || (kmi_minfirewall != 0 &&
 	    cp->cache_bufsize >= kmi_minfirewall)) &&
-	    (cp->cache_arena == kmem_default_arena ||
-	    (cflags & KMC_KMEM_ALLOC)) &&
+	    cp->cache_arena == kmem_default_arena &&
 	    kmi_firewall_arena != NULL && !(cflags & KMC_NOHASH);
 
 	if (flags & (KMF_AUDIT | KMF_CONTENTS | KMF_CHECKSIGNAL))

@@ -192,7 +192,6 @@ kmem_memstat(kmem_memstat_t *ms)
 	ms->ms_cached = (size_t)ma.ma_cached;
 	ms->ms_arena_free = vmem_size(kmem_heap_arena, VMEM_FREE) +
 	    vmem_size(kmem_default_arena, VMEM_FREE) +
-	    vmem_size(kmem_small_arena, VMEM_FREE) +
 	    vmem_size(kmem_oversize_arena, VMEM_FREE);
 }
 

@@ -800,28 +800,6 @@ vmem_walk(vmem_t *vmp, int typemask,
 	kmem_lock_exit(&vmp->vm_lock);
 }
 
-/*
- * Call func(arg, span, span_size, vaddr, size) for each free segment of
- * vmp and the span it lies in, in address order, vm_lock held (func must
- * not call into vmp).
- */
-void
-vmi_walk_free(vmem_t *vmp, vmi_free_walk_t *func, void *arg)
-{
-	const vmem_seg_t *span = NULL;
-
-	kmem_lock_enter(&vmp->vm_lock);
-	for (vmem_seg_t *vsp = vmp->vm_seg0.vs_anext; vsp != &vmp->vm_seg0;
-	    vsp = vsp->vs_anext) {
-		if (vsp->vs_type == VMEM_SPAN)
-			span = vsp;
-		else if (vsp->vs_type == VMEM_FREE && span != NULL)
-			func(arg, span->vs_start, vs_size(span),
-			    (void *)vsp->vs_start, vs_size(vsp));
-	}
-	kmem_lock_exit(&vmp->vm_lock);
-}
-
 size_t
 vmem_size(vmem_t *vmp, int typemask)
 {

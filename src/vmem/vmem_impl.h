@@ -156,9 +156,6 @@ void vmi_hash_fini(vmem_t *vmp);
 void *vmi_meta_alloc(size_t size);
 void vmi_meta_free(void *p, size_t size);
 bool vmi_is_valid(vmem_t *vmp);
-typedef void vmi_free_walk_t(void *arg, uintptr_t span, size_t span_size,
-    void *vaddr, size_t size);
-void vmi_walk_free(vmem_t *vmp, vmi_free_walk_t *func, void *arg);
 
 /* vmem_release.c: giving imported memory back. */
 bool vmi_span_release(vmem_t *vmp, vmem_seg_t *vsp, uintptr_t *startp,

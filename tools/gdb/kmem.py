@@ -179,9 +179,8 @@ REQUIRED = {
 # The globals every command may read (docs/internals.md).
 REQUIRED_SYMBOLS = (
     "kmem_layout_version", "kmem_cache_list", "kmem_cpu_list", "vmem_list",
-    "kmem_heap_arena", "kmem_default_arena", "kmem_small_arena",
-    "kmem_oversize_arena", "kmem_metadata_arena", "kmem_hash_arena",
-    "kmem_logs", "kmi_ready",
+    "kmem_heap_arena", "kmem_default_arena", "kmem_oversize_arena",
+    "kmem_metadata_arena", "kmem_hash_arena", "kmem_logs", "kmi_ready",
     "kmem_owner_root")
 
 
@@ -1072,7 +1071,7 @@ def memstat_lines(k):
         inuse = (inuse + oversize["vm_kstat.vk_mem_inuse"]) & MASK64
         cached &= MASK64
         for name in ("kmem_heap_arena", "kmem_default_arena",
-                     "kmem_small_arena", "kmem_oversize_arena"):
+                     "kmem_oversize_arena"):
             vmp = k.arena_at(k.global_value(name))
             arena_free += vmp["vm_kstat.vk_mem_total"] - \
                 vmp["vm_kstat.vk_mem_inuse"]
