@@ -60,8 +60,10 @@ static KMEM_NOINLINE bool
 malloc_start(void)
 {
 	malloc_page = kmem_plat_pagesize();
-	if (!kmem_face_init())
+	if (!kmem_face_init()) {
+		errno = ENOMEM;
 		return (false);
+	}
 	kmem_store_release(&malloc_ready, true);
 	return (true);
 }
@@ -257,9 +259,14 @@ realloc_move(void *buf, const kmem_owner_t *ow, size_t old, size_t size)
 	 * step.
 	 */
 	size_t want = size > old && size - old < old / 4 ? old + old / 4 : size;
+	int saved = errno;
 	void *nbuf = malloc_impl(want);
 	if (nbuf == NULL && want != size)
 		nbuf = malloc_impl(size);
+	if (nbuf == NULL && size <= old) {
+		errno = saved;		/* a shrink that cannot move stays */
+		return (buf);
+	}
 	if (nbuf == NULL)
 		return (NULL);
 	memcpy(nbuf, buf, kmem_min(old, size));

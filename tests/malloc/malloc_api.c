@@ -20,6 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <kmem/kmem.h>
+
 static int passed, failed;
 
 #define CHECK(name, cond) do {						\
@@ -203,6 +205,44 @@ check_in_child(const char *name, int (*body)(int), int arg)
 }
 
 /*
+ * With the memory budget spent (kmem_physmem_set() a little above what is
+ * mapped, then 16-byte buffers until malloc fails), realloc() that
+ * shrinks a buffer to half or less -- whose move finds no memory --
+ * returns the buffer itself, contents and errno untouched; one that grows
+ * fails with ENOMEM and keeps the buffer.
+ */
+static int
+shrink_body(int arg)
+{
+	int (*set)(size_t) = (int (*)(size_t))(uintptr_t)dlsym(RTLD_DEFAULT,
+	    "kmem_physmem_set");
+	void (*stat)(kmem_memstat_t *) = (void (*)(kmem_memstat_t *))
+	    (uintptr_t)dlsym(RTLD_DEFAULT, "kmem_memstat");
+	char *big = malloc(4 << 20), *mid = malloc(3000);
+	kmem_memstat_t ms;
+
+	(void)arg;
+	if (set == NULL || stat == NULL || big == NULL || mid == NULL)
+		return (1);
+	memset(big, 'B', 4 << 20);
+	memset(mid, 'M', 3000);
+	stat(&ms);
+	set(ms.ms_mapped + (4 << 20));
+	void *head = NULL;
+	for (void **p; (p = malloc(16)) != NULL; head = p)
+		*p = head;
+	errno = 0;
+	char *s1 = realloc(big, 100), *s2 = realloc(mid, 1000);
+	if (s1 != big || s2 != mid || errno != 0 || big[99] != 'B' ||
+	    mid[999] != 'M')
+		return (2);
+	if (realloc(mid, 1 << 20) != NULL || errno != ENOMEM ||
+	    mid[2999] != 'M')
+		return (3);
+	return (0);
+}
+
+/*
  * Every allocating function, asked for SIZE_MAX - k bytes, k from 0 to a
  * little more than a page: NULL and ENOMEM (posix_memalign: ENOMEM
  * returned, errno and the pointer untouched), a buffer realloc'd keeps
@@ -314,6 +354,7 @@ test_size_max(void)
 	for (int fn = 0; fn < NEAR_MAX_FNS + NEAR_MAX_ALIGNED; fn++)
 		check_in_child(near_max_names[fn], near_max_body, fn);
 	check_in_child("memalign:huge-align-enomem", huge_align_body, 0);
+	check_in_child("realloc:shrink-never-fails", shrink_body, 0);
 	check_in_child("memalign:zero-huge-align", zero_huge_align_body, 0);
 }
 
@@ -754,10 +795,56 @@ test_faults(void)
 	CHECK("faults: works again after each", recovered == (int)(2 * total));
 }
 
-int
-main(void)
+/*
+ * Run as "malloc_api unstarted" with a budget too small for kmem to start:
+ * every allocating function fails with ENOMEM (posix_memalign returns it).
+ */
+static int
+unstarted_main(void)
 {
+	void *p;
+
+	errno = 0;
+	if (malloc(16) != NULL || errno != ENOMEM)
+		return (1);
+	errno = 0;
+	if (calloc(4, 4) != NULL || errno != ENOMEM)
+		return (2);
+	errno = 0;
+	if (realloc(NULL, 16) != NULL || errno != ENOMEM)
+		return (3);
+	errno = 0;
+	if (memalign(64, 16) != NULL || errno != ENOMEM)
+		return (4);
+	errno = 0;
+	if (valloc(16) != NULL || errno != ENOMEM)
+		return (5);
+	if (posix_memalign(&p, 64, 16) != ENOMEM)
+		return (6);
+	return (0);
+}
+
+static int
+unstarted_body(int arg)
+{
+	char preload[4096], *envp[] = { "KMEM_OPTIONS=physmem=1k", preload,
+	    NULL };
+	char *argv[] = { "malloc_api", "unstarted", NULL };
+	const char *lp = getenv("LD_PRELOAD");
+
+	(void)arg;
+	snprintf(preload, sizeof (preload), "LD_PRELOAD=%s", lp ? lp : "");
+	execve("/proc/self/exe", argv, envp);
+	return (9);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "unstarted") == 0)
+		return (unstarted_main());
 	setvbuf(stdout, NULL, _IONBF, 0);
+	check_in_child("errors:unstarted-enomem", unstarted_body, 0);
 	test_alignment_and_usable();
 	test_errors();
 	test_calloc_realloc();
