@@ -283,6 +283,13 @@ realloc(void *buf, size_t size)
 	kmem_cache_t *cp = kmem_owner_cache(ow, buf);
 	size_t old = KMEM_LIKELY(cp != NULL) ? kmem_face_bufsize(cp) :
 	    usable_size("realloc", buf, ow);
+	if (KMEM_UNLIKELY(cp != NULL && kmem_face_guarded(cp)) &&
+	    !kmem_face_allocated(cp, buf)) {
+		/* KMEM_DEBUG: freed already; free's checks report it. */
+		kmem_face_free_slow(cp, buf);
+		errno = EINVAL;
+		return (NULL);
+	}
 	if (size <= old && size > old / 2)
 		return (buf);		/* fits, and not too much wasted */
 	return (realloc_move(buf, ow, old, size));

@@ -824,18 +824,48 @@ unstarted_main(void)
 	return (0);
 }
 
+/*
+ * Run as "malloc_api realloc-freed" under KMEM_DEBUG=guards,noabort:
+ * realloc() of a freed buffer that would fit in place is reported (as
+ * free reports it) and fails with EINVAL, the buffer not handed back.
+ */
 static int
-unstarted_body(int arg)
+realloc_freed_main(void)
 {
-	char preload[4096], *envp[] = { "KMEM_OPTIONS=physmem=1k", preload,
+	char *p = malloc(64);
+
+	free(p);
+	errno = 0;
+	return (realloc(p, 60) == NULL && errno == EINVAL ? 0 : 1);
+}
+
+/* This program again as "malloc_api MODE", with env (and LD_PRELOAD). */
+static const char *const reexec_modes[] = { "unstarted", "realloc-freed" };
+static const char *const reexec_env[] = { "KMEM_OPTIONS=physmem=1k",
+	"KMEM_DEBUG=guards,noabort" };
+
+static int
+reexec_body(int which)
+{
+	char preload[4096], *envp[] = { (char *)reexec_env[which], preload,
 	    NULL };
-	char *argv[] = { "malloc_api", "unstarted", NULL };
+	char *argv[] = { "malloc_api", (char *)reexec_modes[which], NULL };
 	const char *lp = getenv("LD_PRELOAD");
 
-	(void)arg;
 	snprintf(preload, sizeof (preload), "LD_PRELOAD=%s", lp ? lp : "");
 	execve("/proc/self/exe", argv, envp);
 	return (9);
+}
+
+static void
+test_reexec(void)
+{
+	char out[4096];
+
+	check_in_child("errors:unstarted-enomem", reexec_body, 0);
+	int status = run_child(reexec_body, 1, out, sizeof (out));
+	CHECK("realloc:freed-reported", WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0 && strstr(out, "duplicate free") != NULL);
 }
 
 int
@@ -843,8 +873,10 @@ main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "unstarted") == 0)
 		return (unstarted_main());
+	if (argc > 1 && strcmp(argv[1], "realloc-freed") == 0)
+		return (realloc_freed_main());
 	setvbuf(stdout, NULL, _IONBF, 0);
-	check_in_child("errors:unstarted-enomem", unstarted_body, 0);
+	test_reexec();
 	test_alignment_and_usable();
 	test_errors();
 	test_calloc_realloc();
