@@ -259,19 +259,23 @@ realloc_move(void *buf, const kmem_owner_t *ow, size_t old, size_t size)
 	 * step.
 	 */
 	size_t want = size > old && size - old < old / 4 ? old + old / 4 : size;
-	int saved = errno;
 	void *nbuf = malloc_impl(want);
 	if (nbuf == NULL && want != size)
 		nbuf = malloc_impl(size);
-	if (nbuf == NULL && size <= old) {
-		errno = saved;		/* a shrink that cannot move stays */
-		return (buf);
-	}
-	if (nbuf == NULL)
-		return (NULL);
+	if (nbuf == NULL)	/* a shrink that cannot move stays */
+		return (size <= old ? buf : NULL);
 	memcpy(nbuf, buf, kmem_min(old, size));
 	free_impl(buf, ow);
 	return (nbuf);
+}
+
+/* KMEM_DEBUG: realloc() of a buffer already freed; free's checks say so. */
+static KMEM_NOINLINE void *
+realloc_freed(kmem_cache_t *cp, void *buf)
+{
+	kmem_face_free_slow(cp, buf);
+	errno = EINVAL;
+	return (NULL);
 }
 
 void *
@@ -284,12 +288,8 @@ realloc(void *buf, size_t size)
 	size_t old = KMEM_LIKELY(cp != NULL) ? kmem_face_bufsize(cp) :
 	    usable_size("realloc", buf, ow);
 	if (KMEM_UNLIKELY(cp != NULL && kmem_face_guarded(cp)) &&
-	    !kmem_face_allocated(cp, buf)) {
-		/* KMEM_DEBUG: freed already; free's checks report it. */
-		kmem_face_free_slow(cp, buf);
-		errno = EINVAL;
-		return (NULL);
-	}
+	    !kmem_face_allocated(cp, buf))
+		return (realloc_freed(cp, buf));
 	if (size <= old && size > old / 2)
 		return (buf);		/* fits, and not too much wasted */
 	return (realloc_move(buf, ow, old, size));

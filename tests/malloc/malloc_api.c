@@ -208,8 +208,9 @@ check_in_child(const char *name, int (*body)(int), int arg)
  * With the memory budget spent (kmem_physmem_set() a little above what is
  * mapped, then 16-byte buffers until malloc fails), realloc() that
  * shrinks a buffer to half or less -- whose move finds no memory --
- * returns the buffer itself, contents and errno untouched; one that grows
- * fails with ENOMEM and keeps the buffer.
+ * returns the buffer itself, contents untouched (errno may tell of the
+ * failed move, as a successful call may); one that grows fails with
+ * ENOMEM and keeps the buffer.
  */
 static int
 shrink_body(int arg)
@@ -231,9 +232,8 @@ shrink_body(int arg)
 	void *head = NULL;
 	for (void **p; (p = malloc(16)) != NULL; head = p)
 		*p = head;
-	errno = 0;
 	char *s1 = realloc(big, 100), *s2 = realloc(mid, 1000);
-	if (s1 != big || s2 != mid || errno != 0 || big[99] != 'B' ||
+	if (s1 != big || s2 != mid || big[99] != 'B' ||
 	    mid[999] != 'M')
 		return (2);
 	if (realloc(mid, 1 << 20) != NULL || errno != ENOMEM ||
