@@ -161,18 +161,24 @@ bad_pointer(const char *fn, const void *buf)
 	kmi_panic("%s(%p): invalid or corrupted buffer", fn, buf);
 }
 
+/* The size of the large buffer at buf (page entry ow); else fn's report. */
+static size_t
+large_size(const char *fn, const void *buf, const kmem_owner_t *ow)
+{
+	size_t large = kmem_owner_large_size(ow, buf);
+
+	if (large == 0)
+		bad_pointer(fn, buf);
+	return (large);
+}
+
 /* The size of the buffer that starts at buf, whose page's entry is ow. */
 static size_t
 usable_size(const char *fn, const void *buf, const kmem_owner_t *ow)
 {
 	kmem_cache_t *cp = kmem_owner_cache(ow, buf);
-	size_t large;
 
-	if (cp != NULL)
-		return (kmem_face_bufsize(cp));
-	if ((large = kmem_owner_large_size(ow, buf)) != 0)
-		return (large);
-	bad_pointer(fn, buf);
+	return (cp != NULL ? kmem_face_bufsize(cp) : large_size(fn, buf, ow));
 }
 
 /* What the fast path leaves: large buffers and bad pointers. */
@@ -286,7 +292,7 @@ realloc(void *buf, size_t size)
 	const kmem_owner_t *ow = kmem_owner_get(buf);
 	kmem_cache_t *cp = kmem_owner_cache(ow, buf);
 	size_t old = KMEM_LIKELY(cp != NULL) ? kmem_face_bufsize(cp) :
-	    usable_size("realloc", buf, ow);
+	    large_size("realloc", buf, ow);
 	if (KMEM_UNLIKELY(cp != NULL && kmem_face_guarded(cp)) &&
 	    !kmem_face_allocated(cp, buf))
 		return (realloc_freed(cp, buf));

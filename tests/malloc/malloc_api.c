@@ -839,17 +839,22 @@ realloc_freed_main(void)
 	return (realloc(p, 60) == NULL && errno == EINVAL ? 0 : 1);
 }
 
-/* This program again as "malloc_api MODE", with env (and LD_PRELOAD). */
-static const char *const reexec_modes[] = { "unstarted", "realloc-freed" };
-static const char *const reexec_env[] = { "KMEM_OPTIONS=physmem=1k",
-	"KMEM_DEBUG=guards,noabort" };
+/* Checks that need a fresh process: "malloc_api MODE", with env. */
+static const struct {
+	const char	*mode, *env;
+	int		(*check)(void);
+} reexec[] = {
+	{ "unstarted", "KMEM_OPTIONS=physmem=1k", unstarted_main },
+	{ "realloc-freed", "KMEM_DEBUG=guards,noabort", realloc_freed_main },
+};
 
+/* This program again as reexec[which] (LD_PRELOAD kept). */
 static int
 reexec_body(int which)
 {
-	char preload[4096], *envp[] = { (char *)reexec_env[which], preload,
+	char preload[4096], *envp[] = { (char *)reexec[which].env, preload,
 	    NULL };
-	char *argv[] = { "malloc_api", (char *)reexec_modes[which], NULL };
+	char *argv[] = { "malloc_api", (char *)reexec[which].mode, NULL };
 	const char *lp = getenv("LD_PRELOAD");
 
 	snprintf(preload, sizeof (preload), "LD_PRELOAD=%s", lp ? lp : "");
@@ -871,10 +876,10 @@ test_reexec(void)
 int
 main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "unstarted") == 0)
-		return (unstarted_main());
-	if (argc > 1 && strcmp(argv[1], "realloc-freed") == 0)
-		return (realloc_freed_main());
+	for (size_t i = 0; argc > 1 && i < sizeof (reexec) / sizeof (reexec[0]);
+	    i++)
+		if (strcmp(argv[1], reexec[i].mode) == 0)
+			return (reexec[i].check());
 	setvbuf(stdout, NULL, _IONBF, 0);
 	test_reexec();
 	test_alignment_and_usable();
