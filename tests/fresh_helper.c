@@ -19,11 +19,16 @@
  *   init-unstarted MODE  kmem could not start: kmem_reap, kmem_update and
  *                        KM_NOSLEEP are harmless; MODE sleep/panic panic
  *   faults PERSIST       fail each page request of a workload in turn
+ *   populate on|off      which new memory is made resident ahead of use
+ *                        (off: run with the nopopulate option)
  */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include <kmem/kmem.h>
 #include <kmem/kmem_posix.h>
@@ -406,6 +411,96 @@ faults(int persist)
 	printf("%lu page requests failed in turn\n", total + 1);
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE	23
+#endif
+
+/* Allocate from cp until kmem has mapped at least `mapped` bytes. */
+static void
+grow_to(kmem_cache_t *cp, const char *name, size_t mapped)
+{
+	kmem_memstat_t ms;
+
+	for (;;) {
+		kmem_memstat(&ms);
+		if (ms.ms_mapped >= mapped)
+			return;
+		for (int i = 0; i < 256; i++)
+			if (kmem_cache_alloc(cp, KM_NOSLEEP) == NULL)
+				FAIL("populate: %s ran out", name);
+	}
+}
+
+/* Of the 1 MiB chunk around buf, how many pages are resident. */
+static size_t
+resident_pages(const void *buf)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t chunk = (uintptr_t)buf & ~(uintptr_t)((1 << 20) - 1);
+	unsigned char vec[(1 << 20) / 4096];
+	size_t n = 0;
+
+	if (mincore((void *)chunk, 1 << 20, vec) != 0)
+		FAIL("populate: mincore: %s", strerror(errno));
+	for (size_t i = 0; i < (1 << 20) / page; i++)
+		n += vec[i] & 1;
+	return (n);
+}
+
+/*
+ * kmem_init(9)'s populating: nothing under 16 MiB mapped; past it, the
+ * chunks mapped for a cache of 64-byte buffers are made resident whole,
+ * those for a cache of 16 KiB buffers (which need not touch every page)
+ * are not, beyond their few pages of metadata.  Counts in ms_populated;
+ * on a system with MADV_POPULATE_WRITE, the pages are resident.
+ */
+static void
+populate(bool on)
+{
+	kmem_cache_t *small = kmem_cache_create("populate_small", 64, 0,
+	    NULL, NULL, NULL, NULL, NULL, 0);
+	kmem_cache_t *big = kmem_cache_create("populate_big", 16384, 0,
+	    NULL, NULL, NULL, NULL, NULL, 0);
+	kmem_memstat_t m0, m1, m2;
+
+	if (small == NULL || big == NULL)
+		FAIL("populate: kmem_cache_create failed");
+	grow_to(small, "populate_small", 8 << 20);
+	kmem_memstat(&m0);
+	if (m0.ms_populated != 0)
+		FAIL("populate: %lu bytes populated with %zu mapped",
+		    (unsigned long)m0.ms_populated, m0.ms_mapped);
+	grow_to(big, "populate_big", 48 << 20);
+	kmem_memstat(&m1);
+	uint64_t bigpop = m1.ms_populated - m0.ms_populated;
+	if (bigpop > (m1.ms_mapped - m0.ms_mapped) / 8)
+		FAIL("populate: 16 KiB buffers: %lu of %zu new bytes populated",
+		    (unsigned long)bigpop, m1.ms_mapped - m0.ms_mapped);
+	grow_to(small, "populate_small", 80 << 20);
+	kmem_memstat(&m2);
+	void *last = kmem_cache_alloc(small, KM_NOSLEEP);
+	uint64_t smallpop = m2.ms_populated - m1.ms_populated;
+	size_t grown = m2.ms_mapped - m1.ms_mapped;
+	if (on ? smallpop < grown / 4 * 3 || smallpop > grown :
+	    m2.ms_populated != 0)
+		FAIL("populate (%s): 64-byte buffers: %lu of %zu new bytes "
+		    "populated", on ? "on" : "off", (unsigned long)smallpop,
+		    grown);
+	/* The system's side, where it has the call; the chunk of the newest */
+	/* small buffer was mapped and populated for the small cache. */
+	void *probe = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bool sys = probe != MAP_FAILED &&
+	    madvise(probe, 4096, MADV_POPULATE_WRITE) == 0;
+	size_t res = resident_pages(last);
+	if (on && sys && res * (size_t)sysconf(_SC_PAGESIZE) < (1 << 20))
+		FAIL("populate: %zu pages of the newest chunk resident", res);
+	printf("populate %s: 16 KiB buffers %lu bytes, 64-byte %lu of %zu; "
+	    "newest chunk %zu pages resident%s\n", on ? "on" : "off",
+	    (unsigned long)bigpop, (unsigned long)smallpop, grown, res,
+	    sys ? "" : " (no MADV_POPULATE_WRITE)");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -435,6 +530,8 @@ main(int argc, char **argv)
 		faults(atoi(argv[2]));
 	else if (argc >= 2 && strcmp(argv[1], "large-wait") == 0)
 		large_wait();
+	else if (argc >= 3 && strcmp(argv[1], "populate") == 0)
+		populate(strcmp(argv[2], "on") == 0);
 	else
 		FAIL("usage: kmem_fresh_helper init|budget S1 S2|reclaim-sleep|"
 		    "init-faults|init-budget|qcache-double-free|faults PERSIST");

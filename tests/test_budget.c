@@ -106,6 +106,24 @@ test_large_wait(void)
 	KT_CHECK(out != NULL && strstr(out, "large-wait: woken") != NULL);
 }
 
+/*
+ * New chunks for small buffers are made resident ahead of use past 16 MiB
+ * mapped, and only those; nopopulate turns it off (fresh_helper.c).
+ */
+static void
+test_populate(void)
+{
+	char *envp_on[] = { "KMEM_OPTIONS=reap_interval=0", NULL };
+	char *envp_off[] = { "KMEM_OPTIONS=nopopulate,reap_interval=0", NULL };
+	char *argv_on[] = { "kmem_fresh_helper", "populate", "on", NULL };
+	char *argv_off[] = { "kmem_fresh_helper", "populate", "off", NULL };
+	char *out = KT_FRESH_HELPER(argv_on, envp_on, 0);
+
+	KT_CHECK(out != NULL && strstr(out, "populate on:") != NULL);
+	out = KT_FRESH_HELPER(argv_off, envp_off, 0);
+	KT_CHECK(out != NULL && strstr(out, "populate off:") != NULL);
+}
+
 /* A reclaim callback that allocates with KM_SLEEP while memory is short. */
 static void
 test_reclaim_sleep(void)
@@ -277,6 +295,7 @@ KT_SUITE(budget_suite,
 	{ "budget:classes:oversize-then-small", test_oversize_then_small },
 	{ "budget:classes:noretain", test_noretain },
 	{ "budget:large:kept-frees-wake-waiters", test_large_wait },
+	{ "budget:populate:small-slabs-past-16m", test_populate },
 	{ "budget:reclaim:callback-sleeps", test_reclaim_sleep },
 	{ "budget:never:panics", test_never },
 	{ "budget:sleep:qcache-import-wakes", test_qcache_import_wakes },

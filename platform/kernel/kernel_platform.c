@@ -72,6 +72,13 @@ kmem_plat_large_pages(void *addr, size_t size, bool on)
 	(void)addr, (void)size, (void)on;
 }
 
+/* Kernel memory is resident already. */
+void
+kmem_plat_populate(void *addr, size_t size)
+{
+	(void)addr, (void)size;
+}
+
 /* Kernel memory is resident. */
 bool
 kmem_plat_wire(void *addr, size_t size, bool wire)

@@ -211,6 +211,16 @@ kmem_plat_large_pages(void *addr, size_t size, bool on)
 	(void)madvise(addr, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE	23	/* Linux 5.14; older kernels: EINVAL */
+#endif
+
+void
+kmem_plat_populate(void *addr, size_t size)
+{
+	(void)madvise(addr, size, MADV_POPULATE_WRITE);
+}
+
 void
 kmem_plat_wait(uint32_t *addr, uint32_t expected)
 {

@@ -33,6 +33,14 @@
 #define KMEM_NO_SANITIZE
 #endif
 
+/*
+ * An internal allocation flag, beside the KM_ and VM_ ones: the caller
+ * will write every page of what it asks for, so a slab made for it may be
+ * made resident at once (kmem_plat_populate()).  The slab layer sets it
+ * for slabs of small buffers; vmem passes it on to its quantum caches.
+ */
+#define KMI_POPULATE		0x01000000
+
 /* ---- power-of-two arithmetic (illumos sysmacros names) ---- */
 #define P2ALIGN(x, a)		((x) & -(a))
 #define P2PHASE(x, a)		((x) & ((a) - 1))

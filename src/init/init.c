@@ -60,6 +60,10 @@ _Static_assert(((VM_KMFLAGS | VM_BESTFIT | VM_FIRSTFIT | VM_NEXTFIT |
     VM_ENDALLOC) & (VMC_POPULATOR | VMC_NO_QCACHE | VMC_IDENTIFIER |
     VMC_XALLOC | VMC_XALIGN | VMC_RETAIN)) == 0,
     "VM_ allocation and VMC_ creation flags are disjoint");
+_Static_assert(((KM_FLAGS | VM_KMFLAGS | VM_BESTFIT | VM_FIRSTFIT |
+    VM_NEXTFIT | VM_ENDALLOC | VMC_POPULATOR | VMC_NO_QCACHE |
+    VMC_IDENTIFIER | VMC_XALLOC | VMC_XALIGN | VMC_RETAIN) &
+    KMI_POPULATE) == 0, "KMI_POPULATE is no public flag");
 
 #define KMEM_DEFAULT_QCACHE_PAGES 8
 #define KMEM_METADATA_IMPORT	(64 * 1024)
@@ -203,7 +207,7 @@ kmem_option_log(const char *name, bool has_value, const char *value)
 
 /*
  * One item of kmem_init()'s options: nomagazines, noretain, nohugepages,
- * physmem=SIZE,
+ * nopopulate, physmem=SIZE,
  * reap_interval=SECONDS, a KMEM_DEBUG item, a log, or a report's
  * (atexit=, report_signal=).
  */
@@ -214,13 +218,16 @@ kmem_option_item(const char *name, bool has_value, const char *value)
 
 	if (kmi_strcmp(name, "nomagazines") == 0 ||
 	    kmi_strcmp(name, "noretain") == 0 ||
-	    kmi_strcmp(name, "nohugepages") == 0) {
+	    kmi_strcmp(name, "nohugepages") == 0 ||
+	    kmi_strcmp(name, "nopopulate") == 0) {
 		if (has_value)
 			return (KMEM_OPT_NO_VALUE);
 		if (name[2] == 'm')
 			kmem_opt.nomagazines = true;
 		else if (name[2] == 'r')
 			kmem_opt.noretain = true;
+		else if (name[2] == 'p')
+			vmi_pages_set_populate(false);
 		else
 			kmi_large_hugepages = false;
 	} else if (kmi_strcmp(name, "physmem") == 0) {
@@ -299,6 +306,7 @@ kmem_init_locked(const char *options, const char *source)
 
 	kmem_opt.nomagazines = kmem_opt.noretain = false;
 	kmi_large_hugepages = true;
+	vmi_pages_set_populate(true);
 	kmem_opt.reap_interval = 15;
 	kmem_opt.from_environment = kmi_strcmp(source, "KMEM_OPTIONS") == 0;
 	kmi_report_options_begin(source);

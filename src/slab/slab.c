@@ -47,6 +47,10 @@
  * Memory.  The slab layer never sleeps or reclaims inside vmem; when no
  * slab can be had it fails, and kmem_cache_alloc() decides (see
  * magazine.c).  Every free to a slab wakes whoever waits for memory.
+ * Slabs of buffers of a quarter page or less, whose users write every
+ * page, are asked for with KMI_POPULATE, and so are the quantum caches'
+ * slabs they take their pages from: the chunks imported for them from the
+ * platform are made resident in one step (vmem_pages.c).
  *
  * Locking and context.  cache_lock protects the slab lists, the hash and
  * the slab-layer statistics.  It is dropped around slab creation (which
@@ -314,6 +318,17 @@ kmi_slab_mem_align(const kmem_cache_t *cp)
 }
 
 /*
+ * Whether the cache's users will write every page of its slabs: buffers
+ * of at most a quarter page start on every page.
+ */
+static bool
+slab_writes_all(const kmem_cache_t *cp)
+{
+	return (!(cp->cache_cflags & KMC_NOTOUCH) &&
+	    cp->cache_chunksize <= slab_small_size(cp) / 4);
+}
+
+/*
  * Slab memory never sleeps or reclaims inside vmem: when it cannot be had,
  * kmem_cache_alloc() decides whether to reclaim, fail or wait, and then
  * retries from the top (a freed buffer may serve as well as a new slab).
@@ -322,7 +337,8 @@ static void *
 slab_mem_alloc(kmem_cache_t *cp, int kmflag)
 {
 	vmem_t *vmp = cp->cache_arena;
-	int vmflag = (kmflag & VM_PUSHPAGE) | VM_NOSLEEP | VM_NORMALPRI;
+	int vmflag = (kmflag & VM_PUSHPAGE) | VM_NOSLEEP | VM_NORMALPRI |
+	    (slab_writes_all(cp) ? KMI_POPULATE : kmflag & KMI_POPULATE);
 
 	if (slab_needs_xalloc(cp))
 		return (vmem_xalloc(vmp, cp->cache_slabsize,

@@ -352,7 +352,8 @@ vmem_import(vmem_t *vmp, const vmem_req_t *r, int vmflag, uintptr_t *startp,
 	 * sizes above all) never reach the source, so the waiting is done in
 	 * vmi_xalloc_req(), which retries everything on any free anywhere.
 	 */
-	vmflag = (vmflag & VM_PUSHPAGE) | VM_NOSLEEP | VM_NORMALPRI;
+	vmflag = (vmflag & (VM_PUSHPAGE | KMI_POPULATE)) | VM_NOSLEEP |
+	    VM_NORMALPRI;
 	if (vmp->vm_ximport) {
 		va = vmp->vm_source_alloc(vmp->vm_source, &size, align, vmflag);
 	} else {
@@ -652,7 +653,8 @@ vmem_alloc(vmem_t *vmp, size_t size, int vmflag)
 		 */
 		void *cache = vmp->vm_qcache[(size - 1) >> vmp->vm_qshift];
 		void *va = vmi_hooks->vh_qcache_alloc(cache,
-		    (vmflag & VM_PUSHPAGE) | VM_NOSLEEP | VM_NORMALPRI);
+		    (vmflag & (VM_PUSHPAGE | KMI_POPULATE)) | VM_NOSLEEP |
+		    VM_NORMALPRI);
 		if (KMEM_LIKELY(va != NULL))
 			return (va);
 		vmem_req_t r = { .vr_size = P2ROUNDUP(size, vmp->vm_quantum),
