@@ -57,11 +57,12 @@ void kmem_plat_discard(void *addr, size_t size);
 void kmem_plat_large_pages(void *addr, size_t size, bool on);
 
 /*
- * [addr, addr + size) of a mapping will be written soon: the platform may
- * make its pages resident now, in one step, instead of one fault per page
- * as the writes come.  A no-op is a correct implementation.
+ * [addr, addr + size) of kmem's memory will be written soon: the platform
+ * may make its pages resident now, in one step, instead of one fault per
+ * page as the writes come.  True if it did; returning false and doing
+ * nothing is a correct implementation.
  */
-void kmem_plat_populate(void *addr, size_t size);
+bool kmem_plat_populate(void *addr, size_t size);
 
 /*
  * Keep the pages of [addr, addr + size) resident (wire is true) or let

@@ -22,7 +22,6 @@
  *   populate on|off      which new memory is made resident ahead of use
  *                        (off: run with the nopopulate option)
  */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -411,48 +410,57 @@ faults(int persist)
 	printf("%lu page requests failed in turn\n", total + 1);
 }
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE	23
-#endif
-
-/* Allocate from cp until kmem has mapped at least `mapped` bytes. */
+/* Allocate from cp until it holds at least `bytes` in buffers. */
 static void
-grow_to(kmem_cache_t *cp, const char *name, size_t mapped)
+grow_by(kmem_cache_t *cp, size_t bufsize, size_t bytes)
 {
-	kmem_memstat_t ms;
-
-	for (;;) {
-		kmem_memstat(&ms);
-		if (ms.ms_mapped >= mapped)
-			return;
-		for (int i = 0; i < 256; i++)
-			if (kmem_cache_alloc(cp, KM_NOSLEEP) == NULL)
-				FAIL("populate: %s ran out", name);
-	}
+	for (size_t n = 0; n < bytes; n += bufsize)
+		if (kmem_cache_alloc(cp, KM_NOSLEEP) == NULL)
+			FAIL("populate: a cache of %zu-byte buffers ran out",
+			    bufsize);
 }
 
-/* Of the 1 MiB chunk around buf, how many pages are resident. */
 static size_t
-resident_pages(const void *buf)
+resident_bytes(void)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	uintptr_t chunk = (uintptr_t)buf & ~(uintptr_t)((1 << 20) - 1);
-	unsigned char vec[(1 << 20) / 4096];
-	size_t n = 0;
+	long size, resident;
+	FILE *f = fopen("/proc/self/statm", "r");
 
-	if (mincore((void *)chunk, 1 << 20, vec) != 0)
-		FAIL("populate: mincore: %s", strerror(errno));
-	for (size_t i = 0; i < (1 << 20) / page; i++)
-		n += vec[i] & 1;
-	return (n);
+	if (f == NULL || fscanf(f, "%ld %ld", &size, &resident) != 2)
+		FAIL("populate: cannot read /proc/self/statm");
+	fclose(f);
+	return ((size_t)resident * (size_t)sysconf(_SC_PAGESIZE));
+}
+
+/* A user's arena of pages, recording every flag its imports were given. */
+static int user_import_flags;
+
+static void *
+user_import(vmem_t *src, size_t size, int vmflag)
+{
+	(void)src;
+	user_import_flags |= vmflag;
+	void *va = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return (va == MAP_FAILED ? NULL : va);
+}
+
+static void
+user_release(vmem_t *src, void *va, size_t size)
+{
+	(void)src;
+	munmap(va, size);
 }
 
 /*
- * kmem_init(9)'s populating: nothing under 16 MiB mapped; past it, the
- * chunks mapped for a cache of 64-byte buffers are made resident whole,
- * those for a cache of 16 KiB buffers (which need not touch every page)
- * are not, beyond their few pages of metadata.  Counts in ms_populated;
- * on a system with MADV_POPULATE_WRITE, the pages are resident.
+ * kmem_init(9)'s populating, counted by vmem_stat(9)'s "populate" of the
+ * arena: a cache of 64-byte buffers has its slabs made resident at once
+ * only once it holds 1 MiB; a cache of 16 KiB buffers (whose users need
+ * not write every page) never; a cache on a user's arena never, and its
+ * import function sees no internal flag.  Buffers of 896 KiB with one
+ * page written, between the small ones, stay as resident as that page
+ * (populating never reaches memory other than the small slabs').  off:
+ * run with nopopulate, nothing is counted.
  */
 static void
 populate(bool on)
@@ -461,44 +469,60 @@ populate(bool on)
 	    NULL, NULL, NULL, NULL, NULL, 0);
 	kmem_cache_t *big = kmem_cache_create("populate_big", 16384, 0,
 	    NULL, NULL, NULL, NULL, NULL, 0);
-	kmem_memstat_t m0, m1, m2;
+	vmem_t *vmp = kmem_default_arena;
 
 	if (small == NULL || big == NULL)
 		FAIL("populate: kmem_cache_create failed");
-	grow_to(small, "populate_small", 8 << 20);
-	kmem_memstat(&m0);
-	if (m0.ms_populated != 0)
-		FAIL("populate: %lu bytes populated with %zu mapped",
-		    (unsigned long)m0.ms_populated, m0.ms_mapped);
-	grow_to(big, "populate_big", 48 << 20);
-	kmem_memstat(&m1);
-	uint64_t bigpop = m1.ms_populated - m0.ms_populated;
-	if (bigpop > (m1.ms_mapped - m0.ms_mapped) / 8)
-		FAIL("populate: 16 KiB buffers: %lu of %zu new bytes populated",
-		    (unsigned long)bigpop, m1.ms_mapped - m0.ms_mapped);
-	grow_to(small, "populate_small", 80 << 20);
-	kmem_memstat(&m2);
-	void *last = kmem_cache_alloc(small, KM_NOSLEEP);
-	uint64_t smallpop = m2.ms_populated - m1.ms_populated;
-	size_t grown = m2.ms_mapped - m1.ms_mapped;
-	if (on ? smallpop < grown / 4 * 3 || smallpop > grown :
-	    m2.ms_populated != 0)
-		FAIL("populate (%s): 64-byte buffers: %lu of %zu new bytes "
-		    "populated", on ? "on" : "off", (unsigned long)smallpop,
-		    grown);
-	/* The system's side, where it has the call; the chunk of the newest */
-	/* small buffer was mapped and populated for the small cache. */
-	void *probe = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	bool sys = probe != MAP_FAILED &&
-	    madvise(probe, 4096, MADV_POPULATE_WRITE) == 0;
-	size_t res = resident_pages(last);
-	if (on && sys && res * (size_t)sysconf(_SC_PAGESIZE) < (1 << 20))
-		FAIL("populate: %zu pages of the newest chunk resident", res);
-	printf("populate %s: 16 KiB buffers %lu bytes, 64-byte %lu of %zu; "
-	    "newest chunk %zu pages resident%s\n", on ? "on" : "off",
-	    (unsigned long)bigpop, (unsigned long)smallpop, grown, res,
-	    sys ? "" : " (no MADV_POPULATE_WRITE)");
+	grow_by(small, 64, 768 << 10);
+	uint64_t p0 = vmem_stat(vmp, "populate");
+	if (p0 != 0)
+		FAIL("populate: %lu bytes populated for a small cache of "
+		    "768 KiB", (unsigned long)p0);
+	grow_by(big, 16384, 16 << 20);
+	uint64_t p1 = vmem_stat(vmp, "populate");
+	if (p1 != p0)
+		FAIL("populate: 16 KiB buffers: %lu bytes populated",
+		    (unsigned long)(p1 - p0));
+	grow_by(small, 64, 16 << 20);
+	uint64_t p2 = vmem_stat(vmp, "populate") - p1;
+	if (on ? p2 < (12 << 20) || p2 > (18 << 20) : p2 != 0)
+		FAIL("populate (%s): 16 MiB of 64-byte buffers: %lu bytes "
+		    "populated", on ? "on" : "off", (unsigned long)p2);
+
+	size_t r0 = resident_bytes();
+	for (int round = 0; round < 100; round++) {
+		for (int i = 0; i < 1000; i++) {
+			char *p = kmem_cache_alloc(small, KM_NOSLEEP);
+			if (p == NULL)
+				FAIL("populate: out of memory");
+			memset(p, 1, 64);
+		}
+		char *b = kmem_alloc(917504, KM_NOSLEEP);
+		if (b == NULL)
+			FAIL("populate: out of memory");
+		b[0] = 1;
+	}
+	size_t grown = resident_bytes() - r0;
+	if (grown > (100 * 1000 * 64 + 100 * 4096) + (2 << 20))
+		FAIL("populate: 6.4 MiB of small buffers and 100 pages of "
+		    "large ones grew the resident set by %zu KiB", grown >> 10);
+
+	vmem_t *user = vmem_create("populate_user", NULL, 0, 4096,
+	    user_import, user_release, NULL, 8 * 4096, 0);
+	kmem_cache_t *mine = user == NULL ? NULL :
+	    kmem_cache_create("populate_mine", 64, 0, NULL, NULL, NULL, NULL,
+	    user, 0);
+	if (mine == NULL)
+		FAIL("populate: the user's arena or cache failed");
+	grow_by(mine, 64, 4 << 20);
+	if (vmem_stat(user, "populate") != 0 ||
+	    (user_import_flags & ~0xffff) != 0)
+		FAIL("populate: the user's arena: %lu bytes populated, import "
+		    "flags %#x", (unsigned long)vmem_stat(user, "populate"),
+		    user_import_flags);
+	printf("populate %s: 64-byte buffers %lu bytes populated; resident "
+	    "set +%zu KiB with sparse 896 KiB buffers\n", on ? "on" : "off",
+	    (unsigned long)p2, grown >> 10);
 }
 
 int

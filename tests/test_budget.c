@@ -107,8 +107,8 @@ test_large_wait(void)
 }
 
 /*
- * New chunks for small buffers are made resident ahead of use past 16 MiB
- * mapped, and only those; nopopulate turns it off (fresh_helper.c).
+ * Slabs of a big cache of small buffers are made resident at once, and
+ * nothing else; nopopulate turns it off (fresh_helper.c).
  */
 static void
 test_populate(void)
@@ -295,7 +295,7 @@ KT_SUITE(budget_suite,
 	{ "budget:classes:oversize-then-small", test_oversize_then_small },
 	{ "budget:classes:noretain", test_noretain },
 	{ "budget:large:kept-frees-wake-waiters", test_large_wait },
-	{ "budget:populate:small-slabs-past-16m", test_populate },
+	{ "budget:populate:big-small-caches-only", test_populate },
 	{ "budget:reclaim:callback-sleeps", test_reclaim_sleep },
 	{ "budget:never:panics", test_never },
 	{ "budget:sleep:qcache-import-wakes", test_qcache_import_wakes },

@@ -497,7 +497,7 @@ test_json_kmastat(void)
 	    jv_named(arenas, "heap") != NULL);
 	const jv_t *mem = jv_get(doc, "memory");
 	KT_EQ_U(jv_num(mem, "physmem"), kmem_physmem());
-	KT_EQ_U(mem != NULL ? mem->n : 0, 9);
+	KT_EQ_U(mem != NULL ? mem->n : 0, 8);
 	for (size_t i = 0; mem != NULL && i < mem->n; i++)
 		KT_CHECK(mem->items[i]->type == JV_NUM);
 	jv_free(doc);

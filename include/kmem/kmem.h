@@ -105,7 +105,6 @@ typedef struct kmem_memstat {
 	size_t		ms_cached;	/* in free buffers caches keep */
 	size_t		ms_arena_free;	/* free space in kmem's arenas */
 	uint64_t	ms_fail;	/* requests the budget refused */
-	uint64_t	ms_populated;	/* bytes made resident at once */
 } kmem_memstat_t;
 
 int kmem_physmem_set(size_t bytes);

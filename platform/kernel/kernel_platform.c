@@ -72,11 +72,12 @@ kmem_plat_large_pages(void *addr, size_t size, bool on)
 	(void)addr, (void)size, (void)on;
 }
 
-/* Kernel memory is resident already. */
-void
+/* Kernel memory is resident already: nothing to do. */
+bool
 kmem_plat_populate(void *addr, size_t size)
 {
 	(void)addr, (void)size;
+	return (false);
 }
 
 /* Kernel memory is resident. */

@@ -215,10 +215,20 @@ kmem_plat_large_pages(void *addr, size_t size, bool on)
 #define MADV_POPULATE_WRITE	23	/* Linux 5.14; older kernels: EINVAL */
 #endif
 
-void
+static bool posix_populate_unsupported;
+
+bool
 kmem_plat_populate(void *addr, size_t size)
 {
-	(void)madvise(addr, size, MADV_POPULATE_WRITE);
+	if (__atomic_load_n(&posix_populate_unsupported, __ATOMIC_RELAXED))
+		return (false);
+	int saved = errno;	/* a malloc() that succeeds leaves it */
+	bool done = madvise(addr, size, MADV_POPULATE_WRITE) == 0;
+	if (!done && errno == EINVAL)	/* a kernel without it: ask no more */
+		__atomic_store_n(&posix_populate_unsupported, true,
+		    __ATOMIC_RELAXED);
+	errno = saved;
+	return (done);
 }
 
 void

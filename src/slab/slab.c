@@ -47,10 +47,9 @@
  * Memory.  The slab layer never sleeps or reclaims inside vmem; when no
  * slab can be had it fails, and kmem_cache_alloc() decides (see
  * magazine.c).  Every free to a slab wakes whoever waits for memory.
- * Slabs of buffers of a quarter page or less, whose users write every
- * page, are asked for with KMI_POPULATE, and so are the quantum caches'
- * slabs they take their pages from: the chunks imported for them from the
- * platform are made resident in one step (vmem_pages.c).
+ * A big cache of buffers of a quarter page or less, whose users write
+ * every page, has each new slab made resident in one step, and so is a
+ * quantum cache's slab it takes a page from (slab_populates()).
  *
  * Locking and context.  cache_lock protects the slab lists, the hash and
  * the slab-layer statistics.  It is dropped around slab creation (which
@@ -70,6 +69,7 @@
 static void slab_free_raw(kmem_cache_t *cp, void *buf);
 
 #define KMEM_KEEP_EMPTY	1
+#define KMEM_POPULATE_AFTER	(1024 * 1024)
 
 kmem_cache_t *kmi_slab_cache;
 kmem_cache_t *kmi_bufctl_cache;
@@ -318,14 +318,27 @@ kmi_slab_mem_align(const kmem_cache_t *cp)
 }
 
 /*
- * Whether the cache's users will write every page of its slabs: buffers
- * of at most a quarter page start on every page.
+ * Whether to make a new slab's pages resident at once (vmi_populate()),
+ * rather than a page fault for each page as its chunks are handed out:
+ *  - a slab of buffers of at most a quarter page, which start on every
+ *    page, so that its users write every page as the slab fills; in a
+ *    cache holding KMEM_POPULATE_AFTER bytes of slabs already (most
+ *    caches of a small program never do, and a cache used a little at a
+ *    time costs no more than the pages it uses);
+ *  - a quantum cache's slab that such a slab asks a piece of
+ *    (KMI_POPULATE, passed on by vmem_alloc()): more of the same follow.
+ * Only what the slab itself spans is made resident, never free space that
+ * other requests may take (and only memory kmem maps: vmi_populate()).
+ * Cache lock.
  */
 static bool
-slab_writes_all(const kmem_cache_t *cp)
+slab_populates(const kmem_cache_t *cp, int kmflag)
 {
+	if (kmflag & KMI_POPULATE)
+		return (true);
 	return (!(cp->cache_cflags & KMC_NOTOUCH) &&
-	    cp->cache_chunksize <= slab_small_size(cp) / 4);
+	    cp->cache_chunksize <= slab_small_size(cp) / 4 &&
+	    cp->cache_buftotal * cp->cache_chunksize >= KMEM_POPULATE_AFTER);
 }
 
 /*
@@ -334,16 +347,22 @@ slab_writes_all(const kmem_cache_t *cp)
  * retries from the top (a freed buffer may serve as well as a new slab).
  */
 static void *
-slab_mem_alloc(kmem_cache_t *cp, int kmflag)
+slab_mem_alloc(kmem_cache_t *cp, int kmflag, bool populate)
 {
 	vmem_t *vmp = cp->cache_arena;
-	int vmflag = (kmflag & VM_PUSHPAGE) | VM_NOSLEEP | VM_NORMALPRI |
-	    (slab_writes_all(cp) ? KMI_POPULATE : kmflag & KMI_POPULATE);
+	int vmflag = (kmflag & VM_PUSHPAGE) | VM_NOSLEEP | VM_NORMALPRI;
+	void *mem;
 
-	if (slab_needs_xalloc(cp))
-		return (vmem_xalloc(vmp, cp->cache_slabsize,
-		    kmi_slab_mem_align(cp), 0, 0, NULL, NULL, vmflag));
-	return (vmem_alloc(vmp, cp->cache_slabsize, vmflag));
+	if (slab_needs_xalloc(cp)) {
+		mem = vmem_xalloc(vmp, cp->cache_slabsize,
+		    kmi_slab_mem_align(cp), 0, 0, NULL, NULL, vmflag);
+		if (mem != NULL && populate)
+			vmi_populate(vmp, mem, cp->cache_slabsize);
+	} else {
+		mem = vmem_alloc(vmp, cp->cache_slabsize,
+		    vmflag | (populate ? KMI_POPULATE : 0));
+	}
+	return (mem);
 }
 
 static void
@@ -371,19 +390,20 @@ slab_bufctls_free(kmem_bufctl_t *bcp)
 static kmem_slab_t *
 slab_create(kmem_cache_t *cp, int kmflag)
 {
-	void *mem = slab_mem_alloc(cp, kmflag);
 	kmem_slab_t *sp;
-	size_t color;
 
-	if (mem == NULL)
-		return (NULL);
 	kmem_lock_enter(&cp->cache_lock);
-	color = cp->cache_color;
+	size_t color = cp->cache_color;
 	cp->cache_color = color + cp->cache_align > cp->cache_maxcolor ? 0 :
 	    color + cp->cache_align;
 	if (cp->cache_flags & KMF_FIREWALL)	/* the buffer ends the slab */
 		color = cp->cache_maxcolor;
+	bool populate = slab_populates(cp, kmflag);
 	kmem_lock_exit(&cp->cache_lock);
+
+	void *mem = slab_mem_alloc(cp, kmflag, populate);
+	if (mem == NULL)
+		return (NULL);
 
 	int metaflag = (kmflag & KM_PUSHPAGE) | KM_NOSLEEP_LAZY;
 	if (slab_is_small(cp)) {

@@ -184,7 +184,6 @@ kmem_memstat(kmem_memstat_t *ms)
 	ms->ms_mapped = mapped;
 	ms->ms_peak = peak;
 	ms->ms_fail = fail;
-	ms->ms_populated = vmi_pages_populated();
 	if (!kmi_is_ready())
 		return;
 	kmem_cache_walk(memstat_cache, &ma);
@@ -281,8 +280,6 @@ kmem_kmastat(void (*pr)(void *arg, const char *line), void *arg)
 	    ms.ms_mapped, ms.ms_peak, ms.ms_inuse);
 	kmi_printf(pr, arg, "cached in free buffers %14zu  free in arenas %14zu",
 	    ms.ms_cached, ms.ms_arena_free);
-	kmi_printf(pr, arg, "made resident at once %14lu",
-	    (unsigned long)ms.ms_populated);
 }
 
 /*
@@ -326,7 +323,6 @@ kmastat_json_memory(kmem_json_t *kj)
 	kmi_json_u64(kj, "cached", ms.ms_cached);
 	kmi_json_u64(kj, "arena_free", ms.ms_arena_free);
 	kmi_json_u64(kj, "fail", ms.ms_fail);
-	kmi_json_u64(kj, "populated", ms.ms_populated);
 	kmi_json_close(kj);
 }
 

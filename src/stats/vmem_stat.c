@@ -22,6 +22,7 @@ static const vmem_stat_name_t vmem_stat_names[] = {
 	VMEM_STAT("search", vk_search),
 	VMEM_STAT("import", vk_import),
 	VMEM_STAT("export", vk_export),
+	VMEM_STAT("populate", vk_populate),
 };
 
 /* Returns the named statistic; unknown names return 0. */
@@ -114,6 +115,7 @@ vmem_json_one(vmem_t *vmp, void *arg)
 	kmi_json_u64(kj, "mem_import", ks.vk_mem_import);
 	kmi_json_u64(kj, "alloc", ks.vk_alloc);
 	kmi_json_u64(kj, "fail", ks.vk_fail);
+	kmi_json_u64(kj, "populate", ks.vk_populate);
 	kmi_json_close(kj);
 	return (0);
 }

@@ -352,8 +352,7 @@ vmem_import(vmem_t *vmp, const vmem_req_t *r, int vmflag, uintptr_t *startp,
 	 * sizes above all) never reach the source, so the waiting is done in
 	 * vmi_xalloc_req(), which retries everything on any free anywhere.
 	 */
-	vmflag = (vmflag & (VM_PUSHPAGE | KMI_POPULATE)) | VM_NOSLEEP |
-	    VM_NORMALPRI;
+	vmflag = (vmflag & VM_PUSHPAGE) | VM_NOSLEEP | VM_NORMALPRI;
 	if (vmp->vm_ximport) {
 		va = vmp->vm_source_alloc(vmp->vm_source, &size, align, vmflag);
 	} else {

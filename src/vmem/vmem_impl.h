@@ -86,6 +86,7 @@ typedef struct vmem_kstat {
 	uint64_t	vk_search;	/* freelist segments examined */
 	uint64_t	vk_import;	/* spans imported */
 	uint64_t	vk_export;	/* spans given back */
+	uint64_t	vk_populate;	/* bytes made resident at once */
 } vmem_kstat_t;
 
 /*
@@ -186,7 +187,6 @@ kmem_lock_t *vmi_segpool_lockp(void);
 
 /* vmem_pages.c: memory from the platform under the budget; waiting. */
 #define VMEM_PAGES_CHUNK	(1024 * 1024)	/* the root arena's import unit */
-#define VMEM_POPULATE_AFTER	(16 * VMEM_PAGES_CHUNK)	/* mapped before any */
 void *vmi_pages_map(size_t size, size_t align, int vmflag);
 void *vmi_pages_import(vmem_t *src, size_t *sizep, size_t align,
     int vmflag);
@@ -194,7 +194,7 @@ void vmi_pages_release(vmem_t *src, void *va, size_t size);
 bool vmi_pages_within_budget(size_t size, int vmflag);
 void vmi_pages_set_budget(size_t bytes, bool explicit);
 void vmi_pages_set_populate(bool on);
-uint64_t vmi_pages_populated(void);
+void vmi_populate(vmem_t *vmp, void *va, size_t size);
 void vmi_pages_unmap(void *va, size_t size);
 void vmi_pages_stat(size_t *budgetp, size_t *reservep, size_t *mappedp,
     size_t *peakp, uint64_t *failp);

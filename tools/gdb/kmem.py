@@ -1053,7 +1053,7 @@ def kmastat_lines(k):
 
 
 def memstat_lines(k):
-    """kmem_memstat() and the four lines kmem_kmastat() ends with."""
+    """kmem_memstat() and the three lines kmem_kmastat() ends with."""
     sym = lookup_symbol("vmem_pages").value()
     budget = int(sym["vp_budget"])
     reserve = min(budget // VMEM_RESERVE_FRACTION, VMEM_RESERVE_MAX)
@@ -1081,8 +1081,7 @@ def memstat_lines(k):
             budget, reserve, fail),
         "mapped now %14d  peak %14d  in use %14d" % (mapped, peak, inuse),
         "cached in free buffers %14d  free in arenas %14d" % (
-            cached, arena_free),
-        "made resident at once %14d" % int(sym["vp_populated"])]
+            cached, arena_free)]
 
 
 # ---- kmem vmem: vmem_print() ----
