@@ -107,6 +107,31 @@ test_large_wait(void)
 }
 
 /*
+ * Every page request of the first BSD malloc(9)s failing in turn, the
+ * owner map's leaf among them: NULL where one fails, never an abort
+ * (fresh_helper.c).
+ */
+static void
+test_owner_faults(void)
+{
+	char *envp[] = { "KMEM_OPTIONS=reap_interval=0", NULL };
+	char nth[24];
+	unsigned long n;
+
+	for (n = 1; n < 200; n++) {
+		snprintf(nth, sizeof (nth), "%lu", n);
+		char *argv[] = { "kmem_fresh_helper", "init-owner-fault", nth,
+		    NULL };
+		char *out = KT_FRESH_HELPER(argv, envp, 0);
+		if (out == NULL || strstr(out, "beyond") != NULL)
+			break;
+		KT_CHECK(strstr(out, "failed") != NULL);
+	}
+	KT_CMP_U(n, >, 2);		/* the requests were there to fail */
+	KT_CMP_U(n, <, 200);
+}
+
+/*
  * Slabs of a big cache of small buffers are made resident at once, and
  * nothing else; nopopulate turns it off (fresh_helper.c).
  */
@@ -118,10 +143,20 @@ test_populate(void)
 	char *argv_on[] = { "kmem_fresh_helper", "populate", "on", NULL };
 	char *argv_off[] = { "kmem_fresh_helper", "populate", "off", NULL };
 	char *out = KT_FRESH_HELPER(argv_on, envp_on, 0);
+	const char *key = "resident set +";
+	char *at;
+	unsigned long on = 0, off = 0;
 
 	KT_CHECK(out != NULL && strstr(out, "populate on:") != NULL);
+	if (out != NULL && (at = strstr(out, key)) != NULL)
+		on = strtoul(at + strlen(key), NULL, 10);
 	out = KT_FRESH_HELPER(argv_off, envp_off, 0);
 	KT_CHECK(out != NULL && strstr(out, "populate off:") != NULL);
+	if (out != NULL && (at = strstr(out, key)) != NULL)
+		off = strtoul(at + strlen(key), NULL, 10);
+	/* Sparse large buffers between the small: what is written, both. */
+	KT_CMP_U(off, >, 0);
+	KT_CMP_U(on, <=, off + 2048);
 }
 
 /* A reclaim callback that allocates with KM_SLEEP while memory is short. */
@@ -296,6 +331,7 @@ KT_SUITE(budget_suite,
 	{ "budget:classes:noretain", test_noretain },
 	{ "budget:large:kept-frees-wake-waiters", test_large_wait },
 	{ "budget:populate:big-small-caches-only", test_populate },
+	{ "budget:owner:leaf-faults-fail-softly", test_owner_faults },
 	{ "budget:reclaim:callback-sleeps", test_reclaim_sleep },
 	{ "budget:never:panics", test_never },
 	{ "budget:sleep:qcache-import-wakes", test_qcache_import_wakes },

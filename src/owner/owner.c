@@ -61,7 +61,29 @@ owner_leaf(uintptr_t pn)
 	return (leaf);
 }
 
-/* Map every granule of [mem, mem+size) to oc and first. */
+/*
+ * Make sure the leaves covering [mem, mem+size) are mapped; false if one
+ * cannot be (the platform has no memory for it), and the caller gives up
+ * what it would have entered.
+ */
+static bool
+owner_leaves(const void *mem, size_t size)
+{
+	uintptr_t first = (uintptr_t)mem >> KMEM_OWNER_SHIFT;
+	uintptr_t last = ((uintptr_t)mem + size - 1) >> KMEM_OWNER_SHIFT;
+
+	for (uintptr_t ri = first >> KMEM_OWNER_LEAF_BITS;
+	    ri <= last >> KMEM_OWNER_LEAF_BITS; ri++)
+		if (owner_leaf(ri << KMEM_OWNER_LEAF_BITS) == NULL)
+			return (false);
+	return (true);
+}
+
+/*
+ * Map every granule of [mem, mem+size) to oc and first; owner_leaves()
+ * said yes to the range before.  Clearing (oc NULL) a range whose leaves
+ * never came skips them: nothing was entered there.
+ */
 static void
 owner_set(void *mem, size_t size, const kmem_owner_class_t *oc,
     uintptr_t first)
@@ -71,9 +93,10 @@ owner_set(void *mem, size_t size, const kmem_owner_class_t *oc,
 	for (uintptr_t pn = (uintptr_t)mem >> KMEM_OWNER_SHIFT; pn <= last;
 	    pn++) {
 		kmem_owner_t *leaf = owner_leaf(pn);
-		if (leaf == NULL)
-			kmi_panic("kmem: no memory for the owner map "
-			    "(address %p)", mem);
+		if (leaf == NULL) {
+			ASSERT(oc == NULL);
+			continue;
+		}
 		kmem_owner_t *ow = &leaf[pn & (KMEM_OWNER_LEAF_ENTRIES - 1)];
 		kmem_store_relaxed(&ow->ow_first, first);
 		kmem_store_release(&ow->ow_class, oc);
@@ -124,12 +147,18 @@ class_of(kmem_cache_t *cp, size_t chunks)
 	kmi_panic("kmem: more than %d kmem_alloc caches", KMEM_OWNER_NCLASS);
 }
 
-/* The slab layer's hook: first..first+size are a slab's chunks. */
-static void
+/*
+ * The slab layer's hook: first..first+size are a slab's chunks (owner),
+ * or no longer are (NULL).  false if the map has no room for the slab.
+ */
+static bool
 owner_slab_map(void *first, size_t size, kmem_cache_t *owner)
 {
+	if (owner != NULL && !owner_leaves(first, size))
+		return (false);
 	owner_set(first, size, owner == NULL ? NULL :
 	    class_of(owner, size / owner->cache_chunksize), (uintptr_t)first);
+	return (true);
 }
 
 static int
@@ -137,8 +166,10 @@ owner_map_slab(kmem_cache_t *cp, kmem_slab_t *sp, bool partial, void *arg)
 {
 	(void)partial;
 	(void)arg;
-	owner_slab_map(sp->slab_base, sp->slab_chunks * cp->cache_chunksize,
-	    cp);
+	if (!owner_slab_map(sp->slab_base,
+	    sp->slab_chunks * cp->cache_chunksize, cp))
+		kmi_panic("kmem: no memory for the owner map of the slabs "
+		    "kmem already has");
 	return (0);
 }
 
@@ -207,8 +238,14 @@ kmi_owner_large_alloc(size_t size, size_t align, int kmflag, bool exact)
 	    kmem_max(align, page), 0, 0, NULL, NULL,
 	    kmflag & VM_KMFLAGS)) != NULL)
 		kmi_large_advise(buf, rsize);
-	if (buf != NULL)	/* its first granule only: no other starts it */
-		owner_set(buf, KMEM_OWNER_GRANULE, &kmi_owner_large, rsize);
+	if (buf == NULL)
+		return (NULL);
+	if (!owner_leaves(buf, KMEM_OWNER_GRANULE)) {
+		kmi_large_free(buf, rsize);	/* kept for the next one */
+		return (NULL);
+	}
+	/* Its first granule only: no other starts it. */
+	owner_set(buf, KMEM_OWNER_GRANULE, &kmi_owner_large, rsize);
 	return (buf);
 }
 

@@ -82,17 +82,18 @@ vmem_t *kmem_hash_arena;
 kmem_slab_map_fn *kmi_slab_map_hook;
 
 /*
- * Tell the hook (the malloc layer's page map) that a kmem_alloc slab's
- * chunks now belong to cp, or (owner == NULL) no longer do.
+ * Tell the hook (the owner map) that a kmem_alloc slab's chunks now
+ * belong to cp, or (owner == NULL) no longer do.  false if the hook had
+ * no memory to enter a new slab.
  */
-static inline void
+static inline bool
 slab_map(kmem_cache_t *cp, const kmem_slab_t *sp, kmem_cache_t *owner)
 {
 	kmem_slab_map_fn *hook = kmem_load_acquire(&kmi_slab_map_hook);
 
-	if (hook != NULL && (cp->cache_cflags & KMC_KMEM_ALLOC))
-		hook(sp->slab_base, sp->slab_chunks * cp->cache_chunksize,
-		    owner);
+	return (hook == NULL || !(cp->cache_cflags & KMC_KMEM_ALLOC) ||
+	    hook(sp->slab_base, sp->slab_chunks * cp->cache_chunksize,
+	    owner));
 }
 
 static int slab_hash_init(kmem_cache_t *cp);
@@ -461,7 +462,7 @@ slab_destroy(kmem_cache_t *cp, kmem_slab_t *sp)
 	if (ndtor != 0)
 		kmem_fetch_add(&cp->cache_dtor_calls, ndtor);
 	void *mem = sp->slab_mem;
-	slab_map(cp, sp, NULL);
+	(void)slab_map(cp, sp, NULL);
 	if (!slab_is_small(cp)) {
 		slab_bufctls_free(sp->slab_head);
 		slab_bufctls_free(sp->slab_raw);
@@ -584,7 +585,12 @@ slab_ensure_partial(kmem_cache_t *cp, int kmflag)
 			return (false);
 		/* Mapped under the lock: a late kmi_owner_enable() walks */
 		/* the lists under it and so misses no slab. */
-		slab_map(cp, sp, cp);
+		if (!slab_map(cp, sp, cp)) {
+			kmem_lock_exit(&cp->cache_lock);
+			slab_destroy(cp, sp);	/* as if none could be had */
+			kmem_lock_enter(&cp->cache_lock);
+			return (false);
+		}
 		kmem_list_insert_head(&cp->cache_partial, &sp->slab_link);
 		cp->cache_slab_create++;
 		cp->cache_buftotal += sp->slab_chunks;

@@ -49,7 +49,7 @@ bool kmi_cache_slabs_are_valid(kmem_cache_t *cp);
  * chunks (from its first buffer, after the colour: chunks * chunksize
  * bytes) when it is created (owner = its cache) and destroyed (NULL).
  */
-typedef void kmem_slab_map_fn(void *first, size_t size, kmem_cache_t *owner);
+typedef bool kmem_slab_map_fn(void *first, size_t size, kmem_cache_t *owner);
 extern kmem_slab_map_fn *kmi_slab_map_hook;
 
 /*
