@@ -37,8 +37,9 @@
  * An internal allocation flag, beside the KM_ and VM_ ones: the caller
  * will write every page of what it asks for, so a slab made for it may be
  * made resident at once (slab.c's slab_populates()).  The slab layer sets
- * it for slabs of small buffers; vmem_alloc() passes it on to its quantum
- * caches, never to an import function.
+ * it when a big cache of small buffers asks vmem_alloc() for a slab;
+ * vmem_alloc() passes it on to its quantum caches, never to an import
+ * function.
  */
 #define KMI_POPULATE		0x01000000
 
