@@ -55,7 +55,7 @@ extern bool kmi_large_hugepages;
 #define KMEM_ALLOC_SMALL_MAX	4096
 #define KMEM_BIG_MAXBUF		1048576
 extern KMEM_HIDDEN kmem_cache_t *kmem_alloc_table[KMEM_ALLOC_SMALL_MAX >> 3];
-extern KMEM_HIDDEN kmem_cache_t *kmem_big_alloc_table[KMEM_BIG_MAXBUF >> 12];
+extern KMEM_HIDDEN kmem_cache_t *kmem_big_alloc_table[KMEM_BIG_MAXBUF >> 10];
 extern KMEM_HIDDEN kmem_cache_t
     *kmi_alloc_table16[KMEM_ALLOC_SMALL_MAX / 16 + 1];
 
@@ -71,7 +71,7 @@ static inline kmem_cache_t *
 kmem_alloc_cache_big(size_t index)
 {
 	if (index < KMEM_BIG_MAXBUF)
-		return (kmem_load_acquire(&kmem_big_alloc_table[index >> 12]));
+		return (kmem_load_acquire(&kmem_big_alloc_table[index >> 10]));
 	return (NULL);
 }
 

@@ -19,7 +19,7 @@
 #define KMEM_OWNER_ROOT_ENTRIES	((size_t)1 << \
 	(KMEM_OWNER_VA_BITS - KMEM_OWNER_SHIFT - KMEM_OWNER_LEAF_BITS))
 #define KMEM_OWNER_LEAF_ENTRIES	((size_t)1 << KMEM_OWNER_LEAF_BITS)
-#define KMEM_OWNER_NCLASS	128	/* kmem_alloc caches: 59 today */
+#define KMEM_OWNER_NCLASS	128	/* kmem_alloc caches: 63 today */
 
 /*
  * A kmem_alloc cache as the owner checks see it: its chunk size

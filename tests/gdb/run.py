@@ -62,7 +62,7 @@ WHATIS = ["allocated from gdb_node",
           "allocated from the kmem_oversize vmem arena",
           "allocated from gdb_arena_cache",
           "is in no kmem cache or vmem arena",
-          "allocated from kmem_alloc_8192",
+          "allocated from kmem_alloc_5120",
           "freed from the kmem_oversize vmem arena (kept for reuse)",
           "freed from gdb_guarded"]
 
@@ -225,12 +225,12 @@ def check_logs(checks, got, err, mode, where):
     log = got.get("log", [])
     # The newest transaction: the last free of traffic(NULL, 5000, 50).
     checks.ok(len(log) > 10 and log[0].startswith("record 0x") and
-              " FREE " in log[0] and "cache: kmem_alloc_8192" in log[1] and
+              " FREE " in log[0] and "cache: kmem_alloc_5120" in log[1] and
               "time=T-0.000000000" in log[1],
               "%s %s: transaction log, newest first" % (mode, where),
               "\n".join(log[:10]))
     contents = got.get("log_contents", [])
-    checks.ok(contents and "cache: kmem_alloc_8192" in contents[0] and
+    checks.ok(contents and "cache: kmem_alloc_5120" in contents[0] and
               "size 256" in contents[0] and len(contents) > 17 and
               contents[1].startswith("    0000  "), "%s %s: contents log" %
               (mode, where), "\n".join(contents[:8]))
